@@ -1,0 +1,51 @@
+"""Cascade Live: a self-hostable live-streaming site."""
+import os
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    from . import cli, errors, security
+    from .config import ROOT, Config
+    from .extensions import csrf, db, limiter, login_manager, migrate, socketio
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(Config())
+    if test_config:
+        app.config.update(test_config)
+    if app.config["PROXY_COUNT"]:
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+    os.makedirs(app.instance_path, exist_ok=True)  # home of the default SQLite file
+
+    from . import models  # noqa: F401  (registers every table on db.metadata)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    socketio.init_app(
+        app,
+        message_queue=app.config["REDIS_URL"] if app.config.get("SOCKETIO_USE_QUEUE", True) else None,
+        async_mode=app.config.get("SOCKETIO_ASYNC_MODE"),
+    )
+
+    from .api import bp as api_bp
+    from .auth import bp as auth_bp
+    from .channels import bp as channels_bp
+    from .dashboard import bp as dashboard_bp
+    from .directory import bp as directory_bp
+    from .home import bp as home_bp
+    from .profiles import bp as profiles_bp
+    from .settings import bp as settings_bp
+
+    for bp in (home_bp, auth_bp, settings_bp, dashboard_bp, channels_bp, profiles_bp,
+               directory_bp, api_bp):
+        app.register_blueprint(bp)
+
+    security.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,13 @@
+"""The public channel page."""
+from flask import abort, render_template
+
+from . import bp, services
+
+
+@bp.route("/c/<slug>")
+def show(slug: str):
+    channel = services.channel_by_slug(slug)
+    if channel is None or channel.owner.disabled:
+        abort(404)
+    return render_template("channels/show.html", channel=channel,
+                           status=services.channel_status(channel))

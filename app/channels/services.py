@@ -1,0 +1,95 @@
+"""Channel rules: stream keys, title, category and tags."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Category, Channel, User
+
+MAX_TITLE = 140
+MAX_TAGS = 10
+TAG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,24}$")
+
+
+class ChannelError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def channel_by_slug(slug: str) -> Channel | None:
+    return db.session.scalar(select(Channel).where(Channel.slug == slug.lower()))
+
+
+def channel_for_username(username: str) -> Channel | None:
+    return db.session.scalar(
+        select(Channel).join(User, Channel.owner_id == User.id)
+        .where(User.username_lower == username.lower())
+    )
+
+
+def rotate_stream_key(channel: Channel) -> str:
+    """Issue a new stream key; the old one is refused from this commit on."""
+    key = channel.rotate_stream_key()
+    db.session.commit()
+    return key
+
+
+def parse_tags(raw: str) -> list[str]:
+    """Tags from a comma-separated field: lower-case, de-duplicated, in the order given."""
+    tags: list[str] = []
+    for part in (raw or "").split(","):
+        tag = re.sub(r"\s+", "-", part.strip().lower().lstrip("#"))
+        if not tag:
+            continue
+        if not TAG_RE.match(tag):
+            raise ChannelError("tags", f"“{part.strip()[:30]}” isn't a valid tag: use letters, "
+                                       "digits and dashes, at most 25 characters.")
+        if tag not in tags:
+            tags.append(tag)
+    if len(tags) > MAX_TAGS:
+        raise ChannelError("tags", f"Use at most {MAX_TAGS} tags.")
+    return tags
+
+
+def categories() -> list[Category]:
+    return list(db.session.scalars(select(Category).order_by(Category.name)))
+
+
+def update_info(channel: Channel, title: str, category_id: int | None, tags_raw: str) -> None:
+    """Change title, category and tags together, or nothing at all."""
+    title = " ".join((title or "").split())
+    if len(title) > MAX_TITLE:
+        raise ChannelError("title", f"Titles are at most {MAX_TITLE} characters.")
+    category = None
+    if category_id:
+        category = db.session.get(Category, category_id)
+        if category is None:
+            raise ChannelError("category", "Pick a category from the list.")
+    tags = parse_tags(tags_raw)
+    channel.title = title
+    channel.category = category
+    channel.tags = tags
+    db.session.commit()
+
+
+@dataclass
+class ChannelStatus:
+    """What the API and pages say about a channel right now."""
+
+    slug: str
+    title: str
+    live: bool
+    viewers: int
+    hls_url: str | None
+
+
+def channel_status(channel: Channel) -> ChannelStatus:
+    # Viewer counting and playback URLs arrive with the live pipeline; offline channels
+    # have neither, and nothing can be live until the publish hook exists.
+    return ChannelStatus(slug=channel.slug, title=channel.display_title, live=channel.is_live,
+                         viewers=0, hls_url=None)

@@ -1,0 +1,71 @@
+"""Settings for Cascade Live, read from the environment (and a `.env` file) with safe defaults."""
+import os
+import secrets
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+load_dotenv(ROOT / ".env")
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_url(url: str) -> str:
+    """Use psycopg 3 for plain postgresql:// URLs (SQLAlchemy would pick psycopg2)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    # Without SECRET_KEY sessions would not survive a restart; `make run` writes one into .env.
+    SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_urlsafe(48)
+    SQLALCHEMY_DATABASE_URI = database_url(
+        os.environ.get("DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'cascade.db'}")
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+    SITE_NAME = os.environ.get("SITE_NAME", "Cascade Live")
+    # The public host viewers and OBS reach; None means "the host the request came in on".
+    PUBLIC_HOST = os.environ.get("PUBLIC_HOST") or None
+    RTMP_PORT = int(os.environ.get("RTMP_PORT", "1935"))
+    HTTP_PORT = int(os.environ.get("HTTP_PORT", "8080"))
+    WEB_PORT = int(os.environ.get("WEB_PORT", "8000"))
+    HOOK_SECRET = os.environ.get("HOOK_SECRET") or secrets.token_urlsafe(32)
+    MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(ROOT / "var" / "media"))
+
+    # Behind HTTPS the session cookies must be Secure; plain-HTTP installs set this false.
+    SECURE_COOKIES = _bool("SECURE_COOKIES", False)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 30
+    PREFERRED_URL_SCHEME = "https" if SECURE_COOKIES else "http"
+    # Trust X-Forwarded-* from this many proxies (nginx in front counts as one).
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "1"))
+
+    WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "cascade-limits")
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per minute;30 per hour")
+    SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "5 per hour")
+
+    MIN_SIGNUP_AGE = 13
+    RQ_QUEUE = os.environ.get("RQ_QUEUE", "cascade")
+
+    def __init__(self) -> None:
+        self.SESSION_COOKIE_SECURE = self.SECURE_COOKIES
+        self.REMEMBER_COOKIE_SECURE = self.SECURE_COOKIES

@@ -1,0 +1,15 @@
+"""Dashboard forms."""
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+from wtforms.validators import Length
+
+
+class ChannelInfoForm(FlaskForm):
+    title = StringField("Stream title", validators=[Length(max=140)],
+                        description="Shown in the directory and on your channel page.")
+    category = SelectField("Category", coerce=int, validate_choice=False)
+    tags = StringField("Tags", validators=[Length(max=400)],
+                       description="Up to 10, separated by commas: speedrun, chill, english")
+
+    def set_category_choices(self, categories) -> None:
+        self.category.choices = [(0, "No category")] + [(c.id, c.name) for c in categories]

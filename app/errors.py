@@ -1,0 +1,52 @@
+"""Error pages in the site's look, and JSON errors under /api and /hooks."""
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .extensions import db
+
+MESSAGES = {
+    400: ("Bad request", "The request could not be understood."),
+    403: ("Not allowed", "You don't have permission to see this page."),
+    404: ("Page not found", "There is nothing here. The channel or page may have moved."),
+    405: ("Not allowed", "That action isn't available here."),
+    413: ("Too large", "That upload is larger than the site accepts."),
+    429: ("Slow down", "Too many attempts. Wait a little and try again."),
+    500: ("Something broke", "An unexpected error happened on our side. It has been logged."),
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(("/api/", "/hooks/"))
+
+
+def render_error(code: int, description: str | None = None):
+    title, default = MESSAGES.get(code, ("Error", "Something went wrong."))
+    message = description or default
+    if _wants_json():
+        return jsonify(error=title, message=message), code
+    return render_template("errors/error.html", code=code, title=title, message=message), code
+
+
+def handle_http_error(error: HTTPException):
+    # Only our own messages reach the page; werkzeug's generic ones are replaced by ours.
+    description = getattr(error, "user_message", None)
+    if error.code == 429:
+        description = f"Too many attempts ({error.description}). Wait a little and try again."
+    return render_error(error.code or 500, description)
+
+
+def handle_csrf_error(error: CSRFError):
+    return render_error(400, "Your form expired or was sent from another site. "
+                             "Reload the page and try again.")
+
+
+def handle_server_error(error: Exception):
+    db.session.rollback()
+    return render_error(500)
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(500, handle_server_error)

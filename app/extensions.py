@@ -1,0 +1,44 @@
+"""Flask extensions, created without an app so models, workers and tests can import them."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_socketio import SocketIO
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+# Named constraints make Alembic migrations identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate(compare_type=True, render_as_batch=True)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address)
+socketio = SocketIO()
+
+
+def get_redis():
+    """The app's Redis client, made once per app (health checks, live state, job queue)."""
+    from flask import current_app
+    from redis import Redis
+
+    client = current_app.extensions.get("cascade_redis")
+    if client is None:
+        client = Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=2,
+                                socket_connect_timeout=2)
+        current_app.extensions["cascade_redis"] = client
+    return client

@@ -1,0 +1,14 @@
+"""Every model, imported once so Alembic and the workers see the whole schema without routes."""
+from .channel import Category, Channel, ChannelRole, Follow, hash_stream_key
+from .chat import ChatMessage
+from .moderation import ModerationAction, Report
+from .stream import StreamSession
+from .types import utcnow
+from .user import DonationAddress, Profile, TopFriend, User
+from .vod import VOD
+
+__all__ = [
+    "Category", "Channel", "ChannelRole", "ChatMessage", "DonationAddress", "Follow",
+    "ModerationAction", "Profile", "Report", "StreamSession", "TopFriend", "User", "VOD",
+    "hash_stream_key", "utcnow",
+]

@@ -1,0 +1,109 @@
+"""Channels, their categories, moderators and followers."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+from .user import User
+
+STREAM_KEY_PREFIX = "live"
+
+
+def hash_stream_key(key: str) -> str:
+    # Keys carry 240 random bits, so a plain SHA-256 is a safe one-way store.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Category(db.Model):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    cover_key: Mapped[Optional[str]] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Channel(db.Model):
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    slug: Mapped[str] = mapped_column(String(25), unique=True)
+    title: Mapped[str] = mapped_column(String(140), default="", server_default="")
+    category_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL"), index=True
+    )
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    stream_key_hash: Mapped[Optional[str]] = mapped_column(String(64))
+    stream_key_created_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    is_live: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0", index=True)
+    live_since: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_live_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    mature: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    record: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    owner: Mapped[User] = relationship(back_populates="channel")
+    category: Mapped[Optional[Category]] = relationship()
+
+    def rotate_stream_key(self) -> str:
+        """Give the channel a new key and return it; the old one stops working at once."""
+        key = f"{STREAM_KEY_PREFIX}_{self.id}_{secrets.token_urlsafe(30)}"
+        self.stream_key_hash = hash_stream_key(key)
+        self.stream_key_created_at = utcnow()
+        return key
+
+    def check_stream_key(self, key: str) -> bool:
+        if not self.stream_key_hash:
+            return False
+        return hmac.compare_digest(hash_stream_key(key), self.stream_key_hash)
+
+    @staticmethod
+    def id_from_stream_key(key: str) -> Optional[int]:
+        """The channel id a key names, so the hook can load one row and compare in constant time."""
+        parts = key.split("_", 2)
+        if len(parts) != 3 or parts[0] != STREAM_KEY_PREFIX or not parts[1].isdigit():
+            return None
+        return int(parts[1])
+
+    @property
+    def display_title(self) -> str:
+        return self.title or f"{self.owner.display_name}'s stream"
+
+
+class ChannelRole(db.Model):
+    """A channel-level role granted by the owner (today: moderator)."""
+
+    __tablename__ = "channel_roles"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "user_id", name="uq_channel_roles_member"),
+        CheckConstraint("role IN ('moderator')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default="moderator")
+    granted_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class Follow(db.Model):
+    __tablename__ = "follows"
+
+    follower_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

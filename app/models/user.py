@@ -1,0 +1,145 @@
+"""Accounts and their public profiles: User, Profile, TopFriend, DonationAddress."""
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Optional
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from .channel import Channel
+
+SITE_ROLES = ("user", "admin")
+
+
+def new_session_nonce() -> str:
+    return secrets.token_hex(8)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('user', 'admin')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(25))
+    # Usernames are unique regardless of case: "Alice" and "alice" are one name.
+    username_lower: Mapped[str] = mapped_column(String(25), unique=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="user", server_default="user")
+    birth_date: Mapped[Optional[date]] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Part of the login cookie's id; changing it signs out every other session.
+    session_nonce: Mapped[str] = mapped_column(String(32), default=new_session_nonce)
+
+    profile: Mapped[Profile] = relationship(
+        back_populates="user", uselist=False, cascade="all, delete-orphan",
+        foreign_keys="Profile.user_id",
+    )
+    channel: Mapped[Optional[Channel]] = relationship(
+        back_populates="owner", uselist=False, cascade="all, delete-orphan"
+    )
+
+    @validates("username")
+    def _set_username_lower(self, key, value):
+        self.username_lower = value.lower()
+        return value
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses disabled accounts
+        return not self.disabled
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_nonce}"
+
+    def age_on(self, day: date) -> Optional[int]:
+        if self.birth_date is None:
+            return None
+        born = self.birth_date
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+    @property
+    def display_name(self) -> str:
+        if self.profile and self.profile.display_name:
+            return self.profile.display_name
+        return self.username
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+class Profile(db.Model):
+    __tablename__ = "profiles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    display_name: Mapped[Optional[str]] = mapped_column(String(50))
+    bio: Mapped[str] = mapped_column(Text, default="", server_default="")
+    avatar_key: Mapped[Optional[str]] = mapped_column(String(255))
+    banner_key: Mapped[Optional[str]] = mapped_column(String(255))
+    featured_channel_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("channels.id", ondelete="SET NULL")
+    )
+    # Theme is chosen from presets (never raw CSS): an accent name and a background preset.
+    theme_accent: Mapped[str] = mapped_column(String(16), default="teal", server_default="teal")
+    theme_background: Mapped[str] = mapped_column(String(32), default="plain", server_default="plain")
+    background_key: Mapped[Optional[str]] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="profile", foreign_keys=[user_id])
+    featured_channel: Mapped[Optional[Channel]] = relationship(foreign_keys=[featured_channel_id])
+    top_friends: Mapped[list[TopFriend]] = relationship(
+        order_by="TopFriend.position", cascade="all, delete-orphan",
+        foreign_keys="TopFriend.profile_id",
+    )
+
+
+class TopFriend(db.Model):
+    """One slot of a profile's ordered "Top 8"."""
+
+    __tablename__ = "top_friends"
+    __table_args__ = (
+        UniqueConstraint("profile_id", "position", name="uq_top_friends_slot"),
+        UniqueConstraint("profile_id", "friend_id", name="uq_top_friends_friend"),
+        CheckConstraint("position >= 0 AND position < 8", name="position"),
+        CheckConstraint("profile_id <> friend_id", name="not_self"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.user_id", ondelete="CASCADE"))
+    friend_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+
+    friend: Mapped[User] = relationship(foreign_keys=[friend_id])
+
+
+class DonationAddress(db.Model):
+    __tablename__ = "donation_addresses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    currency: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,17 @@
+"""Account settings forms."""
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import EqualTo, InputRequired, Length
+
+
+class EmailForm(FlaskForm):
+    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
+    password = PasswordField("Current password", validators=[InputRequired()])
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[InputRequired()])
+    new_password = PasswordField("New password", validators=[InputRequired()],
+                                 description="At least 10 characters, not a common password.")
+    confirm = PasswordField("Confirm new password", validators=[
+        InputRequired(), EqualTo("new_password", message="The passwords don't match.")])
