@@ -49,7 +49,7 @@ def demo() -> None:
     for username, title, category, tags, bio in DEMO_USERS:
         if accounts.username_taken(username):
             continue
-        user = accounts.create_account(username, f"{username}@demo.invalid",
+        user = accounts.create_account(username, f"{username}@example.com",
                                        secrets.token_urlsafe(18), None, check_age=False)
         user.channel.title = title
         user.channel.category = categories[category]

@@ -1,0 +1,219 @@
+"""Renders media/nginx.conf.j2, the box's nginx (RTMP ingest, HLS, static files, app proxy)."""
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import stat
+import tempfile
+from pathlib import Path
+
+import click
+import jinja2
+from flask import current_app
+from flask.cli import with_appcontext
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TEMPLATE_DIR = ROOT / "media"
+TEMPLATE_NAME = "nginx.conf.j2"
+RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+WORKER_USER = "www-data"
+
+INGESTS = ("nginx", "srs")
+
+DEFAULTS: dict = {
+    "ingest": "nginx",
+    "srs_api_port": 1985,
+    "module_path": RTMP_MODULE,
+    "user": None,
+    "group": None,
+    "rtmp_host": "",
+    "rtmp_port": 1935,
+    "http_host": "",
+    "http_port": 8080,
+    "web_port": 8000,
+    "play_allow": ["127.0.0.1"],
+    "client_max_body_size": "16m",
+    "worker_connections": 4096,
+    "worker_rlimit_nofile": 10240,
+}
+REQUIRED = ("prefix", "hook_secret", "static_root", "media_root")
+
+# Characters nginx would read as syntax or as a variable reference inside a quoted argument.
+_UNSAFE = re.compile(r'[\s"\'\\;{}$#]')
+_SECRET = re.compile(r"^[A-Za-z0-9._~+/=-]{16,}$")
+
+
+def _quoted(value) -> str:
+    text = str(value)
+    if not text or _UNSAFE.search(text):
+        raise ValueError(f"cannot put {text!r} in the nginx config: it is empty or holds "
+                         "whitespace, quotes, ';', '{', '}', '#', '$' or a backslash")
+    return f'"{text}"'
+
+
+def _listen(host: str, port: int) -> str:
+    port = int(port)
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} is out of range")
+    return f"{host}:{port}" if host else str(port)
+
+
+def render_nginx_conf(settings: dict) -> str:
+    """The nginx config text for `settings` (see DEFAULTS and REQUIRED for the keys).
+
+    Pure: reads the template, touches nothing else. Paths should be absolute.
+    """
+    values = {**DEFAULTS, **settings}
+    missing = [key for key in REQUIRED if not values.get(key)]
+    if missing:
+        raise ValueError(f"nginx settings missing: {', '.join(missing)}")
+    if not _SECRET.match(str(values["hook_secret"])):
+        raise ValueError("HOOK_SECRET must be at least 16 characters of A-Z a-z 0-9 . _ ~ + / = -")
+    if values["ingest"] not in INGESTS:
+        raise ValueError(f"ingest must be one of {', '.join(INGESTS)}, not {values['ingest']!r}")
+    prefix = str(values["prefix"])
+    values.setdefault("hook_port", int(values["http_port"]) + 1)
+    values.setdefault("pid_path", f"{prefix}/nginx.pid")
+    values.setdefault("error_log", "stderr")
+    values.setdefault("log_dir", f"{prefix}/logs")
+    values.setdefault("temp_dir", f"{prefix}/tmp")
+    values.setdefault("hls_root", f"{str(values['media_root']).rstrip('/')}/hls")
+    values["static_root"] = str(values["static_root"]).rstrip("/")
+    values["hls_root"] = str(values["hls_root"]).rstrip("/")
+    if values["user"] and not values["group"]:
+        values["group"] = values["user"]
+    names = ["http_port", "hook_port", "web_port"]
+    names.append("rtmp_port" if values["ingest"] == "nginx" else "srs_api_port")
+    ports = [int(values[name]) for name in names]
+    if len(set(ports)) != len(ports):
+        raise ValueError(f"the {', '.join(names)} must differ, got {ports}")
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # nginx syntax, not HTML; values are checked by the `q` filter
+    )
+    env.filters["q"] = _quoted
+    env.globals["listen"] = _listen
+    return env.get_template(TEMPLATE_NAME).render(**values)
+
+
+def _reachable_by(path: Path, user: pwd.struct_passwd) -> bool:
+    """Whether `user` may traverse every directory down to `path` (and read it)."""
+    groups = {user.pw_gid} | {g.gr_gid for g in _groups_of(user.pw_name)}
+    chain = [path, *path.parents]
+    for index, directory in enumerate(chain):
+        try:
+            st = directory.stat()
+        except FileNotFoundError:
+            continue  # created later by us or nginx, with a world-readable mode
+        need = stat.S_IXOTH | (stat.S_IROTH if index == 0 else 0)
+        if st.st_uid == user.pw_uid:
+            need <<= 6
+        elif st.st_gid in groups:
+            need <<= 3
+        if st.st_mode & need != need:
+            return False
+    return True
+
+
+def _groups_of(name: str):
+    import grp
+
+    return [g for g in grp.getgrall() if name in g.gr_mem]
+
+
+def worker_user(paths: list[Path]) -> str | None:
+    """Who nginx's workers should run as.
+
+    Not root: nginx ignores `user`, so none. Root: www-data, unless it cannot reach the files
+    nginx serves (a checkout under a private home such as /root), then root itself.
+    """
+    if os.geteuid() != 0:
+        return None
+    try:
+        account = pwd.getpwnam(WORKER_USER)
+    except KeyError:
+        return "root"
+    if all(_reachable_by(p, account) for p in paths):
+        return WORKER_USER
+    return "root"
+
+
+def settings_from_config(config, prefix: Path | None = None) -> dict:
+    """nginx settings for a Flask config (the app's ports, media root, hook secret)."""
+    root = Path(config.get("ROOT") or ROOT)
+    prefix = Path(prefix or root / "var" / "nginx").resolve()
+    media_root = Path(config["MEDIA_ROOT"])
+    if not media_root.is_absolute():
+        media_root = root / media_root
+    http_port = int(config["HTTP_PORT"])
+    hook_port = config.get("HOOK_PORT") or os.environ.get("HOOK_PORT") or http_port + 1
+    static_root = root / "app" / "static"
+    user = worker_user([static_root, media_root.resolve(), prefix])
+    return {
+        "prefix": str(prefix),
+        "user": user,
+        "rtmp_port": int(config["RTMP_PORT"]),
+        "http_port": http_port,
+        "hook_port": int(hook_port),
+        "web_port": int(config["WEB_PORT"]),
+        "hook_secret": config["HOOK_SECRET"],
+        "static_root": str(static_root),
+        "media_root": str(media_root.resolve()),
+    }
+
+
+def prepare_dirs(settings: dict) -> None:
+    """Make the directories the rendered config names (nginx makes only the last level)."""
+    prefix = Path(settings["prefix"])
+    media_root = Path(settings["media_root"])
+    for directory in (prefix, prefix / "logs", prefix / "tmp", media_root, media_root / "hls"):
+        directory.mkdir(parents=True, exist_ok=True)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically with mode 0600 (the config holds the hook secret)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+@click.group("nginx", help="The box's nginx: RTMP ingest, HLS and static files, app proxy.")
+def nginx_cli() -> None:
+    pass
+
+
+@nginx_cli.command("render")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the config (default var/nginx/nginx.conf).")
+@click.option("--ingest", type=click.Choice(INGESTS), envvar="INGEST", default="nginx",
+              show_default=True,
+              help="Who takes RTMP: nginx-rtmp here, or SRS (media/srs.conf) with no rtmp block.")
+@click.option("--prefix", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="nginx prefix for pid, logs and temp files (default var/nginx).")
+@with_appcontext
+def render_command(output: Path | None, ingest: str, prefix: Path | None) -> None:
+    """Render media/nginx.conf.j2 from the app's settings, mode 0600."""
+    if not os.environ.get("HOOK_SECRET") and not current_app.config.get("TESTING"):
+        # Config falls back to a random per-process secret, which the web process would not share.
+        raise click.ClickException("HOOK_SECRET is not set; put it in .env (`make run` writes one).")
+    settings = settings_from_config(current_app.config, prefix)
+    settings["ingest"] = ingest
+    try:
+        text = render_nginx_conf(settings)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    prepare_dirs(settings)
+    output = (output or Path(settings["prefix"]) / "nginx.conf").resolve()
+    write_private(output, text)
+    click.echo(f"nginx config written to {output} (workers run as {settings['user'] or 'this user'})")

@@ -1,0 +1,178 @@
+"""Fixtures: the app on a fresh PostgreSQL database and on SQLite, with real Redis."""
+from __future__ import annotations
+
+import contextvars
+import html
+import os
+import re
+import uuid
+
+import psycopg
+import pytest
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.extensions import db, limiter
+
+TEST_DATABASE_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql://cascade:cascade@127.0.0.1:5432/postgres")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def base_config(database_url: str) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": TEST_REDIS_URL,
+        "RATELIMIT_STORAGE_URI": TEST_REDIS_URL,
+        "RATELIMIT_KEY_PREFIX": "cascade-test-limits",
+        "SOCKETIO_USE_QUEUE": False,
+        "SOCKETIO_ASYNC_MODE": "threading",
+        "HOOK_SECRET": "test-hook-secret",
+        "PROXY_COUNT": 0,
+    }
+
+
+@pytest.fixture(scope="session")
+def postgresql_url():
+    """A fresh, migrated PostgreSQL database for this test run, dropped at the end."""
+    admin = make_url(TEST_DATABASE_URL)
+    name = f"cascade_test_{uuid.uuid4().hex[:10]}"
+    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+    migrate_database(url)
+    yield url
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'cascade.db'}"
+    migrate_database(url)
+    return url
+
+
+def migrate_database(url: str) -> None:
+    """Build the schema with the real migrations, as `make run` does."""
+    app = create_app(base_config(url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+def empty_database() -> None:
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request):
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def make_app(database_url):
+    """Build an app on this test's database; extra config as keyword arguments."""
+    made = []
+
+    def factory(**overrides):
+        app = create_app({**base_config(database_url), **overrides})
+        app.test_client_class = IsolatedClient
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            empty_database()
+            # Counted attempts live in Redis (database 15 in tests); start each test afresh.
+            limiter.reset()
+            if client := app.extensions.get("cascade_redis"):
+                client.close()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
+    with app.app_context():
+        yield app
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose requests never share the test's app context.
+
+    Flask reuses an active app context for requests, which would let `g` (and the
+    logged-in user cached on it) leak from one request into the next.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def page_text(response) -> str:
+    """A response body with HTML entities decoded, for comparing with messages."""
+    return html.unescape(response.get_data(as_text=True))
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+class Actions:
+    """Signs up, logs in and posts forms the way a browser does, CSRF token included."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def csrf(self, path: str = "/login") -> str:
+        return csrf_from(self.client.get(path).get_data(as_text=True))
+
+    def post(self, path: str, data: dict | None = None, *, token_from: str | None = None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf(token_from or path))
+        return self.client.post(path, data=data, **kwargs)
+
+    def signup(self, username="alice", email=None, password="correct horse battery", birth_date="1990-04-01"):
+        return self.post("/signup", {
+            "username": username, "email": email or f"{username.lower()}@example.com",
+            "password": password, "confirm": password, "birth_date": birth_date,
+        })
+
+    def login(self, login="alice", password="correct horse battery", remember=False):
+        data = {"login": login, "password": password}
+        if remember:
+            data["remember"] = "y"
+        return self.post("/login", data)
+
+    def logout(self):
+        return self.post("/logout")
+
+
+@pytest.fixture
+def actions(client):
+    return Actions(client)

@@ -1,0 +1,167 @@
+"""The real box on random ports: migrated SQLite, gunicorn's gevent worker via wsgi.py, nginx-rtmp."""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 40.0
+
+
+@dataclass
+class Stack:
+    http_port: int
+    rtmp_port: int
+    hook_port: int
+    web_port: int
+    prefix: Path
+    conf: Path
+    logs: Path
+    env: dict
+    nginx_pid: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def log_text(self) -> str:
+        """Everything the stack has logged so far: our process logs and nginx's own."""
+        parts = []
+        for path in sorted([*self.logs.glob("*.log"), *(self.prefix / "logs").glob("*.log")]):
+            parts.append(f"--- {path.name}\n{path.read_text(errors='replace')}")
+        return "\n".join(parts)
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+    if path is None:
+        message = f"{name} is not installed (`make test` installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct ports nothing listens on right now (kept open together so they differ)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def start(args: list[str], log: Path, env: dict) -> subprocess.Popen:
+    """Start a process in its own process group, output to `log`."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop the process and everything it started (its process group)."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # stragglers: workers whose master already left
+    except ProcessLookupError:
+        pass
+    if process.poll() is None:
+        process.wait(timeout=5)
+
+
+def wait_for_health(stack: Stack, processes: list[subprocess.Popen]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    last = "no answer"
+    while time.monotonic() < deadline:
+        for process in processes:
+            if process.poll() is not None:
+                pytest.fail(f"{process.args[0]} exited with {process.returncode}\n{stack.log_text()}")
+        try:
+            with urllib.request.urlopen(f"{stack.base_url}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+                last = f"HTTP {response.status}"
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code}"
+        except OSError as exc:
+            last = str(exc)
+        time.sleep(0.25)
+    pytest.fail(f"/healthz through nginx did not answer 200 within {START_TIMEOUT:.0f} s "
+                f"({last})\n{stack.log_text()}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    nginx = require_tool("nginx")
+    base = tmp_path_factory.mktemp("stack")
+    logs = base / "logs"
+    logs.mkdir()
+    prefix = base / "nginx"
+    conf = prefix / "nginx.conf"
+    http_port, rtmp_port, hook_port, web_port = free_ports(4)
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FLASK_")}
+    env.update({
+        "DATABASE_URL": f"sqlite:///{base / 'cascade.db'}",
+        "REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        "RATELIMIT_KEY_PREFIX": f"e2e-{uuid.uuid4().hex}",
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "HOOK_SECRET": secrets.token_urlsafe(32),
+        "HTTP_PORT": str(http_port),
+        "RTMP_PORT": str(rtmp_port),
+        "HOOK_PORT": str(hook_port),
+        "WEB_PORT": str(web_port),
+        "MEDIA_ROOT": str(base / "media"),
+        "SECURE_COOKIES": "false",
+        "PROXY_COUNT": "1",
+        "PYTHONUNBUFFERED": "1",
+    })
+    stack = Stack(http_port, rtmp_port, hook_port, web_port, prefix, conf, logs, env)
+
+    flask = [sys.executable, "-m", "flask", "--app", "app"]
+    for step in (["db", "upgrade"], ["nginx", "render", "--output", str(conf), "--prefix", str(prefix)]):
+        result = subprocess.run([*flask, *step], cwd=ROOT, env=env, capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 0, f"flask {' '.join(step)} failed:\n{result.stdout}{result.stderr}"
+
+    processes = []
+    try:
+        processes.append(start(
+            [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1",
+             "--bind", f"127.0.0.1:{web_port}", "--graceful-timeout", "3", "wsgi:app"],
+            logs / "gunicorn.log", env))
+        processes.append(start(
+            [nginx, "-p", str(prefix), "-c", str(conf), "-e", "stderr", "-g", "daemon off;"],
+            logs / "nginx.log", env))
+        stack.nginx_pid = processes[-1].pid
+        wait_for_health(stack, processes)
+        yield stack
+    finally:
+        for process in reversed(processes):
+            stop(process)
