@@ -60,8 +60,9 @@ def categories() -> list[Category]:
     return list(db.session.scalars(select(Category).order_by(Category.name)))
 
 
-def update_info(channel: Channel, title: str, category_id: int | None, tags_raw: str) -> None:
-    """Change title, category and tags together, or nothing at all."""
+def update_info(channel: Channel, title: str, category_id: int | None, tags_raw: str, *,
+                mature: bool | None = None, record: bool | None = None) -> None:
+    """Change title, category, tags and flags together, or nothing at all."""
     title = " ".join((title or "").split())
     if len(title) > MAX_TITLE:
         raise ChannelError("title", f"Titles are at most {MAX_TITLE} characters.")
@@ -74,6 +75,10 @@ def update_info(channel: Channel, title: str, category_id: int | None, tags_raw:
     channel.title = title
     channel.category = category
     channel.tags = tags
+    if mature is not None:
+        channel.mature = mature
+    if record is not None:
+        channel.record = record
     db.session.commit()
 
 

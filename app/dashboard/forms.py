@@ -1,6 +1,6 @@
 """Dashboard forms."""
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length
 
 
@@ -10,6 +10,8 @@ class ChannelInfoForm(FlaskForm):
     category = SelectField("Category", coerce=int, validate_choice=False)
     tags = StringField("Tags", validators=[Length(max=400)],
                        description="Up to 10, separated by commas: speedrun, chill, english")
+    mature = BooleanField("Mature content (18+)", description="Viewers confirm their age before watching.")
+    record = BooleanField("Record my broadcasts", description="Recordings stay private until you publish them.")
 
     def set_category_choices(self, categories) -> None:
         self.category.choices = [(0, "No category")] + [(c.id, c.name) for c in categories]

@@ -15,7 +15,8 @@ def _rtmp_url() -> str:
 
 def _info_form(channel) -> ChannelInfoForm:
     form = ChannelInfoForm(title=channel.title, category=channel.category_id or 0,
-                           tags=", ".join(channel.tags or []))
+                           tags=", ".join(channel.tags or []), mature=channel.mature,
+                           record=channel.record)
     form.set_category_choices(channels.categories())
     return form
 
@@ -51,7 +52,8 @@ def channel_info():
     editing = request.args.get("edit") == "1"
     if form.validate_on_submit():
         try:
-            channels.update_info(channel, form.title.data, form.category.data or None, form.tags.data)
+            channels.update_info(channel, form.title.data, form.category.data or None, form.tags.data,
+                                 mature=form.mature.data, record=form.record.data)
         except channels.ChannelError as error:
             getattr(form, error.field).errors.append(error.message)
             editing = True

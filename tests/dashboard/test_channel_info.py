@@ -47,6 +47,15 @@ def test_save_with_htmx_returns_view_fragment(actions, alice):
     assert channel.title == "Synth night"
     assert channel.category_id == music.id
     assert channel.tags == ["chill", "synthwave", "lo-fi"]
+    assert channel.mature is False and channel.record is False  # unchecked boxes mean off
+
+
+def test_mature_and_record_flags(actions, alice):
+    assert channel_of(alice).record is True  # recording is on for new channels
+    actions.post("/dashboard/channel", {"title": "", "category": "0", "tags": "", "mature": "y", "record": "y"},
+                 token_from="/dashboard", headers=HX)
+    channel = channel_of(alice)
+    assert channel.mature is True and channel.record is True
 
 
 def test_save_without_htmx_redirects(actions, alice):
