@@ -39,6 +39,8 @@ class Config:
     RTMP_PORT = int(os.environ.get("RTMP_PORT", "1935"))
     HTTP_PORT = int(os.environ.get("HTTP_PORT", "8080"))
     WEB_PORT = int(os.environ.get("WEB_PORT", "8000"))
+    # Loopback-only nginx server that adds the hook secret to ingest callbacks.
+    HOOK_PORT = int(os.environ.get("HOOK_PORT") or HTTP_PORT + 1)
     HOOK_SECRET = os.environ.get("HOOK_SECRET") or secrets.token_urlsafe(32)
     MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(ROOT / "var" / "media"))
 
