@@ -85,10 +85,13 @@ def test_hooks_are_not_reachable_from_the_public_port(stack):
     assert status == 404
 
 
-def test_socketio_upgrades_to_websocket_through_nginx(stack):
+@pytest.mark.parametrize("front", ["nginx", "gunicorn"])
+def test_socketio_upgrades_to_websocket(stack, front):
+    """A websocket-only client connects, both through nginx and straight to gunicorn/gevent."""
+    port = stack.http_port if front == "nginx" else stack.web_port
     client = socketio.Client(reconnection=False)
     try:
-        client.connect(stack.base_url, transports=["websocket"], wait_timeout=10)
+        client.connect(f"http://127.0.0.1:{port}", transports=["websocket"], wait_timeout=10)
         assert client.connected
         assert client.transport() == "websocket"
     finally:

@@ -1,0 +1,67 @@
+# Cascade Live. `make run` installs what is missing and starts the box on http://127.0.0.1:8080
+# (RTMP on :1935); `make test` installs the same plus test tools and runs the whole suite.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := run
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+FLASK := $(BIN)/flask --app app
+APT_RUN := ffmpeg nginx libnginx-mod-rtmp redis-server
+# Browser tests drive Debian's chromium; integration tests need nginx-rtmp, ffmpeg, Redis.
+APT_TEST := $(APT_RUN) $(if $(wildcard /usr/bin/chromium),,chromium)
+TEST_DATABASE_URL ?= postgresql://cascade:cascade@127.0.0.1:5432/postgres
+PYTEST_ARGS ?=
+
+.PHONY: run test install install-dev migrate nginx-conf constraints clean
+
+## install: system packages and .venv with requirements.txt (reinstalled when it changes)
+install:
+	@scripts/install-system.sh --python $(APT_RUN)
+	@$(MAKE) -s --no-print-directory $(VENV)/.requirements.stamp
+
+install-dev:
+	@scripts/install-system.sh --python $(APT_TEST)
+	@$(MAKE) -s --no-print-directory $(VENV)/.requirements.stamp $(VENV)/.requirements-dev.stamp
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.requirements.stamp: requirements.txt constraints.txt | $(BIN)/python
+	$(PIP) install -q -r requirements.txt -c constraints.txt
+	@touch $@
+
+$(VENV)/.requirements-dev.stamp: requirements-dev.txt requirements.txt constraints.txt | $(BIN)/python
+	$(PIP) install -q -r requirements-dev.txt -c constraints.txt
+	@touch $@
+
+## migrate: bring the database (DATABASE_URL, default instance/cascade.db) up to date
+migrate: install
+	@scripts/ensure-env.sh
+	$(FLASK) db upgrade
+
+## nginx-conf: render var/nginx/nginx.conf (mode 0600, it holds the hook secret)
+nginx-conf: install
+	@scripts/ensure-env.sh
+	@$(FLASK) nginx render
+
+## run: install, migrate, render nginx, then start web, worker, ingest (and Redis if needed)
+run: migrate nginx-conf
+	@exec scripts/start.sh
+
+## test: the same install plus test tools, PostgreSQL and Redis, then the whole suite
+test: install-dev
+	@scripts/ensure-postgres.sh
+	@scripts/ensure-redis.sh
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## constraints: re-pin every installed package (transitive ones too) after changing requirements
+constraints:
+	$(PIP) freeze --exclude-editable | grep -Ev '^(pip|setuptools|wheel)==' > constraints.txt
+
+## clean: generated runtime files and caches (keeps .venv, .env, the database and var/media)
+clean:
+	rm -rf var/nginx var/redis .pytest_cache tests/artifacts
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

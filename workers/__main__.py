@@ -1,0 +1,78 @@
+"""`python -m workers`: wait for Redis, then run an RQ worker on the app's queue with the app context pushed."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Worker
+
+from workers.context import get_app
+
+
+def _redacted(url: str) -> str:
+    """The Redis URL without its password, fit for a log line."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def wait_for_redis(url: str, timeout: float) -> Redis:
+    """Return a client once Redis answers PING; exit with a clear message after `timeout` seconds."""
+    client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    deadline = time.monotonic() + timeout
+    announced = False
+    while True:
+        try:
+            client.ping()
+            return client
+        except RedisError as exc:
+            if time.monotonic() >= deadline:
+                sys.exit(f"workers: Redis at {_redacted(url)} did not answer within {timeout:.0f} s "
+                         f"({exc}). Start Redis or set REDIS_URL.")
+            if not announced:
+                print(f"workers: waiting up to {timeout:.0f} s for Redis at {_redacted(url)}...",
+                      file=sys.stderr, flush=True)
+                announced = True
+            time.sleep(0.5)
+
+
+class AppWorker(Worker):
+    """An RQ worker whose forked work horses open their own database connections."""
+
+    def main_work_horse(self, job, queue):
+        # Pooled connections inherited through fork() are shared with the parent; a horse
+        # that reused them would corrupt the parent's sessions (SQLAlchemy's pooling docs).
+        from app.extensions import db
+
+        for engine in db.engines.values():
+            engine.dispose(close=False)
+        super().main_work_horse(job, queue)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__)
+    parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    parser.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
+                        help="how long to wait for Redis to answer (default 30)")
+    args = parser.parse_args(argv)
+
+    app = get_app()
+    connection = wait_for_redis(app.config["REDIS_URL"], args.wait)
+    with app.app_context():
+        queue = Queue(app.config["RQ_QUEUE"], connection=connection)
+        worker = AppWorker([queue], connection=connection)
+        worker.work(burst=args.burst, with_scheduler=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
