@@ -6,7 +6,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    from . import cli, errors, security
+    from . import cli, errors, security, static_files
     from .config import ROOT, Config
     from .extensions import csrf, db, limiter, login_manager, migrate, socketio
 
@@ -46,6 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(bp)
 
     security.init_app(app)
+    static_files.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     return app

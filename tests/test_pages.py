@@ -1,4 +1,6 @@
 """Public pages, error pages, the JSON API and the health check."""
+import re
+
 import pytest
 
 from app.extensions import db
@@ -138,3 +140,14 @@ def test_healthz_503_when_redis_is_down(make_app):
     assert response.status_code == 503
     body = response.get_json()
     assert body["redis"].startswith("error") and body["database"] == "ok"
+
+
+def test_static_urls_carry_a_content_hash(app, client):
+    from flask import url_for
+
+    with app.test_request_context():
+        url = url_for("static", filename="css/site.css")
+        missing = url_for("static", filename="nope.css")
+    assert re.fullmatch(r"/static/css/site\.css\?v=[0-9a-f]{12}", url)
+    assert missing == "/static/nope.css"
+    assert url in client.get("/").get_data(as_text=True)

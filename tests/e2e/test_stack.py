@@ -1,6 +1,7 @@
 """The whole box as `make run` starts it: nginx in front of gunicorn/gevent, RTMP ingest guarded by hooks."""
 from __future__ import annotations
 
+import re
 import socket
 import stat
 import subprocess
@@ -76,8 +77,16 @@ def test_static_files_are_served_by_nginx_with_caching(stack):
     relative = css[0].relative_to(static).as_posix()
     status, headers, _ = get(f"{stack.base_url}/static/{relative}")
     assert status == 200
-    assert "max-age=" in headers["Cache-Control"]
+    assert headers["Cache-Control"] == "public, max-age=3600"
     assert headers["Content-Type"].startswith("text/css")
+
+    # The pages link static files with a content hash, and those URLs are cached for good.
+    _, _, body = get(f"{stack.base_url}/")
+    linked = re.search(rb'href="(/static/css/site\.css\?v=[0-9a-f]{12})"', body)
+    assert linked, "home page links its stylesheet with a version hash"
+    status, headers, _ = get(stack.base_url + linked.group(1).decode())
+    assert status == 200
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
 
 
 def test_hooks_are_not_reachable_from_the_public_port(stack):
