@@ -120,3 +120,17 @@ def test_no_horizontal_scroll_at_360px(browser, live_server):
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, path
     context.close()
+
+
+def test_every_form_control_has_an_accessible_name(browser, live_server):
+    base_url, _ = live_server
+    context, page, _ = new_page(browser, base_url, 1280)
+    for path in ("/", "/signup", "/login", "/search"):
+        page.goto(path)
+        unnamed = page.evaluate("""() => [...document.querySelectorAll(
+              'input:not([type=hidden]), select, textarea, button, a[href]')]
+            .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                          && !el.textContent.trim() && !el.getAttribute('title'))
+            .map(el => el.outerHTML.slice(0, 80))""")
+        assert not unnamed, (path, unnamed)
+    context.close()
