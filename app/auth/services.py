@@ -63,7 +63,7 @@ def password_problem(password: str, username: str = "", email: str = "") -> str 
     lowered = password.lower()
     if lowered in common_passwords():
         return "That password is on a list of commonly used passwords. Choose something less guessable."
-    if username and lowered == username.lower() or email and lowered == email.lower():
+    if (username and lowered == username.lower()) or (email and lowered == email.lower()):
         return "Your password can't be your username or email."
     if len(set(password)) < 4:
         return "That password is too repetitive. Choose something less guessable."
