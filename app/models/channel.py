@@ -48,6 +48,11 @@ class Channel(db.Model):
     is_live: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0", index=True)
     live_since: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     last_live_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # Set by site admins: the channel's keys are refused at publish time.
+    live_banned: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The latest frame of the live stream, and a creator's own picture that overrides it.
+    thumbnail_key: Mapped[Optional[str]] = mapped_column(String(255))
+    custom_thumbnail_key: Mapped[Optional[str]] = mapped_column(String(255))
     mature: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     record: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
