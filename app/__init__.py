@@ -38,11 +38,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .dashboard import bp as dashboard_bp
     from .directory import bp as directory_bp
     from .home import bp as home_bp
+    from .hooks import bp as hooks_bp
     from .profiles import bp as profiles_bp
     from .settings import bp as settings_bp
 
     for bp in (home_bp, auth_bp, settings_bp, dashboard_bp, channels_bp, profiles_bp,
-               directory_bp, api_bp):
+               directory_bp, api_bp, hooks_bp):
         app.register_blueprint(bp)
 
     security.init_app(app)

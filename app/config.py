@@ -41,6 +41,8 @@ class Config:
     WEB_PORT = int(os.environ.get("WEB_PORT", "8000"))
     # Loopback-only nginx server that adds the hook secret to ingest callbacks.
     HOOK_PORT = int(os.environ.get("HOOK_PORT") or HTTP_PORT + 1)
+    # SRS's HTTP API, used to drop a publisher when SRS is the ingest server.
+    SRS_API_URL = os.environ.get("SRS_API_URL", "http://127.0.0.1:1985")
     HOOK_SECRET = os.environ.get("HOOK_SECRET") or secrets.token_urlsafe(32)
     MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(ROOT / "var" / "media"))
 

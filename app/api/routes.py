@@ -1,9 +1,11 @@
 """JSON endpoints."""
 from dataclasses import asdict
 
-from flask import abort, jsonify
+from flask import abort, jsonify, request
 
 from ..channels import services as channels
+from ..extensions import csrf, limiter
+from ..streams import viewers
 from . import bp
 
 
@@ -19,4 +21,22 @@ def channel(slug: str):
         tags=list(found.tags or []),
         live_since=found.live_since.isoformat() if found.live_since else None,
     )
+    return jsonify(body)
+
+
+@bp.route("/channels/<slug>/watch", methods=["POST"])
+@csrf.exempt  # a heartbeat changes nothing a forged request could abuse; it is rate-limited instead
+@limiter.limit("12 per minute")
+def watch(slug: str):
+    """A player's heartbeat: counts the viewer and answers with the channel's current status."""
+    found = channels.channel_by_slug(slug)
+    if found is None:
+        abort(404)
+    viewer = str((request.get_json(silent=True) or {}).get("viewer", ""))[:64]
+    if len(viewer) < 8:
+        return jsonify(error="Bad request", message="viewer must be a random id of 8+ characters"), 400
+    session = channels.live_session(found)
+    count = viewers.heartbeat(found.id, viewer, session) if session else 0
+    body = asdict(channels.channel_status(found))
+    body["viewers"] = count
     return jsonify(body)

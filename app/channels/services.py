@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Category, Channel, User
+from ..models import Category, Channel, StreamSession, User
+from ..streams import viewers
 
 MAX_TITLE = 140
 MAX_TAGS = 10
@@ -93,8 +94,24 @@ class ChannelStatus:
     hls_url: str | None
 
 
+def live_session(channel: Channel) -> StreamSession | None:
+    if not channel.is_live:
+        return None
+    return db.session.scalar(
+        select(StreamSession).where(StreamSession.channel_id == channel.id,
+                                    StreamSession.status == "live")
+        .order_by(StreamSession.id.desc())
+    )
+
+
+def hls_url(session: StreamSession) -> str:
+    return f"/hls/{session.internal_name}/master.m3u8"
+
+
 def channel_status(channel: Channel) -> ChannelStatus:
-    # Viewer counting and playback URLs arrive with the live pipeline; offline channels
-    # have neither, and nothing can be live until the publish hook exists.
-    return ChannelStatus(slug=channel.slug, title=channel.display_title, live=channel.is_live,
-                         viewers=0, hls_url=None)
+    session = live_session(channel)
+    if session is None:
+        return ChannelStatus(slug=channel.slug, title=channel.display_title, live=False,
+                             viewers=0, hls_url=None)
+    return ChannelStatus(slug=channel.slug, title=channel.display_title, live=True,
+                         viewers=viewers.count(channel.id), hls_url=hls_url(session))

@@ -1,0 +1,1 @@
+"""Live broadcasts: going live, reconnects, ending and stopping a stream."""
