@@ -19,11 +19,11 @@ def enqueue(func_path: str, *args, job_id: str | None = None, job_timeout: int |
 
     A job that lasts as long as a broadcast passes `job_timeout=-1` (no limit).
     """
-    return queue().enqueue(func_path, *args, job_id=job_id, kwargs=kwargs or None,
+    return queue().enqueue(func_path, args=args, kwargs=kwargs, job_id=job_id,
                            job_timeout=job_timeout, result_ttl=3600, failure_ttl=24 * 3600)
 
 
 def enqueue_in(delay: timedelta, func_path: str, *args, **kwargs):
     """Run a job after `delay` (the worker runs RQ's scheduler)."""
-    return queue().enqueue_in(delay, func_path, *args, kwargs=kwargs or None,
+    return queue().enqueue_in(delay, func_path, args=args, kwargs=kwargs,
                               result_ttl=3600, failure_ttl=24 * 3600)

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from redis import Redis
 from sqlalchemy.engine import make_url
 
 from app import create_app
@@ -94,8 +95,11 @@ def make_app(database_url):
         with app.app_context():
             db.session.remove()
             empty_database()
-            # Counted attempts live in Redis (database 15 in tests); start each test afresh.
+            # Rate-limit counters, queued jobs and live state live in Redis database 15, which
+            # belongs to the tests: start each test afresh.
             limiter.reset()
+            with Redis.from_url(TEST_REDIS_URL) as redis:
+                redis.flushdb()
             if client := app.extensions.get("cascade_redis"):
                 client.close()
             db.engine.dispose()
