@@ -6,7 +6,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    from . import cli, errors, security, static_files
+    from . import cli, errors, logs, security, static_files
     from .config import ROOT, Config
     from .extensions import csrf, db, limiter, login_manager, migrate, socketio
 
@@ -46,6 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
                directory_bp, api_bp, hooks_bp):
         app.register_blueprint(bp)
 
+    logs.init_app(app)
     security.init_app(app)
     static_files.init_app(app)
     errors.init_app(app)

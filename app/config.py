@@ -33,6 +33,7 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
     SITE_NAME = os.environ.get("SITE_NAME", "Cascade Live")
     # The public host viewers and OBS reach; None means "the host the request came in on".
     PUBLIC_HOST = os.environ.get("PUBLIC_HOST") or None
@@ -45,6 +46,13 @@ class Config:
     SRS_API_URL = os.environ.get("SRS_API_URL", "http://127.0.0.1:1985")
     HOOK_SECRET = os.environ.get("HOOK_SECRET") or secrets.token_urlsafe(32)
     MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(ROOT / "var" / "media"))
+    # Thumbnails, uploads and recordings. "local" keeps them under STORAGE_ROOT (empty means
+    # MEDIA_ROOT/objects), served by nginx at STORAGE_URL.
+    STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
+    STORAGE_ROOT = os.environ.get("STORAGE_ROOT", "")
+    STORAGE_URL = os.environ.get("STORAGE_URL", "/media/")
+    # Where transcode workers pull a live stream from; {name} is the session's internal name.
+    INGEST_PULL_URL = os.environ.get("INGEST_PULL_URL", "rtmp://127.0.0.1:{rtmp_port}/live/{name}")
 
     # Behind HTTPS the session cookies must be Secure; plain-HTTP installs set this false.
     SECURE_COOKIES = _bool("SECURE_COOKIES", False)
