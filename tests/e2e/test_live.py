@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -67,6 +68,11 @@ def test_publish_goes_live_under_an_internal_name_and_offline_after(stack, creat
                                capture_output=True, text=True, timeout=30)
         streams = json.loads(probe.stdout)["streams"]
         assert {"codec_type": "video", "width": 640, "height": 360} in streams
+        # No process but the publisher itself carries the key on its command line.
+        ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, timeout=10)
+        carriers = [line for line in ps.stdout.splitlines()
+                    if creator in line and int(line.split()[0]) != publisher.pid]
+        assert not carriers, carriers
         # A second publisher with the same key is refused while the first is live.
         second = publish(stack, creator, 3)
         assert second.wait(timeout=30) != 0
@@ -79,6 +85,11 @@ def test_publish_goes_live_under_an_internal_name_and_offline_after(stack, creat
     logs = stack.log_text()
     assert creator not in logs
     assert internal in logs  # the logs name sessions by their internal name
+    # Nor is it stored: not in the database file, not in any path under the media root.
+    database = stack.env["DATABASE_URL"].removeprefix("sqlite:///")
+    assert creator.encode() not in Path(database).read_bytes()
+    media = Path(stack.env["MEDIA_ROOT"])
+    assert not [p for p in media.rglob("*") if creator in str(p)]
 
 
 def test_wrong_key_is_refused_and_never_logged(stack, creator):
