@@ -141,6 +141,8 @@ def stack(tmp_path_factory):
         "SECURE_COOKIES": "false",
         "PROXY_COUNT": "1",
         "PYTHONUNBUFFERED": "1",
+        "RQ_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
+        "LOG_LEVEL": "INFO",
     })
     stack = Stack(http_port, rtmp_port, hook_port, web_port, prefix, conf, logs, env)
 
@@ -156,6 +158,7 @@ def stack(tmp_path_factory):
             [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1",
              "--bind", f"127.0.0.1:{web_port}", "--graceful-timeout", "3", "wsgi:app"],
             logs / "gunicorn.log", env))
+        processes.append(start([sys.executable, "-m", "workers"], logs / "worker.log", env))
         processes.append(start(
             [nginx, "-p", str(prefix), "-c", str(conf), "-e", "stderr", "-g", "daemon off;"],
             logs / "nginx.log", env))
