@@ -2,6 +2,10 @@
 from flask import abort, render_template
 
 from . import bp, services
+from .thumbnails import thumbnail_url
+
+# Cards on every page show the channel's picture; templates ask for it by channel.
+bp.add_app_template_global(thumbnail_url)
 
 
 @bp.route("/c/<slug>")

@@ -1,7 +1,10 @@
 """Dashboard forms."""
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired, FileSize
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length
+
+from ..channels.thumbnails import MAX_UPLOAD_BYTES
 
 
 class ChannelInfoForm(FlaskForm):
@@ -15,3 +18,11 @@ class ChannelInfoForm(FlaskForm):
 
     def set_category_choices(self, categories) -> None:
         self.category.choices = [(0, "No category")] + [(c.id, c.name) for c in categories]
+
+
+class ThumbnailForm(FlaskForm):
+    picture = FileField("Custom thumbnail", validators=[
+        FileRequired("Choose a picture to upload."),
+        FileSize(max_size=MAX_UPLOAD_BYTES, message="That file is larger than 2 MB. Pick a smaller picture."),
+    ], render_kw={"accept": "image/jpeg,image/png,image/webp,image/gif"},
+        description="JPEG, PNG, WebP or GIF, up to 2 MB. We crop it to 16:9 (1280×720) and remove its metadata.")

@@ -3,9 +3,12 @@ from flask import current_app, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from ..channels import services as channels
+from ..channels import thumbnails
 from ..htmx import render_page_or_fragment, wants_fragment
+from ..streams import services as streams
 from . import bp
-from .forms import ChannelInfoForm
+from .forms import ChannelInfoForm, ThumbnailForm
+from .services import live_panel
 
 
 def _rtmp_url() -> str:
@@ -24,6 +27,8 @@ def _info_form(channel) -> ChannelInfoForm:
 def _render(fragment: str, status: int = 200, **context):
     channel = current_user.channel
     context.setdefault("form", _info_form(channel))
+    context.setdefault("panel", live_panel(channel))
+    context.setdefault("thumb_form", ThumbnailForm())
     return render_page_or_fragment("dashboard/index.html", fragment, status, channel=channel,
                                    rtmp_url=_rtmp_url(), **context)
 
@@ -64,3 +69,45 @@ def channel_info():
     elif form.is_submitted():
         editing = True
     return _render("dashboard/_channel_info.html", form=form, editing=editing)
+
+
+@bp.route("/dashboard/live")
+@login_required
+def live_status():
+    return _render("dashboard/_live_status.html")
+
+
+@bp.route("/dashboard/live/stop", methods=["POST"])
+@login_required
+def stop_stream():
+    stopped = streams.drop_publisher(current_user.channel)
+    if not wants_fragment():
+        return redirect(url_for("dashboard.index"), 303)
+    message = "Your stream has stopped." if stopped else "Nothing is live right now, so there was nothing to stop."
+    return _render("dashboard/_live_status.html", message=message)
+
+
+@bp.route("/dashboard/thumbnail", methods=["GET", "POST"])
+@login_required
+def thumbnail():
+    form = ThumbnailForm()
+    saved = False
+    if form.validate_on_submit():
+        try:
+            thumbnails.set_custom_thumbnail(current_user.channel, form.picture.data.read())
+        except thumbnails.ThumbnailError as error:
+            form.picture.errors.append(str(error))
+        else:
+            if not wants_fragment():
+                return redirect(url_for("dashboard.index"), 303)
+            form, saved = ThumbnailForm(formdata=None), True
+    return _render("dashboard/_thumbnail.html", thumb_form=form, saved=saved)
+
+
+@bp.route("/dashboard/thumbnail/remove", methods=["POST"])
+@login_required
+def remove_thumbnail():
+    thumbnails.remove_custom_thumbnail(current_user.channel)
+    if not wants_fragment():
+        return redirect(url_for("dashboard.index"), 303)
+    return _render("dashboard/_thumbnail.html")

@@ -1,0 +1,207 @@
+// The channel page's player: hls.js (or native HLS on Safari/iOS), and the switch between
+// live and offline without a reload, driven by /api/v1/channels/<slug>.
+(function () {
+  "use strict";
+
+  var frame = document.querySelector("[data-player]");
+  if (!frame) return;
+
+  var OFFLINE_POLL_MS = 3000;   // how soon a starting stream shows up
+  var HEARTBEAT_MS = 15000;     // the viewer count's heartbeat while watching
+  var STALL_CHECK_MS = 2500;    // a stalled or failed player asks whether the stream ended
+
+  var video = frame.querySelector("video");
+  var livePane = frame.querySelector("[data-player-live]");
+  var offlinePane = frame.querySelector("[data-player-offline]");
+  var viewers = frame.querySelector("[data-viewers]");
+  var quality = frame.querySelector("[data-quality]");
+  var qualityWrap = frame.querySelector("[data-quality-wrap]");
+  var unmute = frame.querySelector("[data-unmute]");
+  var unmuteLabel = frame.querySelector("[data-unmute-label]");
+  var message = frame.querySelector("[data-player-message]");
+  var pill = document.querySelector("[data-status-pill]");
+
+  var viewerId = sessionStorage.getItem("cascade-viewer");
+  if (!viewerId) {
+    viewerId = Array.from(crypto.getRandomValues(new Uint8Array(12)),
+      function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+    sessionStorage.setItem("cascade-viewer", viewerId);
+  }
+
+  var current = null;   // the hls_url playing now, or null when offline
+  var hls = null;
+  var timer = null;
+
+  function schedule(fn, ms) {
+    clearTimeout(timer);
+    timer = setTimeout(fn, ms);
+  }
+
+  function request(method) {
+    var options = { method: method, cache: "no-store", credentials: "same-origin",
+                    headers: { Accept: "application/json" } };
+    var url = frame.dataset.statusUrl;
+    if (method === "POST") {
+      url = frame.dataset.watchUrl;
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify({ viewer: viewerId });
+    }
+    return fetch(url, options).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).catch(function () { return null; });
+  }
+
+  // Ask the API what the channel is doing now and follow it; then plan the next question.
+  function check(method) {
+    request(method || "GET").then(function (status) {
+      if (status) apply(status);
+      if (!current) schedule(check, OFFLINE_POLL_MS);
+      else if (isStalled()) schedule(check, STALL_CHECK_MS);
+      else schedule(beat, HEARTBEAT_MS);
+    });
+  }
+
+  function beat() { check("POST"); }
+
+  function apply(status) {
+    if (typeof status.viewers === "number") viewers.textContent = String(status.viewers);
+    if (status.live && status.hls_url) {
+      if (status.hls_url !== current) showLive(status.hls_url);
+    } else if (current !== null) {
+      showOffline();
+    }
+  }
+
+  function isStalled() {
+    return video.ended || video.error !== null || (!video.paused && video.readyState < 3);
+  }
+
+  function setPill(live) {
+    if (!pill) return;
+    pill.textContent = live ? "Live" : "Offline";
+    pill.classList.toggle("status-live", live);
+    pill.classList.toggle("status-offline", !live);
+  }
+
+  function showLive(url) {
+    stop();
+    current = url;
+    frame.classList.add("is-live");
+    frame.classList.remove("is-offline");
+    livePane.hidden = false;
+    offlinePane.hidden = true;
+    setPill(true);
+    say("");
+    if (window.Hls && window.Hls.isSupported()) {
+      var config = {};
+      if (frame.dataset.hlsWorker) config.workerPath = frame.dataset.hlsWorker;
+      hls = new window.Hls(config);
+      hls.on(window.Hls.Events.MANIFEST_PARSED, fillQualities);
+      hls.on(window.Hls.Events.LEVEL_SWITCHED, labelAuto);
+      hls.on(window.Hls.Events.ERROR, onHlsError);
+      hls.loadSource(url);
+      hls.attachMedia(video);
+    } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = url;  // Safari and iOS play HLS themselves; they pick the quality too
+    } else {
+      say("This browser can't play live video. Try a current Firefox, Chrome or Safari.");
+      return;
+    }
+    play();
+  }
+
+  function showOffline() {
+    stop();
+    current = null;
+    frame.classList.remove("is-live");
+    frame.classList.add("is-offline");
+    livePane.hidden = true;
+    offlinePane.hidden = false;
+    setPill(false);
+    viewers.textContent = "0";
+  }
+
+  function stop() {
+    if (hls) { hls.destroy(); hls = null; }
+    video.removeAttribute("src");
+    video.load();
+    quality.length = 1;
+    quality.value = "-1";
+    qualityWrap.hidden = true;
+  }
+
+  function play() {
+    var started = video.play();
+    if (started && started.catch) started.catch(function () { /* autoplay refused: controls stay */ });
+  }
+
+  function say(text) {
+    message.textContent = text;
+    message.hidden = !text;
+  }
+
+  function fillQualities() {
+    quality.length = 1;
+    var seen = {};
+    hls.levels.map(function (level, index) { return { level: level, index: index }; })
+      .sort(function (a, b) { return (b.level.height - a.level.height) || (b.level.bitrate - a.level.bitrate); })
+      .forEach(function (item) {
+        var label = item.level.height ? item.level.height + "p" : Math.round(item.level.bitrate / 1000) + " kbps";
+        if (seen[label]) label += " (" + Math.round(item.level.bitrate / 1000) + " kbps)";
+        seen[label] = true;
+        quality.add(new Option(label, String(item.index)));
+      });
+    qualityWrap.hidden = hls.levels.length < 2;
+    play();
+  }
+
+  function labelAuto(event, data) {
+    var level = hls && hls.levels[data.level];
+    quality.options[0].textContent = hls.autoLevelEnabled && level && level.height ? "Auto (" + level.height + "p)" : "Auto";
+  }
+
+  function onHlsError(event, data) {
+    if (!data.fatal) return;
+    if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) {
+      hls.recoverMediaError();
+      return;
+    }
+    // Usually the stream ended: playlists and segments stop existing. Ask rather than guess.
+    say("Reconnecting…");
+    current = "";  // a live answer re-opens the stream from scratch
+    schedule(check, 0);
+  }
+
+  quality.addEventListener("change", function () {
+    if (hls) hls.currentLevel = parseInt(quality.value, 10);
+    if (quality.value === "-1") quality.options[0].textContent = "Auto";
+  });
+
+  unmute.addEventListener("click", function () {
+    video.muted = !video.muted;
+    if (!video.muted) play();
+  });
+  video.addEventListener("volumechange", function () {
+    unmuteLabel.textContent = video.muted ? "Unmute" : "Mute";
+    unmute.setAttribute("aria-pressed", String(!video.muted));
+    unmute.classList.toggle("is-unmuted", !video.muted);
+  });
+
+  // A stream that stops stalls the player first; check soon instead of at the next heartbeat.
+  ["waiting", "stalled", "ended", "error"].forEach(function (name) {
+    video.addEventListener(name, function () {
+      if (current !== null) schedule(check, name === "ended" ? 0 : STALL_CHECK_MS);
+    });
+  });
+  video.addEventListener("playing", function () {
+    say("");
+    if (current) schedule(beat, HEARTBEAT_MS);
+  });
+
+  if (frame.dataset.live === "true" && frame.dataset.hlsUrl) {
+    showLive(frame.dataset.hlsUrl);
+    beat();  // counts this viewer at once
+  } else {
+    schedule(check, OFFLINE_POLL_MS);
+  }
+})();
