@@ -77,6 +77,8 @@ class Config:
 
     MIN_SIGNUP_AGE = 13
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "cascade")
+    # Transcodes run on their own queue (default: RQ_QUEUE + "-transcode").
+    RQ_TRANSCODE_QUEUE = os.environ.get("RQ_TRANSCODE_QUEUE") or None
 
     def __init__(self) -> None:
         self.SESSION_COOKIE_SECURE = self.SECURE_COOKIES

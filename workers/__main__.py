@@ -58,17 +58,33 @@ class AppWorker(Worker):
         super().main_work_horse(job, queue)
 
 
+def start_supervision_chain() -> None:
+    """Make sure the self-rescheduling supervise_sessions job exists (one chain per Redis)."""
+    from workers.transcode import start_supervision
+
+    try:
+        start_supervision()
+    except RedisError as exc:  # the worker is still useful without it; say why
+        print(f"workers: could not start session supervision ({exc})", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__)
     parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     parser.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
                         help="how long to wait for Redis to answer (default 30)")
+    parser.add_argument("--queue", choices=("default", "transcode"), default="default",
+                        help="short jobs (default), or transcodes that last a whole broadcast: "
+                             "run one transcode worker per stream the box should carry at once")
     args = parser.parse_args(argv)
 
     app = get_app()
     connection = wait_for_redis(app.config["REDIS_URL"], args.wait)
     with app.app_context():
-        queue = Queue(app.config["RQ_QUEUE"], connection=connection)
+        from app.jobs import queue_name
+
+        queue = Queue(queue_name(args.queue), connection=connection)
+        start_supervision_chain()
         worker = AppWorker([queue], connection=connection)
         worker.work(burst=args.burst, with_scheduler=True)
     return 0

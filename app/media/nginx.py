@@ -79,6 +79,8 @@ def render_nginx_conf(settings: dict) -> str:
     values.setdefault("log_dir", f"{prefix}/logs")
     values.setdefault("temp_dir", f"{prefix}/tmp")
     values.setdefault("hls_root", f"{str(values['media_root']).rstrip('/')}/hls")
+    values["storage_root"] = values.get("storage_root") or f"{str(values['media_root']).rstrip('/')}/objects"
+    values["storage_root"] = str(values["storage_root"]).rstrip("/")
     values["static_root"] = str(values["static_root"]).rstrip("/")
     values["hls_root"] = str(values["hls_root"]).rstrip("/")
     if values["user"] and not values["group"]:
@@ -163,14 +165,25 @@ def settings_from_config(config, prefix: Path | None = None) -> dict:
         "hook_secret": config["HOOK_SECRET"],
         "static_root": str(static_root),
         "media_root": str(media_root.resolve()),
+        "storage_root": str(_storage_root(config, root, media_root)),
     }
+
+
+def _storage_root(config, root: Path, media_root: Path) -> Path:
+    """Where the local storage backend keeps objects (nginx serves them at /media/)."""
+    configured = config.get("STORAGE_ROOT")
+    if not configured:
+        return (media_root / "objects").resolve()
+    path = Path(configured)
+    return (path if path.is_absolute() else root / path).resolve()
 
 
 def prepare_dirs(settings: dict) -> None:
     """Make the directories the rendered config names (nginx makes only the last level)."""
     prefix = Path(settings["prefix"])
     media_root = Path(settings["media_root"])
-    for directory in (prefix, prefix / "logs", prefix / "tmp", media_root, media_root / "hls"):
+    storage = Path(settings.get("storage_root") or media_root / "objects")
+    for directory in (prefix, prefix / "logs", prefix / "tmp", media_root, media_root / "hls", storage):
         directory.mkdir(parents=True, exist_ok=True)
 
 

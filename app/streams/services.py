@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..extensions import db
-from ..jobs import enqueue, enqueue_in
+from ..jobs import enqueue, enqueue_in, enqueue_transcode
 from ..models import Channel, StreamSession, hash_stream_key, utcnow
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def go_live(key: str, *, ingest: str, client_id: str | None) -> StreamSession:
     db.session.commit()
     log.info("channel %s is live: session %s (%s) %s", channel.id, session.id,
              session.internal_name, "resumed" if resumed else "started")
-    enqueue("workers.transcode.transcode_session", session.id, job_timeout=-1)
+    enqueue_transcode(session.id)
     return session
 
 

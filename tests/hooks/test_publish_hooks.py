@@ -8,6 +8,7 @@ from rq.registry import ScheduledJobRegistry
 
 from app.channels import services as channels
 from app.extensions import db, get_redis
+from app.jobs import queue
 from app.models import Channel, StreamSession, utcnow
 from app.streams import services as streams
 from tests.factories import make_user
@@ -36,8 +37,8 @@ def alice(app):
     return user, key
 
 
-def queued(app):
-    return [job.func_name for job in Queue(app.config["RQ_QUEUE"], connection=get_redis()).jobs]
+def queued(app, kind="default"):
+    return [job.func_name for job in queue(kind).jobs]
 
 
 def reload(obj):
@@ -63,7 +64,8 @@ def test_publish_renames_to_internal_name_and_opens_a_session(app, client, alice
     assert session.internal_name.startswith("st-") and key not in session.internal_name
     assert session.status == "live" and session.client_id == "7" and session.ingest == "nginx"
     assert reload(user.channel).is_live
-    assert queued(app) == ["workers.transcode.transcode_session"]
+    assert queued(app, "transcode") == ["workers.transcode.transcode_session"]
+    assert queued(app) == []
     assert key not in caplog.text
     body = client.get("/api/v1/channels/alice").get_json()
     assert body["live"] is True and body["hls_url"] == f"/hls/{session.internal_name}/master.m3u8"

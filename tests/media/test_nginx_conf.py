@@ -76,3 +76,11 @@ def test_both_modes_pass_nginx_t(tmp_path, ingest):
     result = subprocess.run([nginx, "-t", "-p", conf_settings["prefix"], "-c", str(conf), "-e", "stderr"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
+
+
+def test_media_location_serves_the_storage_root(tmp_path):
+    text = render_nginx_conf(settings(tmp_path))
+    assert "location /media/ {" in text
+    assert f'alias "{tmp_path}/media/objects/";' in text
+    custom = render_nginx_conf(settings(tmp_path, storage_root=str(tmp_path / "objects")))
+    assert f'alias "{tmp_path}/objects/";' in custom

@@ -1,0 +1,158 @@
+"""Builds the one ffmpeg command of a live transcode: one decode, `split` to every rung, CMAF HLS.
+
+Pure functions returning argument lists (run without a shell), so every flag is unit-tested
+without running ffmpeg.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from .encoder import NVENC, X264, Encoder
+from .ladder import DEFAULT_PRESET, Rung
+
+SEGMENT_SECONDS = 2
+GOP_SECONDS = 2
+# The live playlist is a sliding window (~20 s); with recording on, segments that fall out
+# of it stay on disk for the VOD job, so the window bounds the playlist, not the recording.
+LIVE_WINDOW_SEGMENTS = 10
+MASTER_NAME = "master.m3u8"
+PLAYLIST_NAME = "index.m3u8"
+THUMBNAIL_WIDTH = 640
+THUMBNAIL_SECONDS = 30
+# x264 preset names map onto NVENC's p1 (fastest) .. p7 (best).
+NVENC_PRESETS = {"veryfast": "p4", "superfast": "p2", "ultrafast": "p1"}
+
+
+def gop_frames(rung: Rung) -> int:
+    """Frames per GOP: the same 2 s for every rung, so keyframes line up across renditions."""
+    return max(1, round(rung.fps * GOP_SECONDS))
+
+
+def input_args(input_url: str, encoder: Encoder, *, live: bool = True) -> list[str]:
+    args = []
+    if encoder.name == NVENC:
+        # Decode on the GPU and keep frames there for scale_cuda.
+        args += ["-hwaccel", "cuda", "-hwaccel_output_format", "cuda"]
+    if live:
+        # A stalled publisher makes ffmpeg give up after 10 s instead of hanging forever; the
+        # worker decides whether to restart. Short probing gets the first segment out sooner.
+        args += ["-rw_timeout", "10000000", "-probesize", "1000000", "-analyzeduration", "2000000"]
+    return args + ["-i", input_url]
+
+
+def thumbnail_filter(encoder: Encoder, every: int = THUMBNAIL_SECONDS) -> str:
+    # The first frame at once, then one every `every` seconds of stream time. ffmpeg pads
+    # this output back to the stream's frame rate when the next pick arrives (a burst of
+    # identical JPEGs every 30 s, a few % of one core); without padding (-fps_mode
+    # passthrough/vfr) ffmpeg 5.1 holds the JPEG back until the stream ends, and thinning
+    # with fps=1 first gave no JPEG at all from a live RTMP input.
+    select = f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{every})'"
+    download = "hwdownload,format=nv12," if encoder.name == NVENC else ""
+    # Full-range yuv420p is what mjpeg wants, without swscale's "deprecated pixel format" warning.
+    return f"{select},{download}scale={THUMBNAIL_WIDTH}:-2:out_range=full,format=yuv420p"
+
+
+def filter_graph(rungs: Sequence[Rung], encoder: Encoder, source_fps: float | None,
+                 thumbnail: bool = True) -> str:
+    """`split` the one decoded video into a scaled (and, if lower, frame-rate capped) chain per rung."""
+    branches = len(rungs) + (1 if thumbnail else 0)
+    labels = "".join(f"[s{i}]" for i in range(len(rungs))) + ("[st]" if thumbnail else "")
+    parts = [f"[0:v:0]split={branches}{labels}"]
+    for i, rung in enumerate(rungs):
+        chain = []
+        if source_fps is None or rung.fps < source_fps - 0.01:
+            chain.append(f"fps={rung.fps}")
+        if encoder.name == NVENC:
+            chain.append(f"scale_cuda={rung.width}:{rung.height}")
+        else:
+            chain += [f"scale={rung.width}:{rung.height}", "setsar=1", "format=yuv420p"]
+        parts.append(f"[s{i}]{','.join(chain)}[v{i}]")
+    if thumbnail:
+        parts.append(f"[st]{thumbnail_filter(encoder)}[thumb]")
+    return ";".join(parts)
+
+
+def video_codec_args(rungs: Sequence[Rung], encoder: Encoder, preset: str) -> list[str]:
+    if encoder.name == NVENC:
+        args = ["-c:v", NVENC, "-preset", NVENC_PRESETS.get(preset, "p4"), "-tune", "ll",
+                "-rc", "cbr", "-bf", "0", "-no-scenecut", "1", "-forced-idr", "1"]
+    else:
+        args = ["-c:v", X264, "-preset", preset, "-tune", "zerolatency", "-profile:v", "high",
+                "-sc_threshold", "0", "-bf", "0"]
+    for i, rung in enumerate(rungs):
+        gop = str(gop_frames(rung))
+        args += [f"-g:v:{i}", gop, f"-keyint_min:v:{i}", gop,
+                 f"-b:v:{i}", f"{rung.video_kbps}k",
+                 f"-maxrate:v:{i}", f"{rung.maxrate_kbps}k",
+                 f"-bufsize:v:{i}", f"{rung.bufsize_kbps}k"]
+    return args
+
+
+def audio_codec_args(rungs: Sequence[Rung]) -> list[str]:
+    args = ["-c:a", "aac", "-ac", "2", "-ar", "48000"]
+    for i, rung in enumerate(rungs):
+        args += [f"-b:a:{i}", f"{rung.audio_kbps}k"]
+    return args
+
+
+def var_stream_map(rungs: Sequence[Rung], has_audio: bool) -> str:
+    """`v:0,a:0,name:720p ...`: one variant per rung, named so paths read `<out>/720p/index.m3u8`."""
+    return " ".join(f"v:{i},a:{i},name:{r.name}" if has_audio else f"v:{i},name:{r.name}"
+                    for i, r in enumerate(rungs))
+
+
+def hls_args(out_dir: str, rungs: Sequence[Rung], *, has_audio: bool, record: bool,
+             start_number: int, list_size: int = LIVE_WINDOW_SEGMENTS) -> list[str]:
+    flags = ["independent_segments", "program_date_time", "temp_file"]
+    if not record:
+        flags.append("delete_segments")
+    out = out_dir.rstrip("/")
+    return [
+        "-f", "hls",
+        "-hls_time", str(SEGMENT_SECONDS),
+        "-hls_list_size", str(list_size),
+        "-hls_segment_type", "fmp4",
+        # A restart starts numbering (and names its init section) after every earlier run's
+        # files, so it never overwrites a recorded segment or an init a segment still needs.
+        "-start_number", str(start_number),
+        "-hls_fmp4_init_filename", f"init-{start_number}-%v.mp4",
+        "-hls_segment_filename", f"{out}/%v/seg_%d.m4s",
+        "-hls_flags", "+".join(flags),
+        "-master_pl_name", MASTER_NAME,
+        "-var_stream_map", var_stream_map(rungs, has_audio),
+        f"{out}/%v/{PLAYLIST_NAME}",
+    ]
+
+
+def transcode_args(input_url: str, out_dir: str, rungs: Sequence[Rung], *,
+                   encoder: Encoder = Encoder(X264), preset: str = DEFAULT_PRESET,
+                   has_audio: bool = True, source_fps: float | None = None, record: bool = True,
+                   thumbnail_path: str | None = None, start_number: int = 0,
+                   progress: str | None = "pipe:1", live_input: bool = True,
+                   ffmpeg: str = "ffmpeg", loglevel: str = "warning") -> list[str]:
+    """The whole ffmpeg command for one live transcode.
+
+    `progress` is where `-progress` writes key=value blocks (None for none); `thumbnail_path`
+    adds a JPEG output from the same decode, rewritten in place every 30 s.
+    """
+    if not rungs:
+        raise ValueError("a transcode needs at least one rung")
+    args = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", loglevel, "-nostats", "-y"]
+    if progress:
+        args += ["-progress", progress, "-stats_period", "1"]
+    args += input_args(input_url, encoder, live=live_input)
+    args += ["-filter_complex",
+             filter_graph(rungs, encoder, source_fps, thumbnail=thumbnail_path is not None)]
+    for i in range(len(rungs)):
+        args += ["-map", f"[v{i}]"]
+        if has_audio:
+            args += ["-map", "0:a:0"]
+    args += video_codec_args(rungs, encoder, preset)
+    if has_audio:
+        args += audio_codec_args(rungs)
+    args += hls_args(out_dir, rungs, has_audio=has_audio, record=record, start_number=start_number)
+    if thumbnail_path:
+        args += ["-map", "[thumb]", "-an", "-c:v", "mjpeg", "-strict", "unofficial", "-q:v", "4",
+                 "-f", "image2",
+                 "-update", "1", thumbnail_path]
+    return args

@@ -1,0 +1,80 @@
+"""Completes the master playlist ffmpeg 5.1's hls muxer writes (it omits FRAME-RATE), atomically."""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from .ladder import Rung
+
+_STREAM_INF = "#EXT-X-STREAM-INF:"
+
+
+def avc_codec(rung: Rung) -> str:
+    """An RFC 6381 string for High profile at the level this size and rate need."""
+    mbps = (rung.width / 16) * (rung.height / 16) * rung.fps  # macroblocks per second
+    for limit, level in ((40500, 0x1E), (108000, 0x1F), (216000, 0x20), (245760, 0x28),
+                         (522240, 0x2A), (589824, 0x32)):
+        if mbps <= limit:
+            return f"avc1.6400{level:02x}"
+    return "avc1.640033"
+
+
+def complete_master(text: str, rungs: Sequence[Rung], has_audio: bool = True) -> str:
+    """`text` with FRAME-RATE (and CODECS, if missing) on every variant; other lines untouched."""
+    by_uri = {f"{r.name}/index.m3u8": r for r in rungs}
+    lines = text.splitlines()
+    out = []
+    for index, line in enumerate(lines):
+        if line.startswith(_STREAM_INF):
+            uri = next((l.strip() for l in lines[index + 1:] if l.strip() and not l.startswith("#")), "")
+            rung = by_uri.get(uri)
+            if rung is not None:
+                if "FRAME-RATE=" not in line:
+                    line += f",FRAME-RATE={rung.fps:.3f}"
+                if "CODECS=" not in line:
+                    codecs = avc_codec(rung) + (",mp4a.40.2" if has_audio else "")
+                    line += f',CODECS="{codecs}"'
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def master_is_complete(text: str, rungs: Sequence[Rung]) -> bool:
+    infs = [l for l in text.splitlines() if l.startswith(_STREAM_INF)]
+    return len(infs) == len(rungs) and all(
+        all(f"{attr}=" in l for attr in ("BANDWIDTH", "RESOLUTION", "CODECS", "FRAME-RATE")) for l in infs)
+
+
+def fix_master_playlist(path: Path, rungs: Sequence[Rung], has_audio: bool = True) -> bool:
+    """Rewrite `path` with the missing attributes; True when it is complete afterwards.
+
+    ffmpeg writes the master once per run, so the worker calls this until it returns True.
+    A master that does not list every rung yet (still being written) is left alone.
+    """
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return False
+    if master_is_complete(text, rungs):
+        return True
+    if len(re.findall(r"^#EXT-X-STREAM-INF:", text, flags=re.M)) != len(rungs):
+        return False
+    write_atomic(path, complete_master(text, rungs, has_audio).encode())
+    return True
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

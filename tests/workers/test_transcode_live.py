@@ -1,0 +1,292 @@
+"""transcode_session for real: a 720p publisher into nginx-rtmp (no hooks), the job pulling it."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+from rq import Queue
+from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry
+
+from app.dashboard.services import parse_stats
+from app.extensions import db, get_redis
+from app.jobs import enqueue
+from app.media.storage import get_storage
+from app.models import Channel, StreamSession
+from tests.conftest import TEST_REDIS_URL
+from tests.e2e.conftest import ROOT, free_ports, require_tool, start, stop
+from tests.factories import make_live, make_user
+from tests.media.test_ffmpeg_args import decoded_size
+from workers import context, transcode
+
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+
+# Session ids start at 1 in every test database, and other test runs (a stack's own worker,
+# another checkout) share Redis database 15 and flush it: a database of our own keeps those
+# runs from claiming or wiping this test's `cascade:stream:1:*` keys.
+LIVE_REDIS_URL = TEST_REDIS_URL.rsplit("/", 1)[0] + "/14"
+
+RTMP_ONLY = """load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 64; }}
+rtmp {{
+    access_log off;
+    server {{
+        listen 127.0.0.1:{port};
+        application live {{
+            live on;
+            record off;
+        }}
+    }}
+}}
+"""
+
+
+@pytest.fixture
+def rtmp_port(tmp_path):
+    """An nginx-rtmp that lets any name publish and play (the hooks are not under test here)."""
+    nginx = require_tool("nginx")
+    prefix = tmp_path / "nginx"
+    (prefix / "logs").mkdir(parents=True)
+    (port,) = free_ports(1)
+    conf = prefix / "nginx.conf"
+    conf.write_text(RTMP_ONLY.format(prefix=prefix, port=port))
+    process = start([nginx, "-p", str(prefix), "-c", str(conf), "-e", "stderr", "-g", "daemon off;"],
+                    tmp_path / "nginx.log", dict(os.environ))
+    deadline = time.monotonic() + 10
+    while not (prefix / "nginx.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    yield port
+    stop(process)
+
+
+def drop_queue(name: str) -> None:
+    """Remove a test queue with its scheduled jobs (the supervision chain) and its registration."""
+    queue = Queue(name, connection=get_redis())
+    for registry in (ScheduledJobRegistry(queue=queue), FinishedJobRegistry(queue=queue),
+                     FailedJobRegistry(queue=queue)):
+        for job_id in registry.get_job_ids():
+            registry.remove(job_id, delete_job=True)
+            get_redis().delete(f"rq:results:{job_id}")
+    queue.delete(delete_jobs=True)
+    for key in get_redis().scan_iter("rq:worker:*"):  # the burst worker's record outlives it
+        if get_redis().type(key) == b"hash" and get_redis().hget(key, "queues") == name.encode():
+            get_redis().delete(key)
+
+
+def publish(port: int, name: str, log, size: str = "1280x720") -> subprocess.Popen:
+    ffmpeg = require_tool("ffmpeg")
+    return start([ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+                  "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30", "-f", "lavfi", "-i",
+                  "sine=frequency=440:sample_rate=48000", "-t", "120", "-c:v", "libx264", "-preset",
+                  "ultrafast", "-tune", "zerolatency", "-g", "30", "-c:a", "aac", "-f", "flv",
+                  f"rtmp://127.0.0.1:{port}/live/{name}"], log, dict(os.environ))
+
+
+def wait_for(predicate, timeout: float, what: str, detail=lambda: ""):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} {detail()}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for our purposes only once reaped; the job reaps what it starts.
+    with open(f"/proc/{pid}/stat") as handle:
+        return handle.read().split(") ")[1][0] != "Z"
+
+
+def test_transcode_pulls_encodes_restarts_and_stops(make_app, rtmp_port, tmp_path, monkeypatch):
+    queue_name = f"test-{uuid.uuid4().hex[:8]}"
+    app = make_app(MEDIA_ROOT=str(tmp_path / "media"), RQ_QUEUE=queue_name, REDIS_URL=LIVE_REDIS_URL,
+                   INGEST_PULL_URL=f"rtmp://127.0.0.1:{rtmp_port}/live/{{name}}",
+                   # This test is about the full ladder: no headroom fallback, whatever the load.
+                   TRANSCODE_HEADROOM_WARMUP=1000.0, TRANSCODE_PULL_WAIT=60.0)
+    monkeypatch.setattr(context, "_app", app)
+    with app.app_context():
+        session = make_live(make_user("streamer"))
+        session.internal_name = f"st-{uuid.uuid4().hex[:16]}"
+        db.session.commit()
+        session_id, channel_id, name = session.id, session.channel_id, session.internal_name
+    redis_keys = [transcode.STATS_KEY.format(session_id), transcode.WORKER_KEY.format(session_id),
+                  transcode.REQUEUE_KEY.format(session_id), transcode.SUPERVISOR_KEY.format(queue_name)]
+
+    publisher = publish(rtmp_port, name, tmp_path / "publisher.log")
+    outcome = {}
+    job = threading.Thread(target=lambda: outcome.setdefault("result", transcode.transcode_session(session_id)))
+
+    def set_status(status):
+        with app.app_context():
+            db.session.get(StreamSession, session_id).status = status
+            db.session.commit()
+
+    def stats():
+        with app.app_context():
+            raw = get_redis().get(transcode.STATS_KEY.format(session_id))
+        return json.loads(raw) if raw else None
+
+    pids = []
+    job.start()
+    try:
+        out = tmp_path / "media" / "hls" / name
+        master = wait_for(lambda: (out / "master.m3u8").exists() and "FRAME-RATE" in
+                          (out / "master.m3u8").read_text() and (out / "master.m3u8").read_text(),
+                          60, "a complete master playlist")
+        variants = [line for line in master.splitlines() if line.endswith(".m3u8")]
+        assert variants == ["720p/index.m3u8", "480p/index.m3u8", "360p/index.m3u8"]
+        assert "1080p" not in master
+        for line in (l for l in master.splitlines() if l.startswith("#EXT-X-STREAM-INF")):
+            assert all(a in line for a in ("BANDWIDTH=", "RESOLUTION=", "CODECS=", "FRAME-RATE=30.000"))
+        for rung, size in (("720p", (1280, 720)), ("480p", (854, 480)), ("360p", (640, 360))):
+            wait_for(lambda: list((out / rung).glob("seg_*.m4s")), 20, f"a {rung} segment")
+            assert decoded_size(out / rung) == size
+
+        first = wait_for(lambda: (s := stats()) and s.get("speed") and s["ffmpeg_pid"] and s, 20, "stats")
+        assert first["encoder"] == "libx264" and first["preset"] == "veryfast"
+        assert [r["name"] for r in first["ladder"]] == ["720p", "480p", "360p"] and first["state"] == "running"
+        with app.app_context():
+            panel = parse_stats(first)  # what the dashboard makes of it
+            assert [r.name for r in panel.rungs] == ["720p", "480p", "360p"] and panel.speed
+        assert "drop_frames" in first and first["restarts"] == 0
+        with app.app_context():
+            assert get_redis().ttl(transcode.STATS_KEY.format(session_id)) <= transcode.STATS_TTL
+            assert get_redis().get(transcode.WORKER_KEY.format(session_id))
+            assert [r["name"] for r in db.session.get(StreamSession, session_id).renditions] == \
+                ["720p", "480p", "360p"]
+            key = f"thumbnails/{channel_id}/live.jpg"
+            wait_for(lambda: get_storage().exists(key), 20, "the live thumbnail")
+            assert get_storage().get_bytes(key)[:2] == b"\xff\xd8"
+            db.session.rollback()
+            assert db.session.get(Channel, channel_id).thumbnail_key == key
+
+        measured = wait_for(lambda: (s := stats()) and all(r["kbps"] for r in s["ladder"]) and s, 15,
+                            "measured bitrates per rung")
+        assert measured["ladder"][0]["kbps"] > measured["ladder"][2]["kbps"]
+
+        # A second job for the same session backs off: the first one holds the worker key.
+        assert transcode.transcode_session(session_id) == "already running"
+
+        # A killed ffmpeg is restarted while the session is live.
+        pids.append(first["ffmpeg_pid"])
+        os.kill(first["ffmpeg_pid"], signal.SIGKILL)
+        second = wait_for(lambda: (s := stats()) and s["restarts"] >= 1 and s["ffmpeg_pid"]
+                          and s["ffmpeg_pid"] != first["ffmpeg_pid"] and s, 30, "a restarted ffmpeg")
+        pids.append(second["ffmpeg_pid"])
+        assert not alive(first["ffmpeg_pid"])
+
+        # The session ends: the job stops ffmpeg and returns.
+        set_status("ended")
+        job.join(timeout=30)
+        assert not job.is_alive() and outcome["result"] == "ended"
+        assert not any(alive(pid) for pid in pids)
+        assert stats() is None
+        assert transcode.finish_session(session_id) == "kept"
+        manifest = json.loads((out / "recording.json").read_text())
+        assert set(manifest["rungs"]) == {"720p", "480p", "360p"}
+        assert len(manifest["rungs"]["720p"]["inits"]) == 2  # one per ffmpeg run, none overwritten
+    finally:
+        if job.is_alive():
+            set_status("ended")
+            job.join(timeout=30)
+        stop(publisher)
+        with app.app_context():
+            get_redis().delete(*redis_keys)
+            drop_queue(queue_name)
+            for pid in pids:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def test_too_slow_an_encode_restarts_lighter_and_says_why(make_app, rtmp_port, tmp_path, monkeypatch):
+    queue_name = f"test-{uuid.uuid4().hex[:8]}"
+    # No machine encodes at 100x real time from a live source: every sample is "too slow".
+    app = make_app(MEDIA_ROOT=str(tmp_path / "media"), RQ_QUEUE=queue_name, REDIS_URL=LIVE_REDIS_URL,
+                   INGEST_PULL_URL=f"rtmp://127.0.0.1:{rtmp_port}/live/{{name}}",
+                   TRANSCODE_MIN_SPEED=100.0, TRANSCODE_HEADROOM_WARMUP=1.0, TRANSCODE_HEADROOM_WINDOW=3.0,
+                   TRANSCODE_PULL_WAIT=60.0)
+    monkeypatch.setattr(context, "_app", app)
+    with app.app_context():
+        session = make_live(make_user("slowpoke"))
+        session.internal_name = f"st-{uuid.uuid4().hex[:16]}"
+        db.session.commit()
+        session_id, name = session.id, session.internal_name
+    publisher = publish(rtmp_port, name, tmp_path / "publisher.log", size="640x360")
+    outcome = {}
+    job = threading.Thread(target=lambda: outcome.setdefault("result", transcode.transcode_session(session_id)))
+    job.start()
+
+    def stats():
+        with app.app_context():
+            raw = get_redis().get(transcode.STATS_KEY.format(session_id))
+        return json.loads(raw) if raw else None
+
+    try:
+        seen = []
+        lighter = wait_for(lambda: (s := stats()) and not seen.append(s) and s["preset"] == "superfast" and s,
+                           90, "a restart on a faster preset",
+                           lambda: f"(job: {outcome or 'running'}; last stats: {seen[-1:]})")
+        assert lighter["headroom_step"] == 1 and "real time" in lighter["note"]
+        assert "superfast" in lighter["note"] and lighter["restarts"] >= 1
+        with app.app_context():
+            renditions = db.session.get(StreamSession, session_id).renditions
+            assert renditions[0]["preset"] == "superfast" and renditions[0]["note"] == lighter["note"]
+    finally:
+        with app.app_context():
+            db.session.get(StreamSession, session_id).status = "ended"
+            db.session.commit()
+        job.join(timeout=30)
+        stop(publisher)
+        with app.app_context():
+            get_redis().delete(transcode.SUPERVISOR_KEY.format(queue_name),
+                               *(key.format(session_id) for key in (transcode.STATS_KEY, transcode.WORKER_KEY,
+                                                                    transcode.REQUEUE_KEY)))
+            drop_queue(queue_name)
+    assert not job.is_alive()
+
+
+def test_a_real_burst_worker_runs_jobs_by_dotted_name_and_starts_supervision(make_app, sqlite_url, tmp_path):
+    """`python -m workers --burst`: the job runs in a forked work horse with the app context."""
+    queue_name = f"test-{uuid.uuid4().hex[:8]}"
+    media = tmp_path / "media"
+    app = make_app(MEDIA_ROOT=str(media), RQ_QUEUE=queue_name, REDIS_URL=LIVE_REDIS_URL)
+    with app.app_context():
+        session = make_live(make_user("burst"))
+        session.status = "ended"
+        db.session.commit()
+        out = transcode.hls_dir(session.internal_name)
+        (out / "720p").mkdir(parents=True)
+        (out / "720p" / "seg_1.m4s").write_bytes(b"seg")
+        enqueue("workers.transcode.finish_session", session.id)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FLASK_")}
+    env.update({"DATABASE_URL": sqlite_url, "REDIS_URL": LIVE_REDIS_URL, "RQ_QUEUE": queue_name,
+                "MEDIA_ROOT": str(media), "SECRET_KEY": "x" * 32, "HOOK_SECRET": "y" * 32})
+    try:
+        result = subprocess.run([sys.executable, "-m", "workers", "--burst", "--wait", "5"], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        manifest = json.loads((out / "recording.json").read_text())
+        assert manifest["rungs"] == {"720p": {"inits": [], "segments": ["seg_1.m4s"]}}
+        with app.app_context():
+            assert get_redis().exists(transcode.SUPERVISOR_KEY.format(queue_name))
+            queue = Queue(queue_name, connection=get_redis())
+            (scheduled,) = ScheduledJobRegistry(queue=queue).get_job_ids()
+            assert queue.fetch_job(scheduled).func_name == "workers.transcode.supervise_sessions"
+    finally:
+        with app.app_context():
+            get_redis().delete(transcode.SUPERVISOR_KEY.format(queue_name))
+            drop_queue(queue_name)
