@@ -30,7 +30,7 @@ from sqlalchemy import select
 from app.extensions import db, get_redis
 from app.jobs import enqueue_in, enqueue_transcode
 from app.media.encoder import detect_encoder
-from app.media.ffmpeg_args import MASTER_NAME, PLAYLIST_NAME, THUMBNAIL_SECONDS, transcode_args
+from app.media.ffmpeg_args import FFMPEG_MASTER_NAME, MASTER_NAME, PLAYLIST_NAME, THUMBNAIL_SECONDS, transcode_args
 from app.media.hls import fix_master_playlist, write_atomic
 from app.media.ladder import Source, ladder_for, lighter
 from app.media.storage import get_storage
@@ -465,8 +465,8 @@ class Transcode:
                              f"{next_plan.note}.")
                 return "too_slow"
             if not self.master_done:
-                self.master_done = fix_master_playlist(self.out / MASTER_NAME, self.plan.rungs,
-                                                       self.source.has_audio)
+                self.master_done = fix_master_playlist(self.out / FFMPEG_MASTER_NAME, self.plan.rungs,
+                                                       self.source.has_audio, target=self.out / MASTER_NAME)
             self.publish_thumbnail()
             self.write_stats()
             time.sleep(1)

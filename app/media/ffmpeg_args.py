@@ -16,6 +16,9 @@ GOP_SECONDS = 2
 # of it stay on disk for the VOD job, so the window bounds the playlist, not the recording.
 LIVE_WINDOW_SEGMENTS = 10
 MASTER_NAME = "master.m3u8"
+# ffmpeg's own master lacks FRAME-RATE; the worker publishes the completed copy as MASTER_NAME,
+# so players never see an incomplete one.
+FFMPEG_MASTER_NAME = "master.ffmpeg.m3u8"
 PLAYLIST_NAME = "index.m3u8"
 THUMBNAIL_WIDTH = 640
 THUMBNAIL_SECONDS = 30
@@ -118,7 +121,7 @@ def hls_args(out_dir: str, rungs: Sequence[Rung], *, has_audio: bool, record: bo
         "-hls_fmp4_init_filename", f"init-{start_number}-%v.mp4",
         "-hls_segment_filename", f"{out}/%v/seg_%d.m4s",
         "-hls_flags", "+".join(flags),
-        "-master_pl_name", MASTER_NAME,
+        "-master_pl_name", FFMPEG_MASTER_NAME,
         "-var_stream_map", var_stream_map(rungs, has_audio),
         f"{out}/%v/{PLAYLIST_NAME}",
     ]

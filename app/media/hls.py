@@ -47,21 +47,26 @@ def master_is_complete(text: str, rungs: Sequence[Rung]) -> bool:
         all(f"{attr}=" in l for attr in ("BANDWIDTH", "RESOLUTION", "CODECS", "FRAME-RATE")) for l in infs)
 
 
-def fix_master_playlist(path: Path, rungs: Sequence[Rung], has_audio: bool = True) -> bool:
-    """Rewrite `path` with the missing attributes; True when it is complete afterwards.
+def fix_master_playlist(path: Path, rungs: Sequence[Rung], has_audio: bool = True,
+                        target: Path | None = None) -> bool:
+    """Write `path`'s master with the missing attributes to `target` (default: in place).
 
-    ffmpeg writes the master once per run, so the worker calls this until it returns True.
-    A master that does not list every rung yet (still being written) is left alone.
+    True once the complete master is in place. ffmpeg writes its master once per run, so the
+    worker calls this until it returns True; a master that does not list every rung yet
+    (still being written) is left alone.
     """
+    target = target or path
     try:
         text = path.read_text()
     except FileNotFoundError:
         return False
-    if master_is_complete(text, rungs):
-        return True
     if len(re.findall(r"^#EXT-X-STREAM-INF:", text, flags=re.M)) != len(rungs):
         return False
-    write_atomic(path, complete_master(text, rungs, has_audio).encode())
+    if not master_is_complete(text, rungs):
+        text = complete_master(text, rungs, has_audio)
+    elif target == path:
+        return True
+    write_atomic(target, text.encode())
     return True
 
 

@@ -64,7 +64,7 @@ def test_cmaf_hls_with_named_variants_and_master():
     assert value_after(args, "-f") == "hls"
     assert value_after(args, "-hls_segment_type") == "fmp4"
     assert value_after(args, "-hls_time") == "2"
-    assert value_after(args, "-master_pl_name") == "master.m3u8"
+    assert value_after(args, "-master_pl_name") == "master.ffmpeg.m3u8"
     assert value_after(args, "-var_stream_map") == "v:0,a:0,name:720p v:1,a:1,name:480p v:2,a:2,name:360p"
     assert "/out/hls/st-abc/%v/index.m3u8" in args
     assert value_after(args, "-hls_segment_filename") == "/out/hls/st-abc/%v/seg_%d.m4s"
@@ -173,7 +173,8 @@ def test_built_command_runs_and_writes_a_playable_ladder(tmp_path):
     result = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     master = out / "master.m3u8"
-    assert fix_master_playlist(master, LADDER_720)
+    assert not master.exists()  # only the completed copy is ever published under this name
+    assert fix_master_playlist(out / "master.ffmpeg.m3u8", LADDER_720, target=master)
     text = master.read_text()
     for line in (l for l in text.splitlines() if l.startswith("#EXT-X-STREAM-INF")):
         for attribute in ("BANDWIDTH=", "RESOLUTION=", "CODECS=", "FRAME-RATE="):
