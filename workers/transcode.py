@@ -31,7 +31,8 @@ from app.extensions import db, get_redis
 from app.jobs import enqueue_in, enqueue_transcode
 from app.media.encoder import detect_encoder
 from app.media.ffmpeg_args import FFMPEG_MASTER_NAME, MASTER_NAME, PLAYLIST_NAME, THUMBNAIL_SECONDS, transcode_args
-from app.media.hls import fix_master_playlist, write_atomic
+from app.media.atomic import write_atomic
+from app.media.hls import fix_master_playlist
 from app.media.ladder import Source, ladder_for, lighter
 from app.media.storage import get_storage
 from app.models import Channel, StreamSession, utcnow

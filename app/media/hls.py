@@ -1,12 +1,11 @@
 """Completes the master playlist ffmpeg 5.1's hls muxer writes (it omits FRAME-RATE), atomically."""
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from .atomic import write_atomic
 from .ladder import Rung
 
 _STREAM_INF = "#EXT-X-STREAM-INF:"
@@ -68,18 +67,3 @@ def fix_master_playlist(path: Path, rungs: Sequence[Rung], has_audio: bool = Tru
         return True
     write_atomic(target, text.encode())
     return True
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

@@ -5,13 +5,14 @@ import os
 import pwd
 import re
 import stat
-import tempfile
 from pathlib import Path
 
 import click
 import jinja2
 from flask import current_app
 from flask.cli import with_appcontext
+
+from .atomic import write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATE_DIR = ROOT / "media"
@@ -189,16 +190,7 @@ def prepare_dirs(settings: dict) -> None:
 
 def write_private(path: Path, text: str) -> None:
     """Write `text` to `path` atomically with mode 0600 (the config holds the hook secret)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomic(path, text.encode(), mode=0o600)
 
 
 @click.group("nginx", help="The box's nginx: RTMP ingest, HLS and static files, app proxy.")

@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import BinaryIO, Protocol
+
+from .atomic import write_atomic
 
 _KEY_PART = re.compile(r"^[A-Za-z0-9._-]+$")
 
@@ -62,20 +63,7 @@ class LocalStorage:
         return self.root / check_key(key)
 
     def _write(self, key: str, fill) -> None:
-        target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                fill(handle)
-            os.chmod(tmp, 0o644)  # nginx's workers read it
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        write_atomic(self.path(key), fill)  # mode 0644: nginx's workers read it
 
     def put_file(self, key: str, path: str | os.PathLike, content_type: str | None = None) -> None:
         def fill(handle):

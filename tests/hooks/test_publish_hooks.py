@@ -9,7 +9,7 @@ from rq.registry import ScheduledJobRegistry
 from app.channels import services as channels
 from app.extensions import db, get_redis
 from app.jobs import queue
-from app.models import Channel, StreamSession, utcnow
+from app.models import StreamSession, utcnow
 from app.streams import services as streams
 from tests.factories import make_user
 
