@@ -171,6 +171,11 @@ def test_player_goes_live_plays_and_goes_offline_without_reload(player_server, b
         assert page.evaluate("document.querySelector('video').muted") is False
         assert page.locator("[data-unmute]").inner_text().strip() == "Mute"
 
+        page.get_by_role("button", name="Full screen").click()
+        until_true(page, "document.fullscreenElement === document.querySelector('[data-player-live]')", 5)
+        page.get_by_role("button", name="Full screen").click()
+        until_true(page, "document.fullscreenElement === null", 5)
+
         page.locator("[data-quality]").select_option("-1")
         for theme in ("dark", "light"):
             for width in (390, 1280):

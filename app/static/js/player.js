@@ -177,6 +177,19 @@
     if (quality.value === "-1") quality.options[0].textContent = "Auto";
   });
 
+  // Full screen on the player box, so our controls stay on top; iOS only lets the video itself go.
+  var fullscreen = frame.querySelector("[data-fullscreen]");
+  var box = frame.querySelector("[data-player-live]");
+  fullscreen.addEventListener("click", function () {
+    if (document.fullscreenElement) {
+      document.exitFullscreen();
+    } else if (box.requestFullscreen) {
+      box.requestFullscreen().catch(function () {});
+    } else if (video.webkitEnterFullscreen) {
+      video.webkitEnterFullscreen();
+    }
+  });
+
   unmute.addEventListener("click", function () {
     video.muted = !video.muted;
     if (!video.muted) play();
