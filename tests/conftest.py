@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextvars
 import html
 import os
+import time
 import re
 import uuid
 
@@ -134,6 +135,17 @@ def runner(app):
 
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def wait_for(predicate, timeout: float, what: str, detail=lambda: ""):
+    """Poll `predicate` until it returns something truthy (and return that), or fail saying what."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} {detail()}".rstrip())
 
 
 def page_text(response) -> str:

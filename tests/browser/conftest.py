@@ -19,11 +19,8 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 
 
-@pytest.fixture(scope="module")
-def live_server(sqlite_url):
-    from app import create_app
-
-    app = create_app(base_config(sqlite_url))
+def serve(app):
+    """Serve `app` on a free port in a thread; yields (base URL, app), then empties the database."""
     with app.app_context():
         limiter.reset()
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -36,6 +33,13 @@ def live_server(sqlite_url):
         empty_database()
         limiter.reset()
         db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def live_server(sqlite_url):
+    from app import create_app
+
+    yield from serve(create_app(base_config(sqlite_url)))
 
 
 @pytest.fixture(scope="module")

@@ -4,20 +4,19 @@ import json
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 from flask import Response, abort, send_from_directory
 from PIL import Image
-from werkzeug.serving import make_server
 from werkzeug.security import safe_join
 
-from app.extensions import db, get_redis, limiter
+from app.extensions import db, get_redis
 from app.models import Channel, StreamSession
 from app.streams import services as streams
-from tests.conftest import base_config, empty_database
+from tests.browser.conftest import serve
+from tests.conftest import base_config, wait_for
 from tests.factories import PASSWORD, make_live, make_user
 
 pytestmark = pytest.mark.browser
@@ -53,18 +52,7 @@ def player_server(sqlite_url, media_root):
     hls_root, objects = media_root / "hls", storage_root(app.config)
     app.add_url_rule("/hls/<path:path>", "test_hls", lambda path: serve_file(hls_root, path))
     app.add_url_rule("/media/<path:path>", "test_media", lambda path: serve_file(objects, path))
-    with app.app_context():
-        limiter.reset()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", app
-    server.shutdown()
-    thread.join(5)
-    with app.app_context():
-        empty_database()
-        limiter.reset()
-        db.engine.dispose()
+    yield from serve(app)
 
 
 def start_ladder(out: Path) -> subprocess.Popen:
@@ -87,14 +75,6 @@ def start_ladder(out: Path) -> subprocess.Popen:
     out.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(args, cwd=out, stdin=subprocess.DEVNULL)
 
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def until_true(page, expression: str, timeout: float):

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import wait_for
+
 from .conftest import ROOT, require_tool
 
 pytestmark = pytest.mark.e2e
@@ -26,15 +28,6 @@ def api(stack, slug: str) -> dict:
     with urllib.request.urlopen(f"{stack.base_url}/api/v1/channels/{slug}", timeout=5) as response:
         return json.loads(response.read())
 
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def publish(stack, name: str, seconds: int) -> subprocess.Popen:

@@ -6,8 +6,10 @@ import urllib.request
 
 import pytest
 
+from tests.conftest import wait_for
+
 from .conftest import require_tool, start, stop
-from .test_live import api, flask, wait_for
+from .test_live import api, flask
 
 pytestmark = pytest.mark.e2e
 

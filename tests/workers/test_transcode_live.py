@@ -19,7 +19,7 @@ from app.extensions import db, get_redis
 from app.jobs import enqueue
 from app.media.storage import get_storage
 from app.models import Channel, StreamSession
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import TEST_REDIS_URL, wait_for
 from tests.e2e.conftest import ROOT, free_ports, require_tool, start, stop
 from tests.factories import make_live, make_user
 from tests.media.test_ffmpeg_args import decoded_size
@@ -90,15 +90,6 @@ def publish(port: int, name: str, log, size: str = "1280x720") -> subprocess.Pop
                   "ultrafast", "-tune", "zerolatency", "-g", "30", "-c:a", "aac", "-f", "flv",
                   f"rtmp://127.0.0.1:{port}/live/{name}"], log, dict(os.environ))
 
-
-def wait_for(predicate, timeout: float, what: str, detail=lambda: ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} {detail()}")
 
 
 def alive(pid: int) -> bool:
