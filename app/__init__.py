@@ -14,9 +14,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_object(Config())
     if test_config:
         app.config.update(test_config)
-    if app.config["PROXY_COUNT"]:
-        n = app.config["PROXY_COUNT"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     os.makedirs(app.instance_path, exist_ok=True)  # home of the default SQLite file
 
     from . import models  # noqa: F401  (registers every table on db.metadata)
@@ -26,24 +23,32 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    from . import chat  # noqa: F401  (Socket.IO handlers must exist before init_app)
+
     socketio.init_app(
         app,
         message_queue=app.config["REDIS_URL"] if app.config.get("SOCKETIO_USE_QUEUE", True) else None,
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE"),
     )
+    if app.config["PROXY_COUNT"]:
+        # Outermost, so Socket.IO requests see the client's address too.
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
 
     from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .channels import bp as channels_bp
+    from .chat import bp as chat_bp
     from .dashboard import bp as dashboard_bp
     from .directory import bp as directory_bp
     from .home import bp as home_bp
     from .hooks import bp as hooks_bp
+    from .moderation import bp as moderation_bp
     from .profiles import bp as profiles_bp
     from .settings import bp as settings_bp
 
     for bp in (home_bp, auth_bp, settings_bp, dashboard_bp, channels_bp, profiles_bp,
-               directory_bp, api_bp, hooks_bp):
+               directory_bp, api_bp, hooks_bp, chat_bp, moderation_bp):
         app.register_blueprint(bp)
 
     logs.init_app(app)

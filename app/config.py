@@ -76,6 +76,17 @@ class Config:
     SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "5 per hour")
 
     MIN_SIGNUP_AGE = 13
+
+    # Chat pacing for viewers (owners, moderators and admins are exempt): a token bucket of
+    # CHAT_BURST messages refilled at CHAT_MESSAGES_PER_SECOND, per user per channel.
+    CHAT_BURST = float(os.environ.get("CHAT_BURST", "5"))
+    CHAT_MESSAGES_PER_SECOND = float(os.environ.get("CHAT_MESSAGES_PER_SECOND", "0.5"))
+    # Anonymous (read-only) socket connects allowed per address per minute; addresses in
+    # CHAT_CONNECT_EXEMPT (comma-separated networks, loopback by default) are not counted.
+    CHAT_ANON_CONNECTS_PER_MINUTE = int(os.environ.get("CHAT_ANON_CONNECTS_PER_MINUTE", "30"))
+    CHAT_CONNECT_EXEMPT = os.environ.get("CHAT_CONNECT_EXEMPT", "127.0.0.0/8,::1/128")
+    # "package.module:function" scoring a message 0..1 for automod; default: a local lexicon.
+    CHAT_TOXICITY_SCORER = os.environ.get("CHAT_TOXICITY_SCORER") or None
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "cascade")
     # Transcodes run on their own queue (default: RQ_QUEUE + "-transcode").
     RQ_TRANSCODE_QUEUE = os.environ.get("RQ_TRANSCODE_QUEUE") or None

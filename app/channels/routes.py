@@ -1,5 +1,8 @@
 """The public channel page."""
 from flask import abort, render_template
+from flask_login import current_user
+
+from ..chat import services as chat
 
 from . import bp, services
 from .thumbnails import thumbnail_url
@@ -14,4 +17,5 @@ def show(slug: str):
     if channel is None or channel.owner.disabled:
         abort(404)
     return render_template("channels/show.html", channel=channel,
-                           status=services.channel_status(channel))
+                           status=services.channel_status(channel),
+                           chat=chat.panel(channel, current_user))

@@ -1,6 +1,6 @@
 """Every model, imported once so Alembic and the workers see the whole schema without routes."""
 from .channel import Category, Channel, ChannelRole, Follow, hash_stream_key
-from .chat import ChatMessage
+from .chat import BlockedTerm, ChatBan, ChatMessage, ChatMute, ChatSettings
 from .moderation import ModerationAction, Report
 from .stream import StreamSession
 from .types import utcnow
@@ -8,7 +8,8 @@ from .user import DonationAddress, Profile, TopFriend, User
 from .vod import VOD
 
 __all__ = [
-    "Category", "Channel", "ChannelRole", "ChatMessage", "DonationAddress", "Follow",
+    "BlockedTerm", "Category", "Channel", "ChannelRole", "ChatBan", "ChatMessage", "ChatMute",
+    "ChatSettings", "DonationAddress", "Follow",
     "ModerationAction", "Profile", "Report", "StreamSession", "TopFriend", "User", "VOD",
     "hash_stream_key", "utcnow",
 ]

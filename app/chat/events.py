@@ -1,0 +1,112 @@
+"""Socket.IO handlers for the /chat namespace: connect, join and send; the rules live in services."""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from functools import lru_cache, wraps
+
+from flask import current_app, request, session
+from flask_login import current_user
+from flask_socketio import emit, join_room, leave_room, rooms
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..extensions import db, get_redis, socketio
+from . import limits, services
+from .services import NAMESPACE, ChatRefused
+
+log = logging.getLogger("app.chat")
+
+THROTTLE_KEY = "chat_throttled_until"
+
+
+@lru_cache(maxsize=8)
+def _networks(spec: str):
+    return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                 for part in spec.split(",") if part.strip())
+
+
+def _exempt(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in _networks(current_app.config["CHAT_CONNECT_EXEMPT"]))
+
+
+def refusals_as_errors(handler):
+    """A refused event answers with an `error` event and a not-ok acknowledgement, never a disconnect."""
+    @wraps(handler)
+    def wrapper(data=None):
+        try:
+            return handler(data if isinstance(data, dict) else {})
+        except ChatRefused as refusal:
+            emit("error", refusal.as_event())
+            return {"ok": False, **refusal.as_event()}
+        except SQLAlchemyError as error:
+            db.session.rollback()
+            log.warning("chat %s failed: database unavailable (%s)", handler.__name__, type(error).__name__)
+            refusal = ChatRefused("unavailable", services.UNAVAILABLE)
+            emit("error", refusal.as_event())
+            return {"ok": False, **refusal.as_event()}
+    return wrapper
+
+
+@socketio.on("connect", namespace=NAMESPACE)
+def on_connect(auth=None):
+    # Anonymous viewers may read; a flood of connects from one address is slowed down by
+    # refusing its joins for a while (with the wait), not by refusing the connection, which
+    # would make socket.io clients reconnect in a loop.
+    if current_user.is_authenticated:
+        return True
+    address = request.remote_addr or ""
+    per_minute = current_app.config["CHAT_ANON_CONNECTS_PER_MINUTE"]
+    if per_minute > 0 and not _exempt(address):
+        try:
+            wait = limits.count_connect(get_redis(), address, per_minute)
+        except RedisError:
+            wait = 0
+        if wait:
+            session[THROTTLE_KEY] = time.time() + wait
+            emit("error", {"code": "rate_limited", "retry_after": wait,
+                           "message": f"Too many connections from your network. Chat loads in {int(wait)} s."})
+    return True
+
+
+@socketio.on("join", namespace=NAMESPACE)
+@refusals_as_errors
+def on_join(data):
+    throttled_until = session.get(THROTTLE_KEY, 0)
+    if throttled_until > time.time():
+        wait = throttled_until - time.time()
+        raise ChatRefused("rate_limited", f"Too many connections from your network. "
+                          f"Try again in {int(wait) + 1} s.", retry_after=wait)
+    channel = services.channel_for_event(data)
+    after = services.parse_after(data)
+    for name in rooms(namespace=NAMESPACE):
+        if name.startswith("chat:"):
+            leave_room(name)
+    # Join the room before reading the backlog, so nothing falls between the two.
+    join_room(services.room(channel.id))
+    state = services.join_state(channel, current_user, after)
+    if services.is_staff(state["role"]):
+        join_room(services.staff_room(channel.id))
+    if current_user.is_authenticated:
+        join_room(services.user_room(channel.id, current_user.id))
+    if "restriction" in state:
+        emit("notice", {"text": state["restriction"]["message"], "kind": state["restriction"]["code"]})
+    return state
+
+
+@socketio.on("send", namespace=NAMESPACE)
+@refusals_as_errors
+def on_send(data):
+    channel = services.channel_for_event(data)
+    sent = services.send_message(channel, current_user, data.get("text"))
+    ack = {"ok": True, "id": sent.message.id}
+    if sent.held:
+        ack["held"] = True
+        ack["message"] = "Your message is waiting for a moderator to review it."
+        emit("notice", {"text": ack["message"], "kind": "held"})
+    return ack

@@ -1,0 +1,6 @@
+"""Moderation: chat actions taken from the channel page, the chat settings page and the mod log."""
+from flask import Blueprint
+
+bp = Blueprint("moderation", __name__)
+
+from . import pages, routes  # noqa: E402,F401

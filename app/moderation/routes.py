@@ -1,0 +1,145 @@
+"""Chat moderation actions: htmx POSTs from the chat panel that change state, then emit to the room."""
+from __future__ import annotations
+
+from flask import abort, render_template, request
+from flask_login import current_user, login_required
+
+from ..channels.services import channel_by_slug
+from ..extensions import db
+from ..models import User
+from . import bp, services
+from .services import ModerationError
+
+
+def _channel(slug: str):
+    channel = channel_by_slug(slug)
+    if channel is None or channel.owner.disabled:
+        abort(404)
+    return channel
+
+
+def _user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise ModerationError("There is no such user.", 404)
+    return user
+
+
+def _result(text: str, ok: bool = True, status: int = 200):
+    # htmx swaps 2xx only, so refusals come back as 200 with the reason; plain clients get the status.
+    if request.headers.get("HX-Request") == "true":
+        status = 200
+    return render_template("moderation/_result.html", text=text, ok=ok), status
+
+
+def _run(action):
+    try:
+        return _result(action())
+    except ModerationError as error:
+        db.session.rollback()
+        return _result(error.message, ok=False, status=error.status)
+
+
+@bp.route("/c/<slug>/chat/messages/<int:message_id>/delete", methods=["POST"])
+@login_required
+def delete_message(slug: str, message_id: int):
+    channel = _channel(slug)
+
+    def action():
+        services.delete_message(channel, current_user, message_id, request.form.get("reason", ""))
+        return "Message deleted."
+    return _run(action)
+
+
+@bp.route("/c/<slug>/chat/users/<int:user_id>/timeout", methods=["POST"])
+@login_required
+def timeout(slug: str, user_id: int):
+    channel = _channel(slug)
+
+    def action():
+        target = _user(user_id)
+        if request.form.get("minutes", "").strip():
+            seconds = services.parse_timeout(request.form["minutes"], 60)
+        else:
+            seconds = services.parse_timeout(request.form.get("seconds"))
+        services.timeout_user(channel, current_user, target, seconds, request.form.get("reason", ""))
+        return f"{target.username} is timed out for {services.chat.describe_duration(seconds)}."
+    return _run(action)
+
+
+@bp.route("/c/<slug>/chat/users/<int:user_id>/ban", methods=["POST"])
+@login_required
+def ban(slug: str, user_id: int):
+    channel = _channel(slug)
+
+    def action():
+        target = _user(user_id)
+        services.ban_user(channel, current_user, target, request.form.get("reason", ""))
+        return f"{target.username} is banned from this chat."
+    return _run(action)
+
+
+@bp.route("/c/<slug>/chat/users/<int:user_id>/unban", methods=["POST"])
+@login_required
+def unban(slug: str, user_id: int):
+    channel = _channel(slug)
+
+    def action():
+        target = _user(user_id)
+        kind = services.lift_restriction(channel, current_user, target, request.form.get("reason", ""))
+        return f"{target.username} can chat again." if kind == "untimeout" else f"{target.username} is unbanned."
+    return _run(action)
+
+
+@bp.route("/c/<slug>/chat/clear", methods=["POST"])
+@login_required
+def clear(slug: str):
+    channel = _channel(slug)
+
+    def action():
+        services.clear_chat(channel, current_user)
+        return "Chat cleared."
+    return _run(action)
+
+
+def _flag(name: str):
+    if name not in request.form:
+        return None
+    return request.form.get(name) in ("1", "on", "true", "yes")
+
+
+@bp.route("/c/<slug>/chat/modes", methods=["POST"])
+@login_required
+def modes(slug: str):
+    """Change the chat modes present in the form; fields left out keep their value."""
+    channel = _channel(slug)
+    form = request.form
+
+    def action():
+        domains = form.get("allowed_domains")
+        followers_only, minutes = _flag("followers_only"), form.get("followers_min_minutes") or None
+        if minutes == "off":  # the chat panel's one select turns the mode off or sets its minimum
+            followers_only, minutes = False, None
+        services.update_modes(
+            channel, current_user,
+            slow_seconds=form.get("slow_seconds"),
+            followers_only=followers_only,
+            followers_min_minutes=minutes,
+            emote_only=_flag("emote_only"),
+            link_policy=form.get("link_policy"),
+            allowed_domains=domains.replace(",", "\n").splitlines() if domains is not None else None,
+            automod_level=form.get("automod_level"),
+        )
+        return "Chat settings saved."
+    return _run(action)
+
+
+@bp.route("/c/<slug>/chat/held/<int:message_id>/<any(approve, deny):decision>", methods=["POST"])
+@login_required
+def review(slug: str, message_id: int, decision: str):
+    channel = _channel(slug)
+
+    def action():
+        services.review_held(channel, current_user, message_id, approve=decision == "approve")
+        return "Message approved." if decision == "approve" else "Message denied."
+    return _run(action)

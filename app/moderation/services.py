@@ -1,0 +1,454 @@
+"""Moderation: what owners, moderators and admins may do to a chat, each action logged and broadcast."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from ..chat import filters
+from ..chat import services as chat
+from ..extensions import db
+from ..models import (
+    BlockedTerm,
+    Channel,
+    ChannelRole,
+    ChatBan,
+    ChatMessage,
+    ChatSettings,
+    ModerationAction,
+    User,
+    utcnow,
+)
+
+TIMEOUT_PRESETS = ((60, "1 min"), (600, "10 min"), (3600, "1 hour"), (86400, "24 hours"))
+MAX_TIMEOUT = 14 * 86400
+MAX_SLOW = 600
+MAX_FOLLOW_MINUTES = 90 * 24 * 60
+MAX_REASON = 500
+MAX_MODERATORS = 50
+MAX_TERMS = 500
+MAX_DOMAINS = 100
+LOG_PAGE = 50
+
+
+class ModerationError(Exception):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def require_staff(channel: Channel, actor) -> str:
+    role = chat.role_of(channel, actor)
+    if not chat.is_staff(role):
+        raise ModerationError("Only the channel's owner, its moderators and site admins can do that.", 403)
+    return role
+
+
+def require_owner(channel: Channel, actor) -> None:
+    if not (getattr(actor, "is_authenticated", False)
+            and (actor.id == channel.owner_id or actor.is_admin)):
+        raise ModerationError("Only the channel's owner can do that.", 403)
+
+
+def _check_target(channel: Channel, actor, actor_role: str, target: User) -> None:
+    if target.id == actor.id:
+        raise ModerationError("You can't do that to yourself.")
+    target_role = chat.role_of(channel, target)
+    if target_role == "owner":
+        raise ModerationError("The channel's owner can't be timed out or banned in their own chat.", 403)
+    if target_role == "admin" and actor_role != "admin":
+        raise ModerationError("Site admins can't be timed out or banned by channel staff.", 403)
+    if target_role == "moderator" and actor_role == "moderator":
+        raise ModerationError("Moderators can't time out or ban other moderators; ask the owner.", 403)
+
+
+def _reason(reason: str | None) -> str:
+    reason = chat.clean_text(reason or "")
+    if len(reason) > MAX_REASON:
+        raise ModerationError(f"Keep the reason under {MAX_REASON} characters.")
+    return reason
+
+
+def _log(channel: Channel, actor, kind: str, *, target: User | None = None,
+         message: ChatMessage | None = None, reason: str = "", seconds: int | None = None,
+         expires_at=None) -> ModerationAction:
+    action = ModerationAction(channel_id=channel.id, actor_id=actor.id, kind=kind,
+                              target_user_id=target.id if target else None,
+                              message_id=message.id if message else None, reason=reason,
+                              duration_seconds=seconds, expires_at=expires_at)
+    db.session.add(action)
+    return action
+
+
+def _notice(channel: Channel, text: str, kind: str) -> None:
+    chat.emit("notice", {"text": text, "kind": kind}, to=chat.room(channel.id))
+
+
+# --- messages -----------------------------------------------------------------------------------
+
+def message_in(channel: Channel, message_id: int) -> ChatMessage:
+    message = db.session.get(ChatMessage, message_id)
+    if message is None or message.channel_id != channel.id:
+        raise ModerationError("That message isn't in this chat.", 404)
+    return message
+
+
+def delete_message(channel: Channel, actor, message_id: int, reason: str = "") -> ChatMessage:
+    role = require_staff(channel, actor)
+    message = message_in(channel, message_id)
+    reason = _reason(reason)
+    if message.user_id != actor.id and role == "moderator" and chat.is_staff(chat.role_of(channel, message.user)):
+        raise ModerationError("Moderators can't delete messages from the owner or other staff.", 403)
+    if message.state == "deleted":
+        return message
+    message.state = "deleted"
+    message.deleted_at = utcnow()
+    message.deleted_by_id = actor.id
+    _log(channel, actor, "delete", target=message.user, message=message, reason=reason)
+    db.session.commit()
+    chat.emit("delete", {"id": message.id}, to=chat.room(channel.id))
+    return message
+
+
+def purge_messages(channel: Channel, actor, target: User) -> list[int]:
+    """Remove the target's visible messages from the last day for every viewer."""
+    since = utcnow() - timedelta(days=1)
+    ids = list(db.session.scalars(
+        select(ChatMessage.id).where(ChatMessage.channel_id == channel.id,
+                                     ChatMessage.user_id == target.id,
+                                     ChatMessage.state.in_(("visible", "held")),
+                                     ChatMessage.created_at >= since)))
+    if ids:
+        db.session.execute(update(ChatMessage).where(ChatMessage.id.in_(ids))
+                           .values(state="deleted", deleted_at=utcnow(), deleted_by_id=actor.id))
+    return ids
+
+
+def _broadcast_purge(channel: Channel, target: User, ids: list[int]) -> None:
+    for message_id in ids:
+        chat.emit("delete", {"id": message_id}, to=chat.room(channel.id))
+    if ids:
+        chat.emit("resolved", {"ids": ids}, to=chat.staff_room(channel.id))
+
+
+def clear_chat(channel: Channel, actor) -> None:
+    require_staff(channel, actor)
+    settings = _settings_row(channel)
+    settings.cleared_through_id = db.session.scalar(
+        select(func.max(ChatMessage.id)).where(ChatMessage.channel_id == channel.id)) or 0
+    _log(channel, actor, "clear")
+    db.session.commit()
+    chat.emit("clear", {}, to=chat.room(channel.id))
+    _notice(channel, "Chat was cleared by a moderator.", "clear")
+
+
+def review_held(channel: Channel, actor, message_id: int, approve: bool) -> ChatMessage:
+    require_staff(channel, actor)
+    message = message_in(channel, message_id)
+    if message.state != "held":
+        raise ModerationError("That message was already reviewed.", 409)
+    if approve:
+        message.state = "visible"
+    else:
+        message.state = "deleted"
+        message.deleted_at = utcnow()
+        message.deleted_by_id = actor.id
+    _log(channel, actor, "approve" if approve else "deny", target=message.user, message=message)
+    db.session.commit()
+    chat.emit("resolved", {"ids": [message.id], "approved": approve}, to=chat.staff_room(channel.id))
+    if approve:
+        event = chat.payload(message, chat.render_message(message, channel, chat.settings_for(channel)))
+        chat.emit("message", event, to=chat.room(channel.id))
+    else:
+        chat.emit("notice", {"text": "A moderator declined your message.", "kind": "denied"},
+                  to=chat.user_room(channel.id, message.user_id))
+    return message
+
+
+# --- timeouts and bans ---------------------------------------------------------------------------
+
+def parse_timeout(value, unit_seconds: int = 1) -> int:
+    try:
+        seconds = int(float(value) * unit_seconds)
+    except (TypeError, ValueError):
+        raise ModerationError("Give the timeout as a number.") from None
+    if seconds < 1:
+        raise ModerationError("A timeout lasts at least one second.")
+    if seconds > MAX_TIMEOUT:
+        raise ModerationError("A timeout lasts at most 14 days; ban the user instead.")
+    return seconds
+
+
+def _restrict(channel: Channel, actor, target: User, expires_at, reason: str) -> ChatBan:
+    ban = db.session.scalar(select(ChatBan).where(ChatBan.channel_id == channel.id,
+                                                  ChatBan.user_id == target.id))
+    if ban is None:
+        ban = ChatBan(channel_id=channel.id, user_id=target.id)
+        db.session.add(ban)
+    ban.expires_at = expires_at
+    ban.reason = reason
+    ban.created_by_id = actor.id
+    ban.created_at = utcnow()
+    return ban
+
+
+def timeout_user(channel: Channel, actor, target: User, seconds: int, reason: str = "") -> ChatBan:
+    role = require_staff(channel, actor)
+    _check_target(channel, actor, role, target)
+    seconds = parse_timeout(seconds)
+    reason = _reason(reason)
+    expires_at = utcnow() + timedelta(seconds=seconds)
+    ban = _restrict(channel, actor, target, expires_at, reason)
+    _log(channel, actor, "timeout", target=target, reason=reason, seconds=seconds, expires_at=expires_at)
+    ids = purge_messages(channel, actor, target)
+    db.session.commit()
+    _broadcast_purge(channel, target, ids)
+    text = f"You were timed out for {chat.describe_duration(seconds)}." + (f" Reason: {reason}" if reason else "")
+    chat.emit("notice", {"text": text, "kind": "timed_out", "retry_after": seconds},
+              to=chat.user_room(channel.id, target.id))
+    return ban
+
+
+def ban_user(channel: Channel, actor, target: User, reason: str = "") -> ChatBan:
+    role = require_staff(channel, actor)
+    _check_target(channel, actor, role, target)
+    reason = _reason(reason)
+    ban = _restrict(channel, actor, target, None, reason)
+    _log(channel, actor, "ban", target=target, reason=reason)
+    ids = purge_messages(channel, actor, target)
+    db.session.commit()
+    _broadcast_purge(channel, target, ids)
+    text = "You were banned from this chat." + (f" Reason: {reason}" if reason else "")
+    chat.emit("notice", {"text": text, "kind": "banned"}, to=chat.user_room(channel.id, target.id))
+    return ban
+
+
+def lift_restriction(channel: Channel, actor, target: User, reason: str = "") -> str:
+    """Unban or end a timeout; returns "unban" or "untimeout"."""
+    role = require_staff(channel, actor)
+    _check_target(channel, actor, role, target)
+    ban = chat.active_restriction(channel.id, target.id)
+    if ban is None:
+        raise ModerationError(f"{target.username} isn't timed out or banned here.", 409)
+    kind = "unban" if ban.is_ban else "untimeout"
+    db.session.delete(ban)
+    _log(channel, actor, kind, target=target, reason=_reason(reason))
+    db.session.commit()
+    text = "You can chat again." if kind == "untimeout" else "You were unbanned. You can chat again."
+    chat.emit("notice", {"text": text, "kind": kind}, to=chat.user_room(channel.id, target.id))
+    return kind
+
+
+def restrictions(channel: Channel) -> list[ChatBan]:
+    now = utcnow()
+    rows = db.session.scalars(select(ChatBan).where(ChatBan.channel_id == channel.id)
+                              .order_by(ChatBan.created_at.desc())).all()
+    return [ban for ban in rows if ban.active_at(now)]
+
+
+# --- modes and filters ---------------------------------------------------------------------------
+
+def _settings_row(channel: Channel) -> ChatSettings:
+    settings = chat.settings_for(channel)
+    if settings not in db.session:
+        db.session.add(settings)
+    return settings
+
+
+def _int_in(value, low: int, high: int, what: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ModerationError(f"{what} must be a whole number.") from None
+    if not low <= number <= high:
+        raise ModerationError(f"{what} must be between {low} and {high}.")
+    return number
+
+
+MODE_NOTICES = {
+    "slow": lambda s: (f"Slow mode is on: one message every {chat.describe_duration(s.slow_seconds)}."
+                       if s.slow_seconds else "Slow mode is off."),
+    "followers_only": lambda s: (
+        ("Followers-only mode is on" + (f" (followers of {chat.describe_duration(s.followers_min_minutes * 60)})"
+                                        if s.followers_min_minutes else "") + ".")
+        if s.followers_only else "Followers-only mode is off."),
+    "emote_only": lambda s: "Emote-only mode is on." if s.emote_only else "Emote-only mode is off.",
+    "link_policy": lambda s: {"allow": "Links are allowed.", "block": "Links are blocked.",
+                              "allowlist": "Only links to approved sites are allowed."}[s.link_policy],
+}
+
+
+def update_modes(channel: Channel, actor, *, slow_seconds=None, followers_only=None,
+                 followers_min_minutes=None, emote_only=None, link_policy=None,
+                 allowed_domains=None, automod_level=None) -> ChatSettings:
+    """Change any of the chat modes given (None leaves one as it is); validates all before saving."""
+    require_staff(channel, actor)
+    current = chat.settings_for(channel)
+    changes: dict = {}
+    if slow_seconds is not None:
+        changes["slow_seconds"] = _int_in(slow_seconds, 0, MAX_SLOW, "Slow mode")
+    if followers_only is not None:
+        changes["followers_only"] = bool(followers_only)
+    if followers_min_minutes is not None:
+        changes["followers_min_minutes"] = _int_in(followers_min_minutes, 0, MAX_FOLLOW_MINUTES,
+                                                   "Minimum follow time (minutes)")
+    if emote_only is not None:
+        changes["emote_only"] = bool(emote_only)
+    if link_policy is not None:
+        if link_policy not in filters.LINK_POLICIES:
+            raise ModerationError("Choose allow, block or allowlist for links.")
+        changes["link_policy"] = link_policy
+    if allowed_domains is not None:
+        domains = []
+        for raw in allowed_domains:
+            if not raw.strip():
+                continue
+            try:
+                domain = filters.validate_domain(raw)
+            except ValueError as error:
+                raise ModerationError(str(error)) from None
+            if domain not in domains:
+                domains.append(domain)
+        if len(domains) > MAX_DOMAINS:
+            raise ModerationError(f"List at most {MAX_DOMAINS} domains.")
+        changes["allowed_domains"] = domains
+    if automod_level is not None:
+        if automod_level not in filters.AUTOMOD_LEVELS:
+            raise ModerationError("Choose off, low or high for automod.")
+        changes["automod_level"] = automod_level
+    changed = {key: value for key, value in changes.items() if getattr(current, key) != value}
+    if not changed:
+        return current
+    settings = _settings_row(channel)
+    for key, value in changed.items():
+        setattr(settings, key, value)
+    kinds = []
+    if "slow_seconds" in changed:
+        kinds.append(("slow", settings.slow_seconds or None))
+    if {"followers_only", "followers_min_minutes"} & changed.keys():
+        kinds.append(("followers_only", settings.followers_min_minutes * 60 if settings.followers_only else None))
+    if "emote_only" in changed:
+        kinds.append(("emote_only", None))
+    if {"link_policy", "allowed_domains"} & changed.keys():
+        kinds.append(("link_policy", None))
+    if "automod_level" in changed:
+        kinds.append(("automod", None))
+    for kind, seconds in kinds:
+        detail = describe_mode(kind, settings)
+        _log(channel, actor, kind, reason=detail, seconds=seconds)
+    db.session.commit()
+    chat.emit("settings", chat.settings_event(settings), to=chat.room(channel.id))
+    for kind, _ in kinds:
+        if kind in MODE_NOTICES:
+            _notice(channel, MODE_NOTICES[kind](settings), kind)
+    return settings
+
+
+def describe_mode(kind: str, settings: ChatSettings) -> str:
+    if kind == "automod":
+        return f"Automod level: {settings.automod_level}"
+    if kind == "link_policy" and settings.link_policy == "allowlist":
+        return "Links allowed only to: " + (", ".join(settings.allowed_domains) or "no sites")
+    return MODE_NOTICES[kind](settings)
+
+
+def add_blocked_term(channel: Channel | None, actor, raw: str) -> BlockedTerm:
+    """A term for one channel's chat, or (channel None, admins only) for every chat on the site."""
+    if channel is None:
+        if not (getattr(actor, "is_authenticated", False) and actor.is_admin):
+            raise ModerationError("Only site admins can change the site-wide list.", 403)
+    else:
+        require_staff(channel, actor)
+    try:
+        term = filters.validate_term(raw)
+    except ValueError as error:
+        raise ModerationError(str(error)) from None
+    channel_id = channel.id if channel else None
+    existing = db.session.scalar(select(BlockedTerm).where(
+        BlockedTerm.channel_id.is_(None) if channel_id is None else BlockedTerm.channel_id == channel_id,
+        BlockedTerm.term == term))
+    if existing is not None:
+        raise ModerationError(f"“{term}” is already on the list.", 409)
+    count = db.session.scalar(select(func.count(BlockedTerm.id)).where(
+        BlockedTerm.channel_id.is_(None) if channel_id is None else BlockedTerm.channel_id == channel_id))
+    if count >= MAX_TERMS:
+        raise ModerationError(f"The list holds at most {MAX_TERMS} terms.")
+    row = BlockedTerm(channel_id=channel_id, term=term, created_by_id=actor.id)
+    db.session.add(row)
+    if channel is not None:
+        _log(channel, actor, "blocked_term", reason=f"Added blocked term “{term}”")
+    db.session.commit()
+    return row
+
+
+def remove_blocked_term(channel: Channel | None, actor, term_id: int) -> None:
+    if channel is None:
+        if not (getattr(actor, "is_authenticated", False) and actor.is_admin):
+            raise ModerationError("Only site admins can change the site-wide list.", 403)
+    else:
+        require_staff(channel, actor)
+    row = db.session.get(BlockedTerm, term_id)
+    if row is None or row.channel_id != (channel.id if channel else None):
+        raise ModerationError("That term isn't on this list.", 404)
+    db.session.delete(row)
+    if channel is not None:
+        _log(channel, actor, "blocked_term", reason=f"Removed blocked term “{row.term}”")
+    db.session.commit()
+
+
+def terms_for(channel: Channel | None) -> list[BlockedTerm]:
+    cond = BlockedTerm.channel_id.is_(None) if channel is None else BlockedTerm.channel_id == channel.id
+    return list(db.session.scalars(select(BlockedTerm).where(cond).order_by(BlockedTerm.term)))
+
+
+# --- moderators ------------------------------------------------------------------------------------
+
+def moderators(channel: Channel) -> list[ChannelRole]:
+    return list(db.session.scalars(select(ChannelRole).where(ChannelRole.channel_id == channel.id)
+                                   .order_by(ChannelRole.created_at)))
+
+
+def add_moderator(channel: Channel, actor, username: str) -> ChannelRole:
+    require_owner(channel, actor)
+    username = (username or "").strip().lstrip("@")
+    if not username:
+        raise ModerationError("Type the username of the person to make a moderator.")
+    target = db.session.scalar(select(User).where(User.username_lower == username.lower()))
+    if target is None or target.disabled:
+        raise ModerationError(f"There is no user called “{username[:30]}”.", 404)
+    if target.id == channel.owner_id:
+        raise ModerationError("You already moderate your own chat.")
+    if chat.is_moderator(channel.id, target.id):
+        raise ModerationError(f"{target.username} is already a moderator.", 409)
+    if len(moderators(channel)) >= MAX_MODERATORS:
+        raise ModerationError(f"A channel can have at most {MAX_MODERATORS} moderators.")
+    role = ChannelRole(channel_id=channel.id, user_id=target.id, role="moderator", granted_by_id=actor.id)
+    db.session.add(role)
+    _log(channel, actor, "add_moderator", target=target)
+    db.session.commit()
+    chat.emit("notice", {"text": "You are now a moderator here. Reload to see the moderator tools.",
+                         "kind": "moderator"}, to=chat.user_room(channel.id, target.id))
+    return role
+
+
+def remove_moderator(channel: Channel, actor, user_id: int) -> User:
+    require_owner(channel, actor)
+    role = db.session.scalar(select(ChannelRole).where(ChannelRole.channel_id == channel.id,
+                                                       ChannelRole.user_id == user_id))
+    if role is None:
+        raise ModerationError("That person isn't a moderator here.", 404)
+    target = role.user
+    db.session.delete(role)
+    _log(channel, actor, "remove_moderator", target=target)
+    db.session.commit()
+    return target
+
+
+# --- the log -------------------------------------------------------------------------------------
+
+def mod_log(channel: Channel, before: int | None = None, limit: int = LOG_PAGE) -> list[ModerationAction]:
+    query = select(ModerationAction).where(ModerationAction.channel_id == channel.id)
+    if before is not None:
+        query = query.where(ModerationAction.id < before)
+    return list(db.session.scalars(query.order_by(ModerationAction.id.desc()).limit(limit)))

@@ -1,0 +1,74 @@
+"""Chat fixtures: Socket.IO test clients that carry a logged-in user's session cookie."""
+from __future__ import annotations
+
+import contextvars
+
+import pytest
+
+from app.extensions import socketio
+from tests.conftest import Actions
+from tests.factories import PASSWORD, make_user
+
+
+def isolated(function, *args, **kwargs):
+    return contextvars.Context().run(function, *args, **kwargs)
+
+
+class ChatClient:
+    """One browser: a Flask test client (cookies) and a Socket.IO client on /chat sharing them."""
+
+    def __init__(self, app, username: str | None = None):
+        self.http = app.test_client()
+        if username:
+            response = Actions(self.http).login(username, PASSWORD)
+            assert response.status_code == 303, "login failed"
+        # Like IsolatedClient: each socket event runs in a fresh context, so the logged-in user
+        # cached on `g` never leaks between clients (or from the test) as it cannot in production.
+        self.sio = isolated(socketio.test_client, app, namespace="/chat", flask_test_client=self.http)
+        assert self.sio.is_connected("/chat")
+
+    def emit(self, event: str, data, callback: bool = True):
+        return isolated(self.sio.emit, event, data, namespace="/chat", callback=callback)
+
+    def join(self, channel: str, after: int | None = None) -> dict:
+        data = {"channel": channel}
+        if after is not None:
+            data["after"] = after
+        return self.emit("join", data)
+
+    def send(self, channel: str, text) -> dict:
+        return self.emit("send", {"channel": channel, "text": text})
+
+    def events(self, name: str | None = None) -> list:
+        received = self.sio.get_received("/chat")
+        out = []
+        for event in received:
+            args = event["args"]
+            if isinstance(args, list):
+                args = args[0] if args else None
+            if name is None or event["name"] == name:
+                out.append((event["name"], args) if name is None else args)
+        return out
+
+    def post(self, path: str, data: dict | None = None, token_from: str = "/dashboard"):
+        return Actions(self.http).post(path, data, token_from=token_from)
+
+
+@pytest.fixture
+def chat_client(app):
+    made = []
+
+    def factory(username: str | None = None) -> ChatClient:
+        client = ChatClient(app, username)
+        made.append(client)
+        return client
+
+    yield factory
+    for client in made:
+        if client.sio.is_connected("/chat"):
+            client.sio.disconnect("/chat")
+
+
+@pytest.fixture
+def streamer(app):
+    return make_user("streamer")
