@@ -39,6 +39,19 @@ def base_config(database_url: str) -> dict:
     }
 
 
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing():
+    """Argon2id at a test-sized cost: tests need its behaviour, not its deliberate slowness."""
+    from argon2 import PasswordHasher
+
+    from app.auth import services
+
+    production = services._hasher
+    services._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    services._hasher = production
+
+
 @pytest.fixture(scope="session")
 def postgresql_url():
     """A fresh, migrated PostgreSQL database for this test run, dropped at the end."""

@@ -18,6 +18,7 @@ class ChatClient:
     """One browser: a Flask test client (cookies) and a Socket.IO client on /chat sharing them."""
 
     def __init__(self, app, username: str | None = None):
+        self.buffer: list = []
         self.http = app.test_client()
         if username:
             response = Actions(self.http).login(username, PASSWORD)
@@ -40,15 +41,18 @@ class ChatClient:
         return self.emit("send", {"channel": channel, "text": text})
 
     def events(self, name: str | None = None) -> list:
-        received = self.sio.get_received("/chat")
-        out = []
-        for event in received:
+        """Events received so far (and not yet taken): all as (name, data), or the data of one kind."""
+        for event in self.sio.get_received("/chat"):
             args = event["args"]
             if isinstance(args, list):
                 args = args[0] if args else None
-            if name is None or event["name"] == name:
-                out.append((event["name"], args) if name is None else args)
-        return out
+            self.buffer.append((event["name"], args))
+        if name is None:
+            taken, self.buffer = self.buffer, []
+            return taken
+        taken = [data for kind, data in self.buffer if kind == name]
+        self.buffer = [(kind, data) for kind, data in self.buffer if kind != name]
+        return taken
 
     def post(self, path: str, data: dict | None = None, token_from: str = "/dashboard"):
         return Actions(self.http).post(path, data, token_from=token_from)

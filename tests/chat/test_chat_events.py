@@ -1,0 +1,197 @@
+"""The /chat namespace in process: joining, sending, history, refusals and what each side sees."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import ChatMessage, ChatSettings, Follow, utcnow
+from tests.factories import make_user
+
+
+@pytest.fixture
+def viewer(app):
+    return make_user("bob")
+
+
+def test_send_reaches_everyone_in_the_room_with_escaped_html(streamer, viewer, chat_client):
+    bob, anon = chat_client("bob"), chat_client()
+    assert bob.join("streamer")["role"] == "viewer"
+    assert anon.join("streamer")["role"] == "anonymous"
+    ack = bob.send("streamer", 'hi <script>alert(1)</script> <img src=x onerror="x()"> :wave:')
+    assert ack["ok"] and isinstance(ack["id"], int)
+    for client in (bob, anon):
+        [message] = client.events("message")
+        assert message["id"] == ack["id"]
+        assert message["user"] == "bob"
+        assert message["text"] == 'hi <script>alert(1)</script> <img src=x onerror="x()"> :wave:'
+        assert "<script>" not in message["html"] and "&lt;script&gt;" in message["html"]
+        assert "<img" not in message["html"]
+        assert "👋" in message["html"]
+        assert message["ts"].endswith("+00:00")
+    stored = db.session.get(ChatMessage, ack["id"])
+    assert stored.state == "visible" and stored.user_id == viewer.id
+
+
+def test_anonymous_viewers_read_but_cannot_send(streamer, chat_client):
+    anon = chat_client()
+    anon.join("streamer")
+    ack = anon.send("streamer", "hello")
+    assert ack == {"ok": False, "code": "login_required", "message": "Log in to chat."}
+    assert anon.events("error") == [{"code": "login_required", "message": "Log in to chat."}]
+    assert db.session.scalar(select(ChatMessage.id)) is None
+
+
+@pytest.mark.parametrize("payload, code", [
+    ({"channel": "streamer", "text": ""}, "empty"),
+    ({"channel": "streamer", "text": "   \u200b\u202e  "}, "empty"),
+    ({"channel": "streamer", "text": "x" * 501}, "too_long"),
+    ({"channel": "streamer", "text": 42}, "empty"),
+    ({"channel": "nobody", "text": "hi"}, "not_found"),
+    ({"text": "hi"}, "bad_request"),
+    ("just a string", "bad_request"),
+])
+def test_bad_sends_get_a_reason_and_store_nothing(streamer, viewer, chat_client, payload, code):
+    bob = chat_client("bob")
+    ack = bob.emit("send", payload)
+    assert ack["ok"] is False and ack["code"] == code and ack["message"]
+    assert bob.events("error")[0]["code"] == code
+    assert db.session.scalar(select(ChatMessage.id)) is None
+
+
+def test_join_unknown_channel_is_refused_with_an_error_event(chat_client):
+    anon = chat_client()
+    ack = anon.join("ghost")
+    assert ack["ok"] is False and ack["code"] == "not_found"
+    assert anon.sio.is_connected("/chat")
+
+
+def test_page_renders_the_last_50_messages_escaped(streamer, viewer, chat_client, client):
+    bob = chat_client("bob")
+    ids = []
+    for n in range(55):
+        db.session.add(ChatMessage(channel_id=streamer.channel.id, user_id=viewer.id,
+                                   text=f"message {n} <b>bold</b>"))
+    db.session.commit()
+    ids = db.session.scalars(select(ChatMessage.id).order_by(ChatMessage.id)).all()
+    html = client.get("/c/streamer").get_data(as_text=True)
+    assert html.count('class="chat-line"') == 50
+    assert f'id="chat-{ids[5]}"' in html and f'id="chat-{ids[4]}"' not in html
+    assert "message 54 &lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold</b>" not in html
+    assert f'data-last-id="{ids[-1]}"' in html
+    assert bob.join("streamer")["ok"]
+
+
+def test_rejoin_with_after_returns_exactly_what_was_missed(streamer, viewer, chat_client):
+    bob, alice = chat_client("bob"), chat_client("streamer")
+    bob.join("streamer")
+    first = bob.send("streamer", "one")["id"]
+    alice.sio.disconnect("/chat")
+    missed = [bob.send("streamer", f"missed {n}")["id"] for n in range(3)]
+    back = chat_client("streamer")
+    state = back.join("streamer", after=first)
+    assert [m["id"] for m in state["messages"]] == missed
+    assert [m["text"] for m in state["messages"]] == ["missed 0", "missed 1", "missed 2"]
+    later = bob.send("streamer", "after rejoin")["id"]
+    assert [m["id"] for m in back.events("message")] == [later]
+
+
+def test_join_after_must_be_an_id(streamer, chat_client):
+    anon = chat_client()
+    ack = anon.emit("join", {"channel": "streamer", "after": "yesterday"})
+    assert ack["ok"] is False and ack["code"] == "bad_request"
+
+
+def test_joining_another_channel_leaves_the_first(streamer, viewer, chat_client):
+    make_user("other")
+    anon, bob = chat_client(), chat_client("bob")
+    anon.join("streamer")
+    anon.join("other")
+    bob.send("streamer", "only streamer's room")
+    assert anon.events("message") == []
+
+
+def test_viewers_are_rate_limited_with_the_wait_and_stay_connected(make_app, streamer, chat_client):
+    make_user("bob")
+    bob = chat_client("bob")
+    acks = [bob.send("streamer", f"message {n}") for n in range(7)]
+    assert all(a["ok"] for a in acks[:5])
+    refused = acks[5]
+    assert refused["ok"] is False and refused["code"] == "rate_limited"
+    assert 0 < refused["retry_after"] <= 3
+    assert "Wait" in refused["message"]
+    assert bob.sio.is_connected("/chat")
+    assert db.session.query(ChatMessage).count() == 5
+
+
+def test_owner_is_exempt_from_rate_limits_and_slow_mode(streamer, chat_client):
+    db.session.add(ChatSettings(channel_id=streamer.channel.id, slow_seconds=30))
+    db.session.commit()
+    owner = chat_client("streamer")
+    assert all(owner.send("streamer", f"m{n}")["ok"] for n in range(12))
+
+
+def test_slow_mode_refuses_with_the_time_left(streamer, viewer, chat_client):
+    db.session.add(ChatSettings(channel_id=streamer.channel.id, slow_seconds=30))
+    db.session.commit()
+    bob = chat_client("bob")
+    assert bob.send("streamer", "first")["ok"]
+    ack = bob.send("streamer", "second")
+    assert ack["code"] == "slow_mode" and 25 < ack["retry_after"] <= 30
+
+
+def test_a_refused_message_does_not_use_up_the_slow_mode_slot(streamer, viewer, chat_client):
+    db.session.add(ChatSettings(channel_id=streamer.channel.id, slow_seconds=30, link_policy="block"))
+    db.session.commit()
+    bob = chat_client("bob")
+    assert bob.send("streamer", "see https://example.com")["code"] == "link"
+    assert bob.send("streamer", "no link this time")["ok"]
+
+
+def test_followers_only_with_minimum_follow_age(streamer, viewer, chat_client):
+    db.session.add(ChatSettings(channel_id=streamer.channel.id, followers_only=True,
+                                followers_min_minutes=10))
+    db.session.commit()
+    bob = chat_client("bob")
+    assert bob.send("streamer", "hi")["code"] == "followers_only"
+    follow = Follow(follower_id=viewer.id, channel_id=streamer.channel.id)
+    db.session.add(follow)
+    db.session.commit()
+    ack = bob.send("streamer", "hi")
+    assert ack["code"] == "followers_only" and "10 minutes" in ack["message"]
+    follow.created_at = utcnow() - timedelta(minutes=11)
+    db.session.commit()
+    assert bob.send("streamer", "hi")["ok"]
+
+
+def test_emote_only_mode(streamer, viewer, chat_client):
+    db.session.add(ChatSettings(channel_id=streamer.channel.id, emote_only=True))
+    db.session.commit()
+    bob = chat_client("bob")
+    assert bob.send("streamer", "words")["code"] == "emote_only"
+    assert bob.send("streamer", ":fire: 🎉")["ok"]
+
+
+def test_duplicate_messages_are_refused(streamer, viewer, chat_client):
+    bob = chat_client("bob")
+    assert bob.send("streamer", "same thing")["ok"]
+    assert bob.send("streamer", "Same thing")["code"] == "duplicate"
+
+
+def test_muting_is_per_viewer_and_remembered(streamer, viewer, chat_client, app):
+    from tests.conftest import Actions
+
+    owner = chat_client("streamer")
+    token = Actions(owner.http).csrf("/dashboard")
+    response = owner.http.post(f"/chat/mutes/{viewer.id}", headers={"X-CSRFToken": token})
+    assert response.status_code == 200 and response.json["muted"] == [viewer.id]
+    page = owner.http.get("/c/streamer").get_data(as_text=True)
+    assert f'data-muted="[{viewer.id}]"' in page
+    assert owner.http.post(f"/chat/mutes/{streamer.id}", headers={"X-CSRFToken": token}).status_code == 400
+    response = owner.http.delete(f"/chat/mutes/{viewer.id}", headers={"X-CSRFToken": token})
+    assert response.json["muted"] == []
+    # Without the CSRF token nothing changes.
+    assert owner.http.post(f"/chat/mutes/{viewer.id}").status_code == 400
+    assert owner.http.get("/c/streamer").get_data(as_text=True).count('data-muted="[]"') == 1
