@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import resource
 import stat
 from pathlib import Path
 
@@ -38,6 +39,13 @@ DEFAULTS: dict = {
     "worker_connections": 4096,
     "worker_rlimit_nofile": 10240,
 }
+# Each proxied chat WebSocket holds two nginx connections (viewer and upstream), so 10,000 chat
+# viewers need 20,000 and more. nginx's worker sets its own descriptor limit (both soft and
+# hard) to worker_rlimit_nofile, which may not exceed the hard limit it inherits unless it
+# runs as a root with CAP_SYS_RESOURCE: ask for the inherited hard limit, up to this.
+MAX_OPEN_FILES = 65536
+# Descriptors that are not connections: log files, files being served, the pid file.
+SPARE_FILES = 512
 REQUIRED = ("prefix", "hook_secret", "static_root", "media_root")
 
 # Characters nginx would read as syntax or as a variable reference inside a quoted argument.
@@ -145,6 +153,14 @@ def worker_user(paths: list[Path]) -> str | None:
     return "root"
 
 
+def connection_limits() -> dict:
+    """worker_rlimit_nofile and worker_connections for the descriptor limit nginx inherits."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    files = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, MAX_OPEN_FILES)
+    return {"worker_rlimit_nofile": files,
+            "worker_connections": max(files - SPARE_FILES, files // 2)}
+
+
 def settings_from_config(config, prefix: Path | None = None) -> dict:
     """nginx settings for a Flask config (the app's ports, media root, hook secret)."""
     root = Path(config.get("ROOT") or ROOT)
@@ -167,6 +183,7 @@ def settings_from_config(config, prefix: Path | None = None) -> dict:
         "static_root": str(static_root),
         "media_root": str(media_root.resolve()),
         "storage_root": str(_storage_root(config, root, media_root)),
+        **connection_limits(),
     }
 
 

@@ -23,7 +23,8 @@ def cast(app, streamer, chat_client):
               "bob": chat_client("bob"), "anon": chat_client()}
     for client in people.values():
         assert client.join("streamer")["ok"]
-    people["ids"] = {"mod": mod_user.id, "bob": bob_user.id, "owner": streamer.id}
+    people["ids"] = {"mod": mod_user.id, "bob": bob_user.id, "owner": streamer.id,
+                     "channel": streamer.channel.id}
     return people
 
 
@@ -147,7 +148,7 @@ def test_who_can_ban_whom(cast, actor, target, allowed):
 
 def test_moderators_cannot_ban_each_other(cast, chat_client):
     other = make_user("otto")
-    db.session.add(ChannelRole(channel_id=cast["mod"].join("streamer") and 1, user_id=other.id))
+    db.session.add(ChannelRole(channel_id=cast["ids"]["channel"], user_id=other.id))
     db.session.commit()
     response = post(cast["mod"], f"/c/streamer/chat/users/{other.id}/ban")
     assert "other moderators" in page_text(response)
@@ -173,7 +174,7 @@ def test_modes_from_the_panel_reach_every_viewer(cast):
     assert any("Slow mode is on" in n["text"] for n in cast["anon"].events("notice") or [])
     post(cast["mod"], "/c/streamer/chat/modes", {"followers_only": "1", "followers_min_minutes": "10"})
     post(cast["mod"], "/c/streamer/chat/modes", {"emote_only": "1"})
-    stored = db.session.get(ChatSettings, cast["ids"]["owner"] and db.session.scalar(select(ChatSettings.channel_id)))
+    stored = db.session.get(ChatSettings, cast["ids"]["channel"])
     assert (stored.slow_seconds, stored.followers_only, stored.followers_min_minutes, stored.emote_only) == (30, True, 10, True)
     post(cast["mod"], "/c/streamer/chat/modes", {"followers_only": "1", "followers_min_minutes": "off"})
     db.session.refresh(stored)
@@ -210,7 +211,7 @@ def test_link_policy_allowlist(cast):
 
 
 def test_blocked_terms_channel_and_site(cast):
-    db.session.add(BlockedTerm(channel_id=db.session.scalar(select(ChannelRole.channel_id)), term="bad*"))
+    db.session.add(BlockedTerm(channel_id=cast["ids"]["channel"], term="bad*"))
     db.session.add(BlockedTerm(channel_id=None, term="sitewide"))
     db.session.commit()
     assert cast["bob"].send("streamer", "this is B4DDEST")["code"] == "blocked_term"
