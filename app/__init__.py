@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 def create_app(test_config: dict | None = None) -> Flask:
     from . import cli, errors, logs, security, static_files
     from .config import ROOT, Config
-    from .extensions import csrf, db, limiter, login_manager, migrate, socketio
+    from .extensions import csrf, db, limiter, login_manager, migrate, socketio, socketio_channel
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(Config())
@@ -29,6 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app,
         message_queue=app.config["REDIS_URL"] if app.config.get("SOCKETIO_USE_QUEUE", True) else None,
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE"),
+        channel=socketio_channel(app.config),
     )
     if app.config["PROXY_COUNT"]:
         # Outermost, so Socket.IO requests see the client's address too.

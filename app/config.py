@@ -76,6 +76,8 @@ class Config:
     SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "5 per hour")
 
     MIN_SIGNUP_AGE = 13
+    # Redis pub/sub channel of the Socket.IO message queue (default: named after the Redis database).
+    SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL") or None
 
     # Chat pacing for viewers (owners, moderators and admins are exempt): a token bucket of
     # CHAT_BURST messages refilled at CHAT_MESSAGES_PER_SECOND, per user per channel.

@@ -42,3 +42,16 @@ def get_redis():
                                 socket_connect_timeout=2)
         current_app.extensions["cascade_redis"] = client
     return client
+
+
+def socketio_channel(config) -> str:
+    """The Redis pub/sub channel of the Socket.IO message queue.
+
+    Pub/sub ignores Redis database numbers, so two sites sharing one Redis (or the test suite
+    beside a running site) would hear each other's chat unless the channel names the database.
+    """
+    from redis.connection import parse_url
+
+    if config.get("SOCKETIO_CHANNEL"):
+        return config["SOCKETIO_CHANNEL"]
+    return f"cascade-socketio-{parse_url(config['REDIS_URL']).get('db', 0)}"

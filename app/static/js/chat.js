@@ -224,7 +224,6 @@
   socket.on("settings", applySettings);
   socket.on("held", addHeld);
   socket.on("resolved", function (data) { resolveHeld(data.ids); });
-  socket.on("resync", join);
 
   // --- sending -----------------------------------------------------------------------------------
   function send() {
