@@ -10,8 +10,9 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 FLASK := $(BIN)/flask --app app
 APT_RUN := ffmpeg nginx libnginx-mod-rtmp redis-server
-# Browser tests drive Debian's chromium; integration tests need nginx-rtmp, ffmpeg, Redis.
-APT_TEST := $(APT_RUN) $(if $(wildcard /usr/bin/chromium),,chromium)
+# Browser tests drive Debian's chromium (with an emoji font for chat screenshots); integration
+# tests need nginx-rtmp, ffmpeg, Redis.
+APT_TEST := $(APT_RUN) fonts-noto-color-emoji $(if $(wildcard /usr/bin/chromium),,chromium)
 TEST_DATABASE_URL ?= postgresql://cascade:cascade@127.0.0.1:5432/postgres
 PYTEST_ARGS ?=
 

@@ -1,0 +1,120 @@
+"""Two Chromium pages chat through nginx on the real stack, over WebSocket, and a moderator acts from the page."""
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import SCREENSHOTS, browser  # noqa: F401  (fixture)
+
+from .test_live import flask
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+PASSWORD = "a long enough pass"
+
+
+@pytest.fixture(scope="module")
+def accounts(stack):
+    for name in ("chatstar", "chatfan"):
+        flask(stack, "users", "create", name, "--password", PASSWORD)
+    return stack
+
+
+def open_chat(browser, stack, username: str | None, *, width=1280, height=900, theme="dark"):  # noqa: F811
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.add_cookies([{"name": "theme", "value": theme, "url": stack.base_url}])
+    page = context.new_page()
+    sockets = []
+    polls = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.on("request", lambda r: polls.append(r.url) if "transport=polling" in r.url else None)
+    if username:
+        page.goto(f"{stack.base_url}/login")
+        page.fill("input[name=login]", username)
+        page.fill("input[name=password]", PASSWORD)
+        page.locator("main form button[type=submit]").click()
+        page.wait_for_url(lambda url: "/login" not in url)
+    page.goto(f"{stack.base_url}/c/chatstar")
+    page.wait_for_selector(".chat:not(.is-disconnected)")
+    page.wait_for_function("document.querySelector('[data-chat-send]') === null || "
+                           "!document.querySelector('[data-chat-send]').disabled")
+    return context, page, sockets, polls
+
+
+def say(page, text: str) -> None:
+    page.fill("[data-chat-input]", text)
+    page.press("[data-chat-input]", "Enter")
+
+
+def test_two_browsers_chat_in_real_time_over_websocket(browser, accounts):  # noqa: F811
+    stack = accounts
+    star_ctx, star, star_sockets, star_polls = open_chat(browser, stack, "chatstar")
+    fan_ctx, fan, fan_sockets, fan_polls = open_chat(browser, stack, "chatfan", width=390, height=844,
+                                                     theme="light")
+    try:
+        say(fan, "hi from the phone <b>not bold</b> :wave:")
+        star.wait_for_selector(".chat-line:has-text('hi from the phone')", timeout=5000)
+        line = star.locator(".chat-line", has_text="hi from the phone")
+        assert "<b>not bold</b>" in line.inner_text()  # shown as text, not markup
+        assert "👋" in line.inner_text()
+        say(star, "welcome in! https://example.com")
+        fan.wait_for_selector(".chat-line:has-text('welcome in!')", timeout=5000)
+        link = fan.locator(".chat-line a[href='https://example.com']")
+        assert link.get_attribute("rel") == "nofollow noopener noreferrer ugc"
+        assert fan.locator(".chat-line:has-text('welcome in!') .chat-badge-owner").count() == 1
+        assert fan.input_value("[data-chat-input]") == ""
+        # Through nginx, straight onto WebSocket: no long-polling at all.
+        for sockets, polls in ((star_sockets, star_polls), (fan_sockets, fan_polls)):
+            assert any("/socket.io/" in url and "transport=websocket" in url for url in sockets)
+            assert polls == []
+        assert all(url.startswith(f"ws://127.0.0.1:{stack.http_port}/") for url in star_sockets)
+        # Mod tools are shown by CSS from the viewer's role, in the same HTML everyone got.
+        assert star.locator(".chat-line:has-text('hi from the phone') .chat-tools").is_visible()
+        assert not fan.locator(".chat-line:has-text('welcome in!') .chat-tools").is_visible()
+
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        star.screenshot(path=str(SCREENSHOTS / "chat-desktop-dark.png"))
+        fan.locator("#chat").scroll_into_view_if_needed()
+        fan.screenshot(path=str(SCREENSHOTS / "chat-phone-light.png"))
+
+        # The owner deletes the fan's message from the page; it disappears on the fan's page.
+        star.locator(".chat-line:has-text('hi from the phone') button[title='Delete message']").click()
+        star.wait_for_selector("#chat-mod-status:has-text('Message deleted.')")
+        fan.wait_for_selector(".chat-line:has-text('hi from the phone')", state="detached", timeout=5000)
+
+        # Time the fan out from the name dialog: a notice for them, and their sends are refused.
+        say(fan, "second message")
+        star.wait_for_selector(".chat-line:has-text('second message')")
+        star.locator(".chat-line:has-text('second message') [data-chat-user]").click()
+        star.fill("[data-dialog-reason]", "take a breather")
+        star.locator("[data-dialog-action=timeout][data-seconds='60']").click()
+        star.wait_for_selector("#chat-mod-status:has-text('timed out for 1 minute')")
+        fan.wait_for_selector(".chat-notice:has-text('You were timed out for 1 minute')", timeout=5000)
+        fan.wait_for_selector(".chat-line:has-text('second message')", state="detached", timeout=5000)
+        say(fan, "am I muted?")
+        fan.wait_for_selector("[data-chat-status]:has-text('You are timed out')", timeout=5000)
+        assert fan.input_value("[data-chat-input]") == "am I muted?"  # kept to send later
+        fan.screenshot(path=str(SCREENSHOTS / "chat-phone-timed-out.png"))
+
+        # Slow mode from the moderator menu shows on the fan's page at once.
+        star.click(".chat-mod-menu summary")
+        star.select_option("[data-setting=slow_seconds]", "30")
+        fan.wait_for_selector("[data-mode=slow]:not([hidden])", timeout=5000)
+        star.screenshot(path=str(SCREENSHOTS / "chat-desktop-mod-menu.png"))
+    finally:
+        star_ctx.close()
+        fan_ctx.close()
+
+
+def test_anonymous_reader_sees_history_and_a_login_prompt(browser, accounts):  # noqa: F811
+    stack = accounts
+    ctx, page, sockets, _ = open_chat(browser, stack, None, width=390, height=844, theme="dark")
+    try:
+        assert page.locator(".chat-login a", has_text="Log in").is_visible()
+        assert page.locator("[data-chat-input]").count() == 0
+        page.wait_for_selector(".chat-line:has-text('welcome in!')")  # rendered by the server
+        assert any("transport=websocket" in url for url in sockets)
+        page.screenshot(path=str(SCREENSHOTS / "chat-phone-dark-anonymous.png"))
+        ctx_l, light, _, _ = open_chat(browser, stack, None, width=1280, height=900, theme="light")
+        light.screenshot(path=str(SCREENSHOTS / "chat-desktop-light.png"))
+        ctx_l.close()
+    finally:
+        ctx.close()
