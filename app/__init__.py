@@ -57,4 +57,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     static_files.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    chat.init_app(app)
     return app

@@ -195,3 +195,27 @@ def test_muting_is_per_viewer_and_remembered(streamer, viewer, chat_client, app)
     # Without the CSRF token nothing changes.
     assert owner.http.post(f"/chat/mutes/{viewer.id}").status_code == 400
     assert owner.http.get("/c/streamer").get_data(as_text=True).count('data-muted="[]"') == 1
+
+
+def test_a_scorer_that_cannot_load_stops_the_app_at_start(make_app):
+    with pytest.raises(RuntimeError, match="CHAT_TOXICITY_SCORER"):
+        make_app(CHAT_TOXICITY_SCORER="no.such.module:score")
+
+
+def test_a_plugged_in_scorer_drives_automod(make_app, chat_client):
+    app = make_app(CHAT_TOXICITY_SCORER="tests.chat.test_chat_events:always_toxic")
+    with app.app_context():
+        owner = make_user("streamer")
+        make_user("bob")
+        db.session.add(ChatSettings(channel_id=owner.channel.id, automod_level="low"))
+        db.session.commit()
+        from tests.chat.conftest import ChatClient
+
+        bob = ChatClient(app, "bob")
+        ack = bob.send("streamer", "a perfectly nice message")
+        assert ack["held"] is True
+        assert "toxicity:0.99" in db.session.get(ChatMessage, ack["id"]).flags
+
+
+def always_toxic(text: str) -> float:
+    return 0.99
