@@ -77,11 +77,17 @@ def emit(event: str, data: dict, to: str) -> None:
     socketio.emit(event, data, namespace=NAMESPACE, to=to)
 
 
+def _kept(ch: str) -> bool:
+    if unicodedata.category(ch)[0] != "C" or ch in "\n\t":
+        return True
+    # The joiner inside family/profession emoji and the tag letters of subdivision flags.
+    return ch == "\u200d" or "\U000e0020" <= ch <= "\U000e007f"
+
+
 def clean_text(text) -> str:
     if not isinstance(text, str):
         return ""
-    kept = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch in "\n\t")
-    return _WHITESPACE.sub(" ", kept).strip()
+    return _WHITESPACE.sub(" ", "".join(ch for ch in text if _kept(ch))).strip()
 
 
 # --- roles -------------------------------------------------------------------------------------
@@ -201,7 +207,9 @@ def follow_refusal(channel: Channel, user: User, settings: ChatSettings) -> Chat
 
 def render_message(message: ChatMessage, channel: Channel, settings: ChatSettings) -> str:
     """The one HTML fragment every viewer inserts; per-viewer tools are shown by CSS."""
-    body = formatting.render_text(message.text, link_policy=settings.link_policy,
+    # Staff (the senders with badges) may post any link, so theirs are always clickable.
+    link_policy = "allow" if message.badges else settings.link_policy
+    body = formatting.render_text(message.text, link_policy=link_policy,
                                   allowed_domains=tuple(settings.allowed_domains or ()))
     badges = [b for b in (message.badges or "").split(",") if b]
     return render_template("chat/_chat_message.html", message=message, body=body, badges=badges,

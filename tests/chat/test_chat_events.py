@@ -219,3 +219,11 @@ def test_a_plugged_in_scorer_drives_automod(make_app, chat_client):
 
 def always_toxic(text: str) -> float:
     return 0.99
+
+
+def test_emoji_sequences_survive_and_invisible_tricks_do_not(streamer, viewer, chat_client):
+    bob = chat_client("bob")
+    family, flag = "👨\u200d👩\u200d👧", "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+    ack = bob.send("streamer", f"{family} {flag} a\u202eb\u200bc")
+    stored = db.session.get(ChatMessage, ack["id"]).text
+    assert stored == f"{family} {flag} abc"
