@@ -5,14 +5,13 @@ from datetime import datetime
 
 from flask import abort, redirect, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from werkzeug.exceptions import Forbidden
 
 from ..channels.services import channel_by_slug
 from ..chat import services as chat
 from ..extensions import db
 from ..htmx import render_page_or_fragment, wants_fragment
-from ..models import ChatMessage, ModerationAction, User, utcnow
+from ..models import User, utcnow
 from . import bp, services
 from .forms import AUTOMOD_HELP, BlockedTermForm, ChatModesForm, ModeratorForm
 from .services import ModerationError
@@ -205,15 +204,6 @@ def lift_restriction(slug: str, user_id: int):
 
 # --- the mod log -----------------------------------------------------------------------------------
 
-def deleted_texts(actions: list[ModerationAction]) -> dict[int, str]:
-    """The text of each message the actions point at (deleted, approved or denied), by message id."""
-    ids = {action.message_id for action in actions if action.message_id}
-    if not ids:
-        return {}
-    rows = db.session.execute(select(ChatMessage.id, ChatMessage.text).where(ChatMessage.id.in_(ids)))
-    return {row.id: row.text for row in rows}
-
-
 def ago(moment: datetime, now: datetime) -> str:
     seconds = max(0, int((now - moment).total_seconds()))
     if seconds < 60:
@@ -236,5 +226,5 @@ def log(slug: str):
     entries = rows[:LOG_PAGE]
     return render_page_or_fragment(
         "moderation/log.html", "moderation/_log_entries.html", channel=channel, entries=entries,
-        more=len(rows) > LOG_PAGE, before=before, texts=deleted_texts(entries), now=utcnow(), ago=ago,
+        more=len(rows) > LOG_PAGE, before=before, texts=services.log_message_texts(entries), now=utcnow(), ago=ago,
         describe_duration=chat.describe_duration, settings_url=_settings_url(channel))

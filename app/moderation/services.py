@@ -452,3 +452,12 @@ def mod_log(channel: Channel, before: int | None = None, limit: int = LOG_PAGE) 
     if before is not None:
         query = query.where(ModerationAction.id < before)
     return list(db.session.scalars(query.order_by(ModerationAction.id.desc()).limit(limit)))
+
+
+def log_message_texts(actions: list[ModerationAction]) -> dict[int, str]:
+    """The text of each message the actions point at (deleted, approved or denied), by message id."""
+    ids = {action.message_id for action in actions if action.message_id}
+    if not ids:
+        return {}
+    rows = db.session.execute(select(ChatMessage.id, ChatMessage.text).where(ChatMessage.id.in_(ids)))
+    return {row.id: row.text for row in rows}

@@ -10,7 +10,6 @@ import os
 import re
 import secrets
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -26,7 +25,7 @@ from sqlalchemy.engine import make_url
 from app import create_app
 from app.extensions import db
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, base_config, migrate_database, wait_for
-from tests.e2e.conftest import ROOT, free_ports, start, stop
+from tests.e2e.conftest import free_ports, start, stop
 from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.e2e
