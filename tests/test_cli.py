@@ -71,3 +71,18 @@ def test_seed_demo_is_idempotent(runner):
     assert db.session.scalar(select(func.count()).select_from(User)) == users
     live_titles = db.session.scalars(select(Channel.title)).all()
     assert all(live_titles)
+
+
+def test_channels_mods_add_list_remove(app, runner):
+    from tests.factories import make_user
+
+    make_user("owner")
+    make_user("sidekick")
+    result = runner.invoke(args=["channels", "mods", "owner", "add", "sidekick"])
+    assert result.exit_code == 0 and result.output.strip() == "sidekick"
+    assert runner.invoke(args=["channels", "mods", "owner"]).output.strip() == "sidekick"
+    again = runner.invoke(args=["channels", "mods", "owner", "add", "sidekick"])
+    assert again.exit_code != 0 and "already a moderator" in again.output
+    assert runner.invoke(args=["channels", "mods", "owner", "add", "nobody"]).exit_code != 0
+    result = runner.invoke(args=["channels", "mods", "owner", "remove", "sidekick"])
+    assert result.exit_code == 0 and result.output.strip() == ""

@@ -25,3 +25,28 @@ def key(name: str, rotate: bool) -> None:
     new_key = services.rotate_stream_key(channel)
     click.echo(f"New stream key for {channel.slug} (the old one no longer works):", err=True)
     click.echo(new_key)
+
+
+@channels_cli.command("mods")
+@click.argument("name")
+@click.argument("action", type=click.Choice(["list", "add", "remove"]), default="list")
+@click.argument("username", required=False)
+def mods(name: str, action: str, username: str | None) -> None:
+    """List NAME's chat moderators, or add/remove USERNAME as one (acting as the channel's owner)."""
+    from ..moderation import services as moderation
+
+    channel = services.channel_by_slug(name) or services.channel_for_username(name)
+    if channel is None:
+        raise click.ClickException(f"No channel or user named {name!r}.")
+    if action != "list" and not username:
+        raise click.ClickException(f"Say whom to {action}: flask channels mods {name} {action} USERNAME")
+    try:
+        if action == "add":
+            moderation.add_moderator(channel, channel.owner, username)
+        elif action == "remove":
+            target = moderation.user_by_name(username)
+            moderation.remove_moderator(channel, channel.owner, target.id if target else 0)
+    except moderation.ModerationError as error:
+        raise click.ClickException(error.message) from None
+    for role in moderation.moderators(channel):
+        click.echo(role.user.username)

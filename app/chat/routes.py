@@ -1,7 +1,7 @@
 """A viewer's own chat choices: hiding (muting) another user's messages for themselves."""
 from __future__ import annotations
 
-from flask import abort, jsonify
+from flask import abort, jsonify, request
 from flask_login import current_user, login_required
 
 from ..extensions import db
@@ -12,8 +12,7 @@ from . import bp, services
 @bp.route("/chat/mutes/<int:user_id>", methods=["POST", "DELETE"])
 @login_required
 def mute(user_id: int):
-    from flask import request
-
+    """POST hides the user's messages for the viewer; DELETE shows them again."""
     target = db.session.get(User, user_id)
     if target is None:
         abort(404)

@@ -409,12 +409,17 @@ def moderators(channel: Channel) -> list[ChannelRole]:
                                    .order_by(ChannelRole.created_at)))
 
 
+def user_by_name(username: str) -> User | None:
+    username = (username or "").strip().lstrip("@")
+    return db.session.scalar(select(User).where(User.username_lower == username.lower())) if username else None
+
+
 def add_moderator(channel: Channel, actor, username: str) -> ChannelRole:
     require_owner(channel, actor)
     username = (username or "").strip().lstrip("@")
     if not username:
         raise ModerationError("Type the username of the person to make a moderator.")
-    target = db.session.scalar(select(User).where(User.username_lower == username.lower()))
+    target = user_by_name(username)
     if target is None or target.disabled:
         raise ModerationError(f"There is no user called “{username[:30]}”.", 404)
     if target.id == channel.owner_id:
