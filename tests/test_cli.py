@@ -76,13 +76,13 @@ def test_seed_demo_is_idempotent(runner):
 def test_channels_mods_add_list_remove(app, runner):
     from tests.factories import make_user
 
-    make_user("owner")
+    make_user("castor")
     make_user("sidekick")
-    result = runner.invoke(args=["channels", "mods", "owner", "add", "sidekick"])
+    result = runner.invoke(args=["channels", "mods", "castor", "add", "sidekick"])
     assert result.exit_code == 0 and result.output.strip() == "sidekick"
-    assert runner.invoke(args=["channels", "mods", "owner"]).output.strip() == "sidekick"
-    again = runner.invoke(args=["channels", "mods", "owner", "add", "sidekick"])
+    assert runner.invoke(args=["channels", "mods", "castor"]).output.strip() == "sidekick"
+    again = runner.invoke(args=["channels", "mods", "castor", "add", "sidekick"])
     assert again.exit_code != 0 and "already a moderator" in again.output
-    assert runner.invoke(args=["channels", "mods", "owner", "add", "nobody"]).exit_code != 0
-    result = runner.invoke(args=["channels", "mods", "owner", "remove", "sidekick"])
+    assert runner.invoke(args=["channels", "mods", "castor", "add", "nobody"]).exit_code != 0
+    result = runner.invoke(args=["channels", "mods", "castor", "remove", "sidekick"])
     assert result.exit_code == 0 and result.output.strip() == ""
