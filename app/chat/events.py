@@ -8,7 +8,7 @@ from functools import lru_cache, wraps
 
 from flask import current_app, request, session
 from flask_login import current_user
-from flask_socketio import emit, join_room, leave_room, rooms
+from flask_socketio import emit, join_room, leave_room
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -19,6 +19,7 @@ from .services import NAMESPACE, ChatRefused
 log = logging.getLogger("app.chat")
 
 THROTTLE_KEY = "chat_throttled_until"
+ROOMS_KEY = "chat_rooms"
 
 
 @lru_cache(maxsize=8)
@@ -84,16 +85,21 @@ def on_join(data):
                           f"Try again in {int(wait) + 1} s.", retry_after=wait)
     channel = services.channel_for_event(data)
     after = services.parse_after(data)
-    for name in rooms(namespace=NAMESPACE):
-        if name.startswith("chat:"):
-            leave_room(name)
+    # The socket's session remembers its rooms: asking Socket.IO would scan every room of the
+    # namespace (one per connected socket), which made a burst of joins quadratic.
+    for name in session.get(ROOMS_KEY, ()):
+        leave_room(name)
     # Join the room before reading the backlog, so nothing falls between the two.
-    join_room(services.room(channel.id))
+    joined = [services.room(channel.id)]
+    join_room(joined[0])
     state = services.join_state(channel, current_user, after)
     if services.is_staff(state["role"]):
-        join_room(services.staff_room(channel.id))
+        joined.append(services.staff_room(channel.id))
     if current_user.is_authenticated:
-        join_room(services.user_room(channel.id, current_user.id))
+        joined.append(services.user_room(channel.id, current_user.id))
+    for name in joined[1:]:
+        join_room(name)
+    session[ROOMS_KEY] = joined
     if "restriction" in state:
         emit("notice", {"text": state["restriction"]["message"], "kind": state["restriction"]["code"]})
     return state
