@@ -10,8 +10,8 @@ Run against the box `make run` started (site on :8080, gunicorn on :8000):
 20,000, nginx carries about 9,500 sockets, so --idle goals beyond that talk to gunicorn itself.)
 
 Receivers join anonymously; senders are the channel's owner (created on first use with
-`flask users create`, password kept in var/bench/chat_fanout.json) plus, when `flask channels
-mods` exists, extra accounts made moderators so they too are exempt from chat rate limits.
+`flask users create`, password kept in var/bench/chat_fanout.json) plus extra accounts made
+moderators with `flask channels mods CHANNEL add NAME`, so they too are exempt from rate limits.
 Each sent text carries its send time, so receivers measure delivery latency themselves.
 `lost` = acked sends x clients in the room - deliveries seen. Server CPU and RSS are those of
 the processes listening on --server-port (gunicorn's workers), read from /proc.
@@ -446,15 +446,10 @@ def sender_cookies(base_url: str, channel: str, wanted: int) -> list[str]:
     cookies = [ensure_account(base_url, accounts, channel)]
     if wanted <= 1:
         return cookies
-    mods = flask_cli("channels", "mods", "--help")
-    if mods.returncode != 0:
-        log(f"no `flask channels mods` yet; the owner {channel} sends alone "
-            "(other accounts would be rate limited)")
-        return cookies
     for n in range(2, wanted + 1):
         name = f"{channel}_s{n}"[:25]
         cookie = ensure_account(base_url, accounts, name)
-        result = flask_cli("channels", "mods", "add", channel, name)
+        result = flask_cli("channels", "mods", channel, "add", name)
         if result.returncode != 0 and "already" not in (result.stdout + result.stderr).lower():
             log(f"cannot make {name} a moderator of {channel}: {result.stderr.strip()}; it is not used")
             continue
