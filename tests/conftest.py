@@ -1,6 +1,7 @@
 """Fixtures: the app on a fresh PostgreSQL database and on SQLite, with real Redis."""
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import html
 import os
@@ -52,19 +53,28 @@ def cheap_password_hashing():
     services._hasher = production
 
 
-@pytest.fixture(scope="session")
-def postgresql_url():
-    """A fresh, migrated PostgreSQL database for this test run, dropped at the end."""
+@contextlib.contextmanager
+def fresh_postgresql(prefix: str = "cascade_test"):
+    """A new, migrated PostgreSQL database on the test server (its SQLAlchemy URL), dropped after."""
     admin = make_url(TEST_DATABASE_URL)
-    name = f"cascade_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = admin.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
-    migrate_database(url)
-    yield url
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        migrate_database(url)
+        yield url
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgresql_url():
+    """A fresh, migrated PostgreSQL database for this test run, dropped at the end."""
+    with fresh_postgresql() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
