@@ -151,6 +151,19 @@ def test_player_goes_live_plays_and_goes_offline_without_reload(player_server, b
         assert page.evaluate("document.querySelector('video').muted") is False
         assert page.locator("[data-unmute]").inner_text().strip() == "Mute"
 
+        # Stats for nerds: what hls.js sees, refreshed every second, remembered across pages.
+        page.get_by_role("button", name="Stats for nerds").click()
+        stats = page.locator("[data-player-stats]")
+        assert stats.is_visible()
+        until_true(page, "document.querySelector('[data-stat=latency]').textContent.includes('behind live')", 5)
+        assert "240" in stats.locator("[data-stat=level]").inner_text()
+        assert stats.locator("[data-stat=bitrate]").inner_text().endswith("bps")
+        assert " of " in stats.locator("[data-stat=dropped]").inner_text()
+        assert stats.locator("[data-stat=mode]").inner_text() == "HLS"
+        page.screenshot(path=str(screenshot_dir / "player-stats-1280-dark.png"))
+        page.get_by_role("button", name="Stats for nerds").click()
+        assert stats.is_hidden()
+
         page.get_by_role("button", name="Full screen").click()
         until_true(page, "document.fullscreenElement === document.querySelector('[data-player-live]')", 5)
         page.get_by_role("button", name="Full screen").click()

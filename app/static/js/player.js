@@ -93,7 +93,8 @@
     setPill(true);
     say("");
     if (window.Hls && window.Hls.isSupported()) {
-      var config = {};
+      // Low-latency mode follows parts and blocking reloads when the playlist offers them.
+      var config = { lowLatencyMode: true };
       if (frame.dataset.hlsWorker) config.workerPath = frame.dataset.hlsWorker;
       hls = new window.Hls(config);
       hls.on(window.Hls.Events.MANIFEST_PARSED, fillQualities);
@@ -210,6 +211,54 @@
     say("");
     if (current) schedule(beat, HEARTBEAT_MS);
   });
+
+  // "Stats for nerds": what the player sees, once a second while the overlay is open.
+  var STATS_KEY = "cascade-player-stats";
+  var statsToggle = frame.querySelector("[data-stats-toggle]");
+  var statsBox = frame.querySelector("[data-player-stats]");
+  var statsTimer = null;
+
+  function stat(name, text) {
+    statsBox.querySelector('[data-stat="' + name + '"]').textContent = text;
+  }
+  function kbps(bits) {
+    return bits >= 1e6 ? (bits / 1e6).toFixed(2) + " Mbps" : Math.round(bits / 1000) + " kbps";
+  }
+  function bufferAhead() {
+    var ranges = video.buffered;
+    for (var i = 0; i < ranges.length; i++) {
+      if (ranges.start(i) <= video.currentTime + 0.1 && video.currentTime <= ranges.end(i)) {
+        return ranges.end(i) - video.currentTime;
+      }
+    }
+    return 0;
+  }
+  function updateStats() {
+    var level = hls && hls.levels[hls.currentLevel];
+    var details = hls && hls.latestLevelDetails;
+    stat("latency", hls && hls.latency ? hls.latency.toFixed(2) + " s behind live" +
+         (hls.targetLatency ? " (target " + hls.targetLatency.toFixed(1) + " s)" : "") : "–");
+    stat("level", level ? (level.width + "×" + level.height +
+         (level.frameRate ? " @ " + Math.round(level.frameRate) : "") + " (" + (hls.currentLevel + 1) + "/" +
+         hls.levels.length + (hls.autoLevelEnabled ? ", auto" : "") + ")") :
+         (video.videoHeight ? video.videoWidth + "×" + video.videoHeight : "–"));
+    stat("bitrate", level ? kbps(level.bitrate) : "–");
+    stat("bandwidth", hls && hls.bandwidthEstimate ? kbps(hls.bandwidthEstimate) + " estimated" : "–");
+    stat("buffer", bufferAhead().toFixed(2) + " s");
+    var quality = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : null;
+    stat("dropped", quality ? quality.droppedVideoFrames + " of " + quality.totalVideoFrames + " frames" : "–");
+    stat("mode", !hls ? (current ? "native HLS" : "–") :
+         details && details.partList && details.partList.length ? "LL-HLS (parts)" : "HLS");
+  }
+  function showStats(open) {
+    statsBox.hidden = !open;
+    statsToggle.setAttribute("aria-pressed", String(open));
+    clearInterval(statsTimer);
+    if (open) { updateStats(); statsTimer = setInterval(updateStats, 1000); }
+    try { localStorage.setItem(STATS_KEY, open ? "1" : "0"); } catch (e) { /* private mode */ }
+  }
+  statsToggle.addEventListener("click", function () { showStats(statsBox.hidden); });
+  try { if (localStorage.getItem(STATS_KEY) === "1") showStats(true); } catch (e) { /* private mode */ }
 
   if (frame.dataset.live === "true" && frame.dataset.hlsUrl) {
     showLive(frame.dataset.hlsUrl);
