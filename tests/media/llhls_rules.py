@@ -1,0 +1,144 @@
+"""The LL-HLS rules (draft-pantos-hls-rfc8216bis §4.4, §6.2) a media playlist set must keep, as checks.
+
+`check_playlist` looks at one playlist; `PlaylistHistory` follows the successive playlists of
+one rendition (what a player polling it sees) and checks what must hold between them.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+ATTR = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
+LL_TAGS = ("#EXT-X-PART:", "#EXT-X-PRELOAD-HINT", "#EXT-X-RENDITION-REPORT", "#EXT-X-SKIP")
+
+
+def attributes(line: str) -> dict[str, str]:
+    return {k: v.strip('"') for k, v in ATTR.findall(line.split(":", 1)[1])}
+
+
+@dataclass
+class ParsedSegment:
+    msn: int
+    parts: list[dict] = field(default_factory=list)
+    duration: float | None = None  # EXTINF, when the segment is complete
+    uri: str | None = None
+
+
+@dataclass
+class Parsed:
+    target_duration: int
+    part_target: float | None
+    server_control: str | None
+    media_sequence: int
+    segments: list[ParsedSegment]
+    preload_hint: str | None
+    ended: bool
+    lines: list[str]
+
+
+def parse(text: str) -> Parsed:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert lines and lines[0] == "#EXTM3U", "a playlist starts with #EXTM3U"
+    target = part_target = control = hint = None
+    sequence = 0
+    segments: list[ParsedSegment] = []
+    pending_duration = None
+    ended = False
+    for line in lines[1:]:
+        if line.startswith("#EXT-X-TARGETDURATION:"):
+            target = int(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-PART-INF:"):
+            part_target = float(attributes(line)["PART-TARGET"])
+        elif line.startswith("#EXT-X-SERVER-CONTROL:"):
+            control = line
+        elif line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+            sequence = int(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-PART:"):
+            if not segments or segments[-1].uri is not None:
+                segments.append(ParsedSegment(msn=sequence + len(segments)))
+            attrs = attributes(line)
+            segments[-1].parts.append({"duration": float(attrs["DURATION"]), "uri": attrs["URI"],
+                                       "independent": attrs.get("INDEPENDENT") == "YES"})
+        elif line.startswith("#EXTINF:"):
+            pending_duration = float(line.split(":", 1)[1].split(",")[0])
+        elif line.startswith("#EXT-X-PRELOAD-HINT:"):
+            hint = attributes(line)["URI"]
+        elif line == "#EXT-X-ENDLIST":
+            ended = True
+        elif not line.startswith("#"):
+            if not segments or segments[-1].uri is not None:
+                segments.append(ParsedSegment(msn=sequence + len(segments)))
+            segments[-1].uri = line
+            segments[-1].duration = pending_duration
+            pending_duration = None
+    assert target is not None, "EXT-X-TARGETDURATION is required"
+    return Parsed(target, part_target, control, sequence, segments, hint, ended, lines)
+
+
+def check_playlist(text: str) -> Parsed:
+    """Every rule one playlist must keep on its own; returns the parsed playlist."""
+    playlist = parse(text)
+    if playlist.ended:
+        after = playlist.lines[playlist.lines.index("#EXT-X-ENDLIST") + 1:]
+        assert after == [], f"nothing may follow EXT-X-ENDLIST: {after}"
+        assert playlist.preload_hint is None, "an ended playlist hints no part"
+    for segment in playlist.segments:
+        if segment.duration is not None:
+            assert round(segment.duration) <= playlist.target_duration, \
+                f"segment {segment.msn} lasts {segment.duration} s > TARGETDURATION {playlist.target_duration}"
+        if not segment.parts:
+            continue
+        assert playlist.part_target, "parts need EXT-X-PART-INF"
+        assert segment.parts[0]["independent"], f"segment {segment.msn} must start with an independent part"
+        for number, part in enumerate(segment.parts):
+            assert part["duration"] <= playlist.part_target + 1e-9, \
+                f"part {segment.msn}.{number} lasts {part['duration']} s > PART-TARGET {playlist.part_target}"
+            # The last part of a segment (or the newest of an open one) may be short: it ends at a keyframe.
+            if number < len(segment.parts) - 1:
+                assert part["duration"] >= 0.85 * playlist.part_target, \
+                    f"non-final part {segment.msn}.{number} lasts {part['duration']} s < 85 % of PART-TARGET"
+        if segment.duration is not None:
+            assert math.isclose(sum(p["duration"] for p in segment.parts), segment.duration, abs_tol=0.002), \
+                f"segment {segment.msn}'s parts add up to its EXTINF"
+    if playlist.part_target and not playlist.ended:
+        control = playlist.server_control or ""
+        assert "CAN-BLOCK-RELOAD=YES" in control
+        hold = float(attributes(control)["PART-HOLD-BACK"])
+        assert hold >= 3 * playlist.part_target - 1e-9, "PART-HOLD-BACK is at least three PART-TARGETs"
+        assert playlist.preload_hint, "a live LL-HLS playlist hints the next part"
+        last = playlist.segments[-1]
+        if last.duration is None:
+            expected = re.sub(r"\.(\d+)\.m4s$", lambda m: f".{int(m.group(1)) + 1}.m4s", last.parts[-1]["uri"])
+        else:
+            expected = f"p{last.msn + 1}.0.m4s"
+        assert playlist.preload_hint == expected, f"the hint names the next part {expected}, not {playlist.preload_hint}"
+    return playlist
+
+
+class PlaylistHistory:
+    """Successive playlists of one rendition: continuity and a constant SERVER-CONTROL."""
+
+    def __init__(self):
+        self.previous: Parsed | None = None
+        self.count = 0
+
+    def add(self, text: str) -> Parsed:
+        playlist = check_playlist(text)
+        before = self.previous
+        if before is not None:
+            assert playlist.server_control == before.server_control or playlist.ended, \
+                "every playlist carries the same SERVER-CONTROL"
+            assert playlist.part_target == before.part_target, "PART-TARGET never changes"
+            assert playlist.media_sequence >= before.media_sequence, "the media sequence never goes back"
+            # A segment listed in both must be the same segment.
+            old = {s.msn: s.uri for s in before.segments if s.uri}
+            for segment in playlist.segments:
+                if segment.uri and segment.msn in old:
+                    assert old[segment.msn] == segment.uri, f"MSN {segment.msn} changed its URI"
+            if before.segments and playlist.segments:
+                assert playlist.segments[-1].msn >= before.segments[-1].msn
+                assert playlist.media_sequence <= before.segments[-1].msn + 1, "no segment vanished unseen"
+        self.previous = playlist
+        self.count += 1
+        return playlist

@@ -1,0 +1,171 @@
+"""The LL-HLS rendition packager, fed synthetic parts: files, playlists and the spec's rules."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from app.media.llhls import (
+    PLAYLIST,
+    RenditionPackager,
+    RenditionReport,
+    fmt,
+    part_name,
+    part_target_for,
+    segment_name,
+)
+
+from .llhls_rules import PlaylistHistory, check_playlist, parse
+
+PART = part_target_for(10, 30)  # 10 frames at 30 fps: 0.334 s
+
+
+class Clock:
+    def __init__(self):
+        self.now = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def packager(tmp_path, clock=None, **kwargs):
+    options = {"part_target": PART, "segment_min": 1.0, "target_duration": 1, "window": 6,
+               "part_segments": 3}
+    options.update(kwargs)
+    made = RenditionPackager(tmp_path, clock=clock or Clock(), **options)
+    made.add_init(b"ftypmoov")
+    return made
+
+
+def feed_gops(pack, gops: int, parts_per_gop: int = 3, clock: Clock | None = None, history=None):
+    """GOPs of `parts_per_gop` parts of 10 frames each at 30 fps; the first part of each is a keyframe."""
+    for gop in range(gops):
+        for n in range(parts_per_gop):
+            pack.add_part(f"gop{gop}part{n}".encode(), 10 / 30, independent=n == 0)
+            if clock:
+                clock.advance(10 / 30)
+            if history is not None:
+                history.add((pack.directory / PLAYLIST).read_text())
+
+
+def test_part_target_rounds_up_to_the_millisecond():
+    assert part_target_for(10, 30) == 0.334
+    assert part_target_for(9, 30) == 0.3
+    assert part_target_for(9, 29.97) == 0.301
+    with pytest.raises(ValueError):
+        part_target_for(0, 30)
+
+
+def test_segments_start_at_keyframes_once_long_enough(tmp_path):
+    pack = packager(tmp_path)
+    history = PlaylistHistory()
+    feed_gops(pack, 4, history=history)
+    assert history.count == 12
+    text = (tmp_path / PLAYLIST).read_text()
+    playlist = check_playlist(text)
+    assert [s.msn for s in playlist.segments] == [0, 1, 2, 3]
+    assert [s.uri for s in playlist.segments[:3]] == [segment_name(n) for n in range(3)]
+    assert playlist.segments[3].uri is None and len(playlist.segments[3].parts) == 3  # still open
+    assert (tmp_path / segment_name(1)).read_bytes() == b"gop1part0gop1part1gop1part2"
+    assert (tmp_path / part_name(3, 2)).read_bytes() == b"gop3part2"
+    assert playlist.preload_hint == part_name(3, 3)
+    assert "#EXT-X-PART-INF:PART-TARGET=0.334" in text
+    assert "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=6.0,PART-HOLD-BACK=1.002,HOLD-BACK=3.0" in text
+    assert '#EXT-X-MAP:URI="init.mp4"' in text
+    assert text.count("#EXT-X-PROGRAM-DATE-TIME:") == 4
+
+
+def test_short_gops_are_joined_until_the_segment_is_long_enough(tmp_path):
+    pack = packager(tmp_path, segment_min=1.0, target_duration=2)
+    # Keyframes every 2 parts (0.67 s): a segment closes at the first keyframe after 1 s.
+    feed_gops(pack, 4, parts_per_gop=2)
+    playlist = check_playlist((tmp_path / PLAYLIST).read_text())
+    assert [len(s.parts) for s in playlist.segments] == [4, 4]
+    assert playlist.segments[0].duration == pytest.approx(4 * 10 / 30, abs=0.001)
+
+
+def test_the_first_part_must_be_independent_and_init_comes_first(tmp_path):
+    fresh = RenditionPackager(tmp_path, part_target=PART, segment_min=1, target_duration=1)
+    with pytest.raises(ValueError, match="init"):
+        fresh.add_part(b"x", 0.3, True)
+    fresh.add_init(b"init")
+    with pytest.raises(ValueError, match="independent"):
+        fresh.add_part(b"x", 0.3, False)
+    with pytest.raises(ValueError, match="lasts"):
+        fresh.add_part(b"x", 0, True)
+    with pytest.raises(ValueError, match="TARGETDURATION"):
+        RenditionPackager(tmp_path, part_target=PART, segment_min=2, target_duration=1)
+
+
+def test_window_slides_and_parts_are_listed_for_the_newest_segments_only(tmp_path):
+    clock = Clock()
+    pack = packager(tmp_path, clock=clock, window=4, part_segments=2)
+    history = PlaylistHistory()
+    feed_gops(pack, 9, clock=clock, history=history)
+    playlist = parse((tmp_path / PLAYLIST).read_text())
+    assert playlist.media_sequence == 5
+    assert [s.msn for s in playlist.segments] == [5, 6, 7, 8]
+    assert [bool(s.parts) for s in playlist.segments] == [False, False, True, True]
+    # Segment files stay (the VOD job needs them); old part files go three target durations
+    # after they leave the playlist, not before.
+    assert all((tmp_path / segment_name(n)).exists() for n in range(8))
+    assert not (tmp_path / part_name(0, 0)).exists()
+    assert (tmp_path / part_name(6, 0)).exists()  # left the playlist less than 3 s ago
+
+
+def test_finish_ends_the_playlist_without_ll_tags_after_it(tmp_path):
+    pack = packager(tmp_path)
+    feed_gops(pack, 2)
+    pack.add_part(b"tail", 0.1, True)
+    pack.finish()
+    text = (tmp_path / PLAYLIST).read_text()
+    playlist = check_playlist(text)
+    assert text.rstrip().endswith("#EXT-X-ENDLIST")
+    assert "#EXT-X-PRELOAD-HINT" not in text and "#EXT-X-PART:" not in text
+    assert [s.uri for s in playlist.segments] == [segment_name(n) for n in range(3)]
+    with pytest.raises(ValueError, match="ended"):
+        pack.add_part(b"late", 0.3, True)
+
+
+def test_parts_are_announced_and_rendition_reports_listed(tmp_path):
+    announced = []
+    reports = [RenditionReport("../v1/index.m3u8", 7, 2)]
+    pack = packager(tmp_path, on_part=lambda msn, part: announced.append((msn, part)),
+                    reports=lambda: reports)
+    feed_gops(pack, 2)
+    assert announced == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+    assert pack.last == (1, 2)
+    text = (tmp_path / PLAYLIST).read_text()
+    assert '#EXT-X-RENDITION-REPORT:URI="../v1/index.m3u8",LAST-MSN=7,LAST-PART=2' in text
+    # The announcement comes after the playlist that lists the part is in place.
+    seen = []
+    pack.on_part = lambda msn, part: seen.append(part_name(msn, part) in (tmp_path / PLAYLIST).read_text())
+    pack.add_part(b"x", 10 / 30, True)
+    assert seen == [True]
+
+
+def test_rules_catch_broken_playlists():
+    good = ("#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:1\n"
+            "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.002\n"
+            "#EXT-X-PART-INF:PART-TARGET=0.334\n#EXT-X-MEDIA-SEQUENCE:0\n"
+            '#EXT-X-PART:DURATION=0.334,URI="p0.0.m4s",INDEPENDENT=YES\n'
+            '#EXT-X-PART:DURATION=0.334,URI="p0.1.m4s"\n'
+            '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p0.2.m4s"\n')
+    check_playlist(good)
+    with pytest.raises(AssertionError, match="PART-TARGET"):
+        check_playlist(good.replace("DURATION=0.334,URI=\"p0.1", "DURATION=0.4,URI=\"p0.1"))
+    with pytest.raises(AssertionError, match="independent"):
+        check_playlist(good.replace(",INDEPENDENT=YES", ""))
+    with pytest.raises(AssertionError, match="next part"):
+        check_playlist(good.replace('URI="p0.2.m4s"', 'URI="p0.3.m4s"'))
+    with pytest.raises(AssertionError, match="85 %"):
+        check_playlist(good.replace("DURATION=0.334,URI=\"p0.0", "DURATION=0.2,URI=\"p0.0"))
+    with pytest.raises(AssertionError, match="ENDLIST"):
+        check_playlist(good + "#EXT-X-ENDLIST\n#EXT-X-PART:DURATION=0.3,URI=\"x\"\n")
+
+
+def test_fmt():
+    assert fmt(6) == "6.0" and fmt(1.002) == "1.002" and fmt(0.3) == "0.3"
