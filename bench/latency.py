@@ -1,0 +1,200 @@
+"""Glass-to-glass latency: from the publisher's clock burnt into the picture to the frame on screen.
+
+Run against the box `make run` started (site on :8080, RTMP on :1935):
+
+    .venv/bin/python bench/latency.py [--seconds 60] [--url http://127.0.0.1:8080]
+                                      [--rtmp rtmp://127.0.0.1:1935/live] [--channel bench_latency]
+
+The publisher (ffmpeg, 1280x720 at 30 fps, pushed in real time with -re) draws the time of day in
+centiseconds as a row of 24 black and white boxes, one per bit, using drawbox timeline
+expressions: each frame shows the moment ffmpeg read it, which is the capture time. Headless
+Chromium opens /c/<channel> (hls.js, as a viewer would), and once a second reads the boxes from
+the frame on screen through a canvas and compares them with its own clock (the same machine's).
+That is the whole path: encode, ingest, transcode, package, nginx, player buffer, decode.
+(hls.js's own `latency` figure starts at the playlist edge and leaves the encoder and packager
+out.) Prints `samples=`, `stalls=`, `playlist=` (LL-HLS or HLS, what the player got),
+`glass_to_glass_p95_s=`, and `glass_to_glass_p50_s=` last.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from urllib.request import urlopen
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT_FILE = ROOT / "var" / "bench" / "latency.json"
+CHROMIUM = "/usr/bin/chromium"
+BITS = 24          # centiseconds of the day need 24 bits (8,640,000 < 2**24)
+BOX = 40           # px per bit box in the 1280-wide source
+LEFT, TOP = 40, 40
+
+# Runs in the page: read the boxes from the frame now on screen and say what time they show.
+READ_FRAME = """
+([bits, box, left, top]) => {
+  const video = document.querySelector('video');
+  if (!video || video.readyState < 2 || !video.videoWidth) return null;
+  const scale = video.videoWidth / 1280;
+  const canvas = window.__latencyCanvas || (window.__latencyCanvas = document.createElement('canvas'));
+  canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(video, 0, 0);
+  const now = new Date();
+  let value = 0;
+  for (let i = 0; i < bits; i++) {
+    const x = Math.round((left + i * box + box / 2) * scale);
+    const y = Math.round((top + box / 2) * scale);
+    const [r, g, b] = ctx.getImageData(x, y, 1, 1).data;
+    if ((r + g + b) / 3 > 128) value += 2 ** i;
+  }
+  const midnight = new Date(now); midnight.setHours(0, 0, 0, 0);
+  return { shown_cs: value, now_cs: Math.floor((now - midnight) / 10) };
+}
+"""
+
+
+def log(text: str) -> None:
+    print(f"latency: {text}", file=sys.stderr, flush=True)
+
+
+def flask(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(ROOT / ".venv" / "bin" / "flask"), "--app", "app", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def stream_key(channel: str) -> str:
+    """A fresh key for the bench channel, creating the account the first time."""
+    ACCOUNT_FILE.parent.mkdir(parents=True, exist_ok=True)
+    if not ACCOUNT_FILE.exists():
+        password = secrets.token_urlsafe(18)
+        made = flask("users", "create", channel, "--password", password)
+        if made.returncode != 0 and "taken" not in (made.stdout + made.stderr):
+            sys.exit(f"cannot create {channel}: {made.stderr.strip()}")
+        ACCOUNT_FILE.write_text(json.dumps({"channel": channel, "password": password}))
+        ACCOUNT_FILE.chmod(0o600)
+    rotated = flask("channels", "key", channel, "--rotate")
+    if rotated.returncode != 0:
+        sys.exit(f"cannot make a stream key: {rotated.stderr.strip()}")
+    return rotated.stdout.strip().splitlines()[-1]
+
+
+def clock_filter(start_cs: int) -> str:
+    """drawbox filters writing (start + t) in centiseconds of the day as BITS boxes, white = 1."""
+    parts = [f"drawbox=x={LEFT - 8}:y={TOP - 8}:w={BITS * BOX + 16}:h={BOX + 16}:color=black:t=fill"]
+    for bit in range(BITS):
+        parts.append(
+            f"drawbox=x={LEFT + bit * BOX}:y={TOP}:w={BOX}:h={BOX}:color=white:t=fill:"
+            f"enable='eq(mod(floor((t*100+{start_cs})/{2 ** bit}),2),1)'")
+    return ",".join(parts)
+
+
+def centiseconds_of_day(moment: datetime) -> int:
+    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return int((moment - midnight).total_seconds() * 100)
+
+
+def publish(rtmp: str, key: str, seconds: int) -> subprocess.Popen:
+    # -re paces frames at real time from this moment, so frame t is read at start + t.
+    start = datetime.now()
+    start_cs = centiseconds_of_day(start)
+    return subprocess.Popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+         "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
+         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+         "-t", str(seconds), "-vf", clock_filter(start_cs),
+         "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "30", "-bf", "0",
+         "-b:v", "3000k", "-c:a", "aac", "-b:a", "128k", "-f", "flv", f"{rtmp}/{key}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def wait_live(url: str, channel: str, timeout: float = 40) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urlopen(f"{url}/api/v1/channels/{channel}", timeout=5) as response:
+                status = json.loads(response.read())
+            if status.get("live") and status.get("hls_url"):
+                return status
+        except OSError:
+            pass
+        time.sleep(0.5)
+    sys.exit(f"{channel} did not go live within {timeout:.0f} s")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=60, help="how long to measure (default 60)")
+    parser.add_argument("--url", default="http://127.0.0.1:8080")
+    parser.add_argument("--rtmp", default="rtmp://127.0.0.1:1935/live")
+    parser.add_argument("--channel", default="bench_latency")
+    parser.add_argument("--warmup", type=int, default=15, help="seconds of playback before measuring")
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    key = stream_key(args.channel)
+    publisher = publish(args.rtmp, key, args.seconds + args.warmup + 60)
+    try:
+        wait_live(args.url, args.channel)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+            # The bench's own probes are evaluated in the page, which our CSP (no eval) would refuse.
+            context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+            page = context.new_page()
+            page.goto(f"{args.url}/c/{args.channel}")
+            page.wait_for_function("document.querySelector('video') && document.querySelector('video').currentTime > 1",
+                                   timeout=60_000)
+            page.evaluate("""() => { window.__stalls = 0; window.__measuring = false;
+                document.querySelector('video').addEventListener('waiting', () => {
+                  if (window.__measuring) window.__stalls += 1; }); }""")
+            page.click("[data-stats-toggle]")  # the overlay says whether parts (LL-HLS) are in use
+            log(f"playing; warming up {args.warmup} s")
+            time.sleep(args.warmup)
+            page.evaluate("window.__measuring = true")
+            samples: list[float] = []
+            for _ in range(args.seconds):
+                reading = page.evaluate(READ_FRAME, [BITS, BOX, LEFT, TOP])
+                if reading:
+                    delay = (reading["now_cs"] - reading["shown_cs"]) / 100
+                    if delay < -1:  # midnight passed between the frame and now
+                        delay += 86400
+                    if 0 <= delay < 60:
+                        samples.append(delay)
+                    else:
+                        log(f"unreadable frame (read {reading['shown_cs']}, now {reading['now_cs']})")
+                time.sleep(1)
+            stalls = page.evaluate("window.__stalls")
+            mode = page.evaluate("""() => { const h = document.querySelector('[data-stat=mode]');
+                return h ? h.textContent : ''; }""")
+            browser.close()
+    finally:
+        publisher.terminate()
+        try:
+            publisher.wait(10)
+        except subprocess.TimeoutExpired:
+            publisher.kill()
+    if len(samples) < args.seconds // 2:
+        sys.exit(f"only {len(samples)} readable frames out of {args.seconds}")
+    print(f"samples={len(samples)}")
+    print(f"glass_to_glass_min_s={min(samples):.2f}")
+    print(f"glass_to_glass_max_s={max(samples):.2f}")
+    print(f"stalls={stalls}")
+    print(f"playlist={mode or 'unknown'}")
+    print(f"glass_to_glass_p95_s={percentile(samples, 0.95):.2f}")
+    print(f"glass_to_glass_p50_s={statistics.median(samples):.2f}")
+
+
+if __name__ == "__main__":
+    main()
