@@ -5,6 +5,8 @@ without running ffmpeg.
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Sequence
 
 from .encoder import NVENC, X264, Encoder
@@ -159,3 +161,55 @@ def transcode_args(input_url: str, out_dir: str, rungs: Sequence[Rung], *,
                  "-f", "image2",
                  "-update", "1", thumbnail_path]
     return args
+
+
+# --- LL-HLS: each rung as fragmented CMAF MP4 on its own pipe, packaged by app.media.llhls ---
+
+LL_PART_SECONDS = 1 / 3   # about 0.33 s parts (never below 0.2 s)
+LL_SEGMENT_SECONDS = 1.0  # one GOP per segment
+
+
+@dataclass(frozen=True)
+class PartPlan:
+    """How a rung is cut: whole frames per part, whole parts per GOP, and ffmpeg's -frag_duration."""
+    frames_per_part: int
+    parts_per_gop: int
+    frag_duration_us: int
+    part_target: float
+
+    @property
+    def gop_frames(self) -> int:
+        return self.frames_per_part * self.parts_per_gop
+
+
+def part_plan(fps: float, part_seconds: float = LL_PART_SECONDS,
+              segment_seconds: float = LL_SEGMENT_SECONDS) -> PartPlan:
+    """Parts of whole frames, and a GOP of whole parts, so every part but none is short.
+
+    ffmpeg (5.1) starts a new fragment once the current one holds at least -frag_duration, so
+    asking for half a frame less than N frames gives parts of exactly N frames; a GOP that is a
+    multiple of N leaves no short part before each keyframe.
+    """
+    if fps <= 0:
+        raise ValueError("frame rate must be positive")
+    frames = max(1, round(fps * part_seconds))
+    while frames / fps < 0.2:  # the spec's floor for parts
+        frames += 1
+    parts = max(1, round(segment_seconds / (frames / fps)))
+    return PartPlan(frames_per_part=frames, parts_per_gop=parts,
+                    frag_duration_us=round((frames - 0.5) / fps * 1_000_000),
+                    part_target=math.ceil(frames / fps * 1000) / 1000)
+
+
+def ll_output_args(rung_index: int, rung: Rung, plan: PartPlan, fd: int, *, has_audio: bool) -> list[str]:
+    """One rung's output: its video (and the audio) muxed as fragmented CMAF MP4 to pipe `fd`."""
+    args = ["-map", f"[v{rung_index}]"]
+    if has_audio:
+        args += ["-map", "0:a:0"]
+    gop = str(plan.gop_frames)
+    args += ["-g", gop, "-keyint_min", gop, "-b:v", f"{rung.video_kbps}k",
+             "-maxrate", f"{rung.maxrate_kbps}k", "-bufsize", f"{rung.bufsize_kbps}k"]
+    if has_audio:
+        args += ["-b:a", f"{rung.audio_kbps}k"]
+    return args + ["-f", "mp4", "-movflags", "empty_moov+default_base_moof+frag_keyframe+cmaf",
+                   "-frag_duration", str(plan.frag_duration_us), f"pipe:{fd}"]

@@ -186,3 +186,31 @@ def test_built_command_runs_and_writes_a_playable_ladder(tmp_path):
         assert '#EXT-X-MAP:URI="init-7-' in playlist and "seg_7.m4s" in playlist
         assert decoded_size(out / rung.name) == (rung.width, rung.height)
     assert ffprobe_json(thumb, "stream=width")["streams"][0]["width"] == 640
+
+
+@pytest.mark.parametrize("fps, frames, parts, target", [
+    (30, 10, 3, 0.334), (29.97, 10, 3, 0.334), (25, 8, 3, 0.32), (60, 20, 3, 0.334),
+    (24, 8, 3, 0.334), (50, 17, 3, 0.34), (15, 5, 3, 0.334), (5, 2, 2, 0.4),
+])
+def test_part_plan_cuts_whole_frames_and_whole_parts(fps, frames, parts, target):
+    from app.media.ffmpeg_args import part_plan
+
+    plan = part_plan(fps)
+    assert (plan.frames_per_part, plan.parts_per_gop, plan.part_target) == (frames, parts, target)
+    assert plan.frames_per_part / fps >= 0.2
+    assert plan.gop_frames == frames * parts
+    # Half a frame short of N frames: ffmpeg closes the fragment on the Nth frame.
+    assert (frames - 1) / fps < plan.frag_duration_us / 1e6 < frames / fps
+
+
+def test_ll_output_args_pipe_one_rung_as_cmaf():
+    from app.media.ffmpeg_args import ll_output_args, part_plan
+
+    rung = LADDER_720[0]
+    args = ll_output_args(1, rung, part_plan(30), 7, has_audio=True)
+    assert args[:4] == ["-map", "[v1]", "-map", "0:a:0"]
+    assert args[args.index("-g") + 1] == "30" and args[args.index("-keyint_min") + 1] == "30"
+    assert "empty_moov+default_base_moof+frag_keyframe+cmaf" in args
+    assert args[-3:] == ["-frag_duration", "316667", "pipe:7"]
+    assert "-map" in ll_output_args(0, rung, part_plan(30), 3, has_audio=False)
+    assert "0:a:0" not in ll_output_args(0, rung, part_plan(30), 3, has_audio=False)
