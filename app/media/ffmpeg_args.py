@@ -201,11 +201,18 @@ def part_plan(fps: float, part_seconds: float = LL_PART_SECONDS,
                     part_target=math.ceil(frames / fps * 1000) / 1000)
 
 
-def ll_output_args(rung_index: int, rung: Rung, plan: PartPlan, fd: int, *, has_audio: bool) -> list[str]:
-    """One rung's output: its video (and the audio) muxed as fragmented CMAF MP4 to pipe `fd`."""
+def ll_output_args(rung_index: int, rung: Rung, plan: PartPlan, fd: int, *, has_audio: bool,
+                   encoder: Encoder = Encoder(X264), preset: str = DEFAULT_PRESET) -> list[str]:
+    """One rung's output: its video (and the audio) muxed as fragmented CMAF MP4 to pipe `fd`.
+
+    ffmpeg's output options belong to the next output file only, so every rung repeats them.
+    """
     args = ["-map", f"[v{rung_index}]"]
     if has_audio:
         args += ["-map", "0:a:0"]
+    args += video_codec_args([], encoder, preset)
+    if has_audio:
+        args += ["-c:a", "aac", "-ac", "2", "-ar", "48000"]
     gop = str(plan.gop_frames)
     args += ["-g", gop, "-keyint_min", gop, "-b:v", f"{rung.video_kbps}k",
              "-maxrate", f"{rung.maxrate_kbps}k", "-bufsize", f"{rung.bufsize_kbps}k"]

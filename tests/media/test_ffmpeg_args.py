@@ -209,6 +209,8 @@ def test_ll_output_args_pipe_one_rung_as_cmaf():
     rung = LADDER_720[0]
     args = ll_output_args(1, rung, part_plan(30), 7, has_audio=True)
     assert args[:4] == ["-map", "[v1]", "-map", "0:a:0"]
+    assert args[args.index("-c:v") + 1] == "libx264" and args[args.index("-bf") + 1] == "0"
+    assert args[args.index("-c:a") + 1] == "aac"
     assert args[args.index("-g") + 1] == "30" and args[args.index("-keyint_min") + 1] == "30"
     assert "empty_moov+default_base_moof+frag_keyframe+cmaf" in args
     assert args[-3:] == ["-frag_duration", "316667", "pipe:7"]
