@@ -42,6 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .chat import bp as chat_bp
     from .dashboard import bp as dashboard_bp
     from .directory import bp as directory_bp
+    from .hls import bp as hls_bp
     from .home import bp as home_bp
     from .hooks import bp as hooks_bp
     from .moderation import bp as moderation_bp
@@ -49,7 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .settings import bp as settings_bp
 
     for bp in (home_bp, auth_bp, settings_bp, dashboard_bp, channels_bp, profiles_bp,
-               directory_bp, api_bp, hooks_bp, chat_bp, moderation_bp):
+               directory_bp, api_bp, hooks_bp, chat_bp, moderation_bp, hls_bp):
         app.register_blueprint(bp)
 
     logs.init_app(app)

@@ -84,3 +84,15 @@ def test_media_location_serves_the_storage_root(tmp_path):
     assert f'alias "{tmp_path}/media/objects/";' in text
     custom = render_nginx_conf(settings(tmp_path, storage_root=str(tmp_path / "objects")))
     assert f'alias "{tmp_path}/objects/";' in custom
+
+
+def test_hls_reloads_with_delivery_directives_go_to_the_app(tmp_path):
+    """Files stay nginx's; only directive-carrying playlist requests and missing files reach the app
+    (tests/e2e/test_hls_blocking.py proves the routing on a running nginx)."""
+    text = render_nginx_conf(settings(tmp_path))
+    hls = text.split("location /hls/ {", 1)[1].split("}\n", 2)
+    assert "error_page 418 = @hls_app;" in text and "error_page 404 = @hls_app;" in text
+    assert "if ($cascade_hls_directives) {\n                return 418;" in text
+    assert "_HLS_(msn|part|skip)=" in text
+    assert "proxy_pass" not in hls[0]  # only `return` inside the location's `if`
+    assert "location @hls_app {\n            proxy_pass http://cascade_web;" in text

@@ -1,0 +1,61 @@
+"""Playlist requests with delivery directives, and preload-hinted parts nginx could not find yet.
+
+nginx serves /hls/ from disk; it hands the app a media playlist request only when its query
+carries _HLS_msn, _HLS_part or _HLS_skip, and a file request only when the file is missing
+(media/nginx.conf.j2). The app answers both from the same files.
+"""
+from pathlib import Path
+
+from flask import Response, current_app, request, send_file
+
+from ..config import ROOT
+from . import bp, services
+
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+# Responses to blocking reloads could be cached briefly by a CDN keyed on the whole URL (the
+# directives name a point in the stream, and any playlist at or past it is a right answer), but
+# nothing caches in front of us and a player never repeats a directive URL, so "no-cache" costs
+# nothing here and can never hand out a stale edge. Revisit with a CDN: a max-age of about one
+# part target would let it collapse identical held requests.
+NO_CACHE = "no-cache"
+PART_CACHE = "public, max-age=31536000, immutable"  # a part never changes once written
+
+
+def hls_root() -> Path:
+    media_root = Path(current_app.config["MEDIA_ROOT"])
+    return (media_root if media_root.is_absolute() else ROOT / media_root) / "hls"
+
+
+def listener() -> services.PartListener:
+    """This process's shared subscriber (one per app, and so one per web process)."""
+    found = current_app.extensions.get("cascade_hls_listener")
+    if found is None:
+        found = current_app.extensions.setdefault(
+            "cascade_hls_listener", services.PartListener(current_app.config["REDIS_URL"]))
+    return found
+
+
+def _text(body: str, status: int, mimetype: str = "text/plain") -> Response:
+    response = Response(body, status=status, mimetype=mimetype)
+    response.headers["Cache-Control"] = NO_CACHE
+    return response
+
+
+@bp.route("/<name>/<rung>/index.m3u8")
+def media_playlist(name: str, rung: str):
+    try:
+        directives = services.parse_directives(request.args)
+    except services.BadDirective as refusal:
+        return _text(f"{refusal}\n", 400)
+    answer = services.answer_playlist(hls_root(), name, rung, directives, listener())
+    return _text(answer.body, answer.status, PLAYLIST_TYPE if answer.status == 200 else "text/plain")
+
+
+@bp.route("/<name>/<rung>/<filename>")
+def part(name: str, rung: str, filename: str):
+    path = services.hinted_part(hls_root(), name, rung, filename, listener())
+    if path is None:
+        return _text("no such part\n", 404)
+    response = send_file(path, mimetype="video/mp4", conditional=True)
+    response.headers["Cache-Control"] = PART_CACHE
+    return response

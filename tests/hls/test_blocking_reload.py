@@ -1,0 +1,331 @@
+"""Blocking playlist reload through the app, with real Redis announcements (threads, like the test server)."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from app import create_app
+from app.extensions import db
+from app.hls import services
+from app.media.playlist import parse_media_playlist
+from tests.conftest import TEST_REDIS_URL, base_config
+
+from .playlists import FakePackager, live_playlist
+
+
+@pytest.fixture
+def hls_app(sqlite_url, tmp_path):
+    app = create_app({**base_config(sqlite_url), "MEDIA_ROOT": str(tmp_path)})
+    yield app
+    found = app.extensions.get("cascade_hls_listener")
+    if found is not None:
+        found.stop()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def name():
+    return f"st-{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+def packager(tmp_path, name):
+    made = FakePackager(tmp_path / "hls", name, "v0", TEST_REDIS_URL)
+    yield made
+    made.close()
+
+
+def listener_of(app) -> services.PartListener:
+    with app.test_request_context():
+        from app.hls.routes import listener
+        return listener()
+
+
+def live_listener(app) -> services.PartListener:
+    found = listener_of(app)
+    found.start()
+    assert found.wait_until_live(5), "the shared subscriber did not subscribe"
+    return found
+
+
+def get_in_background(app, url: str):
+    """Start a GET in a thread; the returned function joins it and gives (response, seconds)."""
+    result = {}
+
+    def run():
+        started = time.monotonic()
+        result["response"] = app.test_client().get(url)
+        result["seconds"] = time.monotonic() - started
+
+    thread = threading.Thread(target=run)
+    thread.start()
+
+    def finish(timeout: float = 10):
+        thread.join(timeout)
+        assert not thread.is_alive(), f"{url} was not answered within {timeout} s"
+        return result["response"], result["seconds"]
+    return finish
+
+
+def test_existing_part_is_answered_at_once_with_the_whole_playlist(hls_app, packager, name):
+    text = live_playlist(first_msn=20, segments=3, parts=2)
+    packager.write(text)
+    client = hls_app.test_client()
+    for query in ("_HLS_msn=23&_HLS_part=1", "_HLS_msn=22", "_HLS_msn=21&_HLS_part=3", "_HLS_msn=5"):
+        response = client.get(f"/hls/{name}/v0/index.m3u8?{query}")
+        assert response.status_code == 200, query
+        assert response.get_data(as_text=True) == text
+        assert response.mimetype == "application/vnd.apple.mpegurl"
+        assert response.headers["Cache-Control"] == "no-cache"
+
+
+@pytest.mark.parametrize("query", [
+    "_HLS_part=1", "_HLS_msn=-1", "_HLS_msn=1.5", "_HLS_msn=abc", "_HLS_msn=", "_HLS_msn=3&_HLS_part=x",
+    "_HLS_msn=3&_HLS_part=-2", "_HLS_skip=NO", "_HLS_skip=yes", "_HLS_msn=26",  # last msn 23: 26 > 23 + 2
+])
+def test_bad_directives_are_refused_at_once(hls_app, packager, name, query):
+    packager.write(live_playlist(first_msn=20, segments=3, parts=2))
+    started = time.monotonic()
+    response = hls_app.test_client().get(f"/hls/{name}/v0/index.m3u8?{query}")
+    assert response.status_code == 400
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize("path", [
+    "st-{short}/v0/index.m3u8", "{name}/x0/index.m3u8", "{name}/v100/index.m3u8", "ST-{upper}/v0/index.m3u8",
+    "{name}/..%2Fv0/index.m3u8", "{name}/a1/index.m3u8",  # well-formed, but no such playlist
+])
+def test_unknown_or_malformed_streams_are_404(hls_app, packager, name, path):
+    packager.write(live_playlist())
+    url = "/hls/" + path.format(name=name, short=name[3:10], upper=name[3:].upper()) + "?_HLS_msn=0"
+    assert hls_app.test_client().get(url).status_code == 404
+
+
+def test_held_request_is_answered_when_the_part_is_announced(hls_app, packager, name):
+    live_listener(hls_app)
+    packager.write(live_playlist(first_msn=0, segments=3, parts=2))
+    finish = get_in_background(hls_app, f"/hls/{name}/v0/index.m3u8?_HLS_msn=3&_HLS_part=2")
+    time.sleep(0.5)
+    newer = live_playlist(first_msn=0, segments=3, parts=3)
+    packager.write(newer, announce=(3, 2))
+    announced = time.monotonic()
+    response, seconds = finish()
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == newer
+    assert seconds >= 0.45  # it was held...
+    assert time.monotonic() - announced < 0.5  # ...and woken by the announcement, not a poll
+
+
+def test_segment_request_waits_for_the_segment_to_complete(hls_app, packager, name):
+    live_listener(hls_app)
+    packager.write(live_playlist(segments=3, parts=3))
+    finish = get_in_background(hls_app, f"/hls/{name}/v0/index.m3u8?_HLS_msn=3")
+    time.sleep(0.3)
+    packager.write(live_playlist(segments=3, parts=4), announce=(3, 3))  # last part, not yet complete
+    time.sleep(0.3)
+    packager.write(live_playlist(segments=4, parts=0), announce=(3, 3))
+    response, seconds = finish()
+    assert response.status_code == 200
+    assert parse_media_playlist(response.get_data(as_text=True)).last_complete_msn == 3
+    assert seconds >= 0.55
+
+
+def test_announcements_of_other_rungs_do_not_answer(hls_app, tmp_path, packager, name):
+    live_listener(hls_app)
+    audio = FakePackager(tmp_path / "hls", name, "a0", TEST_REDIS_URL)
+    try:
+        packager.write(live_playlist(segments=3, parts=2))
+        audio.write(live_playlist(segments=3, parts=2))
+        finish = get_in_background(hls_app, f"/hls/{name}/v0/index.m3u8?_HLS_msn=3&_HLS_part=2")
+        time.sleep(0.2)
+        audio.write(live_playlist(segments=3, parts=3), announce=(3, 2))
+        time.sleep(0.3)
+        assert listener_of(hls_app).waiting() == 1
+        packager.write(live_playlist(segments=3, parts=3), announce=(3, 2))
+        response, _ = finish()
+        assert response.status_code == 200
+    finally:
+        audio.close()
+
+
+def test_unanswerable_request_gets_503_after_three_target_durations(hls_app, packager, name):
+    live_listener(hls_app)
+    packager.write(live_playlist(segments=3, parts=2, target=1))
+    response, seconds = get_in_background(hls_app, f"/hls/{name}/v0/index.m3u8?_HLS_msn=4&_HLS_part=0")()
+    assert response.status_code == 503
+    assert 2.9 <= seconds < 4
+    assert listener_of(hls_app).waiting() == 0
+
+
+def test_ended_playlist_ignores_directives(hls_app, packager, name):
+    text = live_playlist(segments=3, ended=True)
+    packager.write(text)
+    response = hls_app.test_client().get(f"/hls/{name}/v0/index.m3u8?_HLS_msn=9&_HLS_part=0&_HLS_skip=YES")
+    assert response.status_code == 200 and response.get_data(as_text=True) == text
+
+
+def test_skip_gives_a_delta_update_once_the_part_exists(hls_app, packager, name):
+    live_listener(hls_app)
+    packager.write(live_playlist(segments=12, parts=1))
+    finish = get_in_background(hls_app, f"/hls/{name}/v0/index.m3u8?_HLS_msn=12&_HLS_part=1&_HLS_skip=YES")
+    time.sleep(0.2)
+    packager.write(live_playlist(segments=12, parts=2), announce=(12, 1))
+    response, _ = finish()
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "#EXT-X-SKIP:SKIPPED-SEGMENTS=6\n" in body and "#EXT-X-VERSION:9" in body
+    assert 'URI="p12.1.m4s"' in body
+    # v2 is treated as YES; a playlist without CAN-SKIP-UNTIL answers in full.
+    assert "#EXT-X-SKIP" in hls_app.test_client().get(f"/hls/{name}/v0/index.m3u8?_HLS_skip=v2").get_data(as_text=True)
+    packager.write(live_playlist(segments=12, parts=2, skip_until=None))
+    full = hls_app.test_client().get(f"/hls/{name}/v0/index.m3u8?_HLS_msn=11&_HLS_skip=YES")
+    assert full.status_code == 200 and "#EXT-X-SKIP" not in full.get_data(as_text=True)
+
+
+def test_hinted_part_is_held_until_written(hls_app, packager, name):
+    live_listener(hls_app)
+    packager.write(live_playlist(segments=3, parts=2))  # hint: p3.2.m4s
+    finish = get_in_background(hls_app, f"/hls/{name}/v0/p3.2.m4s")
+    time.sleep(0.3)
+    packager.write_part(3, 2, b"\x00\x00\x00\x08moof")
+    packager.write(live_playlist(segments=3, parts=3), announce=(3, 2))
+    response, seconds = finish()
+    with response:
+        assert response.status_code == 200 and response.data == b"\x00\x00\x00\x08moof"
+        assert response.mimetype == "video/mp4" and seconds >= 0.25
+    client = hls_app.test_client()
+    with client.get(f"/hls/{name}/v0/p3.2.m4s") as again:
+        assert again.status_code == 200  # exists now: at once
+    started = time.monotonic()
+    for missing in ("p3.9.m4s", "p1.0.m4s", "s9.m4s", "..%2Findex.m3u8", "init.mp4"):
+        assert client.get(f"/hls/{name}/v0/{missing}").status_code == 404, missing
+    assert time.monotonic() - started < 1  # only the hinted part is held
+
+
+def test_without_redis_held_requests_poll_the_file(tmp_path, name):
+    dead = services.PartListener("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    packager = FakePackager(tmp_path / "hls", name)
+    packager.write(live_playlist(segments=3, parts=2))
+    answers = []
+    thread = threading.Thread(target=lambda: answers.append(services.answer_playlist(
+        tmp_path / "hls", name, "v0", services.Directives(3, 2), dead)))
+    try:
+        thread.start()
+        time.sleep(0.3)
+        assert not dead.live and not answers
+        packager.write(live_playlist(segments=3, parts=3))  # no announcement at all
+        written = time.monotonic()
+        thread.join(5)
+        assert answers and answers[0].status == 200
+        assert time.monotonic() - written < 0.5
+    finally:
+        dead.stop()
+
+
+def test_many_held_requests_share_one_subscription(hls_app, packager, name):
+    found = live_listener(hls_app)
+    packager.write(live_playlist(segments=3, parts=2))
+    url = f"/hls/{name}/v0/index.m3u8?_HLS_msn=3&_HLS_part=2"
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        futures = [pool.submit(lambda: hls_app.test_client().get(url)) for _ in range(50)]
+        deadline = time.monotonic() + 5
+        while found.waiting() < 50 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert found.waiting() == 50
+        packager.write(live_playlist(segments=3, parts=3), announce=(3, 2))
+        announced = time.monotonic()
+        statuses = [future.result(timeout=5).status_code for future in futures]
+    assert statuses == [200] * 50
+    assert time.monotonic() - announced < 1.5
+    assert found.waiting() == 0
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of this test's own, so it can be stopped and started again."""
+    import shutil
+    import socket
+    import subprocess
+
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    processes = []
+
+    def start():
+        process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                    "--appendonly", "no", "--dir", str(tmp_path)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        processes.append(process)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return process
+            except OSError:
+                time.sleep(0.05)
+        pytest.fail("private redis-server did not start")
+
+    def stop():
+        process = processes[-1]
+        process.terminate()
+        process.wait(5)
+
+    start()
+    yield f"redis://127.0.0.1:{port}/0", start, stop
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait(5)
+
+
+def test_a_redis_outage_falls_back_to_polling_and_recovers(tmp_path, name, private_redis):
+    url, start, stop = private_redis
+    found = services.PartListener(url)
+    packager = FakePackager(tmp_path / "hls", name, "v0", url)
+    try:
+        found.start()
+        assert found.wait_until_live(5)
+        packager.write(live_playlist(segments=3, parts=2, target=4))
+        answers = []
+
+        def held():
+            answers.append(services.answer_playlist(tmp_path / "hls", name, "v0",
+                                                    services.Directives(3, 2), found))
+
+        thread = threading.Thread(target=held)
+        thread.start()
+        time.sleep(0.3)
+        stop()
+        deadline = time.monotonic() + 3
+        while found.live and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not found.live, "the listener did not notice Redis going away"
+        packager.write(live_playlist(segments=3, parts=3, target=4))  # nobody can announce it
+        written = time.monotonic()
+        thread.join(5)
+        assert answers and answers[0].status == 200
+        assert time.monotonic() - written < 0.5  # found by polling
+
+        start()
+        assert found.wait_until_live(5), "the listener did not resubscribe"
+        packager.redis.connection_pool.disconnect()
+        thread = threading.Thread(target=lambda: answers.append(services.answer_playlist(
+            tmp_path / "hls", name, "v0", services.Directives(3, 3), found)))
+        thread.start()
+        time.sleep(0.3)
+        packager.write(live_playlist(segments=3, parts=4, target=4), announce=(3, 3))
+        thread.join(5)
+        assert len(answers) == 2 and answers[1].status == 200
+    finally:
+        found.stop()
+        packager.close()
