@@ -41,7 +41,7 @@ def _text(body: str, status: int, mimetype: str = "text/plain") -> Response:
     return response
 
 
-@bp.route("/<name>/<rung>/index.m3u8")
+@bp.route("/<internal_name:name>/<rung:rung>/index.m3u8")
 def media_playlist(name: str, rung: str):
     try:
         directives = services.parse_directives(request.args)
@@ -51,7 +51,7 @@ def media_playlist(name: str, rung: str):
     return _text(answer.body, answer.status, PLAYLIST_TYPE if answer.status == 200 else "text/plain")
 
 
-@bp.route("/<name>/<rung>/<filename>")
+@bp.route("/<internal_name:name>/<rung:rung>/<part_file:filename>")
 def part(name: str, rung: str, filename: str):
     path = services.hinted_part(hls_root(), name, rung, filename, listener())
     if path is None:

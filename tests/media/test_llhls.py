@@ -169,3 +169,20 @@ def test_rules_catch_broken_playlists():
 
 def test_fmt():
     assert fmt(6) == "6.0" and fmt(1.002) == "1.002" and fmt(0.3) == "0.3"
+
+
+def test_the_blocking_endpoint_reads_what_the_packager_writes(tmp_path):
+    """The packager's playlists, as app.media.playlist (the blocking-reload side) parses them."""
+    from app.media.playlist import delta_update, parse_media_playlist
+
+    clock = Clock()
+    pack = packager(tmp_path, clock=clock, window=12)
+    feed_gops(pack, 9, clock=clock)
+    state = parse_media_playlist((tmp_path / PLAYLIST).read_text())
+    assert (state.last_msn, state.last_part) == (8, 2)
+    assert state.has(8, 2) and not state.has(8, 3) and state.has(7) and not state.has(8)
+    assert state.preload_hint == part_name(8, 3)
+    assert state.can_skip_until == 6.0 and state.target_duration == 1
+    delta = delta_update((tmp_path / PLAYLIST).read_text(), state.can_skip_until)
+    assert "#EXT-X-SKIP:SKIPPED-SEGMENTS=" in delta
+    check_playlist(delta.replace("#EXT-X-SKIP", "#SKIPPED"))  # the kept part still keeps the rules
