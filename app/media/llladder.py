@@ -1,0 +1,122 @@
+"""A whole ladder in LL-HLS: one pipe per rung from the one ffmpeg, a packager per rung, the master.
+
+ffmpeg writes each rung as fragmented CMAF MP4 to its own pipe (ffmpeg_args.ll_output_args);
+a reader thread per pipe turns the bytes into parts (app.media.fmp4) for that rung's
+RenditionPackager (app.media.llhls). Every playlist reports the other rungs' live edges, and the
+master playlist is written once every rung's init segment (its CODECS) is known.
+Not wired into the transcode worker yet.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .atomic import write_atomic
+from .ffmpeg_args import PartPlan
+from .fmp4 import InitSegment, read_fragments
+from .ladder import Rung
+from .llhls import PLAYLIST, RenditionPackager, RenditionReport
+
+log = logging.getLogger("app.media.llladder")
+
+MASTER = "master.m3u8"
+
+
+def rung_dir(index: int) -> str:
+    return f"v{index}"
+
+
+def master_playlist(rungs: Sequence[Rung], codecs: Sequence[str]) -> str:
+    lines = ["#EXTM3U", "#EXT-X-VERSION:9", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for index, (rung, codec) in enumerate(zip(rungs, codecs)):
+        lines.append(f'#EXT-X-STREAM-INF:BANDWIDTH={rung.bandwidth},RESOLUTION={rung.width}x{rung.height},'
+                     f'CODECS="{codec}",FRAME-RATE={rung.fps:.3f}')
+        lines.append(f"{rung_dir(index)}/{PLAYLIST}")
+    return "\n".join(lines) + "\n"
+
+
+class LadderPackager:
+    """Owns the pipes and packagers of one live ladder under `out`.
+
+    Call `open_pipes()` before starting ffmpeg (pass `write_fds` as pass_fds and to
+    ll_output_args), `start()` after, and `finish()` once ffmpeg has exited.
+    `announce(rung_name, msn, part)` is called after each part is listed (Redis publish).
+    """
+
+    def __init__(self, out: Path, rungs: Sequence[Rung], plans: Sequence[PartPlan], *,
+                 target_duration: int, announce: Callable[[str, int, int], None] | None = None):
+        self.out = Path(out)
+        self.rungs = list(rungs)
+        self.inits: list[InitSegment | None] = [None] * len(self.rungs)
+        self.errors: list[str] = []
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self.read_fds: list[int] = []
+        self.write_fds: list[int] = []
+        self.packagers = []
+        for index, plan in enumerate(plans):
+            name = rung_dir(index)
+            self.packagers.append(RenditionPackager(
+                self.out / name, part_target=plan.part_target,
+                segment_min=plan.gop_frames / self.rungs[index].fps - 0.01,
+                target_duration=target_duration,
+                on_part=(lambda msn, part, name=name: announce(name, msn, part)) if announce else None,
+                reports=lambda index=index: self.reports(index)))
+
+    def open_pipes(self) -> list[int]:
+        for _ in self.rungs:
+            read_fd, write_fd = os.pipe()
+            self.read_fds.append(read_fd)
+            self.write_fds.append(write_fd)
+        return self.write_fds
+
+    def start(self) -> None:
+        """Close our copies of the write ends (ffmpeg holds them now) and read every pipe."""
+        for fd in self.write_fds:
+            os.close(fd)
+        self.write_fds = []
+        for index, fd in enumerate(self.read_fds):
+            thread = threading.Thread(target=self._read, args=(index, fd), daemon=True,
+                                      name=f"llhls-{rung_dir(index)}")
+            thread.start()
+            self._threads.append(thread)
+
+    def reports(self, index: int) -> list[RenditionReport]:
+        found = []
+        for other, packager in enumerate(self.packagers):
+            last = packager.last if other != index else None
+            if last is not None:
+                found.append(RenditionReport(f"../{rung_dir(other)}/{PLAYLIST}", *last))
+        return found
+
+    def _read(self, index: int, fd: int) -> None:
+        packager = self.packagers[index]
+        try:
+            with os.fdopen(fd, "rb", buffering=0) as pipe:
+                for item in read_fragments(pipe):
+                    with self._lock:  # reports read the other packagers' edges
+                        if isinstance(item, InitSegment):
+                            packager.add_init(item.data)
+                            self.inits[index] = item
+                            self._maybe_write_master()
+                        else:
+                            packager.add_part(item.data, item.duration, item.independent)
+        except Exception as error:  # a broken pipe or stream must not kill the worker's loop
+            log.exception("rung %s: packaging stopped", rung_dir(index))
+            self.errors.append(f"{rung_dir(index)}: {error}")
+
+    def _maybe_write_master(self) -> None:
+        if all(self.inits) and not (self.out / MASTER).exists():
+            write_atomic(self.out / MASTER,
+                         master_playlist(self.rungs, [init.codecs for init in self.inits]).encode())
+
+    def finish(self, timeout: float = 10.0) -> None:
+        for thread in self._threads:
+            thread.join(timeout)
+        with self._lock:
+            for packager in self.packagers:
+                if packager.has_init and not packager.ended:
+                    packager.finish()
