@@ -1,6 +1,7 @@
 """Chat pacing kept in Redis: per-user token buckets, slow mode, anonymous connects, recent texts."""
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -32,10 +33,15 @@ return {allowed, wait}
 """
 
 
+@functools.lru_cache(maxsize=8)
+def _token_bucket(redis: Redis):
+    """The bucket script, registered once per client (it then runs by its SHA, EVALSHA)."""
+    return redis.register_script(TOKEN_BUCKET)
+
+
 def take_token(redis: Redis, key: str, capacity: float, per_second: float) -> float:
     """Spend one token from the bucket at `key`; 0 when allowed, else seconds until one is back."""
-    script = redis.register_script(TOKEN_BUCKET)
-    allowed, wait_ms = script(keys=[f"{PREFIX}:bucket:{key}"],
+    allowed, wait_ms = _token_bucket(redis)(keys=[f"{PREFIX}:bucket:{key}"],
                               args=[capacity, per_second, f"{time.time():.3f}"])
     return 0.0 if int(allowed) else max(0.1, int(wait_ms) / 1000)
 

@@ -2,27 +2,23 @@
 from flask import Blueprint
 from werkzeug.routing import BaseConverter
 
+from . import services
+
 bp = Blueprint("hls", __name__, url_prefix="/hls")
 
 
-class InternalNameConverter(BaseConverter):
-    """Only live sessions' internal names (st-<16 hex>) reach these routes; other /hls/ paths
-    are nobody's business here (nginx, or a test's stand-in for it, serves them)."""
-    regex = r"st-[0-9a-f]{16}"
-
-
-class RungConverter(BaseConverter):
-    regex = r"[va][0-9]{1,2}"
-
-
-class PartFileConverter(BaseConverter):
-    regex = r"p[0-9]{1,12}\.[0-9]{1,6}\.m4s"
+def _converter(name: str, pattern) -> type[BaseConverter]:
+    return type(f"{name}Converter", (BaseConverter,), {"regex": pattern.pattern})
 
 
 @bp.record_once
 def _converters(state) -> None:
+    # Only live sessions' internal names, rungs and part files reach these routes; other /hls/
+    # paths are nobody's business here (nginx, or a test's stand-in for it, serves them).
     state.app.url_map.converters.update(
-        internal_name=InternalNameConverter, rung=RungConverter, part_file=PartFileConverter)
+        internal_name=_converter("InternalName", services.INTERNAL_NAME),
+        rung=_converter("Rung", services.RUNG),
+        part_file=_converter("PartFile", services.PART_FILE))
 
 
 from . import routes  # noqa: E402,F401

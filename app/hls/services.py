@@ -24,12 +24,12 @@ from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from ..media.ffmpeg_args import PLAYLIST_NAME as PLAYLIST
 from ..media.playlist import PlaylistState, delta_update, parse_media_playlist
 
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "cascade:hls:"
-PLAYLIST = "index.m3u8"
 INTERNAL_NAME = re.compile(r"st-[0-9a-f]{16}")
 RUNG = re.compile(r"[va][0-9]{1,2}")
 PART_FILE = re.compile(r"p[0-9]{1,12}\.[0-9]{1,6}\.m4s")

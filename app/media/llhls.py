@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .atomic import write_atomic
+from .ffmpeg_args import PLAYLIST_NAME as PLAYLIST
 
 log = logging.getLogger("app.media.llhls")
 
-PLAYLIST = "index.m3u8"
 INIT = "init.mp4"
 VERSION = 9  # EXT-X-SKIP in delta updates needs 9; parts need 6
 
@@ -94,6 +94,8 @@ class RenditionPackager:
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         if target_duration < math.ceil(segment_min):
             raise ValueError("TARGETDURATION must cover the minimum segment duration")
+        if not 1 <= part_segments <= window:
+            raise ValueError("parts are listed for some of the listed segments")
         self.directory = Path(directory)
         self.part_target = part_target
         self.segment_min = segment_min
@@ -186,6 +188,9 @@ class RenditionPackager:
                 segment.parts_expiring = True
                 files = [self.directory / part.uri(segment.msn) for part in segment.parts]
                 self._expiring.append((now + timedelta(seconds=3 * self.target_duration), files))
+        # Segments that left the playlist (their parts are scheduled above) are no longer needed:
+        # without this the list, and this loop over it on every part, would grow all stream long.
+        del self.segments[:-self.window]
         keep = []
         for due, files in self._expiring:
             if due <= now:

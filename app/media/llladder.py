@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .atomic import write_atomic
+from .ffmpeg_args import MASTER_NAME as MASTER
 from .ffmpeg_args import PartPlan
 from .fmp4 import InitSegment, read_fragments
 from .ladder import Rung
 from .llhls import PLAYLIST, RenditionPackager, RenditionReport
 
 log = logging.getLogger("app.media.llladder")
-
-MASTER = "master.m3u8"
 
 
 def rung_dir(index: int) -> str:

@@ -353,41 +353,45 @@ def describe_mode(kind: str, settings: ChatSettings) -> str:
     return MODE_NOTICES[kind](settings)
 
 
-def add_blocked_term(channel: Channel | None, actor, raw: str) -> BlockedTerm:
-    """A term for one channel's chat, or (channel None, admins only) for every chat on the site."""
-    if channel is None:
-        if not (getattr(actor, "is_authenticated", False) and actor.is_admin):
-            raise ModerationError("Only site admins can change the site-wide list.", 403)
-    else:
+def _require_list_keeper(channel: Channel | None, actor) -> None:
+    """Channel staff keep a channel's list; only site admins keep the site-wide one (channel None)."""
+    if channel is not None:
         require_staff(channel, actor)
+    elif not (getattr(actor, "is_authenticated", False) and actor.is_admin):
+        raise ModerationError("Only site admins can change the site-wide list.", 403)
+
+
+def _on_list(channel: Channel | None):
+    return BlockedTerm.channel_id.is_(None) if channel is None else BlockedTerm.channel_id == channel.id
+
+
+def _store_term(channel: Channel | None, raw: str, created_by_id: int | None) -> BlockedTerm:
+    """Validate and add a term to a list (no commit): refuses junk, duplicates and a full list."""
     try:
         term = filters.validate_term(raw)
     except ValueError as error:
         raise ModerationError(str(error)) from None
-    channel_id = channel.id if channel else None
-    existing = db.session.scalar(select(BlockedTerm).where(
-        BlockedTerm.channel_id.is_(None) if channel_id is None else BlockedTerm.channel_id == channel_id,
-        BlockedTerm.term == term))
-    if existing is not None:
+    if db.session.scalar(select(BlockedTerm.id).where(_on_list(channel), BlockedTerm.term == term)):
         raise ModerationError(f"“{term}” is already on the list.", 409)
-    count = db.session.scalar(select(func.count(BlockedTerm.id)).where(
-        BlockedTerm.channel_id.is_(None) if channel_id is None else BlockedTerm.channel_id == channel_id))
-    if count >= MAX_TERMS:
+    if db.session.scalar(select(func.count(BlockedTerm.id)).where(_on_list(channel))) >= MAX_TERMS:
         raise ModerationError(f"The list holds at most {MAX_TERMS} terms.")
-    row = BlockedTerm(channel_id=channel_id, term=term, created_by_id=actor.id)
+    row = BlockedTerm(channel_id=channel.id if channel else None, term=term, created_by_id=created_by_id)
     db.session.add(row)
+    return row
+
+
+def add_blocked_term(channel: Channel | None, actor, raw: str) -> BlockedTerm:
+    """A term for one channel's chat, or (channel None, admins only) for every chat on the site."""
+    _require_list_keeper(channel, actor)
+    row = _store_term(channel, raw, actor.id)
     if channel is not None:
-        _log(channel, actor, "blocked_term", reason=f"Added blocked term “{term}”")
+        _log(channel, actor, "blocked_term", reason=f"Added blocked term “{row.term}”")
     db.session.commit()
     return row
 
 
 def remove_blocked_term(channel: Channel | None, actor, term_id: int) -> None:
-    if channel is None:
-        if not (getattr(actor, "is_authenticated", False) and actor.is_admin):
-            raise ModerationError("Only site admins can change the site-wide list.", 403)
-    else:
-        require_staff(channel, actor)
+    _require_list_keeper(channel, actor)
     row = db.session.get(BlockedTerm, term_id)
     if row is None or row.channel_id != (channel.id if channel else None):
         raise ModerationError("That term isn't on this list.", 404)
@@ -397,9 +401,29 @@ def remove_blocked_term(channel: Channel | None, actor, term_id: int) -> None:
     db.session.commit()
 
 
+def add_site_term_from_shell(raw: str) -> BlockedTerm:
+    """`flask chat terms add`: the operator at the shell vouches for it, so no admin account."""
+    row = _store_term(None, raw, None)
+    db.session.commit()
+    return row
+
+
+def remove_site_term_from_shell(raw: str) -> str:
+    """`flask chat terms remove`: by the term as listed, or as typed when it was added."""
+    try:
+        term = filters.validate_term(raw)
+    except ValueError:
+        term = raw.strip()
+    row = db.session.scalar(select(BlockedTerm).where(_on_list(None), BlockedTerm.term == term))
+    if row is None:
+        raise ModerationError(f"“{term}” is not on the site-wide list.", 404)
+    db.session.delete(row)
+    db.session.commit()
+    return term
+
+
 def terms_for(channel: Channel | None) -> list[BlockedTerm]:
-    cond = BlockedTerm.channel_id.is_(None) if channel is None else BlockedTerm.channel_id == channel.id
-    return list(db.session.scalars(select(BlockedTerm).where(cond).order_by(BlockedTerm.term)))
+    return list(db.session.scalars(select(BlockedTerm).where(_on_list(channel)).order_by(BlockedTerm.term)))
 
 
 # --- moderators ------------------------------------------------------------------------------------

@@ -9,12 +9,9 @@ import math
 import re
 from dataclasses import dataclass, field
 
-ATTR = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
+from app.media.playlist import attributes
+
 LL_TAGS = ("#EXT-X-PART:", "#EXT-X-PRELOAD-HINT", "#EXT-X-RENDITION-REPORT", "#EXT-X-SKIP")
-
-
-def attributes(line: str) -> dict[str, str]:
-    return {k: v.strip('"') for k, v in ATTR.findall(line.split(":", 1)[1])}
 
 
 @dataclass
