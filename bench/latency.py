@@ -2,8 +2,13 @@
 
 Run against the box `make run` started (site on :8080, RTMP on :1935):
 
-    .venv/bin/python bench/latency.py [--seconds 60] [--url http://127.0.0.1:8080]
+    .venv/bin/python bench/latency.py [--classic] [--seconds 60] [--url http://127.0.0.1:8080]
                                       [--rtmp rtmp://127.0.0.1:1935/live] [--channel bench_latency]
+
+By default the bench channel streams in low latency (LL-HLS: ~0.33 s parts, blocking playlist
+reload); `--classic` switches it to normal latency (classic HLS, 1 s segments, no parts) first,
+so the two can be compared on the same box. The mode is the channel's own setting
+(`flask channels latency NAME low|normal`), set before the broadcast starts.
 
 The publisher (ffmpeg, 1280x720 at 30 fps, pushed in real time with -re) draws the time of day in
 centiseconds as a row of 24 black and white boxes, one per bit, using drawbox timeline
@@ -139,17 +144,26 @@ def main() -> None:
     parser.add_argument("--rtmp", default="rtmp://127.0.0.1:1935/live")
     parser.add_argument("--channel", default="bench_latency")
     parser.add_argument("--warmup", type=int, default=15, help="seconds of playback before measuring")
+    parser.add_argument("--classic", action="store_true",
+                        help="classic HLS with 1 s segments and no parts, for comparison")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
 
     key = stream_key(args.channel)
+    mode = flask("channels", "latency", args.channel, "normal" if args.classic else "low")
+    if mode.returncode != 0:
+        sys.exit(f"cannot set the latency mode: {mode.stderr.strip()}")
+    log(mode.stdout.strip().splitlines()[-1])
     publisher = publish(args.rtmp, key, args.seconds + args.warmup + 60)
     try:
         wait_live(args.url, args.channel)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+                                        args=["--no-sandbox", "--disable-gpu", "--disable-quic",
+                                              "--no-first-run", "--disable-background-networking",
+                                              "--disable-component-update", "--disable-sync",
+                                              "--autoplay-policy=no-user-gesture-required"])
             # The bench's own probes are evaluated in the page, which our CSP (no eval) would refuse.
             context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
             page = context.new_page()

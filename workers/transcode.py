@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -30,16 +31,31 @@ from sqlalchemy import select
 from app.extensions import db, get_redis
 from app.jobs import enqueue_in, enqueue_transcode
 from app.media.encoder import detect_encoder
-from app.media.ffmpeg_args import FFMPEG_MASTER_NAME, MASTER_NAME, PLAYLIST_NAME, THUMBNAIL_SECONDS, transcode_args
+from app.hls.services import announcement, channel as hls_channel
 from app.media.atomic import write_atomic
+from app.media.ffmpeg_args import (
+    FFMPEG_MASTER_NAME,
+    MASTER_NAME,
+    PLAYLIST_NAME,
+    THUMBNAIL_SECONDS,
+    ll_target_duration,
+    ll_transcode_args,
+    part_plan,
+    transcode_args,
+)
 from app.media.hls import fix_master_playlist
 from app.media.ladder import Source, ladder_for, lighter
+from app.media.llhls import RECORDING, end_playlist
+from app.media.llladder import LadderPackager
 from app.media.storage import get_storage
 from app.models import Channel, StreamSession, utcnow
 from workers.context import app_context
 
 log = logging.getLogger(__name__)
 
+# seg_<n>.m4s from ffmpeg's HLS muxer (classic), s<msn>.m4s from our LL-HLS packager.
+SEGMENT_FILE = re.compile(r"(?:seg_|s)([0-9]+)\.m4s")
+INIT_FILE = re.compile(r"init-([0-9]+)(?:-[^/]*)?\.mp4")  # init-<n>-<rung>.mp4 (classic), init-<msn>.mp4
 STATS_KEY = "cascade:stream:{}:stats"
 WORKER_KEY = "cascade:stream:{}:worker"
 REQUEUE_KEY = "cascade:stream:{}:requeue"
@@ -197,14 +213,14 @@ def _die_with_parent() -> None:
 class FfmpegRun:
     """One ffmpeg process in its own process group, with its -progress output parsed on a thread."""
 
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, args: list[str], pass_fds: tuple[int, ...] = ()) -> None:
         self.args = args
         self.started = time.monotonic()
         self.latest: dict[str, str] = {}
         self.tail: collections.deque[str] = collections.deque(maxlen=20)
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, start_new_session=True,
-                                        preexec_fn=_die_with_parent)
+                                        preexec_fn=_die_with_parent, pass_fds=pass_fds)
         self._threads = [threading.Thread(target=self._read_progress, daemon=True),
                          threading.Thread(target=self._read_errors, daemon=True)]
         for thread in self._threads:
@@ -272,6 +288,11 @@ class Transcode:
         self.channel_id = session.channel_id
         self.name = session.internal_name
         self.record = bool(session.channel.record)
+        # LL-HLS unless the creator chose normal latency (classic HLS); read once per job, so a
+        # change applies from the next broadcast.
+        self.low_latency = getattr(session.channel, "latency_mode", "low") != "normal"
+        self.ladder: LadderPackager | None = None
+        self.announce_failed = False
         self.redis = get_redis()
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.encoder = detect_encoder()
@@ -373,7 +394,8 @@ class Transcode:
             return
         session.renditions = [
             {**rung.as_dict(), "playlist": f"{rung.name}/{PLAYLIST_NAME}", "encoder": self.encoder.name,
-             "preset": self.plan.preset, "headroom_step": self.step, "note": self.note}
+             "preset": self.plan.preset, "headroom_step": self.step, "note": self.note,
+             "delivery": "ll-hls" if self.low_latency else "hls"}
             for rung in self.plan.rungs
         ]
         db.session.commit()
@@ -416,25 +438,69 @@ class Transcode:
         self.plan = lighter(ladder_for(self.source), self.step)
         self.out.mkdir(parents=True, exist_ok=True)
         self.work.mkdir(parents=True, exist_ok=True)
-        # Numbers that only grow across restarts, so no run overwrites an earlier run's files.
-        start_number = int(time.time() * 10)
-        args = transcode_args(pull_url(self.name), str(self.out), self.plan.rungs,
-                              encoder=self.encoder, preset=self.plan.preset,
-                              has_audio=self.source.has_audio, source_fps=self.source.fps,
-                              record=self.record, thumbnail_path=str(self.thumb),
-                              start_number=start_number)
-        self.run = FfmpegRun(args)
-        self.master_done = False
+        if self.low_latency:
+            self.start_low_latency()
+        else:
+            # Numbers that only grow across restarts, so no run overwrites an earlier run's files.
+            start_number = int(time.time() * 10)
+            args = transcode_args(pull_url(self.name), str(self.out), self.plan.rungs,
+                                  encoder=self.encoder, preset=self.plan.preset,
+                                  has_audio=self.source.has_audio, source_fps=self.source.fps,
+                                  record=self.record, thumbnail_path=str(self.thumb),
+                                  start_number=start_number)
+            self.run = FfmpegRun(args)
+            self.master_done = False
         self.state = "running"
         log.info("session %s (%s): ffmpeg %s started: %s on %s, preset %s%s", self.session_id, self.name,
                  self.run.pid, "/".join(r.name for r in self.plan.rungs), self.encoder.name,
                  self.plan.preset, f" ({self.note})" if self.note else "")
         self.save_renditions()
 
-    def stop(self) -> None:
+    def start_low_latency(self) -> None:
+        """ffmpeg writes each rung's CMAF fragments to a pipe; our packagers (which resume from
+        an earlier run's playlists) cut parts and segments and write every playlist and the master."""
+        rungs = self.plan.rungs
+        plans = [part_plan(rung.fps) for rung in rungs]
+        ladder = LadderPackager(self.out, rungs, plans, target_duration=ll_target_duration(rungs, plans),
+                                record=self.record, announce=self.announce)
+        fds = ladder.open_pipes()
+        args = ll_transcode_args(pull_url(self.name), rungs, plans, fds, encoder=self.encoder,
+                                 preset=self.plan.preset, has_audio=self.source.has_audio,
+                                 source_fps=self.source.fps, thumbnail_path=str(self.thumb))
+        try:
+            self.run = FfmpegRun(args, pass_fds=tuple(fds))
+        except OSError:
+            ladder.close()
+            raise
+        ladder.start()
+        self.ladder = ladder
+        self.master_done = True
+
+    def announce(self, rung: str, msn: int, part: int) -> None:
+        """Wake the requests held for this part (app.hls). Runs on the packager's threads; without
+        Redis they poll the playlist instead, so a failure here must not stop packaging."""
+        try:
+            self.redis.publish(hls_channel(self.name), announcement(rung, msn, part))
+            self.announce_failed = False
+        except Exception as error:  # noqa: BLE001 - any Redis error
+            if not self.announce_failed:
+                log.warning("session %s (%s): cannot announce parts (%s); held requests will poll",
+                            self.session_id, self.name, error)
+            self.announce_failed = True
+
+    def stop(self, final: bool = False) -> None:
+        """Stop ffmpeg; with LL-HLS, close the open segments (`final`: end the playlists too)."""
         if self.run is not None:
             self.run.stop()
             self.run = None
+        if self.ladder is not None:
+            if final:
+                self.ladder.finish()
+            else:
+                self.ladder.close()
+            for error in self.ladder.errors:
+                log.error("session %s (%s): LL-HLS packaging failed: %s", self.session_id, self.name, error)
+            self.ladder = None
 
     def watch(self) -> str:
         """Tend the running ffmpeg until something needs the job loop: ended, reconnecting,
@@ -450,7 +516,7 @@ class Transcode:
                 return "ended"
             if status == "reconnecting":
                 return "reconnecting"
-            if self.run.poll() is not None:
+            if self.run.poll() is not None or (self.ladder is not None and self.ladder.errors):
                 return "exited"
             now = time.monotonic()
             progress = self.run.latest
@@ -526,7 +592,7 @@ class Transcode:
             ran_for = time.monotonic() - self.run.started
             code = self.run.poll()
             if outcome in ("ended", "lost"):
-                self.stop()
+                self.stop(final=outcome == "ended")
                 return outcome
             if outcome == "too_slow":
                 log.warning("session %s (%s): %s", self.session_id, self.name, self.note)
@@ -618,14 +684,20 @@ def start_supervision() -> bool:
 
 
 def recording_manifest(session: StreamSession, out: Path) -> dict:
-    """What the VOD job needs: every rung's init sections and segments in order."""
+    """What the VOD job needs: every rung's init sections and segments in order, and with LL-HLS
+    the rung's recording playlist (every segment with its init section and discontinuities)."""
     rungs = {}
     for rung_dir in sorted(p for p in out.iterdir() if p.is_dir()):
-        segments = sorted((p.name for p in rung_dir.glob("seg_*.m4s")),
-                          key=lambda name: int(name[4:-4]) if name[4:-4].isdigit() else 0)
-        inits = sorted(p.name for p in rung_dir.glob("init-*.mp4"))
+        numbered = ((int(match[1]), p.name) for p in rung_dir.glob("*.m4s")
+                    if (match := SEGMENT_FILE.fullmatch(p.name)))
+        segments = [name for _, name in sorted(numbered)]
+        numbered_inits = ((int(match[1]), p.name) for p in rung_dir.glob("init-*.mp4")
+                          if (match := INIT_FILE.fullmatch(p.name)))
+        inits = [name for _, name in sorted(numbered_inits)]
         if segments:
             rungs[rung_dir.name] = {"inits": inits, "segments": segments}
+            if (rung_dir / RECORDING).exists():
+                rungs[rung_dir.name]["playlist"] = RECORDING
     return {
         "session_id": session.id,
         "channel_id": session.channel_id,
@@ -661,6 +733,12 @@ def finish_session(session_id: int) -> str:
             return "deleted"
         if not out.is_dir():
             return "nothing recorded"
+        for rung_dir in (p for p in out.iterdir() if p.is_dir()):
+            # A run the worker could not finish (it died, or the publisher never came back)
+            # left its LL-HLS playlist live: end it, and drop the parts the VOD does not need.
+            end_playlist(rung_dir)
+            for part in rung_dir.glob("p*.m4s"):
+                part.unlink(missing_ok=True)
         write_atomic(out / "recording.json",
                      json.dumps(recording_manifest(session, out), indent=1).encode())
         log.info("session %s (%s): output kept for the recording", session_id, session.internal_name)

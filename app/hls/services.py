@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "cascade:hls:"
 INTERNAL_NAME = re.compile(r"st-[0-9a-f]{16}")
-RUNG = re.compile(r"[va][0-9]{1,2}")
+RUNG = re.compile(r"[0-9]{1,4}p|[va][0-9]{1,2}")  # 720p (the packager's), v0/a0 (spare)
 PART_FILE = re.compile(r"p[0-9]{1,12}\.[0-9]{1,6}\.m4s")
 _DIRECTIVE_NUMBER = re.compile(r"[0-9]{1,12}")
 

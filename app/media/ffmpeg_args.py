@@ -12,11 +12,14 @@ from typing import Sequence
 from .encoder import NVENC, X264, Encoder
 from .ladder import DEFAULT_PRESET, Rung
 
-SEGMENT_SECONDS = 2
-GOP_SECONDS = 2
+# Classic HLS (a channel's "normal latency" mode): 1 s segments of one GOP each, which players
+# start three segments behind the edge. LL-HLS (the default) cuts one GOP per segment as well
+# (LL_SEGMENT_SECONDS), in parts.
+SEGMENT_SECONDS = 1
+GOP_SECONDS = 1
 # The live playlist is a sliding window (~20 s); with recording on, segments that fall out
 # of it stay on disk for the VOD job, so the window bounds the playlist, not the recording.
-LIVE_WINDOW_SEGMENTS = 10
+LIVE_WINDOW_SEGMENTS = 20
 MASTER_NAME = "master.m3u8"
 # ffmpeg's own master lacks FRAME-RATE; the worker publishes the completed copy as MASTER_NAME,
 # so players never see an incomplete one.
@@ -29,7 +32,7 @@ NVENC_PRESETS = {"veryfast": "p4", "superfast": "p2", "ultrafast": "p1"}
 
 
 def gop_frames(rung: Rung) -> int:
-    """Frames per GOP: the same 2 s for every rung, so keyframes line up across renditions."""
+    """Frames per GOP: the same second for every rung, so keyframes line up across renditions."""
     return max(1, round(rung.fps * GOP_SECONDS))
 
 
@@ -140,14 +143,9 @@ def transcode_args(input_url: str, out_dir: str, rungs: Sequence[Rung], *,
     `progress` is where `-progress` writes key=value blocks (None for none); `thumbnail_path`
     adds a JPEG output from the same decode, rewritten in place every 30 s.
     """
-    if not rungs:
-        raise ValueError("a transcode needs at least one rung")
-    args = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", loglevel, "-nostats", "-y"]
-    if progress:
-        args += ["-progress", progress, "-stats_period", "1"]
-    args += input_args(input_url, encoder, live=live_input)
-    args += ["-filter_complex",
-             filter_graph(rungs, encoder, source_fps, thumbnail=thumbnail_path is not None)]
+    args = _decode_args(input_url, rungs, encoder=encoder, source_fps=source_fps,
+                        thumbnail=thumbnail_path is not None, progress=progress,
+                        live_input=live_input, ffmpeg=ffmpeg, loglevel=loglevel)
     for i in range(len(rungs)):
         args += ["-map", f"[v{i}]"]
         if has_audio:
@@ -156,11 +154,27 @@ def transcode_args(input_url: str, out_dir: str, rungs: Sequence[Rung], *,
     if has_audio:
         args += audio_codec_args(rungs)
     args += hls_args(out_dir, rungs, has_audio=has_audio, record=record, start_number=start_number)
-    if thumbnail_path:
-        args += ["-map", "[thumb]", "-an", "-c:v", "mjpeg", "-strict", "unofficial", "-q:v", "4",
-                 "-f", "image2",
-                 "-update", "1", thumbnail_path]
-    return args
+    return args + _thumbnail_output(thumbnail_path)
+
+
+def _decode_args(input_url: str, rungs: Sequence[Rung], *, encoder: Encoder, source_fps: float | None,
+                 thumbnail: bool, progress: str | None, live_input: bool, ffmpeg: str,
+                 loglevel: str) -> list[str]:
+    """Everything before the outputs: logging, progress, the input and the split filter graph."""
+    if not rungs:
+        raise ValueError("a transcode needs at least one rung")
+    args = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", loglevel, "-nostats", "-y"]
+    if progress:
+        args += ["-progress", progress, "-stats_period", "1"]
+    args += input_args(input_url, encoder, live=live_input)
+    return args + ["-filter_complex", filter_graph(rungs, encoder, source_fps, thumbnail=thumbnail)]
+
+
+def _thumbnail_output(thumbnail_path: str | None) -> list[str]:
+    if not thumbnail_path:
+        return []
+    return ["-map", "[thumb]", "-an", "-c:v", "mjpeg", "-strict", "unofficial", "-q:v", "4",
+            "-f", "image2", "-update", "1", thumbnail_path]
 
 
 # --- LL-HLS: each rung as fragmented CMAF MP4 on its own pipe, packaged by app.media.llhls ---
@@ -220,3 +234,28 @@ def ll_output_args(rung_index: int, rung: Rung, plan: PartPlan, fd: int, *, has_
         args += ["-b:a", f"{rung.audio_kbps}k"]
     return args + ["-f", "mp4", "-movflags", "empty_moov+default_base_moof+frag_keyframe+cmaf",
                    "-frag_duration", str(plan.frag_duration_us), f"pipe:{fd}"]
+
+
+def ll_transcode_args(input_url: str, rungs: Sequence[Rung], plans: Sequence[PartPlan],
+                      fds: Sequence[int], *, encoder: Encoder = Encoder(X264),
+                      preset: str = DEFAULT_PRESET, has_audio: bool = True,
+                      source_fps: float | None = None, thumbnail_path: str | None = None,
+                      progress: str | None = "pipe:1", live_input: bool = True,
+                      ffmpeg: str = "ffmpeg", loglevel: str = "warning") -> list[str]:
+    """The whole ffmpeg command for one LL-HLS live transcode: the same decode and split as
+    transcode_args, each rung written as CMAF fragments to its pipe in `fds` (run it with
+    pass_fds=fds), and the thumbnail output."""
+    if not len(rungs) == len(plans) == len(fds):
+        raise ValueError("every rung needs its part plan and its pipe")
+    args = _decode_args(input_url, rungs, encoder=encoder, source_fps=source_fps,
+                        thumbnail=thumbnail_path is not None, progress=progress,
+                        live_input=live_input, ffmpeg=ffmpeg, loglevel=loglevel)
+    for index, (rung, plan, fd) in enumerate(zip(rungs, plans, fds)):
+        args += ll_output_args(index, rung, plan, fd, has_audio=has_audio, encoder=encoder, preset=preset)
+    return args + _thumbnail_output(thumbnail_path)
+
+
+def ll_target_duration(rungs: Sequence[Rung], plans: Sequence[PartPlan]) -> int:
+    """EXT-X-TARGETDURATION for a ladder whose segments are one GOP each (rounded, as §4.4.3.1
+    compares it with each EXTINF rounded to the nearest integer)."""
+    return max(1, max(round(plan.gop_frames / rung.fps) for rung, plan in zip(rungs, plans)))

@@ -3,10 +3,15 @@
 The transcode worker feeds each rung's fMP4 fragments (one per part, from app.media.fmp4) to a
 RenditionPackager. It writes the init segment, every part as its own file, each whole segment
 (the concatenation of its parts) and the media playlist, always replaced atomically, and tells
-listeners (the blocking-reload endpoint) about each new part. Not wired into the worker yet.
+listeners (the blocking-reload endpoint) about each new part.
 
-Names inside a rendition's directory: init.mp4, p<msn>.<part>.m4s (parts), s<msn>.m4s (segments),
-index.m3u8 (the playlist).
+Names inside a rendition's directory: init-<msn>.mp4 (the init segment of the run whose first
+segment is <msn>), p<msn>.<part>.m4s (parts), s<msn>.m4s (segments), index.m3u8 (the playlist)
+and, when recording, recording.m3u8 (every segment of the session, appended as each closes).
+
+A restarted ffmpeg (a lighter ladder, a publisher who reconnected, a worker that took over) gets a
+new packager that resumes from the playlist on disk: media sequence numbers carry on, and the
+first new segment carries EXT-X-DISCONTINUITY and its own EXT-X-MAP.
 """
 from __future__ import annotations
 
@@ -19,11 +24,16 @@ from typing import Callable, Sequence
 
 from .atomic import write_atomic
 from .ffmpeg_args import PLAYLIST_NAME as PLAYLIST
+from .playlist import attributes, parse_media_playlist
 
 log = logging.getLogger("app.media.llhls")
 
-INIT = "init.mp4"
+RECORDING = "recording.m3u8"
 VERSION = 9  # EXT-X-SKIP in delta updates needs 9; parts need 6
+
+
+def init_name(msn: int) -> str:
+    return f"init-{msn}.mp4"
 
 
 def part_name(msn: int, index: int) -> str:
@@ -48,13 +58,16 @@ class Part:
 class Segment:
     msn: int
     started: datetime
+    init: str
     parts: list[Part] = field(default_factory=list)
     complete: bool = False
+    discontinuity: bool = False  # the first segment of a later run
     parts_expiring: bool = False  # its part files are due for deletion
+    length: float | None = None  # for a segment resumed from disk, whose parts are not known
 
     @property
     def duration(self) -> float:
-        return sum(part.duration for part in self.parts)
+        return sum(part.duration for part in self.parts) if self.parts else (self.length or 0.0)
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,10 @@ class RenditionReport:
     uri: str
     last_msn: int
     last_part: int
+
+
+def _date(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def fmt(seconds: float) -> str:
@@ -88,7 +105,7 @@ class RenditionPackager:
     """
 
     def __init__(self, directory: Path, *, part_target: float, segment_min: float,
-                 target_duration: int, window: int = 10, part_segments: int = 3,
+                 target_duration: int, window: int = 10, part_segments: int = 3, record: bool = True,
                  on_part: Callable[[int, int], None] | None = None,
                  reports: Callable[[], Sequence[RenditionReport]] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
@@ -105,16 +122,77 @@ class RenditionPackager:
         self.on_part = on_part
         self.reports = reports
         self.clock = clock
+        self.record = record
         self.segments: list[Segment] = []
         self.ended = False
-        self.has_init = False
+        self.init: str | None = None
+        self.discontinuity_sequence = 0
+        self._next_msn = 0
+        self._resumed = False  # the next segment starts a new run after an earlier one
         self._expiring: list[tuple[datetime, list[Path]]] = []
+        self._recorded_init: str | None = None
+        playlist = self.directory / PLAYLIST
+        if playlist.exists():
+            self._resume(playlist.read_text())
+
+    @property
+    def has_init(self) -> bool:
+        return self.init is not None
+
+    def _resume(self, text: str) -> None:
+        """Carry on after an earlier run's playlist: its segments stay listed (without their
+        parts), numbering continues after them, and every part file on disk is due for deletion
+        in three target durations. A segment the earlier run left open (its worker died) is
+        closed from the parts it had listed: players may hold them, so its number stays its own."""
+        pending: dict = {}
+        parts: list[Part] = []
+        msn = 0
+        init = ""
+
+        def segment() -> Segment:
+            return Segment(msn=msn, started=pending.get("started") or self.clock(), init=init,
+                           discontinuity=pending.get("discontinuity", False), parts_expiring=True)
+
+        for raw in text.splitlines():
+            line = raw.strip()
+            if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+                msn = int(line.split(":", 1)[1])
+            elif line.startswith("#EXT-X-DISCONTINUITY-SEQUENCE:"):
+                self.discontinuity_sequence = int(line.split(":", 1)[1])
+            elif line.startswith("#EXT-X-MAP:"):
+                init = attributes(line).get("URI", "")
+            elif line == "#EXT-X-DISCONTINUITY":
+                pending["discontinuity"] = True
+            elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+                pending["started"] = datetime.fromisoformat(line.split(":", 1)[1].replace("Z", "+00:00"))
+            elif line.startswith("#EXTINF:"):
+                pending["length"] = float(line[len("#EXTINF:"):].split(",", 1)[0])
+            elif line.startswith("#EXT-X-PART:"):
+                found = attributes(line)
+                parts.append(Part(len(parts), float(found["DURATION"]), found.get("INDEPENDENT") == "YES"))
+            elif line and not line.startswith("#"):
+                done = segment()
+                done.complete, done.length = True, pending.get("length", 0.0)
+                self.segments.append(done)
+                msn += 1
+                pending, parts = {}, []
+        if parts:
+            left_open = segment()
+            left_open.parts = parts
+            self._close(left_open)
+            left_open.length, left_open.parts = left_open.duration, []
+            self.segments.append(left_open)
+            msn += 1
+        self._next_msn = msn
+        self._resumed = msn > 0
+        self._expiring.append((self._due(), sorted(self.directory.glob("p*.m4s"))))
 
     # --- input -----------------------------------------------------------------------------------
 
     def add_init(self, data: bytes) -> None:
-        write_atomic(self.directory / INIT, data)
-        self.has_init = True
+        name = init_name(self._next_msn)
+        write_atomic(self.directory / name, data)
+        self.init = name
 
     def add_part(self, data: bytes, duration: float, independent: bool) -> tuple[int, int]:
         """Store one part; returns its (msn, part index) once the playlist lists it."""
@@ -133,8 +211,10 @@ class RenditionPackager:
             self._close(current)
             current = None
         if current is None:
-            msn = self.segments[-1].msn + 1 if self.segments else 0
-            current = Segment(msn=msn, started=self.clock())
+            current = Segment(msn=self._next_msn, started=self.clock(), init=self.init,
+                              discontinuity=self._resumed)
+            self._next_msn += 1
+            self._resumed = False
             self.segments.append(current)
         part = Part(index=len(current.parts), duration=duration, independent=independent)
         write_atomic(self.directory / part.uri(current.msn), data)
@@ -143,6 +223,13 @@ class RenditionPackager:
         if self.on_part:
             self.on_part(current.msn, part.index)
         return current.msn, part.index
+
+    def close(self) -> None:
+        """This run stopped but the stream goes on (a restart follows): close the open segment and
+        keep the playlist live, hinting the next segment's first part."""
+        if self.segments and not self.segments[-1].complete:
+            self._close(self.segments[-1])
+            self._write_playlist()
 
     def finish(self) -> None:
         """The stream ended: close the last segment and end the playlist."""
@@ -170,27 +257,62 @@ class RenditionPackager:
         if segment.duration > self.target_duration + 0.5:
             log.warning("segment %d lasts %.3f s, over TARGETDURATION %d", segment.msn,
                         segment.duration, self.target_duration)
+        if self.record:
+            self._append_recording(segment)
+
+    def _append_recording(self, segment: Segment) -> None:
+        """recording.m3u8 lists every segment of the session for the VOD job, which ends it."""
+        path = self.directory / RECORDING
+        lines = []
+        if not path.exists():
+            lines += ["#EXTM3U", f"#EXT-X-VERSION:{VERSION}", "#EXT-X-PLAYLIST-TYPE:EVENT",
+                      f"#EXT-X-TARGETDURATION:{self.target_duration}",
+                      f"#EXT-X-MEDIA-SEQUENCE:{segment.msn}"]
+        elif segment.discontinuity:
+            lines.append("#EXT-X-DISCONTINUITY")
+        if segment.init != self._recorded_init:
+            lines.append(f'#EXT-X-MAP:URI="{segment.init}"')
+            self._recorded_init = segment.init
+        lines += ["#EXT-X-PROGRAM-DATE-TIME:" + _date(segment.started),
+                  f"#EXTINF:{segment.duration:.3f},", segment_name(segment.msn)]
+        with open(path, "a", encoding="ascii") as out:
+            out.write("\n".join(lines) + "\n")
 
     def _listed(self) -> list[Segment]:
         return self.segments[-self.window:]
 
     def _write_playlist(self) -> None:
+        self._trim()
         write_atomic(self.directory / PLAYLIST, self.render().encode())
-        self._expire_parts()
+        self._expire_files()
 
-    def _expire_parts(self) -> None:
+    def _trim(self) -> None:
+        """Forget the segments that leave the playlist (without this the list, and the loops over
+        it on every part, would grow all stream long), scheduling their files' deletion."""
+        dropped = self.segments[:-self.window]
+        if not dropped:
+            return
+        del self.segments[:-self.window]
+        self.discontinuity_sequence += sum(1 for segment in dropped if segment.discontinuity)
+        self._schedule_parts(dropped)
+        if not self.record:
+            self._expiring.append((self._due(), [self.directory / segment_name(s.msn) for s in dropped]))
+
+    def _due(self) -> datetime:
+        return self.clock() + timedelta(seconds=3 * self.target_duration)
+
+    def _schedule_parts(self, segments: Sequence[Segment]) -> None:
+        for segment in segments:
+            if segment.complete and not segment.parts_expiring:
+                segment.parts_expiring = True
+                self._expiring.append((self._due(), [self.directory / part.uri(segment.msn)
+                                                     for part in segment.parts]))
+
+    def _expire_files(self) -> None:
         """Part files leave the playlist with their segment's parts, and the disk three target
         durations later, so a player that just read an older playlist can still fetch them."""
-        listed_with_parts = {s.msn for s in self._listed()[-self.part_segments:]}
+        self._schedule_parts(self._listed()[:-self.part_segments])
         now = self.clock()
-        for segment in self.segments:
-            if segment.complete and segment.msn not in listed_with_parts and not segment.parts_expiring:
-                segment.parts_expiring = True
-                files = [self.directory / part.uri(segment.msn) for part in segment.parts]
-                self._expiring.append((now + timedelta(seconds=3 * self.target_duration), files))
-        # Segments that left the playlist (their parts are scheduled above) are no longer needed:
-        # without this the list, and this loop over it on every part, would grow all stream long.
-        del self.segments[:-self.window]
         keep = []
         for due, files in self._expiring:
             if due <= now:
@@ -209,11 +331,19 @@ class RenditionPackager:
         listed = self._listed()
         lines = ["#EXTM3U", f"#EXT-X-VERSION:{VERSION}", f"#EXT-X-TARGETDURATION:{self.target_duration}",
                  self.server_control(), f"#EXT-X-PART-INF:PART-TARGET={fmt(self.part_target)}",
-                 f"#EXT-X-MEDIA-SEQUENCE:{listed[0].msn if listed else 0}", f'#EXT-X-MAP:URI="{INIT}"']
+                 f"#EXT-X-MEDIA-SEQUENCE:{listed[0].msn if listed else self._next_msn}"]
+        if self.discontinuity_sequence:
+            lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{self.discontinuity_sequence}")
         with_parts = {s.msn for s in listed[-self.part_segments:]}
+        init = None
         for segment in listed:
-            lines.append("#EXT-X-PROGRAM-DATE-TIME:"
-                         + segment.started.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+            # A segment's own tags come before its first part (§4.4.4.9).
+            if segment.discontinuity:
+                lines.append("#EXT-X-DISCONTINUITY")
+            if segment.init != init:
+                lines.append(f'#EXT-X-MAP:URI="{segment.init}"')
+                init = segment.init
+            lines.append("#EXT-X-PROGRAM-DATE-TIME:" + _date(segment.started))
             if segment.msn in with_parts and not self.ended:
                 for part in segment.parts:
                     lines.append(f'#EXT-X-PART:DURATION={fmt(part.duration)},URI="{part.uri(segment.msn)}"'
@@ -224,11 +354,27 @@ class RenditionPackager:
         if self.ended:
             lines.append("#EXT-X-ENDLIST")
             return "\n".join(lines) + "\n"
-        if listed:
-            current = listed[-1]
-            msn, index = (current.msn, len(current.parts)) if not current.complete else (current.msn + 1, 0)
-            lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{part_name(msn, index)}"')
+        current = listed[-1] if listed else None
+        if current is not None and not current.complete:
+            lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{part_name(current.msn, len(current.parts))}"')
+        else:
+            lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{part_name(self._next_msn, 0)}"')
         for report in (self.reports() if self.reports else ()):
             lines.append(f'#EXT-X-RENDITION-REPORT:URI="{report.uri}",LAST-MSN={report.last_msn},'
                          f"LAST-PART={report.last_part}")
         return "\n".join(lines) + "\n"
+
+
+def end_playlist(directory: Path, *, record: bool = True) -> bool:
+    """End the live playlist in `directory` that a run left open (its worker died, or the session
+    ended while ffmpeg was stopped): its open segment is closed and EXT-X-ENDLIST added.
+    False when there is nothing to end."""
+    try:
+        state = parse_media_playlist((Path(directory) / PLAYLIST).read_text())
+    except FileNotFoundError:
+        return False
+    if state.ended or state.part_target is None or state.target_duration is None:
+        return False  # ended already, or not ours (ffmpeg's classic playlists have no parts)
+    RenditionPackager(directory, part_target=state.part_target, segment_min=0.0,
+                      target_duration=int(state.target_duration), record=record).finish()
+    return True

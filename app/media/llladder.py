@@ -3,8 +3,9 @@
 ffmpeg writes each rung as fragmented CMAF MP4 to its own pipe (ffmpeg_args.ll_output_args);
 a reader thread per pipe turns the bytes into parts (app.media.fmp4) for that rung's
 RenditionPackager (app.media.llhls). Every playlist reports the other rungs' live edges, and the
-master playlist is written once every rung's init segment (its CODECS) is known.
-Not wired into the transcode worker yet.
+master playlist is written once every rung's init segment (its CODECS) is known. Rungs live in
+directories named after them (720p/, 480p/), as the classic muxer's do, so a restart with a
+lighter ladder keeps every remaining rung's playlist going.
 """
 from __future__ import annotations
 
@@ -24,16 +25,12 @@ from .llhls import PLAYLIST, RenditionPackager, RenditionReport
 log = logging.getLogger("app.media.llladder")
 
 
-def rung_dir(index: int) -> str:
-    return f"v{index}"
-
-
 def master_playlist(rungs: Sequence[Rung], codecs: Sequence[str]) -> str:
     lines = ["#EXTM3U", "#EXT-X-VERSION:9", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    for index, (rung, codec) in enumerate(zip(rungs, codecs)):
+    for rung, codec in zip(rungs, codecs):
         lines.append(f'#EXT-X-STREAM-INF:BANDWIDTH={rung.bandwidth},RESOLUTION={rung.width}x{rung.height},'
                      f'CODECS="{codec}",FRAME-RATE={rung.fps:.3f}')
-        lines.append(f"{rung_dir(index)}/{PLAYLIST}")
+        lines.append(f"{rung.name}/{PLAYLIST}")
     return "\n".join(lines) + "\n"
 
 
@@ -41,27 +38,31 @@ class LadderPackager:
     """Owns the pipes and packagers of one live ladder under `out`.
 
     Call `open_pipes()` before starting ffmpeg (pass `write_fds` as pass_fds and to
-    ll_output_args), `start()` after, and `finish()` once ffmpeg has exited.
+    ll_output_args), `start()` after, and once ffmpeg has exited `close()` (a restart follows,
+    whose packagers resume from the playlists) or `finish()` (the stream ended).
     `announce(rung_name, msn, part)` is called after each part is listed (Redis publish).
     """
 
     def __init__(self, out: Path, rungs: Sequence[Rung], plans: Sequence[PartPlan], *,
-                 target_duration: int, announce: Callable[[str, int, int], None] | None = None):
+                 target_duration: int, record: bool = True,
+                 announce: Callable[[str, int, int], None] | None = None):
         self.out = Path(out)
         self.rungs = list(rungs)
         self.inits: list[InitSegment | None] = [None] * len(self.rungs)
         self.errors: list[str] = []
+        self.master_written = False
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self.read_fds: list[int] = []
         self.write_fds: list[int] = []
         self.packagers = []
         for index, plan in enumerate(plans):
-            name = rung_dir(index)
+            name = self.rungs[index].name
+            (self.out / name).mkdir(parents=True, exist_ok=True)
             self.packagers.append(RenditionPackager(
                 self.out / name, part_target=plan.part_target,
                 segment_min=plan.gop_frames / self.rungs[index].fps - 0.01,
-                target_duration=target_duration,
+                target_duration=target_duration, record=record,
                 on_part=(lambda msn, part, name=name: announce(name, msn, part)) if announce else None,
                 reports=lambda index=index: self.reports(index)))
 
@@ -79,7 +80,7 @@ class LadderPackager:
         self.write_fds = []
         for index, fd in enumerate(self.read_fds):
             thread = threading.Thread(target=self._read, args=(index, fd), daemon=True,
-                                      name=f"llhls-{rung_dir(index)}")
+                                      name=f"llhls-{self.rungs[index].name}")
             thread.start()
             self._threads.append(thread)
 
@@ -88,7 +89,7 @@ class LadderPackager:
         for other, packager in enumerate(self.packagers):
             last = packager.last if other != index else None
             if last is not None:
-                found.append(RenditionReport(f"../{rung_dir(other)}/{PLAYLIST}", *last))
+                found.append(RenditionReport(f"../{self.rungs[other].name}/{PLAYLIST}", *last))
         return found
 
     def _read(self, index: int, fd: int) -> None:
@@ -104,18 +105,32 @@ class LadderPackager:
                         else:
                             packager.add_part(item.data, item.duration, item.independent)
         except Exception as error:  # a broken pipe or stream must not kill the worker's loop
-            log.exception("rung %s: packaging stopped", rung_dir(index))
-            self.errors.append(f"{rung_dir(index)}: {error}")
+            log.exception("rung %s: packaging stopped", self.rungs[index].name)
+            self.errors.append(f"{self.rungs[index].name}: {error}")
 
     def _maybe_write_master(self) -> None:
-        if all(self.inits) and not (self.out / MASTER).exists():
+        """Once per run, when the last rung's init arrives (a lighter ladder after a restart
+        replaces the earlier run's master)."""
+        if all(self.inits) and not self.master_written:
             write_atomic(self.out / MASTER,
                          master_playlist(self.rungs, [init.codecs for init in self.inits]).encode())
+            self.master_written = True
+
+    def close(self, timeout: float = 10.0) -> None:
+        """ffmpeg exited and another run will follow: close every open segment."""
+        self._end(timeout, lambda packager: packager.close())
 
     def finish(self, timeout: float = 10.0) -> None:
+        """The stream ended: close every open segment and end every playlist."""
+        self._end(timeout, lambda packager: packager.finish())
+
+    def _end(self, timeout: float, how: Callable[[RenditionPackager], None]) -> None:
         for thread in self._threads:
             thread.join(timeout)
+        for fd in self.write_fds + self.read_fds[len(self._threads):]:
+            os.close(fd)  # pipes of a run that never started
+        self.write_fds = []
         with self._lock:
             for packager in self.packagers:
                 if packager.has_init and not packager.ended:
-                    packager.finish()
+                    how(packager)

@@ -30,7 +30,7 @@ def get(url: str, timeout: float = 20):
 
 @pytest.fixture
 def packager(stack):
-    made = FakePackager(Path(stack.env["MEDIA_ROOT"]) / "hls", f"st-{uuid.uuid4().hex[:16]}", "v0",
+    made = FakePackager(Path(stack.env["MEDIA_ROOT"]) / "hls", f"st-{uuid.uuid4().hex[:16]}", "720p",
                         stack.env["REDIS_URL"])
     made.write(live_playlist(first_msn=40, segments=12, parts=2, target=TARGET))
     made.write_part(52, 0)
@@ -57,7 +57,7 @@ def test_playlists_without_directives_and_parts_are_static_files(stack, packager
 
 
 def test_playlists_with_directives_are_answered_by_the_app(stack, packager):
-    base = f"{stack.base_url}/hls/{packager.name}/v0/index.m3u8"
+    base = f"{stack.base_url}/hls/{packager.name}/720p/index.m3u8"
     status, headers, body, seconds = get(f"{base}?_HLS_msn=52&_HLS_part=1")
     assert status == 200 and from_app(headers) and seconds < 1
     assert headers["Content-Type"].startswith("application/vnd.apple.mpegurl")
@@ -69,12 +69,12 @@ def test_playlists_with_directives_are_answered_by_the_app(stack, packager):
     for query in ("_HLS_part=1", "_HLS_msn=99", "_HLS_msn=52&_HLS_skip=NO"):
         status, headers, _, seconds = get(f"{base}?{query}")
         assert status == 400 and from_app(headers) and seconds < 1, query
-    status, _, _, _ = get(f"{stack.base_url}/hls/st-0000000000000000/v0/index.m3u8?_HLS_msn=1")
+    status, _, _, _ = get(f"{stack.base_url}/hls/st-0000000000000000/720p/index.m3u8?_HLS_msn=1")
     assert status == 404
 
 
 def test_a_held_reload_through_nginx_is_answered_on_the_announcement(stack, packager):
-    url = f"{stack.base_url}/hls/{packager.name}/v0/index.m3u8?_HLS_msn=52&_HLS_part=2"
+    url = f"{stack.base_url}/hls/{packager.name}/720p/index.m3u8?_HLS_msn=52&_HLS_part=2"
     with ThreadPoolExecutor(max_workers=1) as pool:
         held = pool.submit(get, url)
         time.sleep(1.0)
@@ -108,7 +108,7 @@ def test_a_hinted_part_is_held_until_written(stack, packager):
 
 
 def test_hundreds_of_held_reloads_are_answered_together_and_the_app_stays_responsive(stack, packager):
-    url = f"{stack.base_url}/hls/{packager.name}/v0/index.m3u8?_HLS_msn=52&_HLS_part=2"
+    url = f"{stack.base_url}/hls/{packager.name}/720p/index.m3u8?_HLS_msn=52&_HLS_part=2"
     count = 200
     with ThreadPoolExecutor(max_workers=count) as pool:
         held = [pool.submit(get, url, 30) for _ in range(count)]

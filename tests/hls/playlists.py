@@ -51,7 +51,7 @@ def live_playlist(*, first_msn: int = 0, segments: int = 3, parts: int = 0, part
 class FakePackager:
     """Writes one rung's playlist (and part files) atomically, then announces it like app.media.llhls."""
 
-    def __init__(self, hls_root: Path, name: str, rung: str = "v0", redis_url: str | None = None):
+    def __init__(self, hls_root: Path, name: str, rung: str = "720p", redis_url: str | None = None):
         self.dir = hls_root / name / rung
         self.name, self.rung = name, rung
         self.redis = Redis.from_url(redis_url) if redis_url else None

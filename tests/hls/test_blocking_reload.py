@@ -35,7 +35,7 @@ def name():
 
 @pytest.fixture
 def packager(tmp_path, name):
-    made = FakePackager(tmp_path / "hls", name, "v0", TEST_REDIS_URL)
+    made = FakePackager(tmp_path / "hls", name, "720p", TEST_REDIS_URL)
     yield made
     made.close()
 
@@ -77,7 +77,7 @@ def test_existing_part_is_answered_at_once_with_the_whole_playlist(hls_app, pack
     packager.write(text)
     client = hls_app.test_client()
     for query in ("_HLS_msn=23&_HLS_part=1", "_HLS_msn=22", "_HLS_msn=21&_HLS_part=3", "_HLS_msn=5"):
-        response = client.get(f"/hls/{name}/v0/index.m3u8?{query}")
+        response = client.get(f"/hls/{name}/720p/index.m3u8?{query}")
         assert response.status_code == 200, query
         assert response.get_data(as_text=True) == text
         assert response.mimetype == "application/vnd.apple.mpegurl"
@@ -91,13 +91,13 @@ def test_existing_part_is_answered_at_once_with_the_whole_playlist(hls_app, pack
 def test_bad_directives_are_refused_at_once(hls_app, packager, name, query):
     packager.write(live_playlist(first_msn=20, segments=3, parts=2))
     started = time.monotonic()
-    response = hls_app.test_client().get(f"/hls/{name}/v0/index.m3u8?{query}")
+    response = hls_app.test_client().get(f"/hls/{name}/720p/index.m3u8?{query}")
     assert response.status_code == 400
     assert time.monotonic() - started < 1
 
 
 @pytest.mark.parametrize("path", [
-    "st-{short}/v0/index.m3u8", "{name}/x0/index.m3u8", "{name}/v100/index.m3u8", "ST-{upper}/v0/index.m3u8",
+    "st-{short}/720p/index.m3u8", "{name}/x0/index.m3u8", "{name}/v100/index.m3u8", "{name}/72000p/index.m3u8", "ST-{upper}/720p/index.m3u8",
     "{name}/..%2Fv0/index.m3u8", "{name}/a1/index.m3u8",  # well-formed, but no such playlist
 ])
 def test_unknown_or_malformed_streams_are_404(hls_app, packager, name, path):
@@ -109,7 +109,7 @@ def test_unknown_or_malformed_streams_are_404(hls_app, packager, name, path):
 def test_held_request_is_answered_when_the_part_is_announced(hls_app, packager, name):
     live_listener(hls_app)
     packager.write(live_playlist(first_msn=0, segments=3, parts=2))
-    finish = get_in_background(hls_app, f"/hls/{name}/v0/index.m3u8?_HLS_msn=3&_HLS_part=2")
+    finish = get_in_background(hls_app, f"/hls/{name}/720p/index.m3u8?_HLS_msn=3&_HLS_part=2")
     time.sleep(0.5)
     newer = live_playlist(first_msn=0, segments=3, parts=3)
     packager.write(newer, announce=(3, 2))
@@ -124,7 +124,7 @@ def test_held_request_is_answered_when_the_part_is_announced(hls_app, packager, 
 def test_segment_request_waits_for_the_segment_to_complete(hls_app, packager, name):
     live_listener(hls_app)
     packager.write(live_playlist(segments=3, parts=3))
-    finish = get_in_background(hls_app, f"/hls/{name}/v0/index.m3u8?_HLS_msn=3")
+    finish = get_in_background(hls_app, f"/hls/{name}/720p/index.m3u8?_HLS_msn=3")
     time.sleep(0.3)
     packager.write(live_playlist(segments=3, parts=4), announce=(3, 3))  # last part, not yet complete
     time.sleep(0.3)
@@ -141,7 +141,7 @@ def test_announcements_of_other_rungs_do_not_answer(hls_app, tmp_path, packager,
     try:
         packager.write(live_playlist(segments=3, parts=2))
         audio.write(live_playlist(segments=3, parts=2))
-        finish = get_in_background(hls_app, f"/hls/{name}/v0/index.m3u8?_HLS_msn=3&_HLS_part=2")
+        finish = get_in_background(hls_app, f"/hls/{name}/720p/index.m3u8?_HLS_msn=3&_HLS_part=2")
         time.sleep(0.2)
         audio.write(live_playlist(segments=3, parts=3), announce=(3, 2))
         time.sleep(0.3)
@@ -156,7 +156,7 @@ def test_announcements_of_other_rungs_do_not_answer(hls_app, tmp_path, packager,
 def test_unanswerable_request_gets_503_after_three_target_durations(hls_app, packager, name):
     live_listener(hls_app)
     packager.write(live_playlist(segments=3, parts=2, target=1))
-    response, seconds = get_in_background(hls_app, f"/hls/{name}/v0/index.m3u8?_HLS_msn=4&_HLS_part=0")()
+    response, seconds = get_in_background(hls_app, f"/hls/{name}/720p/index.m3u8?_HLS_msn=4&_HLS_part=0")()
     assert response.status_code == 503
     assert 2.9 <= seconds < 4
     assert listener_of(hls_app).waiting() == 0
@@ -165,14 +165,14 @@ def test_unanswerable_request_gets_503_after_three_target_durations(hls_app, pac
 def test_ended_playlist_ignores_directives(hls_app, packager, name):
     text = live_playlist(segments=3, ended=True)
     packager.write(text)
-    response = hls_app.test_client().get(f"/hls/{name}/v0/index.m3u8?_HLS_msn=9&_HLS_part=0&_HLS_skip=YES")
+    response = hls_app.test_client().get(f"/hls/{name}/720p/index.m3u8?_HLS_msn=9&_HLS_part=0&_HLS_skip=YES")
     assert response.status_code == 200 and response.get_data(as_text=True) == text
 
 
 def test_skip_gives_a_delta_update_once_the_part_exists(hls_app, packager, name):
     live_listener(hls_app)
     packager.write(live_playlist(segments=12, parts=1))
-    finish = get_in_background(hls_app, f"/hls/{name}/v0/index.m3u8?_HLS_msn=12&_HLS_part=1&_HLS_skip=YES")
+    finish = get_in_background(hls_app, f"/hls/{name}/720p/index.m3u8?_HLS_msn=12&_HLS_part=1&_HLS_skip=YES")
     time.sleep(0.2)
     packager.write(live_playlist(segments=12, parts=2), announce=(12, 1))
     response, _ = finish()
@@ -181,16 +181,16 @@ def test_skip_gives_a_delta_update_once_the_part_exists(hls_app, packager, name)
     assert "#EXT-X-SKIP:SKIPPED-SEGMENTS=6\n" in body and "#EXT-X-VERSION:9" in body
     assert 'URI="p12.1.m4s"' in body
     # v2 is treated as YES; a playlist without CAN-SKIP-UNTIL answers in full.
-    assert "#EXT-X-SKIP" in hls_app.test_client().get(f"/hls/{name}/v0/index.m3u8?_HLS_skip=v2").get_data(as_text=True)
+    assert "#EXT-X-SKIP" in hls_app.test_client().get(f"/hls/{name}/720p/index.m3u8?_HLS_skip=v2").get_data(as_text=True)
     packager.write(live_playlist(segments=12, parts=2, skip_until=None))
-    full = hls_app.test_client().get(f"/hls/{name}/v0/index.m3u8?_HLS_msn=11&_HLS_skip=YES")
+    full = hls_app.test_client().get(f"/hls/{name}/720p/index.m3u8?_HLS_msn=11&_HLS_skip=YES")
     assert full.status_code == 200 and "#EXT-X-SKIP" not in full.get_data(as_text=True)
 
 
 def test_hinted_part_is_held_until_written(hls_app, packager, name):
     live_listener(hls_app)
     packager.write(live_playlist(segments=3, parts=2))  # hint: p3.2.m4s
-    finish = get_in_background(hls_app, f"/hls/{name}/v0/p3.2.m4s")
+    finish = get_in_background(hls_app, f"/hls/{name}/720p/p3.2.m4s")
     time.sleep(0.3)
     packager.write_part(3, 2, b"\x00\x00\x00\x08moof")
     packager.write(live_playlist(segments=3, parts=3), announce=(3, 2))
@@ -199,11 +199,11 @@ def test_hinted_part_is_held_until_written(hls_app, packager, name):
         assert response.status_code == 200 and response.data == b"\x00\x00\x00\x08moof"
         assert response.mimetype == "video/mp4" and seconds >= 0.25
     client = hls_app.test_client()
-    with client.get(f"/hls/{name}/v0/p3.2.m4s") as again:
+    with client.get(f"/hls/{name}/720p/p3.2.m4s") as again:
         assert again.status_code == 200  # exists now: at once
     started = time.monotonic()
     for missing in ("p3.9.m4s", "p1.0.m4s", "s9.m4s", "..%2Findex.m3u8", "init.mp4"):
-        assert client.get(f"/hls/{name}/v0/{missing}").status_code == 404, missing
+        assert client.get(f"/hls/{name}/720p/{missing}").status_code == 404, missing
     assert time.monotonic() - started < 1  # only the hinted part is held
 
 
@@ -213,7 +213,7 @@ def test_without_redis_held_requests_poll_the_file(tmp_path, name):
     packager.write(live_playlist(segments=3, parts=2))
     answers = []
     thread = threading.Thread(target=lambda: answers.append(services.answer_playlist(
-        tmp_path / "hls", name, "v0", services.Directives(3, 2), dead)))
+        tmp_path / "hls", name, "720p", services.Directives(3, 2), dead)))
     try:
         thread.start()
         time.sleep(0.3)
@@ -230,7 +230,7 @@ def test_without_redis_held_requests_poll_the_file(tmp_path, name):
 def test_many_held_requests_share_one_subscription(hls_app, packager, name):
     found = live_listener(hls_app)
     packager.write(live_playlist(segments=3, parts=2))
-    url = f"/hls/{name}/v0/index.m3u8?_HLS_msn=3&_HLS_part=2"
+    url = f"/hls/{name}/720p/index.m3u8?_HLS_msn=3&_HLS_part=2"
     with ThreadPoolExecutor(max_workers=50) as pool:
         futures = [pool.submit(lambda: hls_app.test_client().get(url)) for _ in range(50)]
         deadline = time.monotonic() + 5
@@ -291,7 +291,7 @@ def private_redis(tmp_path):
 def test_a_redis_outage_falls_back_to_polling_and_recovers(tmp_path, name, private_redis):
     url, start, stop = private_redis
     found = services.PartListener(url)
-    packager = FakePackager(tmp_path / "hls", name, "v0", url)
+    packager = FakePackager(tmp_path / "hls", name, "720p", url)
     try:
         found.start()
         assert found.wait_until_live(5)
@@ -299,7 +299,7 @@ def test_a_redis_outage_falls_back_to_polling_and_recovers(tmp_path, name, priva
         answers = []
 
         def held():
-            answers.append(services.answer_playlist(tmp_path / "hls", name, "v0",
+            answers.append(services.answer_playlist(tmp_path / "hls", name, "720p",
                                                     services.Directives(3, 2), found))
 
         thread = threading.Thread(target=held)
@@ -320,7 +320,7 @@ def test_a_redis_outage_falls_back_to_polling_and_recovers(tmp_path, name, priva
         assert found.wait_until_live(5), "the listener did not resubscribe"
         packager.redis.connection_pool.disconnect()
         thread = threading.Thread(target=lambda: answers.append(services.answer_playlist(
-            tmp_path / "hls", name, "v0", services.Directives(3, 3), found)))
+            tmp_path / "hls", name, "720p", services.Directives(3, 3), found)))
         thread.start()
         time.sleep(0.3)
         packager.write(live_playlist(segments=3, parts=4, target=4), announce=(3, 3))

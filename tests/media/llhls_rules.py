@@ -6,6 +6,7 @@ one rendition (what a player polling it sees) and checks what must hold between 
 from __future__ import annotations
 
 import math
+import threading
 import re
 from dataclasses import dataclass, field
 
@@ -20,6 +21,8 @@ class ParsedSegment:
     parts: list[dict] = field(default_factory=list)
     duration: float | None = None  # EXTINF, when the segment is complete
     uri: str | None = None
+    discontinuity: int = 0  # its discontinuity sequence number
+    init: str | None = None  # the EXT-X-MAP that applies to it
 
 
 @dataclass
@@ -37,13 +40,28 @@ class Parsed:
 def parse(text: str) -> Parsed:
     lines = [line for line in text.splitlines() if line.strip()]
     assert lines and lines[0] == "#EXTM3U", "a playlist starts with #EXTM3U"
-    target = part_target = control = hint = None
-    sequence = 0
+    target = part_target = control = hint = init = None
+    sequence = discontinuity = 0
     segments: list[ParsedSegment] = []
     pending_duration = None
     ended = False
+
+    def new_segment() -> ParsedSegment:
+        segments.append(ParsedSegment(msn=sequence + len(segments), discontinuity=discontinuity, init=init))
+        return segments[-1]
+
     for line in lines[1:]:
-        if line.startswith("#EXT-X-TARGETDURATION:"):
+        if line.startswith(("#EXT-X-DISCONTINUITY", "#EXT-X-MAP:", "#EXT-X-PROGRAM-DATE-TIME:")):
+            assert not segments or segments[-1].uri is not None or not segments[-1].parts, \
+                f"{line.split(':')[0]} belongs before the first part of its segment"
+        if line.startswith("#EXT-X-DISCONTINUITY-SEQUENCE:"):
+            assert not segments, "EXT-X-DISCONTINUITY-SEQUENCE comes before the first segment"
+            discontinuity = int(line.split(":", 1)[1])
+        elif line == "#EXT-X-DISCONTINUITY":
+            discontinuity += 1
+        elif line.startswith("#EXT-X-MAP:"):
+            init = attributes(line)["URI"]
+        elif line.startswith("#EXT-X-TARGETDURATION:"):
             target = int(line.split(":", 1)[1])
         elif line.startswith("#EXT-X-PART-INF:"):
             part_target = float(attributes(line)["PART-TARGET"])
@@ -53,7 +71,7 @@ def parse(text: str) -> Parsed:
             sequence = int(line.split(":", 1)[1])
         elif line.startswith("#EXT-X-PART:"):
             if not segments or segments[-1].uri is not None:
-                segments.append(ParsedSegment(msn=sequence + len(segments)))
+                new_segment()
             attrs = attributes(line)
             segments[-1].parts.append({"duration": float(attrs["DURATION"]), "uri": attrs["URI"],
                                        "independent": attrs.get("INDEPENDENT") == "YES"})
@@ -65,7 +83,7 @@ def parse(text: str) -> Parsed:
             ended = True
         elif not line.startswith("#"):
             if not segments or segments[-1].uri is not None:
-                segments.append(ParsedSegment(msn=sequence + len(segments)))
+                new_segment()
             segments[-1].uri = line
             segments[-1].duration = pending_duration
             pending_duration = None
@@ -81,6 +99,7 @@ def check_playlist(text: str) -> Parsed:
         assert after == [], f"nothing may follow EXT-X-ENDLIST: {after}"
         assert playlist.preload_hint is None, "an ended playlist hints no part"
     for segment in playlist.segments:
+        assert segment.init, f"segment {segment.msn} has an EXT-X-MAP"
         if segment.duration is not None:
             assert round(segment.duration) <= playlist.target_duration, \
                 f"segment {segment.msn} lasts {segment.duration} s > TARGETDURATION {playlist.target_duration}"
@@ -129,13 +148,63 @@ class PlaylistHistory:
             assert playlist.part_target == before.part_target, "PART-TARGET never changes"
             assert playlist.media_sequence >= before.media_sequence, "the media sequence never goes back"
             # A segment listed in both must be the same segment.
-            old = {s.msn: s.uri for s in before.segments if s.uri}
+            old = {s.msn: s for s in before.segments}
             for segment in playlist.segments:
-                if segment.uri and segment.msn in old:
-                    assert old[segment.msn] == segment.uri, f"MSN {segment.msn} changed its URI"
+                if segment.msn in old:
+                    was = old[segment.msn]
+                    assert was.uri is None or was.uri == segment.uri, f"MSN {segment.msn} changed its URI"
+                    assert (was.discontinuity, was.init) == (segment.discontinuity, segment.init), \
+                        f"MSN {segment.msn} changed its discontinuity sequence number or init section"
             if before.segments and playlist.segments:
                 assert playlist.segments[-1].msn >= before.segments[-1].msn
                 assert playlist.media_sequence <= before.segments[-1].msn + 1, "no segment vanished unseen"
         self.previous = playlist
         self.count += 1
         return playlist
+
+
+class PlaylistWatcher:
+    """Reads playlists as a polling player would, on a thread, checking every version it sees.
+
+    `paths` maps a name to a playlist file; `stop()` ends the watch and re-raises the first
+    broken rule. `histories[name].count` says how many versions were checked.
+    """
+
+    def __init__(self, paths, every: float = 0.02):
+        self.paths = dict(paths)
+        self.every = every
+        self.histories = {name: PlaylistHistory() for name in self.paths}
+        self.failures: list[AssertionError] = []
+        self._seen: dict = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> "PlaylistWatcher":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop(check=exc[0] is None)
+
+    def _watch(self) -> None:
+        while not self._done.is_set():
+            for name, path in self.paths.items():
+                try:
+                    text = path.read_text()
+                except FileNotFoundError:
+                    continue
+                if self._seen.get(name) != text:
+                    self._seen[name] = text
+                    try:
+                        self.histories[name].add(text)
+                    except AssertionError as error:
+                        self.failures.append(AssertionError(f"{path}: {error}\n{text}"))
+                        self._done.set()
+                        return
+            self._done.wait(self.every)
+
+    def stop(self, check: bool = True) -> None:
+        self._done.set()
+        self._thread.join(5)
+        if check and self.failures:
+            raise self.failures[0]

@@ -74,7 +74,7 @@ def test_segments_start_at_keyframes_once_long_enough(tmp_path):
     assert playlist.preload_hint == part_name(3, 3)
     assert "#EXT-X-PART-INF:PART-TARGET=0.334" in text
     assert "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=6.0,PART-HOLD-BACK=1.002,HOLD-BACK=3.0" in text
-    assert '#EXT-X-MAP:URI="init.mp4"' in text
+    assert '#EXT-X-MAP:URI="init-0.mp4"' in text and (tmp_path / "init-0.mp4").read_bytes() == b"ftypmoov"
     assert text.count("#EXT-X-PROGRAM-DATE-TIME:") == 4
 
 
@@ -151,6 +151,7 @@ def test_rules_catch_broken_playlists():
     good = ("#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:1\n"
             "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.002\n"
             "#EXT-X-PART-INF:PART-TARGET=0.334\n#EXT-X-MEDIA-SEQUENCE:0\n"
+            '#EXT-X-MAP:URI="init-0.mp4"\n'
             '#EXT-X-PART:DURATION=0.334,URI="p0.0.m4s",INDEPENDENT=YES\n'
             '#EXT-X-PART:DURATION=0.334,URI="p0.1.m4s"\n'
             '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p0.2.m4s"\n')
@@ -165,6 +166,78 @@ def test_rules_catch_broken_playlists():
         check_playlist(good.replace("DURATION=0.334,URI=\"p0.0", "DURATION=0.2,URI=\"p0.0"))
     with pytest.raises(AssertionError, match="ENDLIST"):
         check_playlist(good + "#EXT-X-ENDLIST\n#EXT-X-PART:DURATION=0.3,URI=\"x\"\n")
+    with pytest.raises(AssertionError, match="EXT-X-MAP"):
+        check_playlist(good.replace('#EXT-X-MAP:URI="init-0.mp4"\n', ""))
+    with pytest.raises(AssertionError, match="before the first part"):
+        check_playlist(good.replace('#EXT-X-PRELOAD-HINT', "#EXT-X-DISCONTINUITY\n#EXT-X-PRELOAD-HINT"))
+
+
+def test_a_restart_carries_on_numbering_with_a_discontinuity_and_a_new_init(tmp_path):
+    clock = Clock()
+    history = PlaylistHistory()
+    first = packager(tmp_path, clock=clock, window=4)
+    feed_gops(first, 3, clock=clock, history=history)
+    first.close()  # ffmpeg restarts (a lighter ladder, say): the open segment 2 is closed
+    history.add((tmp_path / PLAYLIST).read_text())
+    assert parse((tmp_path / PLAYLIST).read_text()).preload_hint == part_name(3, 0)
+
+    second = RenditionPackager(tmp_path, part_target=PART, segment_min=1.0, target_duration=1, window=4,
+                               part_segments=3, clock=clock)
+    assert not second.has_init and second.segments[-1].msn == 2
+    second.add_init(b"ftypmoov2")
+    feed_gops(second, 3, clock=clock, history=history)
+    text = (tmp_path / PLAYLIST).read_text()
+    playlist = check_playlist(text)
+    assert [s.msn for s in playlist.segments] == [2, 3, 4, 5]
+    assert [s.init for s in playlist.segments] == ["init-0.mp4", "init-3.mp4", "init-3.mp4", "init-3.mp4"]
+    assert [s.discontinuity for s in playlist.segments] == [0, 1, 1, 1]
+    assert (tmp_path / "init-3.mp4").read_bytes() == b"ftypmoov2"
+    assert text.index("#EXT-X-DISCONTINUITY\n") < text.index('#EXT-X-MAP:URI="init-3.mp4"') < text.index("p3.0.m4s")
+
+    # Once the discontinuity leaves the window, the sequence number counts it.
+    feed_gops(second, 3, clock=clock, history=history)
+    text = (tmp_path / PLAYLIST).read_text()
+    assert "#EXT-X-DISCONTINUITY-SEQUENCE:1" in text and "#EXT-X-DISCONTINUITY\n" not in text
+    assert text.count("#EXT-X-MAP:") == 1
+
+    # The recording lists every segment once, with the discontinuity and both init sections.
+    recording = (tmp_path / "recording.m3u8").read_text()
+    assert [line for line in recording.splitlines() if not line.startswith("#")] == \
+        [segment_name(n) for n in range(8)]
+    assert recording.count("#EXT-X-DISCONTINUITY") == 1 and recording.count("#EXT-X-MAP:") == 2
+
+
+def test_a_segment_left_open_by_a_dead_run_is_closed_from_its_listed_parts(tmp_path):
+    clock = Clock()
+    first = packager(tmp_path, clock=clock)
+    feed_gops(first, 2, clock=clock)  # segment 1 is still open: the worker died
+    before = (tmp_path / PLAYLIST).read_text()
+    second = RenditionPackager(tmp_path, part_target=PART, segment_min=1.0, target_duration=1, clock=clock)
+    second.add_init(b"again")
+    feed_gops(second, 1, clock=clock)
+    playlist = check_playlist((tmp_path / PLAYLIST).read_text())
+    assert [s.msn for s in playlist.segments] == [0, 1, 2]
+    assert (tmp_path / segment_name(1)).read_bytes() == b"gop1part0gop1part1gop1part2"
+    assert playlist.segments[1].duration == pytest.approx(1.0, abs=0.003)
+    assert playlist.segments[2].init == "init-2.mp4" and playlist.segments[2].discontinuity == 1
+    history = PlaylistHistory()
+    history.add(before)
+    history.add((tmp_path / PLAYLIST).read_text())
+    # The dead run's parts are deleted three target durations later.
+    assert (tmp_path / part_name(1, 0)).exists()
+    clock.advance(3.1)
+    second.add_part(b"more", 10 / 30, False)
+    assert not (tmp_path / part_name(1, 0)).exists() and not (tmp_path / part_name(0, 0)).exists()
+
+
+def test_without_recording_segments_go_three_target_durations_after_leaving(tmp_path):
+    clock = Clock()
+    pack = packager(tmp_path, clock=clock, window=3, record=False)
+    feed_gops(pack, 8, clock=clock)
+    assert [s.msn for s in pack.segments] == [5, 6, 7]
+    assert not (tmp_path / "recording.m3u8").exists()
+    assert not (tmp_path / segment_name(0)).exists()  # left the playlist 4 s ago
+    assert (tmp_path / segment_name(4)).exists()  # left 1 s ago: a player may still fetch it
 
 
 def test_fmt():

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
-import time
 
 from app.media.encoder import X264, Encoder
 from app.media.ffmpeg_args import filter_graph, ll_output_args, part_plan
@@ -14,7 +12,7 @@ from app.media.llhls import PLAYLIST
 from app.media.llladder import MASTER, LadderPackager
 from tests.e2e.conftest import require_tool
 
-from .llhls_rules import PlaylistHistory, check_playlist
+from .llhls_rules import PlaylistWatcher, check_playlist
 
 SECONDS = 6
 
@@ -39,41 +37,18 @@ def test_live_ladder_playlists_keep_the_rules_and_classic_clients_read_them(tmp_
     ladder.start()
 
     # Watch every rung's playlist as a polling player would, checking each version seen.
-    histories = {index: PlaylistHistory() for index in range(len(rungs))}
-    seen: dict[int, str] = {}
-    done = threading.Event()
-
-    def watch():
-        while not done.is_set():
-            for index in histories:
-                path = tmp_path / f"v{index}" / PLAYLIST
-                if path.exists():
-                    text = path.read_text()
-                    if seen.get(index) != text:
-                        seen[index] = text
-                        histories[index].add(text)
-            time.sleep(0.02)
-    failures = []
-
-    def guarded():
-        try:
-            watch()
-        except AssertionError as error:
-            failures.append(error)
-            done.set()
-    watcher = threading.Thread(target=guarded, daemon=True)
-    watcher.start()
+    watcher = PlaylistWatcher({index: tmp_path / rung.name / PLAYLIST for index, rung in enumerate(rungs)})
     try:
-        assert process.wait(SECONDS + 30) == 0, process.stderr.read().decode()
+        with watcher:
+            assert process.wait(SECONDS + 30) == 0, process.stderr.read().decode()
+            ladder.finish()
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(5)
         process.stderr.close()
         ladder.finish()
-        done.set()
-        watcher.join(5)
-    assert not failures, failures[0]
+    histories = watcher.histories
     assert ladder.errors == []
     assert all(history.count >= 10 for history in histories.values()), {i: h.count for i, h in histories.items()}
 
@@ -81,12 +56,12 @@ def test_live_ladder_playlists_keep_the_rules_and_classic_clients_read_them(tmp_
     assert master.count("#EXT-X-STREAM-INF:") == len(rungs)
     assert 'CODECS="avc1.' in master and "mp4a.40.2" in master and "FRAME-RATE=30.000" in master
     for index in range(len(rungs)):
-        final = check_playlist((tmp_path / f"v{index}" / PLAYLIST).read_text())
+        final = check_playlist((tmp_path / rungs[index].name / PLAYLIST).read_text())
         assert final.ended
         total = sum(segment.duration for segment in final.segments)
         assert abs(total - SECONDS) < 0.5, total
         assert all(0.9 <= s.duration <= 1.1 for s in final.segments[:-1])
-    assert ("v0", 0, 0) in announced and len({rung for rung, _, _ in announced}) == len(rungs)
+    assert (rungs[0].name, 0, 0) in announced and len({rung for rung, _, _ in announced}) == len(rungs)
 
     # A classic HLS client ignores the LL tags and reads the stream from the master playlist.
     probe = subprocess.run([ffprobe, "-v", "error", "-show_entries", "stream=codec_name,width,height",

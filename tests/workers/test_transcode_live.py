@@ -22,6 +22,7 @@ from app.models import Channel, StreamSession
 from tests.conftest import TEST_REDIS_URL, wait_for
 from tests.e2e.conftest import ROOT, free_ports, require_tool, start, stop
 from tests.factories import make_live, make_user
+from tests.media.llhls_rules import PlaylistWatcher, check_playlist
 from tests.media.test_ffmpeg_args import decoded_size
 from workers import context, transcode
 
@@ -103,6 +104,7 @@ def alive(pid: int) -> bool:
 
 
 def test_transcode_pulls_encodes_restarts_and_stops(make_app, rtmp_port, tmp_path, monkeypatch):
+    """The default, LL-HLS: every playlist written, across an ffmpeg restart, keeps the spec's rules."""
     queue_name = f"test-{uuid.uuid4().hex[:8]}"
     app = make_app(MEDIA_ROOT=str(tmp_path / "media"), RQ_QUEUE=queue_name, REDIS_URL=LIVE_REDIS_URL,
                    INGEST_PULL_URL=f"rtmp://127.0.0.1:{rtmp_port}/live/{{name}}",
@@ -132,9 +134,11 @@ def test_transcode_pulls_encodes_restarts_and_stops(make_app, rtmp_port, tmp_pat
         return json.loads(raw) if raw else None
 
     pids = []
+    out = tmp_path / "media" / "hls" / name
+    watcher = PlaylistWatcher({rung: out / rung / "index.m3u8" for rung in ("720p", "480p", "360p")})
     job.start()
+    watcher.__enter__()
     try:
-        out = tmp_path / "media" / "hls" / name
         master = wait_for(lambda: (out / "master.m3u8").exists() and "FRAME-RATE" in
                           (out / "master.m3u8").read_text() and (out / "master.m3u8").read_text(),
                           60, "a complete master playlist")
@@ -144,7 +148,7 @@ def test_transcode_pulls_encodes_restarts_and_stops(make_app, rtmp_port, tmp_pat
         for line in (l for l in master.splitlines() if l.startswith("#EXT-X-STREAM-INF")):
             assert all(a in line for a in ("BANDWIDTH=", "RESOLUTION=", "CODECS=", "FRAME-RATE=30.000"))
         for rung, size in (("720p", (1280, 720)), ("480p", (854, 480)), ("360p", (640, 360))):
-            wait_for(lambda: list((out / rung).glob("seg_*.m4s")), 20, f"a {rung} segment")
+            wait_for(lambda: list((out / rung).glob("s[0-9]*.m4s")), 20, f"a {rung} segment")
             assert decoded_size(out / rung) == size
 
         first = wait_for(lambda: (s := stats()) and s.get("speed") and s["ffmpeg_pid"] and s, 20, "stats")
@@ -179,18 +183,34 @@ def test_transcode_pulls_encodes_restarts_and_stops(make_app, rtmp_port, tmp_pat
                           and s["ffmpeg_pid"] != first["ffmpeg_pid"] and s, 30, "a restarted ffmpeg")
         pids.append(second["ffmpeg_pid"])
         assert not alive(first["ffmpeg_pid"])
+        # The restarted run carries on the numbering after a discontinuity, with its own init.
+        carried_on = wait_for(lambda: (p := check_playlist((out / "720p" / "index.m3u8").read_text()))
+                              and p.segments[-1].discontinuity == 1 and len(p.segments[-1].parts) > 1 and p,
+                              30, "the restarted run's parts")
+        assert len({s.init for s in carried_on.segments}) == 2
 
         # The session ends: the job stops ffmpeg and returns.
         set_status("ended")
         job.join(timeout=30)
+        watcher.stop()
         assert not job.is_alive() and outcome["result"] == "ended"
+        assert all(history.count > 20 for history in watcher.histories.values()), \
+            {rung: history.count for rung, history in watcher.histories.items()}
+        for rung in ("720p", "480p", "360p"):
+            assert check_playlist((out / rung / "index.m3u8").read_text()).ended
         assert not any(alive(pid) for pid in pids)
         assert stats() is None
         assert transcode.finish_session(session_id) == "kept"
         manifest = json.loads((out / "recording.json").read_text())
         assert set(manifest["rungs"]) == {"720p", "480p", "360p"}
         assert len(manifest["rungs"]["720p"]["inits"]) == 2  # one per ffmpeg run, none overwritten
+        assert manifest["rungs"]["720p"]["playlist"] == "recording.m3u8"
+        recording = (out / "720p" / "recording.m3u8").read_text()
+        listed = [line for line in recording.splitlines() if line and not line.startswith("#")]
+        assert listed == manifest["rungs"]["720p"]["segments"] and recording.count("#EXT-X-DISCONTINUITY") == 1
+        assert not list((out / "720p").glob("p*.m4s"))  # the parts go once the session ends
     finally:
+        watcher.stop(check=False)
         if job.is_alive():
             set_status("ended")
             job.join(timeout=30)
@@ -281,3 +301,47 @@ def test_a_real_burst_worker_runs_jobs_by_dotted_name_and_starts_supervision(mak
         with app.app_context():
             get_redis().delete(transcode.SUPERVISOR_KEY.format(queue_name))
             drop_queue(queue_name)
+
+
+def test_normal_latency_gets_classic_hls_of_one_second_segments(make_app, rtmp_port, tmp_path, monkeypatch):
+    queue_name = f"test-{uuid.uuid4().hex[:8]}"
+    app = make_app(MEDIA_ROOT=str(tmp_path / "media"), RQ_QUEUE=queue_name, REDIS_URL=LIVE_REDIS_URL,
+                   INGEST_PULL_URL=f"rtmp://127.0.0.1:{rtmp_port}/live/{{name}}",
+                   TRANSCODE_HEADROOM_WARMUP=1000.0, TRANSCODE_PULL_WAIT=60.0)
+    monkeypatch.setattr(context, "_app", app)
+    with app.app_context():
+        session = make_live(make_user("classic"))
+        session.internal_name = f"st-{uuid.uuid4().hex[:16]}"
+        session.channel.latency_mode = "normal"
+        db.session.commit()
+        session_id, name = session.id, session.internal_name
+    publisher = publish(rtmp_port, name, tmp_path / "publisher.log", size="640x360")
+    outcome = {}
+    job = threading.Thread(target=lambda: outcome.setdefault("result", transcode.transcode_session(session_id)))
+    job.start()
+    out = tmp_path / "media" / "hls" / name
+    try:
+        master = wait_for(lambda: (out / "master.m3u8").exists() and (out / "master.m3u8").read_text(),
+                          60, "the master playlist")
+        assert [line for line in master.splitlines() if line.endswith(".m3u8")] == ["360p/index.m3u8"]
+        playlist = wait_for(lambda: (out / "360p" / "index.m3u8").exists()
+                            and (text := (out / "360p" / "index.m3u8").read_text()).count("#EXTINF:") >= 3
+                            and text, 30, "three classic segments")
+        assert "#EXT-X-PART" not in playlist and "#EXT-X-TARGETDURATION:1" in playlist
+        durations = [float(line[8:].split(",")[0]) for line in playlist.splitlines() if line.startswith("#EXTINF:")]
+        assert all(abs(d - 1.0) < 0.05 for d in durations), durations
+        assert list((out / "360p").glob("seg_*.m4s")) and not list((out / "360p").glob("p*.m4s"))
+        with app.app_context():
+            assert db.session.get(StreamSession, session_id).renditions[0]["delivery"] == "hls"
+    finally:
+        with app.app_context():
+            db.session.get(StreamSession, session_id).status = "ended"
+            db.session.commit()
+        job.join(timeout=30)
+        stop(publisher)
+        with app.app_context():
+            get_redis().delete(transcode.SUPERVISOR_KEY.format(queue_name),
+                               *(key.format(session_id) for key in (transcode.STATS_KEY, transcode.WORKER_KEY,
+                                                                    transcode.REQUEUE_KEY)))
+            drop_queue(queue_name)
+    assert not job.is_alive() and outcome["result"] == "ended"
