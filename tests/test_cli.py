@@ -61,6 +61,32 @@ def test_channels_key_unknown_channel(runner):
     assert result.exit_code != 0 and "No channel or user named 'nobody'" in result.output
 
 
+def latency_of(slug: str) -> str:
+    db.session.expire_all()
+    return db.session.scalar(select(Channel.latency_mode).where(Channel.slug == slug))
+
+
+def test_channels_latency_get_and_set(runner):
+    make_user("carol")
+    result = runner.invoke(args=["channels", "latency", "carol"])
+    assert result.exit_code == 0 and result.output.strip() == "low"
+    result = runner.invoke(args=["channels", "latency", "carol", "normal"])
+    assert result.exit_code == 0 and result.output.strip() == "normal"
+    assert latency_of("carol") == "normal"
+    assert runner.invoke(args=["channels", "latency", "carol"]).output.strip() == "normal"
+    assert runner.invoke(args=["channels", "latency", "carol", "LOW"]).output.strip() == "low"
+    assert latency_of("carol") == "low"
+
+
+def test_channels_latency_refuses_bad_mode_and_unknown_channel(runner):
+    make_user("carol")
+    result = runner.invoke(args=["channels", "latency", "carol", "fast"])
+    assert result.exit_code != 0 and "'fast' is not one of 'low', 'normal'" in result.output
+    result = runner.invoke(args=["channels", "latency", "nobody", "normal"])
+    assert result.exit_code != 0 and "No channel or user named 'nobody'" in result.output
+    assert latency_of("carol") == "low"
+
+
 def test_seed_demo_is_idempotent(runner):
     first = runner.invoke(args=["seed", "demo"])
     assert first.exit_code == 0, first.output

@@ -2,6 +2,7 @@
 import click
 from flask.cli import AppGroup
 
+from ..models.channel import LATENCY_MODES
 from . import services
 
 channels_cli = AppGroup("channels", help="Manage channels.")
@@ -50,3 +51,17 @@ def mods(name: str, action: str, username: str | None) -> None:
         raise click.ClickException(error.message) from None
     for role in moderation.moderators(channel):
         click.echo(role.user.username)
+
+
+@channels_cli.command("latency")
+@click.argument("name")
+@click.argument("mode", required=False, 
+                type=click.Choice(LATENCY_MODES, case_sensitive=False), metavar="[low|normal]")
+def latency(name: str, mode: str | None) -> None:
+    """Print NAME's latency mode, or set it to MODE (low or normal) from its next stream on."""
+    channel = services.channel_by_slug(name) or services.channel_for_username(name)
+    if channel is None:
+        raise click.ClickException(f"No channel or user named {name!r}.")
+    if mode is not None:
+        services.set_latency_mode(channel, mode)
+    click.echo(channel.latency_mode)

@@ -1,4 +1,4 @@
-"""Channel rules: stream keys, title, category and tags."""
+"""Channel rules: stream keys, title, category, tags and stream settings."""
 from __future__ import annotations
 
 import re
@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Category, Channel, StreamSession, User
+from ..models.channel import LATENCY_MODES
 from ..streams import viewers
 
 MAX_TITLE = 140
@@ -62,8 +63,9 @@ def categories() -> list[Category]:
 
 
 def update_info(channel: Channel, title: str, category_id: int | None, tags_raw: str, *,
-                mature: bool | None = None, record: bool | None = None) -> None:
-    """Change title, category, tags and flags together, or nothing at all."""
+                mature: bool | None = None, record: bool | None = None,
+                latency_mode: str | None = None) -> None:
+    """Change title, category, tags and settings together, or nothing at all."""
     title = " ".join((title or "").split())
     if len(title) > MAX_TITLE:
         raise ChannelError("title", f"Titles are at most {MAX_TITLE} characters.")
@@ -73,6 +75,8 @@ def update_info(channel: Channel, title: str, category_id: int | None, tags_raw:
         if category is None:
             raise ChannelError("category", "Pick a category from the list.")
     tags = parse_tags(tags_raw)
+    if latency_mode is not None:
+        check_latency_mode(latency_mode)
     channel.title = title
     channel.category = category
     channel.tags = tags
@@ -80,6 +84,20 @@ def update_info(channel: Channel, title: str, category_id: int | None, tags_raw:
         channel.mature = mature
     if record is not None:
         channel.record = record
+    if latency_mode is not None:
+        channel.latency_mode = latency_mode
+    db.session.commit()
+
+
+def check_latency_mode(mode: str) -> None:
+    if mode not in LATENCY_MODES:
+        raise ChannelError("latency_mode", "Pick low or normal latency.")
+
+
+def set_latency_mode(channel: Channel, mode: str) -> None:
+    """Change only the latency mode; it applies from the channel's next stream."""
+    check_latency_mode(mode)
+    channel.latency_mode = mode
     db.session.commit()
 
 

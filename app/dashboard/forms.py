@@ -1,10 +1,11 @@
 """Dashboard forms."""
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired, FileSize
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, RadioField, SelectField, StringField
 from wtforms.validators import Length
 
 from ..channels.thumbnails import MAX_UPLOAD_BYTES
+from ..models.channel import LATENCY_LOW, LATENCY_NORMAL
 
 
 class ChannelInfoForm(FlaskForm):
@@ -15,6 +16,12 @@ class ChannelInfoForm(FlaskForm):
                        description="Up to 10, separated by commas: speedrun, chill, english")
     mature = BooleanField("Mature content (18+)", description="Viewers confirm their age before watching.")
     record = BooleanField("Record my broadcasts", description="Recordings stay private until you publish them.")
+    # validate_choice off: channels.update_info owns the rule and gives the reason.
+    latency_mode = RadioField("Latency", choices=[
+        (LATENCY_LOW, "Low latency — about 2 seconds behind, best for talking with chat"),
+        (LATENCY_NORMAL, "Normal latency — a few seconds more delay, steadier on slow connections"),
+    ], default=LATENCY_LOW, validate_choice=False,
+        description="Applies from the next time you go live.")
 
     def set_category_choices(self, categories) -> None:
         self.category.choices = [(0, "No category")] + [(c.id, c.name) for c in categories]

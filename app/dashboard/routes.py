@@ -19,7 +19,7 @@ def _rtmp_url() -> str:
 def _info_form(channel) -> ChannelInfoForm:
     form = ChannelInfoForm(title=channel.title, category=channel.category_id or 0,
                            tags=", ".join(channel.tags or []), mature=channel.mature,
-                           record=channel.record)
+                           record=channel.record, latency_mode=channel.latency_mode)
     form.set_category_choices(channels.categories())
     return form
 
@@ -58,7 +58,8 @@ def channel_info():
     if form.validate_on_submit():
         try:
             channels.update_info(channel, form.title.data, form.category.data or None, form.tags.data,
-                                 mature=form.mature.data, record=form.record.data)
+                                 mature=form.mature.data, record=form.record.data,
+                                 latency_mode=form.latency_mode.data)
         except channels.ChannelError as error:
             getattr(form, error.field).errors.append(error.message)
             editing = True

@@ -16,6 +16,12 @@ from .user import User
 
 STREAM_KEY_PREFIX = "live"
 
+# How far behind real time viewers watch: "low" trades some resilience on slow connections for
+# talking with chat; "normal" buffers a few seconds more. Read when a stream starts.
+LATENCY_LOW = "low"
+LATENCY_NORMAL = "normal"
+LATENCY_MODES = (LATENCY_LOW, LATENCY_NORMAL)
+
 
 def hash_stream_key(key: str) -> str:
     # Keys carry 240 random bits, so a plain SHA-256 is a safe one-way store.
@@ -55,6 +61,7 @@ class Channel(db.Model):
     custom_thumbnail_key: Mapped[Optional[str]] = mapped_column(String(255))
     mature: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     record: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    latency_mode: Mapped[str] = mapped_column(String(8), default=LATENCY_LOW, server_default=LATENCY_LOW)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     owner: Mapped[User] = relationship(back_populates="channel")

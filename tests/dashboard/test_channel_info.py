@@ -1,4 +1,6 @@
-"""Inline editing of title, category and tags with htmx (and without)."""
+"""Inline editing of title, category, tags and stream settings with htmx (and without)."""
+import re
+
 import pytest
 
 from app.extensions import db
@@ -14,6 +16,13 @@ def alice(actions):
     user = make_user("alice")
     actions.login("alice")
     return user
+
+
+def checked_latency(html: str) -> list[str]:
+    """The values of the latency radios the form shows as picked."""
+    radios = re.findall(r'<input [^>]*name="latency_mode"[^>]*>', html)
+    assert len(radios) == 2, html
+    return [re.search(r'value="(\w+)"', radio).group(1) for radio in radios if re.search(r"\bchecked\b", radio)]
 
 
 def channel_of(user) -> Channel:
@@ -56,6 +65,58 @@ def test_mature_and_record_flags(actions, alice):
                  token_from="/dashboard", headers=HX)
     channel = channel_of(alice)
     assert channel.mature is True and channel.record is True
+
+
+def test_latency_is_low_until_changed(client, alice):
+    assert channel_of(alice).latency_mode == "low"
+    html = page_text(client.get("/dashboard"))
+    assert "<dt>Latency</dt><dd>Low</dd>" in html
+    form = client.get("/dashboard/channel?edit=1", headers=HX).get_data(as_text=True)
+    assert checked_latency(form) == ["low"]
+    assert "from the next time you go live" in form
+
+
+def test_latency_normal_with_htmx(actions, alice):
+    response = actions.post("/dashboard/channel", {"title": "", "category": "0", "tags": "", "latency_mode": "normal"},
+                            token_from="/dashboard", headers=HX)
+    assert response.status_code == 200
+    assert "<dt>Latency</dt><dd>Normal</dd>" in page_text(response)
+    assert channel_of(alice).latency_mode == "normal"
+
+
+def test_latency_normal_without_htmx(actions, client, alice):
+    response = actions.post("/dashboard/channel", {"title": "", "category": "0", "tags": "", "latency_mode": "normal"},
+                            token_from="/dashboard")
+    assert response.status_code == 303
+    assert channel_of(alice).latency_mode == "normal"
+    form = client.get("/dashboard/channel?edit=1").get_data(as_text=True)
+    assert checked_latency(form) == ["normal"]
+
+
+def test_form_without_latency_keeps_it(actions, alice):
+    actions.post("/dashboard/channel", {"title": "", "category": "0", "tags": "", "latency_mode": "normal"},
+                 token_from="/dashboard", headers=HX)
+    actions.post("/dashboard/channel", {"title": "Still normal", "category": "0", "tags": ""},
+                 token_from="/dashboard", headers=HX)
+    channel = channel_of(alice)
+    assert channel.title == "Still normal" and channel.latency_mode == "normal"
+
+
+@pytest.mark.parametrize("headers", [HX, {}], ids=["htmx", "plain"])
+def test_bad_latency_rerenders_form_and_changes_nothing(actions, alice, headers):
+    music = make_category("Music")
+    actions.post("/dashboard/channel", {"title": "Before", "category": "0", "tags": "keep", "record": "y"},
+                 token_from="/dashboard", headers=HX)
+    response = actions.post("/dashboard/channel", {
+        "title": "After", "category": str(music.id), "tags": "new", "mature": "y", "latency_mode": "fast"},
+        token_from="/dashboard", headers=headers)
+    assert response.status_code == 200
+    html = page_text(response)
+    assert "Pick low or normal latency." in html
+    assert 'id="latency_mode-error"' in html and 'name="title"' in html
+    channel = channel_of(alice)
+    assert (channel.title, channel.category_id, channel.tags) == ("Before", None, ["keep"])
+    assert channel.mature is False and channel.record is True and channel.latency_mode == "low"
 
 
 def test_save_without_htmx_redirects(actions, alice):

@@ -216,3 +216,19 @@ def test_ll_output_args_pipe_one_rung_as_cmaf():
     assert args[-3:] == ["-frag_duration", "316667", "pipe:7"]
     assert "-map" in ll_output_args(0, rung, part_plan(30), 3, has_audio=False)
     assert "0:a:0" not in ll_output_args(0, rung, part_plan(30), 3, has_audio=False)
+
+
+def test_ll_transcode_args_one_decode_a_pipe_per_rung_and_the_thumbnail():
+    from app.media.ffmpeg_args import ll_target_duration, ll_transcode_args, part_plan
+
+    plans = [part_plan(rung.fps) for rung in LADDER_720]
+    args = ll_transcode_args("rtmp://127.0.0.1:1935/live/st-abc", LADDER_720, plans, [5, 6, 7],
+                             source_fps=30, thumbnail_path="/out/work/thumb.jpg")
+    assert args.count("-i") == 1 and value_after(args, "-progress") == "pipe:1"
+    assert value_after(args, "-filter_complex").startswith("[0:v:0]split=4[s0][s1][s2][st]")
+    outputs = [arg for arg in args if arg.startswith("pipe:") and arg != "pipe:1"]
+    assert outputs == ["pipe:5", "pipe:6", "pipe:7"]
+    assert args.count("-frag_duration") == 3 and args[-1] == "/out/work/thumb.jpg"
+    assert ll_target_duration(LADDER_720, plans) == 1
+    with pytest.raises(ValueError, match="pipe"):
+        ll_transcode_args("in", LADDER_720, plans, [5, 6])

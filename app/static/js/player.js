@@ -93,9 +93,9 @@
     setPill(true);
     say("");
     if (window.Hls && window.Hls.isSupported()) {
-      // Low-latency mode follows parts and blocking reloads when the playlist offers them.
-      // Low-latency mode follows parts and blocking reloads; a little faster playback (at most
-      // 1.1x, unnoticeable) wins back the target latency after a hiccup instead of staying behind.
+      // Low-latency mode follows parts and blocking reloads when the playlist offers them; a
+      // little faster playback (at most 1.1x, unnoticeable) wins back the target latency after
+      // a hiccup instead of staying behind.
       var config = { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.1, backBufferLength: 30 };
       if (frame.dataset.hlsWorker) config.workerPath = frame.dataset.hlsWorker;
       hls = new window.Hls(config);
