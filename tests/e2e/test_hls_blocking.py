@@ -45,7 +45,7 @@ def from_app(headers) -> bool:
 
 
 def test_playlists_without_directives_and_parts_are_static_files(stack, packager):
-    base = f"{stack.base_url}/hls/{packager.name}/v0"
+    base = f"{stack.base_url}/hls/{packager.name}/720p"
     for query in ("", "?foo=1", "?x_HLS_msn=52", "?v=_HLS_msn="):
         status, headers, body, _ = get(f"{base}/index.m3u8{query}")
         assert status == 200 and not from_app(headers), query
@@ -93,7 +93,7 @@ def test_a_held_reload_through_nginx_is_answered_on_the_announcement(stack, pack
 
 
 def test_a_hinted_part_is_held_until_written(stack, packager):
-    base = f"{stack.base_url}/hls/{packager.name}/v0"
+    base = f"{stack.base_url}/hls/{packager.name}/720p"
     with ThreadPoolExecutor(max_workers=1) as pool:
         held = pool.submit(get, f"{base}/p52.2.m4s")  # the playlist's EXT-X-PRELOAD-HINT
         time.sleep(0.5)
