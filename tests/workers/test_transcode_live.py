@@ -9,6 +9,8 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
+from types import SimpleNamespace
 
 import pytest
 from rq import Queue
@@ -223,51 +225,78 @@ def test_transcode_pulls_encodes_restarts_and_stops(make_app, rtmp_port, tmp_pat
                     os.kill(pid, signal.SIGKILL)
 
 
-def test_too_slow_an_encode_restarts_lighter_and_says_why(make_app, rtmp_port, tmp_path, monkeypatch):
+@contextmanager
+def small_broadcast(make_app, rtmp_port, tmp_path, monkeypatch, username: str, latency: str = "low", **config):
+    """A 640x360 publisher and its transcode job on a thread; ends the session and cleans up after."""
     queue_name = f"test-{uuid.uuid4().hex[:8]}"
-    # No machine encodes at 100x real time from a live source: every sample is "too slow".
     app = make_app(MEDIA_ROOT=str(tmp_path / "media"), RQ_QUEUE=queue_name, REDIS_URL=LIVE_REDIS_URL,
-                   INGEST_PULL_URL=f"rtmp://127.0.0.1:{rtmp_port}/live/{{name}}",
-                   TRANSCODE_MIN_SPEED=100.0, TRANSCODE_HEADROOM_WARMUP=1.0, TRANSCODE_HEADROOM_WINDOW=3.0,
-                   TRANSCODE_PULL_WAIT=60.0)
+                   INGEST_PULL_URL=f"rtmp://127.0.0.1:{rtmp_port}/live/{{name}}", TRANSCODE_PULL_WAIT=60.0,
+                   **config)
     monkeypatch.setattr(context, "_app", app)
     with app.app_context():
-        session = make_live(make_user("slowpoke"))
+        session = make_live(make_user(username))
         session.internal_name = f"st-{uuid.uuid4().hex[:16]}"
+        session.channel.latency_mode = latency
         db.session.commit()
-        session_id, name = session.id, session.internal_name
-    publisher = publish(rtmp_port, name, tmp_path / "publisher.log", size="640x360")
-    outcome = {}
-    job = threading.Thread(target=lambda: outcome.setdefault("result", transcode.transcode_session(session_id)))
+        broadcast = SimpleNamespace(app=app, session_id=session.id, out=tmp_path / "media" / "hls" / session.internal_name,
+                                    outcome={})
+    publisher = publish(rtmp_port, session.internal_name, tmp_path / "publisher.log", size="640x360")
+    job = threading.Thread(target=lambda: broadcast.outcome.setdefault(
+        "result", transcode.transcode_session(broadcast.session_id)))
     job.start()
 
     def stats():
         with app.app_context():
-            raw = get_redis().get(transcode.STATS_KEY.format(session_id))
+            raw = get_redis().get(transcode.STATS_KEY.format(broadcast.session_id))
         return json.loads(raw) if raw else None
-
+    broadcast.stats = stats
     try:
-        seen = []
-        lighter = wait_for(lambda: (s := stats()) and not seen.append(s) and s["preset"] == "superfast" and s,
-                           90, "a restart on a faster preset",
-                           lambda: f"(job: {outcome or 'running'}; last stats: {seen[-1:]})")
-        assert lighter["headroom_step"] == 1 and "real time" in lighter["note"]
-        assert "superfast" in lighter["note"] and lighter["restarts"] >= 1
-        with app.app_context():
-            renditions = db.session.get(StreamSession, session_id).renditions
-            assert renditions[0]["preset"] == "superfast" and renditions[0]["note"] == lighter["note"]
+        yield broadcast
     finally:
         with app.app_context():
-            db.session.get(StreamSession, session_id).status = "ended"
+            db.session.get(StreamSession, broadcast.session_id).status = "ended"
             db.session.commit()
         job.join(timeout=30)
         stop(publisher)
         with app.app_context():
             get_redis().delete(transcode.SUPERVISOR_KEY.format(queue_name),
-                               *(key.format(session_id) for key in (transcode.STATS_KEY, transcode.WORKER_KEY,
-                                                                    transcode.REQUEUE_KEY)))
+                               *(key.format(broadcast.session_id) for key in (
+                                   transcode.STATS_KEY, transcode.WORKER_KEY, transcode.REQUEUE_KEY)))
             drop_queue(queue_name)
-    assert not job.is_alive()
+    assert not job.is_alive() and broadcast.outcome["result"] == "ended"
+
+
+def test_too_slow_an_encode_restarts_lighter_and_says_why(make_app, rtmp_port, tmp_path, monkeypatch):
+    # No machine encodes at 100x real time from a live source: every sample is "too slow".
+    with small_broadcast(make_app, rtmp_port, tmp_path, monkeypatch, "slowpoke", TRANSCODE_MIN_SPEED=100.0,
+                         TRANSCODE_HEADROOM_WARMUP=1.0, TRANSCODE_HEADROOM_WINDOW=3.0) as broadcast:
+        seen = []
+        lighter = wait_for(lambda: (s := broadcast.stats()) and not seen.append(s) and s["preset"] == "superfast" and s,
+                           90, "a restart on a faster preset",
+                           lambda: f"(job: {broadcast.outcome or 'running'}; last stats: {seen[-1:]})")
+        assert lighter["headroom_step"] == 1 and "real time" in lighter["note"]
+        assert "superfast" in lighter["note"] and lighter["restarts"] >= 1
+        with broadcast.app.app_context():
+            renditions = db.session.get(StreamSession, broadcast.session_id).renditions
+            assert renditions[0]["preset"] == "superfast" and renditions[0]["note"] == lighter["note"]
+
+
+def test_normal_latency_gets_classic_hls_of_one_second_segments(make_app, rtmp_port, tmp_path, monkeypatch):
+    with small_broadcast(make_app, rtmp_port, tmp_path, monkeypatch, "classic", latency="normal",
+                         TRANSCODE_HEADROOM_WARMUP=1000.0) as broadcast:
+        out = broadcast.out
+        master = wait_for(lambda: (out / "master.m3u8").exists() and (out / "master.m3u8").read_text(),
+                          60, "the master playlist")
+        assert [line for line in master.splitlines() if line.endswith(".m3u8")] == ["360p/index.m3u8"]
+        playlist = wait_for(lambda: (out / "360p" / "index.m3u8").exists()
+                            and (text := (out / "360p" / "index.m3u8").read_text()).count("#EXTINF:") >= 3
+                            and text, 30, "three classic segments")
+        assert "#EXT-X-PART" not in playlist and "#EXT-X-TARGETDURATION:1" in playlist
+        durations = [float(line[8:].split(",")[0]) for line in playlist.splitlines() if line.startswith("#EXTINF:")]
+        assert all(abs(d - 1.0) < 0.05 for d in durations), durations
+        assert list((out / "360p").glob("seg_*.m4s")) and not list((out / "360p").glob("p*.m4s"))
+        with broadcast.app.app_context():
+            assert db.session.get(StreamSession, broadcast.session_id).renditions[0]["delivery"] == "hls"
 
 
 def test_a_real_burst_worker_runs_jobs_by_dotted_name_and_starts_supervision(make_app, sqlite_url, tmp_path):
@@ -301,47 +330,3 @@ def test_a_real_burst_worker_runs_jobs_by_dotted_name_and_starts_supervision(mak
         with app.app_context():
             get_redis().delete(transcode.SUPERVISOR_KEY.format(queue_name))
             drop_queue(queue_name)
-
-
-def test_normal_latency_gets_classic_hls_of_one_second_segments(make_app, rtmp_port, tmp_path, monkeypatch):
-    queue_name = f"test-{uuid.uuid4().hex[:8]}"
-    app = make_app(MEDIA_ROOT=str(tmp_path / "media"), RQ_QUEUE=queue_name, REDIS_URL=LIVE_REDIS_URL,
-                   INGEST_PULL_URL=f"rtmp://127.0.0.1:{rtmp_port}/live/{{name}}",
-                   TRANSCODE_HEADROOM_WARMUP=1000.0, TRANSCODE_PULL_WAIT=60.0)
-    monkeypatch.setattr(context, "_app", app)
-    with app.app_context():
-        session = make_live(make_user("classic"))
-        session.internal_name = f"st-{uuid.uuid4().hex[:16]}"
-        session.channel.latency_mode = "normal"
-        db.session.commit()
-        session_id, name = session.id, session.internal_name
-    publisher = publish(rtmp_port, name, tmp_path / "publisher.log", size="640x360")
-    outcome = {}
-    job = threading.Thread(target=lambda: outcome.setdefault("result", transcode.transcode_session(session_id)))
-    job.start()
-    out = tmp_path / "media" / "hls" / name
-    try:
-        master = wait_for(lambda: (out / "master.m3u8").exists() and (out / "master.m3u8").read_text(),
-                          60, "the master playlist")
-        assert [line for line in master.splitlines() if line.endswith(".m3u8")] == ["360p/index.m3u8"]
-        playlist = wait_for(lambda: (out / "360p" / "index.m3u8").exists()
-                            and (text := (out / "360p" / "index.m3u8").read_text()).count("#EXTINF:") >= 3
-                            and text, 30, "three classic segments")
-        assert "#EXT-X-PART" not in playlist and "#EXT-X-TARGETDURATION:1" in playlist
-        durations = [float(line[8:].split(",")[0]) for line in playlist.splitlines() if line.startswith("#EXTINF:")]
-        assert all(abs(d - 1.0) < 0.05 for d in durations), durations
-        assert list((out / "360p").glob("seg_*.m4s")) and not list((out / "360p").glob("p*.m4s"))
-        with app.app_context():
-            assert db.session.get(StreamSession, session_id).renditions[0]["delivery"] == "hls"
-    finally:
-        with app.app_context():
-            db.session.get(StreamSession, session_id).status = "ended"
-            db.session.commit()
-        job.join(timeout=30)
-        stop(publisher)
-        with app.app_context():
-            get_redis().delete(transcode.SUPERVISOR_KEY.format(queue_name),
-                               *(key.format(session_id) for key in (transcode.STATS_KEY, transcode.WORKER_KEY,
-                                                                    transcode.REQUEUE_KEY)))
-            drop_queue(queue_name)
-    assert not job.is_alive() and outcome["result"] == "ended"
