@@ -24,6 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
     from . import chat  # noqa: F401  (Socket.IO handlers must exist before init_app)
+    from . import follow  # noqa: F401  (its /notifications handlers, likewise)
 
     socketio.init_app(
         app,
@@ -42,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .chat import bp as chat_bp
     from .dashboard import bp as dashboard_bp
     from .directory import bp as directory_bp
+    from .follow import bp as follow_bp
     from .hls import bp as hls_bp
     from .home import bp as home_bp
     from .hooks import bp as hooks_bp
@@ -50,7 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .settings import bp as settings_bp
 
     for bp in (home_bp, auth_bp, settings_bp, dashboard_bp, channels_bp, profiles_bp,
-               directory_bp, api_bp, hooks_bp, chat_bp, moderation_bp, hls_bp):
+               directory_bp, api_bp, hooks_bp, chat_bp, moderation_bp, hls_bp, follow_bp):
         app.register_blueprint(bp)
 
     logs.init_app(app)

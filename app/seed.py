@@ -38,7 +38,22 @@ def ensure_categories() -> dict[str, Category]:
             existing[slug] = Category(slug=slug, name=name)
             db.session.add(existing[slug])
     db.session.commit()
+    add_demo_covers(existing[slug] for slug, _ in DEMO_CATEGORIES)
     return existing
+
+
+def add_demo_covers(categories) -> None:
+    """Generated cover art for demo categories that have none yet."""
+    from .directory.covers import cover_key, render_cover
+    from .media.storage import get_storage
+
+    storage = get_storage()
+    for category in categories:
+        if not category.cover_key:
+            key = cover_key(category.slug)
+            storage.put_bytes(key, render_cover(category.name, category.slug), "image/jpeg")
+            category.cover_key = key
+    db.session.commit()
 
 
 @seed_cli.command("demo")

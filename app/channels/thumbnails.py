@@ -2,26 +2,18 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
-import warnings
-
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..extensions import db
+from ..media.pictures import PictureError, clean_jpeg, open_upload
 from ..models import Channel
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 SIZE = (1280, 720)
-ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
-# A small file can still claim a huge canvas; refuse before decoding anything that big.
-MAX_SOURCE_PIXELS = 40_000_000
-
-
-class ThumbnailError(ValueError):
-    """Why an upload was refused, in words the creator can act on."""
+# Why an upload was refused; pictures are checked the same way everywhere (media/pictures.py).
+ThumbnailError = PictureError
 
 
 def _storage():
@@ -48,42 +40,7 @@ def thumbnail_url(channel: Channel) -> str | None:
 
 def reencode(data: bytes) -> bytes:
     """A 1280x720 JPEG cover-cropped from an uploaded image, with no metadata carried over."""
-    if not data:
-        raise ThumbnailError("That file is empty. Choose a picture to upload.")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ThumbnailError("That file is larger than 2 MB. Pick a smaller picture.")
-    too_large = "That picture is too large. Use one under 40 megapixels."
-    with warnings.catch_warnings():
-        # Pillow only warns about a picture that claims a huge canvas; refuse it instead.
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            source = Image.open(io.BytesIO(data))
-        except UnidentifiedImageError:
-            raise ThumbnailError("That file isn't a picture we can read. Upload a JPEG, PNG, WebP or GIF.") from None
-        except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-            raise ThumbnailError(too_large) from None
-        if source.format not in ACCEPTED_FORMATS:
-            raise ThumbnailError("Upload a JPEG, PNG, WebP or GIF picture.")
-        if source.width * source.height > MAX_SOURCE_PIXELS:
-            raise ThumbnailError(too_large)
-        try:
-            source.load()
-            source = ImageOps.exif_transpose(source)
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning):
-            raise ThumbnailError("That picture looks damaged. Try exporting it again.") from None
-
-    if source.mode in ("RGBA", "LA") or (source.mode == "P" and "transparency" in source.info):
-        rgba = source.convert("RGBA")
-        flat = Image.new("RGB", rgba.size, (0, 0, 0))
-        flat.paste(rgba, mask=rgba.getchannel("A"))
-        source = flat
-    fitted = ImageOps.fit(source.convert("RGB"), SIZE, Image.Resampling.LANCZOS)
-    # A fresh image carries no info dict: no EXIF, ICC, XMP or comments reach the stored file.
-    clean = Image.new("RGB", SIZE)
-    clean.paste(fitted)
-    out = io.BytesIO()
-    clean.save(out, "JPEG", quality=85, optimize=True, progressive=True)
-    return out.getvalue()
+    return clean_jpeg(open_upload(data, MAX_UPLOAD_BYTES), SIZE)
 
 
 def set_custom_thumbnail(channel: Channel, data: bytes) -> str:

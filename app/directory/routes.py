@@ -1,18 +1,47 @@
-"""Directory and search pages."""
-from flask import render_template, request
+"""Directory, category and search pages."""
+from flask import abort, request
 
-from ..htmx import render_page_or_fragment
+from ..htmx import render_page_or_fragment, wants_fragment
 from . import bp, services
+
+bp.add_app_template_global(services.cover_url, "category_cover_url")
+bp.add_app_template_global(services.cover_style, "category_cover_style")
+
+SUGGESTIONS_TARGET = "search-suggest"
 
 
 @bp.route("/directory")
 def index():
-    return render_template("directory/index.html", live=services.live_channels(),
-                           recent=services.recently_live(), categories=services.all_categories())
+    tag = services.normalise_tag(request.args.get("tag"))
+    listing = services.live_page(tag=tag, cursor=request.args.get("cursor"))
+    context = dict(listing=listing, tag=tag, category=None)
+    if wants_fragment():
+        return render_page_or_fragment("directory/index.html", "directory/_live_page.html", **context)
+    live, _ = services.ordered_live()
+    return render_page_or_fragment(
+        "directory/index.html", "directory/_live_page.html", tags=services.popular_tags(live),
+        recent=services.recently_live(), categories=services.categories_by_live(), **context)
+
+
+@bp.route("/directory/category/<slug>")
+def category(slug):
+    found = services.category_by_slug(slug) or abort(404)
+    tag = services.normalise_tag(request.args.get("tag"))
+    listing = services.live_page(category_id=found.id, tag=tag, cursor=request.args.get("cursor"))
+    context = dict(listing=listing, tag=tag, category=found)
+    if wants_fragment():
+        return render_page_or_fragment("directory/category.html", "directory/_live_page.html", **context)
+    live, _ = services.ordered_live(found.id)
+    return render_page_or_fragment(
+        "directory/category.html", "directory/_live_page.html", tags=services.popular_tags(live), live_count=len(live),
+        recent=services.recently_live(category_id=found.id), **context)
 
 
 @bp.route("/search")
 def search():
     q = request.args.get("q", "")
+    if wants_fragment() and request.headers.get("HX-Target") == SUGGESTIONS_TARGET:
+        return render_page_or_fragment("directory/search.html", "directory/_search_suggest.html",
+                                       q=q, results=services.search(q, limit=4))
     return render_page_or_fragment("directory/search.html", "directory/_search_results.html",
                                    q=q, results=services.search(q))

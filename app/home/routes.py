@@ -1,5 +1,6 @@
 """Home page, theme preference and health check."""
 from flask import jsonify, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import text
 
 from ..directory import services as directory
@@ -16,10 +17,16 @@ def inject_theme():
     return {"theme": theme if theme in THEMES else "auto"}
 
 
+HOME_LIVE = 8
+
+
 @bp.route("/")
 def index():
-    return render_template("home/index.html", live=directory.live_channels(12),
-                           categories=directory.all_categories())
+    live, counts = directory.ordered_live()
+    followed, followed_counts = directory.followed_live(current_user) if current_user.is_authenticated else ([], {})
+    return render_template("home/index.html", live=live[:HOME_LIVE], more_live=len(live) > HOME_LIVE,
+                           followed=followed, viewers={**counts, **followed_counts},
+                           categories=directory.categories_by_live())
 
 
 @bp.route("/theme", methods=["POST"])

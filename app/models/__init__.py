@@ -2,6 +2,7 @@
 from .channel import Category, Channel, ChannelRole, Follow, hash_stream_key
 from .chat import BlockedTerm, ChatBan, ChatMessage, ChatMute, ChatSettings
 from .moderation import ModerationAction, Report
+from .notification import Notification
 from .stream import StreamSession
 from .types import utcnow
 from .user import DonationAddress, Profile, TopFriend, User
@@ -10,6 +11,6 @@ from .vod import VOD
 __all__ = [
     "BlockedTerm", "Category", "Channel", "ChannelRole", "ChatBan", "ChatMessage", "ChatMute",
     "ChatSettings", "DonationAddress", "Follow",
-    "ModerationAction", "Profile", "Report", "StreamSession", "TopFriend", "User", "VOD",
+    "ModerationAction", "Notification", "Profile", "Report", "StreamSession", "TopFriend", "User", "VOD",
     "hash_stream_key", "utcnow",
 ]

@@ -135,11 +135,17 @@ class TopFriend(db.Model):
 
 class DonationAddress(db.Model):
     __tablename__ = "donation_addresses"
+    __table_args__ = (
+        UniqueConstraint("user_id", "currency", "address", "token_symbol", name="uq_donation_addresses_entry"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     currency: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(128))
+    # ERC-20 tokens only: the token's symbol and its contract on Ethereum mainnet.
+    token_symbol: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    token_contract: Mapped[Optional[str]] = mapped_column(String(42))
     note: Mapped[str] = mapped_column(String(200), default="", server_default="")
     position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..extensions import db
+from ..follow.services import announce_live
 from ..jobs import enqueue, enqueue_in, enqueue_transcode
 from ..models import Channel, StreamSession, hash_stream_key, utcnow
 
@@ -86,6 +87,8 @@ def go_live(key: str, *, ingest: str, client_id: str | None) -> StreamSession:
     log.info("channel %s is live: session %s (%s) %s", channel.id, session.id,
              session.internal_name, "resumed" if resumed else "started")
     enqueue_transcode(session.id)
+    if not resumed:  # a reconnect within the grace period is the same broadcast: no second notice
+        announce_live(session)
     return session
 
 

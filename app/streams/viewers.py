@@ -34,3 +34,15 @@ def heartbeat(channel_id: int, viewer_id: str, session: StreamSession | None) ->
 def count(channel_id: int) -> int:
     now = time.time()
     return get_redis().zcount(_key(channel_id), now - WINDOW_SECONDS, "+inf")
+
+
+def counts(channel_ids) -> dict[int, int]:
+    """Current viewers of several channels in one Redis round trip (the directory's ordering)."""
+    ids = list(channel_ids)
+    if not ids:
+        return {}
+    now = time.time()
+    pipe = get_redis().pipeline(transaction=False)
+    for channel_id in ids:
+        pipe.zcount(_key(channel_id), now - WINDOW_SECONDS, "+inf")
+    return dict(zip(ids, pipe.execute()))

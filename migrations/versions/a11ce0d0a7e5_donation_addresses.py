@@ -17,8 +17,15 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table('donation_addresses', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('token_symbol', sa.String(length=16), server_default='', nullable=False))
+        batch_op.add_column(sa.Column('token_contract', sa.String(length=42), nullable=True))
+        batch_op.create_unique_constraint('uq_donation_addresses_entry',
+                                          ['user_id', 'currency', 'address', 'token_symbol'])
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('donation_addresses', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_donation_addresses_entry', type_='unique')
+        batch_op.drop_column('token_contract')
+        batch_op.drop_column('token_symbol')

@@ -8,7 +8,9 @@ import pytest
 from werkzeug.serving import make_server
 
 from app.extensions import db, limiter
-from tests.conftest import base_config, empty_database
+from redis import Redis
+
+from tests.conftest import TEST_REDIS_URL, base_config, empty_database
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -23,6 +25,10 @@ def serve(app):
     """Serve `app` on a free port in a thread; yields (base URL, app), then empties the database."""
     with app.app_context():
         limiter.reset()
+    # Viewer counts, snapshots and queues keyed by ids that every module's fresh database reuses:
+    # a module must not see the previous one's.
+    with Redis.from_url(TEST_REDIS_URL) as redis:
+        redis.flushdb()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

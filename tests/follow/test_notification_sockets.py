@@ -1,0 +1,98 @@
+"""The /notifications Socket.IO namespace: signed-in users hear their own pushes, nobody else does."""
+from __future__ import annotations
+
+import contextvars
+
+import json
+
+import pytest
+from redis import Redis
+
+from app.extensions import db, socketio, socketio_channel
+from app.follow import services as follow
+from app.models import Follow
+from tests.conftest import TEST_REDIS_URL, wait_for
+from tests.factories import make_user
+
+from .conftest import go_live, run_notify_jobs
+
+NAMESPACE = "/notifications"
+
+
+def isolated(function, *args, **kwargs):
+    return contextvars.Context().run(function, *args, **kwargs)
+
+
+class Listener:
+    """One browser's /notifications socket, carrying its logged-in session cookie."""
+
+    def __init__(self, app, http):
+        self.sio = isolated(socketio.test_client, app, namespace=NAMESPACE, flask_test_client=http)
+
+    def received(self) -> list:
+        return [(event["name"], event["args"][0]) for event in self.sio.get_received(NAMESPACE)]
+
+
+@pytest.fixture
+def listener(app):
+    made = []
+
+    def factory(http):
+        made.append(Listener(app, http))
+        return made[-1]
+
+    yield factory
+    for one in made:
+        if one.sio.is_connected(NAMESPACE):
+            one.sio.disconnect(NAMESPACE)
+
+
+def test_anonymous_sockets_are_refused(app, client, listener):
+    assert not listener(client).sio.is_connected(NAMESPACE)
+
+
+def test_followers_socket_receives_the_push_and_others_do_not(app, streamer, login, listener):
+    alice, key = streamer
+    bob, _ = make_user("bob"), make_user("carol")
+    db.session.add(Follow(follower_id=bob.id, channel_id=alice.channel.id))
+    db.session.commit()
+    bob_socket, carol_socket, alice_socket = (listener(login(name)) for name in ("bob", "carol", "alice"))
+    assert bob_socket.sio.is_connected(NAMESPACE)
+
+    go_live(key)
+    run_notify_jobs()
+    [(name, data)] = bob_socket.received()
+    assert name == "notification" and data["unread"] == 1 and data["channel"] == "alice"
+    assert "<strong>alice</strong> is live" in data["html"] and 'href="/c/alice"' in data["html"]
+    assert carol_socket.received() == [] and alice_socket.received() == []
+
+    follow.mark_all_read(bob.id)
+    assert bob_socket.received() == [("notification", {"unread": 0})]
+
+
+@pytest.fixture
+def queued_app(make_app):
+    """An app whose emits go through the Redis message queue, as the web app's and workers' do."""
+    app = make_app(SOCKETIO_USE_QUEUE=True)
+    with app.app_context():
+        yield app
+
+
+def test_a_workers_push_is_published_on_the_message_queue(queued_app):
+    # Socket.IO's test client refuses a message queue, so listen where every web process does.
+    from app.channels import services as channels
+
+    alice, bob = make_user("alice"), make_user("bob")
+    key = channels.rotate_stream_key(alice.channel)
+    db.session.add(Follow(follower_id=bob.id, channel_id=alice.channel.id))
+    db.session.commit()
+    with Redis.from_url(TEST_REDIS_URL) as redis, redis.pubsub(ignore_subscribe_messages=True) as bus:
+        bus.subscribe(socketio_channel(queued_app.config))
+        wait_for(lambda: bus.get_message(timeout=0.1) is None, 5, "the subscription")
+        go_live(key)
+        run_notify_jobs()
+        message = wait_for(lambda: bus.get_message(timeout=0.5), 10, "a published push")
+    published = json.loads(message["data"])
+    assert published["method"] == "emit" and published["event"] == "notification"
+    assert published["namespace"] == NAMESPACE and published["room"] == f"user:{bob.id}"
+    assert published["data"][0]["unread"] == 1
