@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from flask_login import current_user
-from flask_socketio import join_room
+from flask_socketio import emit, join_room
 
-from ..extensions import socketio
-from .services import NAMESPACE, user_room
+from ..extensions import db, socketio
+from .services import NAMESPACE, unread_count, user_room
 
 
 @socketio.on("connect", namespace=NAMESPACE)
@@ -14,4 +14,8 @@ def on_connect(auth=None):
     if not current_user.is_authenticated:
         return False
     join_room(user_room(current_user.id))
+    # Every (re)connect starts with the count as it is now: a push missed while the socket was
+    # down (a laptop asleep, a network change) would otherwise leave the bell wrong until a reload.
+    emit("notification", {"unread": unread_count(current_user.id)})
+    db.session.remove()
     return True

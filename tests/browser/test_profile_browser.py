@@ -131,7 +131,10 @@ def rich(media_server):
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_rich_profile_and_editor(browser, rich, screenshot_dir, width, scheme):
     base_url, app = rich
-    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme, base_url=base_url)
+    # Reduced motion: the featured channel is "live" here without a stream behind it, so its muted
+    # live preview must not start (it would fetch a playlist that is not there).
+    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme, base_url=base_url,
+                                  reduced_motion="reduce")
     page = context.new_page()
     problems = []
     page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
@@ -145,6 +148,8 @@ def test_rich_profile_and_editor(browser, rich, screenshot_dir, width, scheme):
     assert page.locator(".bio-body strong", has_text="professional button masher").is_visible()
     assert page.locator(".bio-body script").count() == 0
     assert page.locator("#profile-featured", has_text="Watch live").is_visible()
+    preview = page.locator("#profile-featured video[data-live-preview]")
+    assert preview.get_attribute("data-hls-url").endswith("/master.m3u8") and preview.is_hidden()
     # Every picture loaded: avatar, banner, live frame and friends' avatars.
     broken = page.evaluate("[...document.images].filter(i => i.complete && i.naturalWidth === 0).map(i => i.src)")
     assert broken == []

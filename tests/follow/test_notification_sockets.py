@@ -58,6 +58,9 @@ def test_followers_socket_receives_the_push_and_others_do_not(app, streamer, log
     db.session.commit()
     bob_socket, carol_socket, alice_socket = (listener(login(name)) for name in ("bob", "carol", "alice"))
     assert bob_socket.sio.is_connected(NAMESPACE)
+    # Each connect starts with the count as it stands, so a reconnecting bell is never stale.
+    for socket in (bob_socket, carol_socket, alice_socket):
+        assert socket.received() == [("notification", {"unread": 0})]
 
     go_live(key)
     run_notify_jobs()
@@ -70,9 +73,25 @@ def test_followers_socket_receives_the_push_and_others_do_not(app, streamer, log
     assert bob_socket.received() == [("notification", {"unread": 0})]
 
 
+def test_a_reconnecting_socket_hears_the_unread_count_it_missed(app, streamer, login, listener):
+    alice, key = streamer
+    bob = make_user("bob")
+    db.session.add(Follow(follower_id=bob.id, channel_id=alice.channel.id))
+    db.session.commit()
+    http = login("bob")
+    first = listener(http)
+    first.sio.disconnect(NAMESPACE)  # asleep while the channel goes live
+    go_live(key)
+    run_notify_jobs()
+    again = listener(http)
+    assert again.received() == [("notification", {"unread": 1})]
+
+
 @pytest.fixture
 def queued_app(make_app):
-    """An app whose emits go through the Redis message queue, as the web app's and workers' do."""
+    """An app whose emits go through the Redis message queue, as the web app's and workers' do.
+    It leaves the shared SocketIO object with a queue, which its test client refuses: the tests
+    that use test clients come before this one in the file."""
     app = make_app(SOCKETIO_USE_QUEUE=True)
     with app.app_context():
         yield app
@@ -96,3 +115,4 @@ def test_a_workers_push_is_published_on_the_message_queue(queued_app):
     assert published["method"] == "emit" and published["event"] == "notification"
     assert published["namespace"] == NAMESPACE and published["room"] == f"user:{bob.id}"
     assert published["data"][0]["unread"] == 1
+
