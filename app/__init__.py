@@ -26,6 +26,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import chat  # noqa: F401  (Socket.IO handlers must exist before init_app)
     from . import follow  # noqa: F401  (its /notifications handlers, likewise)
 
+    if not app.config.get("SOCKETIO_USE_QUEUE", True):
+        # init_app merges into the options an earlier app in this process left (tests build
+        # many apps): an app without a queue must not inherit an earlier one's queue manager.
+        socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         message_queue=app.config["REDIS_URL"] if app.config.get("SOCKETIO_USE_QUEUE", True) else None,

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db, limiter
+from tests.factories import PASSWORD
 
 TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql://cascade:cascade@127.0.0.1:5432/postgres")
@@ -215,3 +216,13 @@ class Actions:
 @pytest.fixture
 def actions(client):
     return Actions(client)
+
+
+@pytest.fixture
+def login(app):
+    """A new logged-in test client per call (each one a separate browser)."""
+    def factory(username: str):
+        client = app.test_client()
+        assert Actions(client).login(username, PASSWORD).status_code == 303
+        return client
+    return factory

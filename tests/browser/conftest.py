@@ -1,5 +1,6 @@
 """A live app on a real port, and Debian's chromium driven by Playwright."""
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -11,6 +12,7 @@ from app.extensions import db, limiter
 from redis import Redis
 
 from tests.conftest import TEST_REDIS_URL, base_config, empty_database
+from tests.factories import PASSWORD
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -64,3 +66,26 @@ def browser():
 def screenshot_dir():
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+def open_page(browser, base_url: str, width: int, scheme: str, **options):
+    """A fresh context `width` px wide in the `scheme` colour scheme, its page, and a list that
+    collects the console errors and uncaught exceptions the page logs (tests assert it stays empty)."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme,
+                                  base_url=base_url, **options)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    return context, page, problems
+
+
+def log_in(page, username: str, password: str = PASSWORD) -> None:
+    """Log in through the form and wait for the home page to finish loading (leaving it
+    mid-download drops a static file the dev server is sending, which logs an error)."""
+    page.goto("/login")
+    page.get_by_label("Username or email").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/$"))
+    page.wait_for_load_state()

@@ -1,9 +1,9 @@
 """A creator switches their channel to normal latency from the dashboard, in both themes."""
-import re
 
 import pytest
 
-from tests.factories import PASSWORD, make_user
+from tests.browser.conftest import log_in, open_page
+from tests.factories import make_user
 
 pytestmark = pytest.mark.browser
 
@@ -22,19 +22,9 @@ def test_pick_latency_on_the_dashboard(browser, live_server, screenshot_dir, wid
     username = f"latency{width}{scheme}"
     with app.app_context():
         make_user(username)
-    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme, base_url=base_url)
-    page = context.new_page()
-    problems = []
-    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    context, page, problems = open_page(browser, base_url, width, scheme)
 
-    page.goto("/login")
-    page.get_by_label("Username or email").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    # Let the home page finish loading: leaving mid-download drops a static file the dev server is sending.
-    page.wait_for_url(re.compile(r"/$"))
-    page.wait_for_load_state()
+    log_in(page, username)
     page.goto("/dashboard")
     info = page.locator("#channel-info")
     assert info.locator("dd", has_text="Low").is_visible()

@@ -4,6 +4,7 @@ import pytest
 from app.extensions import db
 from app.models import utcnow
 from app.streams import viewers
+from tests.browser.conftest import open_page
 from tests.directory.conftest import make_streamer
 from tests.factories import make_category
 
@@ -61,11 +62,7 @@ def shoot(page, path, full_page=True):
 def test_directory_category_and_search(browser, seeded, screenshot_dir, width, scheme):
     base_url, app = seeded
     beat(app)
-    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme, base_url=base_url)
-    page = context.new_page()
-    problems = []
-    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    context, page, problems = open_page(browser, base_url, width, scheme)
 
     def no_overflow():
         assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0

@@ -1,10 +1,10 @@
 """A creator lists crypto addresses in settings and checks the preview visitors see, in both themes."""
-import re
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.factories import PASSWORD, make_user
+from tests.browser.conftest import log_in, open_page
+from tests.factories import make_user
 
 pytestmark = pytest.mark.browser
 
@@ -38,19 +38,10 @@ def test_add_addresses_and_preview(browser, live_server, screenshot_dir, width, 
     username = f"tips{width}{scheme}"
     with app.app_context():
         make_user(username)
-    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme, base_url=base_url)
+    context, page, problems = open_page(browser, base_url, width, scheme)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
-    page = context.new_page()
-    problems = []
-    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
 
-    page.goto("/login")
-    page.get_by_label("Username or email").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/$"))
-    page.wait_for_load_state()
+    log_in(page, username)
     page.goto("/settings/donations")
     assert page.get_by_text("Nothing yet").is_visible()
     # Token fields appear only for ERC-20.

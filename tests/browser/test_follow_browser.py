@@ -9,8 +9,9 @@ from app.extensions import db
 from app.models import Follow, utcnow
 from app.streams import services as streams
 from app.streams import viewers
+from tests.browser.conftest import log_in, open_page
 from tests.conftest import wait_for
-from tests.factories import PASSWORD, make_live, make_user
+from tests.factories import make_live, make_user
 from tests.follow.conftest import run_notify_jobs
 
 pytestmark = pytest.mark.browser
@@ -47,18 +48,9 @@ def followed_channels(app, suffix: str):
 def test_bell_updates_live_when_a_followed_channel_goes_live(browser, live_server, screenshot_dir, width, scheme):
     base_url, app = live_server
     fan, star, key, resting = followed_channels(app, f"{width}{scheme[0]}")
-    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme, base_url=base_url)
-    page = context.new_page()
-    problems = []
-    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    context, page, problems = open_page(browser, base_url, width, scheme)
 
-    page.goto("/login")
-    page.get_by_label("Username or email").fill(fan)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/$"))
-    page.wait_for_load_state()
+    log_in(page, fan)
 
     page.goto("/following")
     page.wait_for_load_state("networkidle")

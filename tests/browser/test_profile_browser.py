@@ -11,9 +11,10 @@ from app.channels import thumbnails
 from app.extensions import db
 from app.media.storage import get_storage
 from app.profiles import images, services
+from tests.browser.conftest import log_in, open_page
 from tests.browser.conftest import serve
 from tests.conftest import base_config
-from tests.factories import PASSWORD, make_category, make_live, make_user
+from tests.factories import make_category, make_live, make_user
 
 pytestmark = pytest.mark.browser
 
@@ -133,12 +134,7 @@ def test_rich_profile_and_editor(browser, rich, screenshot_dir, width, scheme):
     base_url, app = rich
     # Reduced motion: the featured channel is "live" here without a stream behind it, so its muted
     # live preview must not start (it would fetch a playlist that is not there).
-    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme, base_url=base_url,
-                                  reduced_motion="reduce")
-    page = context.new_page()
-    problems = []
-    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    context, page, problems = open_page(browser, base_url, width, scheme, reduced_motion="reduce")
 
     page.goto("/u/alice")
     page.wait_for_load_state("networkidle")
@@ -156,12 +152,7 @@ def test_rich_profile_and_editor(browser, rich, screenshot_dir, width, scheme):
     shoot(page, screenshot_dir / f"profile-{width}-{scheme}.png")
     assert no_overflow(page)
 
-    page.goto("/login")
-    page.get_by_label("Username or email").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/$"))
-    page.wait_for_load_state()
+    log_in(page, "alice")
     page.goto("/settings/profile")
     page.wait_for_load_state("networkidle")
 

@@ -5,9 +5,8 @@ import pytest
 
 from app.extensions import db
 from app.streams import viewers
-from tests.conftest import Actions
-from tests.factories import PASSWORD, make_live, make_user
 
+from tests.factories import make_live, make_user
 
 def make_streamer(username: str, *, title: str = "", live: bool = False, watching: int = 0,
                   category=None, tags: list[str] | None = None, disabled: bool = False):
@@ -23,11 +22,3 @@ def make_streamer(username: str, *, title: str = "", live: bool = False, watchin
             viewers.heartbeat(user.channel.id, f"viewer-{n}", None)
     return user
 
-
-@pytest.fixture
-def login(app):
-    def factory(username: str):
-        client = app.test_client()
-        assert Actions(client).login(username, PASSWORD).status_code == 303
-        return client
-    return factory

@@ -89,9 +89,7 @@ def test_a_reconnecting_socket_hears_the_unread_count_it_missed(app, streamer, l
 
 @pytest.fixture
 def queued_app(make_app):
-    """An app whose emits go through the Redis message queue, as the web app's and workers' do.
-    It leaves the shared SocketIO object with a queue, which its test client refuses: the tests
-    that use test clients come before this one in the file."""
+    """An app whose emits go through the Redis message queue, as the web app's and workers' do."""
     app = make_app(SOCKETIO_USE_QUEUE=True)
     with app.app_context():
         yield app
