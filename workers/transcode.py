@@ -49,6 +49,7 @@ from app.media.llhls import RECORDING, end_playlist
 from app.media.llladder import LadderPackager
 from app.media.storage import get_storage
 from app.models import Channel, StreamSession, utcnow
+from app.models.channel import LATENCY_NORMAL
 from workers.context import app_context
 
 log = logging.getLogger(__name__)
@@ -290,7 +291,7 @@ class Transcode:
         self.record = bool(session.channel.record)
         # LL-HLS unless the creator chose normal latency (classic HLS); read once per job, so a
         # change applies from the next broadcast.
-        self.low_latency = getattr(session.channel, "latency_mode", "low") != "normal"
+        self.low_latency = session.channel.latency_mode != LATENCY_NORMAL
         self.ladder: LadderPackager | None = None
         self.announce_failed = False
         self.redis = get_redis()
