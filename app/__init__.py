@@ -54,9 +54,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .moderation import bp as moderation_bp
     from .profiles import bp as profiles_bp
     from .settings import bp as settings_bp
+    from .vods import bp as vods_bp
 
     for bp in (home_bp, auth_bp, settings_bp, dashboard_bp, channels_bp, profiles_bp,
-               directory_bp, api_bp, hooks_bp, chat_bp, moderation_bp, hls_bp, follow_bp):
+               directory_bp, api_bp, hooks_bp, chat_bp, moderation_bp, hls_bp, follow_bp, vods_bp):
         app.register_blueprint(bp)
 
     logs.init_app(app)

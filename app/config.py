@@ -51,6 +51,16 @@ class Config:
     STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
     STORAGE_ROOT = os.environ.get("STORAGE_ROOT", "")
     STORAGE_URL = os.environ.get("STORAGE_URL", "/media/")
+    # "s3": objects (and live HLS, and recordings) in this bucket of an S3-compatible store
+    # such as MinIO; nginx proxies the bucket, so keep the store itself off the public network.
+    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL") or None
+    S3_BUCKET = os.environ.get("S3_BUCKET", "cascade")
+    S3_REGION = os.environ.get("S3_REGION", "us-east-1")
+    AWS_ACCESS_KEY_ID = os.environ.get("AWS_ACCESS_KEY_ID") or None
+    AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY") or None
+    # Recordings (VODs) are deleted this many days after the broadcast; 0 keeps them. A channel
+    # may set its own number of days.
+    VOD_RETENTION_DAYS = int(os.environ.get("VOD_RETENTION_DAYS", "30"))
     # Where transcode workers pull a live stream from; {name} is the session's internal name.
     INGEST_PULL_URL = os.environ.get("INGEST_PULL_URL", "rtmp://127.0.0.1:{rtmp_port}/live/{name}")
 

@@ -39,3 +39,24 @@ def enqueue_in(delay: timedelta, func_path: str, *args, **kwargs):
     """Run a job after `delay` (the worker runs RQ's scheduler)."""
     return queue().enqueue_in(delay, func_path, args=args, kwargs=kwargs,
                               result_ttl=3600, failure_ttl=24 * 3600)
+
+
+def enqueue_vod(session_id: int):
+    """Assemble a finished session's recording into a VOD (workers/vod.py). The job id is the
+    session's, so a second enqueue while one is waiting or running adds nothing; RQ retries a
+    failed or killed job, and the job itself is safe to run again."""
+    from rq import Retry
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    job_id = f"vod-{int(session_id)}"
+    try:
+        existing = Job.fetch(job_id, connection=get_redis())
+        if existing.get_status(refresh=False) in {JobStatus.QUEUED, JobStatus.STARTED,
+                                                   JobStatus.SCHEDULED, JobStatus.DEFERRED}:
+            return existing
+    except NoSuchJobError:
+        pass
+    return queue().enqueue("workers.vod.build_vod", args=(session_id,), job_id=job_id,
+                           job_timeout="2h", result_ttl=3600, failure_ttl=7 * 24 * 3600,
+                           retry=Retry(max=3, interval=[10, 60, 300]))

@@ -148,6 +148,35 @@ class IsolatedClient(FlaskClient):
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 API on loopback for the whole run (MinIO if available, else moto's server)."""
+    from tests.s3server import running_s3
+
+    with running_s3() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_bucket(s3_server):
+    """A new, empty bucket on the test S3 server; emptied and deleted after the test."""
+    from app.media.storage import S3Storage
+
+    name = s3_server.new_bucket_name()
+    storage = S3Storage(name, endpoint_url=s3_server.endpoint_url, access_key=s3_server.access_key,
+                        secret_key=s3_server.secret_key)
+    storage.ensure_bucket()
+    yield name
+    storage.delete_keys(obj.key for obj in storage.list())  # nothing may outlive the test
+    storage.client.delete_bucket(Bucket=name)
+
+
+@pytest.fixture
+def s3_config(s3_server, s3_bucket):
+    """App config keyword arguments that put this test's objects in its own bucket."""
+    return s3_server.config(s3_bucket)
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

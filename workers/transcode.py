@@ -29,7 +29,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db, get_redis
-from app.jobs import enqueue_in, enqueue_transcode
+from app.jobs import enqueue_in, enqueue_transcode, enqueue_vod
 from app.media.encoder import detect_encoder
 from app.hls.services import announcement, channel as hls_channel
 from app.media.atomic import write_atomic
@@ -743,4 +743,5 @@ def finish_session(session_id: int) -> str:
         write_atomic(out / "recording.json",
                      json.dumps(recording_manifest(session, out), indent=1).encode())
         log.info("session %s (%s): output kept for the recording", session_id, session.internal_name)
+        enqueue_vod(session_id)
         return "kept"

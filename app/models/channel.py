@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -62,6 +62,9 @@ class Channel(db.Model):
     mature: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     record: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     latency_mode: Mapped[str] = mapped_column(String(8), default=LATENCY_LOW, server_default=LATENCY_LOW)
+    # Days to keep this channel's recordings; None follows the instance's VOD_RETENTION_DAYS,
+    # 0 keeps them for good.
+    vod_retention_days: Mapped[Optional[int]] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     owner: Mapped[User] = relationship(back_populates="channel")

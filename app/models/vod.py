@@ -4,12 +4,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .channel import Channel
 from .types import UTCDateTime, utcnow
+
+
+VISIBILITY_PRIVATE = "private"
+VISIBILITY_PUBLIC = "public"
+# Every object of a recording lives under `vods/<session id>/` in storage (see workers/vod.py):
+# master.m3u8, <rung>/index.m3u8 and its media, video.mp4, poster.jpg, sprite-<n>.jpg,
+# thumbnails.vtt. nginx serves that folder at /vods/ only after asking the app (auth_request).
+VOD_PREFIX = "vods/"
+
+
+def vod_prefix(session_id: int) -> str:
+    """The storage folder of the recording of session `session_id`."""
+    return f"{VOD_PREFIX}{int(session_id)}/"
 
 
 class VOD(db.Model):
@@ -30,5 +43,23 @@ class VOD(db.Model):
     visibility: Mapped[str] = mapped_column(String(16), default="private", server_default="private")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # The storage folder holding every object of this VOD ("vods/12/"); unique, so access
+    # checks can go from a URL to its VOD.
+    storage_prefix: Mapped[Optional[str]] = mapped_column(String(255), unique=True)
+    download_key: Mapped[Optional[str]] = mapped_column(String(255))  # MP4 of the top rung
+    thumbnails_key: Mapped[Optional[str]] = mapped_column(String(255))  # WebVTT seek previews
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Wall-clock time of the first recorded frame: chat replay lines messages up from here.
+    started_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     channel: Mapped[Channel] = relationship()
+
+    @property
+    def is_public(self) -> bool:
+        return self.visibility == VISIBILITY_PUBLIC
+
+    def display_title(self) -> str:
+        if self.title:
+            return self.title
+        when = self.started_at or self.created_at
+        return f"Broadcast of {when:%d %b %Y}" if when else "Broadcast"
