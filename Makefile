@@ -16,7 +16,7 @@ APT_TEST := $(APT_RUN) fonts-noto-color-emoji $(if $(wildcard /usr/bin/chromium)
 TEST_DATABASE_URL ?= postgresql://cascade:cascade@127.0.0.1:5432/postgres
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev migrate nginx-conf constraints clean
+.PHONY: run test install install-dev migrate nginx-conf storage constraints clean
 
 ## install: system packages and .venv with requirements.txt (reinstalled when it changes)
 install:
@@ -48,8 +48,13 @@ nginx-conf: install
 	@scripts/ensure-env.sh
 	@$(FLASK) nginx render
 
-## run: install, migrate, render nginx, then start web, worker, ingest (and Redis if needed)
-run: migrate nginx-conf
+## storage: make the local objects directory, or the S3 bucket with its public-read policy
+storage: install
+	@scripts/ensure-env.sh
+	@$(FLASK) storage init
+
+## run: install, migrate, render nginx, set up storage, then start web, worker, ingest (and Redis)
+run: migrate nginx-conf storage
 	@exec scripts/start.sh
 
 ## test: the same install plus test tools, PostgreSQL and Redis, then the whole suite

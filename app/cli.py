@@ -6,9 +6,12 @@ def init_app(app: Flask) -> None:
     from .auth.cli import users_cli
     from .channels.cli import channels_cli
     from .media.nginx import nginx_cli
+    from .media.storage_cli import storage_cli
     from .moderation.cli import chat_cli
     from .seed import seed_cli
+    from .vods.cli import vods_cli
 
-    for group in (users_cli, channels_cli, nginx_cli, seed_cli):
+    for group in (users_cli, channels_cli, nginx_cli, storage_cli, seed_cli):
         app.cli.add_command(group)
     app.cli.add_command(chat_cli)
+    app.cli.add_command(vods_cli)

@@ -41,6 +41,12 @@ def enqueue_in(delay: timedelta, func_path: str, *args, **kwargs):
                               result_ttl=3600, failure_ttl=24 * 3600)
 
 
+def vod_job_id(session_id: int) -> str:
+    """The VOD job's id: one per session, named after the queue too, since session ids repeat
+    between sites (or test stacks) that share a Redis database."""
+    return f"vod-{queue_name()}-{int(session_id)}"
+
+
 def enqueue_vod(session_id: int):
     """Assemble a finished session's recording into a VOD (workers/vod.py). The job id is the
     session's, so a second enqueue while one is waiting or running adds nothing; RQ retries a
@@ -49,7 +55,7 @@ def enqueue_vod(session_id: int):
     from rq.exceptions import NoSuchJobError
     from rq.job import Job, JobStatus
 
-    job_id = f"vod-{int(session_id)}"
+    job_id = vod_job_id(session_id)
     try:
         existing = Job.fetch(job_id, connection=get_redis())
         if existing.get_status(refresh=False) in {JobStatus.QUEUED, JobStatus.STARTED,

@@ -68,6 +68,16 @@ def start_supervision_chain() -> None:
         print(f"workers: could not start session supervision ({exc})", file=sys.stderr, flush=True)
 
 
+def start_retention_chain() -> None:
+    """Make sure the hourly run_retention job exists (one chain per Redis)."""
+    from workers.retention import start_retention
+
+    try:
+        start_retention()
+    except RedisError as exc:
+        print(f"workers: could not start the hourly retention job ({exc})", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__)
     parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
@@ -85,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
         queue = Queue(queue_name(args.queue), connection=connection)
         start_supervision_chain()
+        start_retention_chain()
         worker = AppWorker([queue], connection=connection)
         worker.work(burst=args.burst, with_scheduler=True)
     return 0

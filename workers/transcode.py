@@ -47,10 +47,12 @@ from app.media.hls import fix_master_playlist
 from app.media.ladder import Source, ladder_for, lighter
 from app.media.llhls import RECORDING, end_playlist
 from app.media.llladder import LadderPackager
+from app.media.mirror import LIVE_PREFIX, DirectorySync, live_mirror, sync_directory
 from app.media.storage import get_storage
 from app.models import Channel, StreamSession, utcnow
 from app.models.channel import LATENCY_NORMAL
 from workers.context import app_context
+from workers.relay import PullRelay
 
 log = logging.getLogger(__name__)
 
@@ -214,14 +216,19 @@ def _die_with_parent() -> None:
 class FfmpegRun:
     """One ffmpeg process in its own process group, with its -progress output parsed on a thread."""
 
-    def __init__(self, args: list[str], pass_fds: tuple[int, ...] = ()) -> None:
+    def __init__(self, args: list[str], pass_fds: tuple[int, ...] = (),
+                 relay: PullRelay | None = None) -> None:
         self.args = args
         self.started = time.monotonic()
         self.latest: dict[str, str] = {}
         self.tail: collections.deque[str] = collections.deque(maxlen=20)
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, start_new_session=True,
-                                        preexec_fn=_die_with_parent, pass_fds=pass_fds)
+        self.relay = relay  # input on stdin (`-i pipe:0`), from the stream's first frame
+        self.process = subprocess.Popen(args, stdin=subprocess.PIPE if relay else subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        start_new_session=True, preexec_fn=_die_with_parent,
+                                        pass_fds=pass_fds)
+        if relay is not None:
+            relay.feed(self.process.stdin)
         self._threads = [threading.Thread(target=self._read_progress, daemon=True),
                          threading.Thread(target=self._read_errors, daemon=True)]
         for thread in self._threads:
@@ -271,6 +278,8 @@ class FfmpegRun:
         except (ProcessLookupError, PermissionError):
             pass
         code = self.process.wait()
+        if self.relay is not None:
+            self.relay.stop()
         for thread in self._threads:
             thread.join(timeout=2)
         self.process.stdout.close()
@@ -293,6 +302,10 @@ class Transcode:
         # change applies from the next broadcast.
         self.low_latency = session.channel.latency_mode != LATENCY_NORMAL
         self.ladder: LadderPackager | None = None
+        # With STORAGE_BACKEND=s3 the output also goes to the bucket as it is written (LL-HLS:
+        # by the packagers; classic: by a thread that follows ffmpeg's directory).
+        self.mirror = live_mirror(current_app.config)
+        self.sync: DirectorySync | None = None
         self.announce_failed = False
         self.redis = get_redis()
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -301,6 +314,7 @@ class Transcode:
         self.work = work_dir(self.name)
         self.thumb = self.work / "thumb.jpg"
         self.source: Source | None = None
+        self.relay: PullRelay | None = None  # the probe's pull, until an ffmpeg takes it
         self.step = 0
         self.plan = None
         self.run: FfmpegRun | None = None
@@ -428,12 +442,31 @@ class Transcode:
     # ffmpeg ------------------------------------------------------------------------------------
 
     def probe(self) -> Source | None:
-        """The source, once the ingest server lets us pull it; None while it does not (yet)."""
+        """The source, once the ingest server lets us pull it; None while it does not (yet).
+
+        The pull that probes is kept (`self.relay`) and feeds the next ffmpeg, so neither the
+        probe nor a wait for the next keyframe costs the recording its first seconds."""
+        self.drop_relay()
+        relay = PullRelay(pull_url(self.name))
         try:
-            info = ffmpeg.probe(pull_url(self.name), v="error", rw_timeout="5000000")
-        except ffmpeg.Error:
+            source = source_from_probe(relay.probe() or {})
+        except (OSError, ValueError, subprocess.SubprocessError):
+            source = None
+        if source is None:
+            relay.stop()
             return None
-        return source_from_probe(info)
+        self.relay = relay
+        return source
+
+    def drop_relay(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+            self.relay = None
+
+    def take_input(self) -> tuple[str, PullRelay | None]:
+        """What the next ffmpeg reads: the probe's pull when there is one (once), else the ingest."""
+        relay, self.relay = self.relay, None
+        return ("pipe:0", relay) if relay is not None else (pull_url(self.name), None)
 
     def start(self) -> None:
         self.plan = lighter(ladder_for(self.source), self.step)
@@ -444,13 +477,18 @@ class Transcode:
         else:
             # Numbers that only grow across restarts, so no run overwrites an earlier run's files.
             start_number = int(time.time() * 10)
-            args = transcode_args(pull_url(self.name), str(self.out), self.plan.rungs,
+            input_url, relay = self.take_input()
+            args = transcode_args(input_url, str(self.out), self.plan.rungs,
                                   encoder=self.encoder, preset=self.plan.preset,
                                   has_audio=self.source.has_audio, source_fps=self.source.fps,
                                   record=self.record, thumbnail_path=str(self.thumb),
                                   start_number=start_number)
-            self.run = FfmpegRun(args)
+            self.run = FfmpegRun(args, relay=relay)
             self.master_done = False
+            if self.mirror is not None:
+                if self.sync is None:
+                    self.sync = DirectorySync(self.mirror, self.out, skip={FFMPEG_MASTER_NAME})
+                self.sync.start()
         self.state = "running"
         log.info("session %s (%s): ffmpeg %s started: %s on %s, preset %s%s", self.session_id, self.name,
                  self.run.pid, "/".join(r.name for r in self.plan.rungs), self.encoder.name,
@@ -463,15 +501,18 @@ class Transcode:
         rungs = self.plan.rungs
         plans = [part_plan(rung.fps) for rung in rungs]
         ladder = LadderPackager(self.out, rungs, plans, target_duration=ll_target_duration(rungs, plans),
-                                record=self.record, announce=self.announce)
+                                record=self.record, announce=self.announce, mirror=self.mirror)
         fds = ladder.open_pipes()
-        args = ll_transcode_args(pull_url(self.name), rungs, plans, fds, encoder=self.encoder,
+        input_url, relay = self.take_input()
+        args = ll_transcode_args(input_url, rungs, plans, fds, encoder=self.encoder,
                                  preset=self.plan.preset, has_audio=self.source.has_audio,
                                  source_fps=self.source.fps, thumbnail_path=str(self.thumb))
         try:
-            self.run = FfmpegRun(args, pass_fds=tuple(fds))
+            self.run = FfmpegRun(args, pass_fds=tuple(fds), relay=relay)
         except OSError:
             ladder.close()
+            if relay is not None:
+                relay.stop()
             raise
         ladder.start()
         self.ladder = ladder
@@ -491,9 +532,12 @@ class Transcode:
 
     def stop(self, final: bool = False) -> None:
         """Stop ffmpeg; with LL-HLS, close the open segments (`final`: end the playlists too)."""
+        self.drop_relay()
         if self.run is not None:
             self.run.stop()
             self.run = None
+        if self.sync is not None:
+            self.sync.stop()  # one last scan: what ffmpeg wrote as it stopped
         if self.ladder is not None:
             if final:
                 self.ladder.finish()
@@ -582,7 +626,9 @@ class Transcode:
                                     self.session_id, self.name, _setting("TRANSCODE_PULL_WAIT"))
                         return "not pullable"
                     self.write_stats()
-                    time.sleep(1)
+                    # The hook queues this job before the ingest server has renamed the stream:
+                    # try again soon, or the recording loses its first second.
+                    time.sleep(0.25)
                     continue
                 pull_deadline = None
                 log.info("session %s (%s): source %dx%d at %.2f fps, %s", self.session_id, self.name,
@@ -726,10 +772,13 @@ def finish_session(session_id: int) -> str:
         while redis.exists(WORKER_KEY.format(session_id)) and time.monotonic() < deadline:
             time.sleep(0.5)
         out = hls_dir(session.internal_name)
+        mirror = live_mirror(current_app.config)
         shutil.rmtree(work_dir(session.internal_name), ignore_errors=True)
         redis.delete(STATS_KEY.format(session_id), REQUEUE_KEY.format(session_id))
         if not session.channel.record:
             shutil.rmtree(out, ignore_errors=True)
+            if mirror is not None:
+                mirror.storage.delete_prefix(f"{LIVE_PREFIX}{session.internal_name}/")
             log.info("session %s (%s): output deleted (recording is off)", session_id, session.internal_name)
             return "deleted"
         if not out.is_dir():
@@ -742,6 +791,13 @@ def finish_session(session_id: int) -> str:
                 part.unlink(missing_ok=True)
         write_atomic(out / "recording.json",
                      json.dumps(recording_manifest(session, out), indent=1).encode())
+        if mirror is not None:
+            # The VOD job may run on another host: the bucket gets the ended playlists, the
+            # recording lists and manifest, any segment a failed upload left out, and loses the
+            # parts (and anything else) no longer on disk.
+            counts = sync_directory(mirror, out)
+            log.info("session %s (%s): bucket copy complete (%d put, %d deleted)", session_id,
+                     session.internal_name, counts["put"], counts["deleted"])
         log.info("session %s (%s): output kept for the recording", session_id, session.internal_name)
         enqueue_vod(session_id)
         return "kept"

@@ -1,11 +1,13 @@
 """JSON endpoints."""
 from dataclasses import asdict
 
-from flask import abort, jsonify, request
+from flask import abort, jsonify, request, url_for
+from flask_login import current_user
 
 from ..channels import services as channels
 from ..extensions import csrf, limiter
 from ..streams import viewers
+from ..vods import services as vods
 from . import bp
 
 
@@ -22,6 +24,28 @@ def channel(slug: str):
         live_since=found.live_since.isoformat() if found.live_since else None,
     )
     return jsonify(body)
+
+
+@bp.route("/channels/<slug>/vods")
+def channel_vods(slug: str):
+    """The channel's videos, newest first: private ones too for its owner (and admins)."""
+    found = channels.channel_by_slug(slug)
+    viewer = current_user if current_user.is_authenticated else None
+    if found is None or (found.owner.disabled and not vods.is_staff_for(found, viewer)):
+        abort(404)
+    items = [{
+        "id": vod.id,
+        "title": vod.display_title(),
+        "duration": round(vod.duration_seconds or 0, 3),
+        "visibility": vod.visibility,
+        "created": vod.created_at.isoformat(),
+        "started": vod.started_at.isoformat() if vod.started_at else None,
+        "published": vod.published_at.isoformat() if vod.published_at else None,
+        "hls_url": vods.master_path(vod),
+        "poster_url": vods.object_path(vod.thumbnail_key),
+        "url": url_for("vods.watch", slug=found.slug, vod_id=vod.id),
+    } for vod in vods.vods_for(found, viewer, limit=vods.API_LIMIT)]
+    return jsonify(items=items)
 
 
 def _viewer_id() -> str:

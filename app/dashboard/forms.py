@@ -22,6 +22,18 @@ class ChannelInfoForm(FlaskForm):
         (LATENCY_NORMAL, "Normal latency — a few seconds more delay, steadier on slow connections"),
     ], default=LATENCY_LOW, validate_choice=False,
         description="Applies from the next time you go live.")
+    # A text box, not IntegerField or type=number: a browser sends an unparsable number input
+    # as blank, which here means "site default"; dashboard.services.update_channel_info owns
+    # the rule and says what is wrong in words a creator can act on.
+    vod_retention_days = StringField("Keep recordings for (days)",
+                                     render_kw={"inputmode": "numeric", "size": 6})
+
+    def set_retention_default(self, site_days: int) -> None:
+        """Say what a blank field means on this site (VOD_RETENTION_DAYS)."""
+        default = "forever" if site_days == 0 else f"{site_days} day{'' if site_days == 1 else 's'}"
+        self.vod_retention_days.description = (
+            f"Leave blank for the site default ({default}); 0 keeps them forever. "
+            "Older recordings are deleted for good, published ones too.")
 
     def set_category_choices(self, categories) -> None:
         self.category.choices = [(0, "No category")] + [(c.id, c.name) for c in categories]

@@ -8,7 +8,7 @@ from ..htmx import render_page_or_fragment, wants_fragment
 from ..streams import services as streams
 from . import bp
 from .forms import ChannelInfoForm, ThumbnailForm
-from .services import live_panel
+from .services import live_panel, site_retention_days, update_channel_info
 
 
 def _rtmp_url() -> str:
@@ -19,8 +19,10 @@ def _rtmp_url() -> str:
 def _info_form(channel) -> ChannelInfoForm:
     form = ChannelInfoForm(title=channel.title, category=channel.category_id or 0,
                            tags=", ".join(channel.tags or []), mature=channel.mature,
-                           record=channel.record, latency_mode=channel.latency_mode)
+                           record=channel.record, latency_mode=channel.latency_mode,
+                           vod_retention_days=channel.vod_retention_days)
     form.set_category_choices(channels.categories())
+    form.set_retention_default(site_retention_days())
     return form
 
 
@@ -57,9 +59,10 @@ def channel_info():
     editing = request.args.get("edit") == "1"
     if form.validate_on_submit():
         try:
-            channels.update_info(channel, form.title.data, form.category.data or None, form.tags.data,
-                                 mature=form.mature.data, record=form.record.data,
-                                 latency_mode=form.latency_mode.data)
+            update_channel_info(channel, form.title.data, form.category.data or None, form.tags.data,
+                                mature=form.mature.data, record=form.record.data,
+                                latency_mode=form.latency_mode.data,
+                                vod_retention_days=form.vod_retention_days.data)
         except channels.ChannelError as error:
             getattr(form, error.field).errors.append(error.message)
             editing = True

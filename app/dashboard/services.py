@@ -1,4 +1,5 @@
-"""What the dashboard's live panel shows: session state, viewers and the encoder's own report."""
+"""What the dashboard shows and saves: the live panel (session state, viewers, the encoder's own
+report) and the channel's settings, recording retention among them."""
 from __future__ import annotations
 
 import json
@@ -7,8 +8,10 @@ from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
-from ..extensions import get_redis
+from ..channels import services as channels
+from ..extensions import db, get_redis
 from ..models import Channel, StreamSession, utcnow
+from ..vods.retention import MAX_RETENTION_DAYS, RetentionSettingError, instance_retention_days
 from ..streams import services as streams
 from ..streams import viewers
 
@@ -165,3 +168,45 @@ def live_panel(channel: Channel) -> LivePanel:
     except RedisError:
         count = 0
     return LivePanel(status, session, count, encoder_stats(session))
+
+
+RETENTION_HELP = ("Enter a whole number of days from 0 to {max}: 0 keeps recordings forever, "
+                  "or leave it blank for the site default.")
+
+
+def site_retention_days() -> int:
+    """The site's default days to keep recordings, as the dashboard explains it. A setting the
+    retention job cannot use means it deletes nothing, which is keeping them: 0."""
+    try:
+        return instance_retention_days()
+    except RetentionSettingError:
+        log.error("VOD_RETENTION_DAYS is not a usable number of days; recordings are kept")
+        return 0
+
+
+def parse_retention_days(raw) -> int | None:
+    """A channel's retention from the form: None (blank: the site default), 0 (forever) or 1-3650."""
+    if raw is None:
+        return None
+    text = str(raw).strip()
+    if not text:
+        return None
+    # ASCII digits only: str.isdigit() would let "²" or Arabic-Indic digits through to int().
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_RETENTION_DAYS:
+        raise channels.ChannelError("vod_retention_days", RETENTION_HELP.format(max=MAX_RETENTION_DAYS))
+    return int(text)
+
+
+def update_channel_info(channel: Channel, title: str, category_id: int | None, tags_raw: str, *,
+                        mature: bool | None = None, record: bool | None = None,
+                        latency_mode: str | None = None, vod_retention_days=None) -> None:
+    """The dashboard's Stream info form: channels.update_info plus how long recordings are kept,
+    all saved together or, on any error, nothing (ChannelError names the field)."""
+    days = parse_retention_days(vod_retention_days)
+    channel.vod_retention_days = days
+    try:
+        channels.update_info(channel, title, category_id, tags_raw, mature=mature, record=record,
+                             latency_mode=latency_mode)
+    except channels.ChannelError:
+        db.session.rollback()  # update_info checks before it changes anything; undo our field
+        raise

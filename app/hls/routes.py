@@ -1,8 +1,9 @@
 """Playlist requests with delivery directives, and preload-hinted parts nginx could not find yet.
 
-nginx serves /hls/ from disk; it hands the app a media playlist request only when its query
-carries _HLS_msn, _HLS_part or _HLS_skip, and a file request only when the file is missing
-(media/nginx.conf.j2). The app answers both from the same files.
+nginx serves /hls/ from disk (or, with STORAGE_BACKEND=s3, from the bucket); it hands the app a
+media playlist request only when its query carries _HLS_msn, _HLS_part or _HLS_skip, and a file
+request only when the file is missing (media/nginx.conf.j2). The app answers both from the same
+files or objects (services.live_files).
 """
 from pathlib import Path
 
@@ -26,6 +27,10 @@ def hls_root() -> Path:
     return (media_root if media_root.is_absolute() else ROOT / media_root) / "hls"
 
 
+def live_files() -> services.LiveFiles:
+    return services.live_files(current_app.config, hls_root())
+
+
 def listener() -> services.PartListener:
     """This process's shared subscriber (one per app, and so one per web process)."""
     found = current_app.extensions.get("cascade_hls_listener")
@@ -47,15 +52,18 @@ def media_playlist(name: str, rung: str):
         directives = services.parse_directives(request.args)
     except services.BadDirective as refusal:
         return _text(f"{refusal}\n", 400)
-    answer = services.answer_playlist(hls_root(), name, rung, directives, listener())
+    answer = services.answer_playlist(live_files(), name, rung, directives, listener())
     return _text(answer.body, answer.status, PLAYLIST_TYPE if answer.status == 200 else "text/plain")
 
 
 @bp.route("/<internal_name:name>/<rung:rung>/<part_file:filename>")
 def part(name: str, rung: str, filename: str):
-    path = services.hinted_part(hls_root(), name, rung, filename, listener())
-    if path is None:
-        return _text("no such part\n", 404)
-    response = send_file(path, mimetype="video/mp4", conditional=True)
+    found = services.hinted_part(live_files(), name, rung, filename, listener())
+    if found.status != 200:
+        return _text(found.body, found.status)
+    if found.path is not None:
+        response = send_file(found.path, mimetype="video/mp4", conditional=True)
+    else:
+        response = Response(found.data, mimetype="video/mp4")
     response.headers["Cache-Control"] = PART_CACHE
     return response

@@ -6,6 +6,11 @@ request waits on a per-request Event that one shared subscriber per process (Par
 sets when its stream's rung changes; it then re-reads the file. Without Redis the waiters
 poll the file every 100 ms instead. Under gunicorn's gevent worker, threading is monkey-patched,
 so the listener is a greenlet and each held request costs one greenlet and one Event.
+
+Where the files are read from is a LiveFiles: DiskFiles (MEDIA_ROOT/hls, STORAGE_BACKEND=local)
+or StoredFiles (keys `hls/<name>/<rung>/...` in the bucket, STORAGE_BACKEND=s3, so a web
+process needs no disk shared with the worker; the worker announces a part only once the part
+and its playlist are stored). A store that cannot be read gives a 503, never a 500.
 """
 from __future__ import annotations
 
@@ -18,14 +23,16 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..media.ffmpeg_args import PLAYLIST_NAME as PLAYLIST
+from ..media.mirror import LIVE_PREFIX
 from ..media.playlist import PlaylistState, delta_update, parse_media_playlist
+from ..media.storage import ObjectMissing
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,7 @@ TIMEOUT_TARGET_DURATIONS = 3
 DEFAULT_TARGET_DURATION = 2.0  # only for a playlist that omits EXT-X-TARGETDURATION
 POLL_SECONDS = 0.1  # how often waiters re-read the file while Redis is unreachable
 RECONNECT_SECONDS = 1.0
+STORAGE_WARNING_EVERY = 10.0  # seconds between log lines about an unreadable store
 
 
 def channel(name: str) -> str:
@@ -69,6 +77,23 @@ class Answer:
     body: str
 
 
+@dataclass(frozen=True)
+class PartAnswer:
+    """A hinted part: a file (`path`), stored bytes (`data`), or a refusal (`status`, `body`)."""
+    status: int
+    path: Path | None = None
+    data: bytes | None = None
+    body: str = ""
+
+
+class StorageUnavailable(Exception):
+    """The object store could not be read (down, misconfigured, refusing us)."""
+
+
+UNAVAILABLE = "the stream's storage is not answering; try again shortly\n"
+NO_PART = PartAnswer(404, body="no such part\n")
+
+
 def parse_directives(args: Mapping[str, str]) -> Directives:
     """_HLS_msn, _HLS_part and _HLS_skip from a query string (§6.2.5)."""
     def number(key: str) -> int | None:
@@ -90,9 +115,13 @@ def parse_directives(args: Mapping[str, str]) -> Directives:
     return Directives(msn, part, skip is not None)
 
 
+def well_formed(name: str, rung: str) -> bool:
+    return bool(INTERNAL_NAME.fullmatch(name) and RUNG.fullmatch(rung))
+
+
 def rendition_dir(hls_root: Path, name: str, rung: str) -> Path | None:
     """The rung's directory, only for a well-formed internal name and rung (never a path from input)."""
-    if not (INTERNAL_NAME.fullmatch(name) and RUNG.fullmatch(rung)):
+    if not well_formed(name, rung):
         return None
     return hls_root / name / rung
 
@@ -111,6 +140,10 @@ class PartListener:
         self.pattern = pattern
         self._lock = threading.Lock()
         self._waiters: dict[str, set[tuple[str, threading.Event]]] = {}
+        # When each stream's waiters were last woken (time.monotonic()): a woken waiter's next
+        # read must be no older than that (see SharedReads).
+        self._woken: dict[str, float] = {}
+        self._everyone_woken = 0.0
         self._live = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -156,6 +189,7 @@ class PartListener:
                     waiting.discard(entry)
                     if not waiting:
                         del self._waiters[name]
+                        self._woken.pop(name, None)
 
     def waiting(self) -> int:
         with self._lock:
@@ -166,14 +200,22 @@ class PartListener:
         with self._lock:
             events = [event for entry_rung, event in self._waiters.get(name, ())
                       if rung is None or entry_rung == rung]
+            if events:
+                self._woken[name] = time.monotonic()
         for event in events:
             event.set()
 
     def _wake_everyone(self) -> None:
         with self._lock:
             events = [event for entries in self._waiters.values() for _, event in entries]
+            self._everyone_woken = time.monotonic()
         for event in events:
             event.set()
+
+    def woken_at(self, name: str) -> float:
+        """When `name`'s waiters were last woken (0.0 if never)."""
+        with self._lock:
+            return max(self._woken.get(name, 0.0), self._everyone_woken)
 
     def _deliver(self, message: dict) -> None:
         name = _text(message.get("channel"))[len(CHANNEL_PREFIX):]
@@ -255,13 +297,171 @@ class PlaylistFile:
         return text, state
 
 
+class LiveFiles(Protocol):
+    """Where a live stream's playlists and parts are read from."""
+
+    def playlist(self, name: str, rung: str, not_before: float) -> tuple[str, PlaylistState]:
+        """(text, state) as of no earlier than `not_before` (time.monotonic()); FileNotFoundError
+        without a playlist, StorageUnavailable when the store cannot say."""
+        ...
+
+    def part(self, name: str, rung: str, filename: str) -> Path | bytes | None:
+        """The part's file or bytes; None when it does not exist (yet)."""
+        ...
+
+
+class DiskFiles:
+    """MEDIA_ROOT/hls, where the worker on this host writes (STORAGE_BACKEND=local)."""
+
+    def __init__(self, hls_root: Path) -> None:
+        self.hls_root = Path(hls_root)
+
+    def playlist(self, name: str, rung: str, not_before: float = 0.0) -> tuple[str, PlaylistState]:
+        directory = rendition_dir(self.hls_root, name, rung)
+        if directory is None:
+            raise FileNotFoundError(name)
+        return PlaylistFile.read(directory / PLAYLIST)
+
+    def part(self, name: str, rung: str, filename: str) -> Path | None:
+        directory = rendition_dir(self.hls_root, name, rung)
+        if directory is None or not PART_FILE.fullmatch(filename):
+            return None
+        path = directory / filename
+        return path if path.is_file() else None
+
+
+class _Fetch:
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.done = threading.Event()
+        self.result: bytes | None = None
+        self.error: BaseException | None = None
+
+
+class SharedReads:
+    """Concurrent reads of one key share a GET, as long as it started after they needed it.
+
+    Hundreds of requests held on one rung wake at one announcement; each needs the playlist as
+    of that moment, and a GET begun after it is exactly that. So the first starts one, and the
+    rest wait for its answer instead of sending hundreds of their own.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[tuple, _Fetch] = {}
+
+    def get(self, key: tuple, fetch: Callable[[], bytes], not_before: float) -> bytes:
+        with self._lock:
+            running = self._running.get(key)
+            mine = running is None or running.started < not_before
+            if mine:
+                running = self._running[key] = _Fetch(time.monotonic())
+        if mine:
+            try:
+                running.result = fetch()
+            except BaseException as error:  # handed to every reader sharing it
+                running.error = error
+            finally:
+                with self._lock:
+                    if self._running.get(key) is running:
+                        del self._running[key]
+                running.done.set()
+        else:
+            running.done.wait()
+        if running.error is not None:
+            raise running.error
+        return running.result
+
+
+class StoredFiles:
+    """Keys `hls/<name>/<rung>/...` in the configured object store (STORAGE_BACKEND=s3)."""
+
+    _reads: ClassVar[SharedReads] = SharedReads()
+    # Parsed playlists by key, reused while the stored text is unchanged.
+    _parsed: ClassVar[dict[tuple, tuple[str, PlaylistState]]] = {}
+    _parsed_lock: ClassVar[threading.Lock] = threading.Lock()
+    _quiet_until: ClassVar[float] = 0.0
+
+    def __init__(self, storage_factory: Callable[[], object], prefix: str = LIVE_PREFIX) -> None:
+        self._storage_factory = storage_factory
+        self.prefix = prefix
+
+    def _storage(self):
+        try:
+            return self._storage_factory()
+        except Exception as error:  # noqa: BLE001 - a misconfigured store (no bucket, bad backend)
+            raise StorageUnavailable(str(error)) from error
+
+    def _key(self, name: str, rung: str, filename: str) -> str | None:
+        if not well_formed(name, rung):
+            return None
+        return f"{self.prefix}{name}/{rung}/{filename}"
+
+    def _get(self, storage, key: str) -> bytes:
+        try:
+            return storage.get_bytes(key)
+        except ObjectMissing:
+            raise
+        except Exception as error:  # noqa: BLE001 - botocore's errors, connection failures
+            now = time.monotonic()
+            if now >= StoredFiles._quiet_until:  # an outage fails every request: log it now and then
+                StoredFiles._quiet_until = now + STORAGE_WARNING_EVERY
+                log.warning("HLS storage: reading %s failed (%s: %s); answering 503 (repeats not "
+                            "logged for %.0f s)", key, type(error).__name__, error, STORAGE_WARNING_EVERY)
+            raise StorageUnavailable(f"{type(error).__name__}") from error
+
+    def playlist(self, name: str, rung: str, not_before: float = 0.0) -> tuple[str, PlaylistState]:
+        key = self._key(name, rung, PLAYLIST)
+        if key is None:
+            raise FileNotFoundError(name)
+        storage = self._storage()
+        identity = (id(storage), key)
+        data = self._reads.get(identity, lambda: self._get(storage, key), not_before)
+        text = data.decode("utf-8", "replace")
+        cached = self._parsed.get(identity)
+        if cached is not None and cached[0] == text:
+            return cached
+        state = parse_media_playlist(text)
+        with self._parsed_lock:
+            if len(self._parsed) > 4096:
+                self._parsed.clear()
+            self._parsed[identity] = (text, state)
+        return text, state
+
+    def part(self, name: str, rung: str, filename: str) -> bytes | None:
+        key = self._key(name, rung, filename)
+        if key is None or not PART_FILE.fullmatch(filename):
+            return None
+        try:
+            return self._get(self._storage(), key)
+        except ObjectMissing:
+            return None
+
+
+def live_files(config, hls_root: Path) -> LiveFiles:
+    """The LiveFiles of this app's configuration."""
+    if config.get("STORAGE_BACKEND", "local") == "s3":
+        from ..media.storage import get_storage
+
+        return StoredFiles(lambda: get_storage(config))
+    return DiskFiles(hls_root)
+
+
+def _files(found: LiveFiles | Path) -> LiveFiles:
+    return DiskFiles(found) if isinstance(found, Path) else found
+
+
 def _timeout(state: PlaylistState) -> float:
     return TIMEOUT_TARGET_DURATIONS * (state.target_duration or DEFAULT_TARGET_DURATION)
 
 
-def _wait(wake: threading.Event, listener: PartListener, remaining: float) -> None:
-    wake.wait(remaining if listener.live else min(remaining, POLL_SECONDS))
+def _wait(wake: threading.Event, listener: PartListener, name: str, remaining: float) -> float:
+    """Wait for a wake-up (or the next poll); returns the moment the next read must not predate."""
+    woken = wake.wait(remaining if listener.live else min(remaining, POLL_SECONDS))
     wake.clear()
+    # Woken by an announcement: anything read after it was made is news enough, so readers
+    # woken together can share one read. Otherwise (polling, a timeout): a read from now on.
+    return listener.woken_at(name) if woken else time.monotonic()
 
 
 def _playlist_answer(text: str, state: PlaylistState, directives: Directives) -> Answer:
@@ -270,22 +470,29 @@ def _playlist_answer(text: str, state: PlaylistState, directives: Directives) ->
     return Answer(200, text)
 
 
-def answer_playlist(hls_root: Path, name: str, rung: str, directives: Directives,
+def answer_playlist(files: LiveFiles | Path, name: str, rung: str, directives: Directives,
                     listener: PartListener, clock: Callable[[], float] = time.monotonic) -> Answer:
     """The playlist for a request with delivery directives, held until it holds the part asked for.
 
-    404 without such a playlist; 400 for an _HLS_msn more than two segments ahead; 503 when
-    the part has not appeared within three target durations. Directives are ignored once the
-    playlist has ended (EXT-X-ENDLIST).
+    `files` is a LiveFiles (a Path means DiskFiles of that hls root). 404 without such a
+    playlist; 400 for an _HLS_msn more than two segments ahead; 503 when the part has not
+    appeared within three target durations, or when the store cannot be read. Directives are
+    ignored once the playlist has ended (EXT-X-ENDLIST).
     """
-    directory = rendition_dir(hls_root, name, rung)
-    if directory is None:
+    files = _files(files)
+    if not well_formed(name, rung):
         return Answer(404, "no such playlist\n")
-    path = directory / PLAYLIST
     try:
-        text, state = PlaylistFile.read(path)
+        return _answer_playlist(files, name, rung, directives, listener, clock)
     except FileNotFoundError:
         return Answer(404, "no such playlist\n")
+    except StorageUnavailable:
+        return Answer(503, UNAVAILABLE)
+
+
+def _answer_playlist(files: LiveFiles, name: str, rung: str, directives: Directives,
+                     listener: PartListener, clock: Callable[[], float]) -> Answer:
+    text, state = files.playlist(name, rung, time.monotonic())
     if state.ended or directives.msn is None or state.has(directives.msn, directives.part):
         return _playlist_answer(text, state, directives)
     if state.too_far_ahead(directives.msn):
@@ -293,47 +500,60 @@ def answer_playlist(hls_root: Path, name: str, rung: str, directives: Directives
                            f"the last one ({state.last_msn})\n")
     deadline = clock() + _timeout(state)
     with listener.watch(name, rung) as wake:
+        not_before = time.monotonic()
         while True:
-            # Checked again after registering, so an announcement made just before cannot be lost.
-            try:
-                text, state = PlaylistFile.read(path)
-            except FileNotFoundError:
-                return Answer(404, "no such playlist\n")
+            # Read again after registering, so an announcement made just before cannot be lost.
+            text, state = files.playlist(name, rung, not_before)
             if state.ended or state.has(directives.msn, directives.part):
                 return _playlist_answer(text, state, directives)
             remaining = deadline - clock()
             if remaining <= 0:
                 return Answer(503, "that part did not appear in time\n")
-            _wait(wake, listener, remaining)
+            not_before = _wait(wake, listener, name, remaining)
 
 
-def hinted_part(hls_root: Path, name: str, rung: str, filename: str, listener: PartListener,
-                clock: Callable[[], float] = time.monotonic) -> Path | None:
-    """The part file once it exists, holding the request while it is the playlist's preload hint.
+def hinted_part(files: LiveFiles | Path, name: str, rung: str, filename: str, listener: PartListener,
+                clock: Callable[[], float] = time.monotonic) -> PartAnswer:
+    """The part once it exists, holding the request while it is the playlist's preload hint.
 
     nginx serves parts that exist; it hands the app only the ones it could not find. A part
     the playlist names in EXT-X-PRELOAD-HINT is held until written (§6.2.6), for at most three
-    target durations; anything else, or a hint that never materialises, is None (404).
+    target durations; anything else, or a hint that never materialises, is a 404. A store
+    that cannot be read is a 503.
     """
-    directory = rendition_dir(hls_root, name, rung)
-    if directory is None or not PART_FILE.fullmatch(filename):
-        return None
-    path = directory / filename
-    if path.is_file():
-        return path
+    files = _files(files)
+    if not well_formed(name, rung) or not PART_FILE.fullmatch(filename):
+        return NO_PART
     try:
-        _, state = PlaylistFile.read(directory / PLAYLIST)
+        found = _hinted_part(files, name, rung, filename, listener, clock)
+    except StorageUnavailable:
+        return PartAnswer(503, body=UNAVAILABLE)
+    if found is None:
+        return NO_PART
+    if isinstance(found, bytes):
+        return PartAnswer(200, data=found)
+    return PartAnswer(200, path=found)
+
+
+def _hinted_part(files: LiveFiles, name: str, rung: str, filename: str, listener: PartListener,
+                 clock: Callable[[], float]) -> Path | bytes | None:
+    found = files.part(name, rung, filename)
+    if found is not None:
+        return found
+    try:
+        _, state = files.playlist(name, rung, time.monotonic())
     except FileNotFoundError:
         return None
     if state.ended or state.preload_hint != filename:
         # The packager may have written it (and moved its hint on) since the first look.
-        return path if path.is_file() else None
+        return files.part(name, rung, filename)
     deadline = clock() + _timeout(state)
     with listener.watch(name, rung) as wake:
         while True:
-            if path.is_file():
-                return path
+            found = files.part(name, rung, filename)
+            if found is not None:
+                return found
             remaining = deadline - clock()
             if remaining <= 0:
                 return None
-            _wait(wake, listener, remaining)
+            _wait(wake, listener, name, remaining)

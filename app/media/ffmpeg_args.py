@@ -123,7 +123,9 @@ def hls_args(out_dir: str, rungs: Sequence[Rung], *, has_audio: bool, record: bo
         # A restart starts numbering (and names its init section) after every earlier run's
         # files, so it never overwrites a recorded segment or an init a segment still needs.
         "-start_number", str(start_number),
-        "-hls_fmp4_init_filename", f"init-{start_number}-%v.mp4",
+        # ffmpeg 5.1 fills in %v only with two or more variants: one rung names it itself
+        # (a literal "%v" file is no valid URL path or storage key).
+        "-hls_fmp4_init_filename", f"init-{start_number}-{'%v' if len(rungs) > 1 else rungs[0].name}.mp4",
         "-hls_segment_filename", f"{out}/%v/seg_%d.m4s",
         "-hls_flags", "+".join(flags),
         "-master_pl_name", FFMPEG_MASTER_NAME,

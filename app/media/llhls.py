@@ -3,7 +3,10 @@
 The transcode worker feeds each rung's fMP4 fragments (one per part, from app.media.fmp4) to a
 RenditionPackager. It writes the init segment, every part as its own file, each whole segment
 (the concatenation of its parts) and the media playlist, always replaced atomically, and tells
-listeners (the blocking-reload endpoint) about each new part.
+listeners (the blocking-reload endpoint) about each new part. With a mirror (app.media.mirror,
+STORAGE_BACKEND=s3) every file also goes to the bucket right after it is written, and deleted
+files leave it; the announcement of a part then waits until the part and the playlist listing
+it are stored.
 
 Names inside a rendition's directory: init-<msn>.mp4 (the init segment of the run whose first
 segment is <msn>), p<msn>.<part>.m4s (parts), s<msn>.m4s (segments), index.m3u8 (the playlist)
@@ -15,6 +18,7 @@ first new segment carries EXT-X-DISCONTINUITY and its own EXT-X-MAP.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass, field
@@ -24,6 +28,7 @@ from typing import Callable, Sequence
 
 from .atomic import write_atomic
 from .ffmpeg_args import PLAYLIST_NAME as PLAYLIST
+from .mirror import Mirror, MirrorQueue
 from .playlist import attributes, parse_media_playlist
 
 log = logging.getLogger("app.media.llhls")
@@ -108,7 +113,8 @@ class RenditionPackager:
                  target_duration: int, window: int = 10, part_segments: int = 3, record: bool = True,
                  on_part: Callable[[int, int], None] | None = None,
                  reports: Callable[[], Sequence[RenditionReport]] | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 mirror: Mirror | MirrorQueue | None = None):
         if target_duration < math.ceil(segment_min):
             raise ValueError("TARGETDURATION must cover the minimum segment duration")
         if not 1 <= part_segments <= window:
@@ -123,6 +129,7 @@ class RenditionPackager:
         self.reports = reports
         self.clock = clock
         self.record = record
+        self.mirror = mirror
         self.segments: list[Segment] = []
         self.ended = False
         self.init: str | None = None
@@ -191,7 +198,7 @@ class RenditionPackager:
 
     def add_init(self, data: bytes) -> None:
         name = init_name(self._next_msn)
-        write_atomic(self.directory / name, data)
+        self._write(self.directory / name, data)
         self.init = name
 
     def add_part(self, data: bytes, duration: float, independent: bool) -> tuple[int, int]:
@@ -217,11 +224,15 @@ class RenditionPackager:
             self._resumed = False
             self.segments.append(current)
         part = Part(index=len(current.parts), duration=duration, independent=independent)
-        write_atomic(self.directory / part.uri(current.msn), data)
+        self._write(self.directory / part.uri(current.msn), data)
         current.parts.append(part)
         self._write_playlist()
         if self.on_part:
-            self.on_part(current.msn, part.index)
+            announce = functools.partial(self.on_part, current.msn, part.index)
+            if self.mirror is not None:
+                self.mirror.then(announce)  # once the part and its playlist are in the bucket
+            else:
+                announce()
         return current.msn, part.index
 
     def close(self) -> None:
@@ -248,11 +259,22 @@ class RenditionPackager:
                 return segment.msn, segment.parts[-1].index
         return None
 
+    def _write(self, path: Path, data: bytes | Callable) -> None:
+        """Write a file atomically, then mirror it (a playlist as the very bytes written)."""
+        write_atomic(path, data)
+        if self.mirror is not None:
+            self.mirror.put(path, data if isinstance(data, bytes) else None)
+
+    def _delete(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+        if self.mirror is not None:
+            self.mirror.remove(path)
+
     def _close(self, segment: Segment) -> None:
         def concatenate(out):
             for part in segment.parts:
                 out.write((self.directory / part.uri(segment.msn)).read_bytes())
-        write_atomic(self.directory / segment_name(segment.msn), concatenate)
+        self._write(self.directory / segment_name(segment.msn), concatenate)
         segment.complete = True
         if segment.duration > self.target_duration + 0.5:
             log.warning("segment %d lasts %.3f s, over TARGETDURATION %d", segment.msn,
@@ -277,13 +299,17 @@ class RenditionPackager:
                   f"#EXTINF:{segment.duration:.3f},", segment_name(segment.msn)]
         with open(path, "a", encoding="ascii") as out:
             out.write("\n".join(lines) + "\n")
+        if self.mirror is not None:
+            # The bucket's copy of the recording list grows with it, not only at the session's
+            # end: what a dead worker's host recorded is listed there too.
+            self.mirror.put(path, path.read_bytes())
 
     def _listed(self) -> list[Segment]:
         return self.segments[-self.window:]
 
     def _write_playlist(self) -> None:
         self._trim()
-        write_atomic(self.directory / PLAYLIST, self.render().encode())
+        self._write(self.directory / PLAYLIST, self.render().encode())
         self._expire_files()
 
     def _trim(self) -> None:
@@ -317,7 +343,7 @@ class RenditionPackager:
         for due, files in self._expiring:
             if due <= now:
                 for path in files:
-                    path.unlink(missing_ok=True)
+                    self._delete(path)
             else:
                 keep.append((due, files))
         self._expiring = keep

@@ -5,7 +5,9 @@ a reader thread per pipe turns the bytes into parts (app.media.fmp4) for that ru
 RenditionPackager (app.media.llhls). Every playlist reports the other rungs' live edges, and the
 master playlist is written once every rung's init segment (its CODECS) is known. Rungs live in
 directories named after them (720p/, 480p/), as the classic muxer's do, so a restart with a
-lighter ladder keeps every remaining rung's playlist going.
+lighter ladder keeps every remaining rung's playlist going. With a mirror (STORAGE_BACKEND=s3)
+each rung uploads through its own ordered queue (app.media.mirror.MirrorQueue), so a slow store
+never stalls a pipe, and a part is announced only once it and its playlist are in the bucket.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from .ffmpeg_args import PartPlan
 from .fmp4 import InitSegment, read_fragments
 from .ladder import Rung
 from .llhls import PLAYLIST, RenditionPackager, RenditionReport
+from .mirror import Mirror, MirrorQueue, close_all
 
 log = logging.getLogger("app.media.llladder")
 
@@ -40,12 +43,14 @@ class LadderPackager:
     Call `open_pipes()` before starting ffmpeg (pass `write_fds` as pass_fds and to
     ll_output_args), `start()` after, and once ffmpeg has exited `close()` (a restart follows,
     whose packagers resume from the playlists) or `finish()` (the stream ended).
-    `announce(rung_name, msn, part)` is called after each part is listed (Redis publish).
+    `announce(rung_name, msn, part)` is called after each part is listed (Redis publish), and
+    with a `mirror` after the part and that playlist are stored too.
     """
 
     def __init__(self, out: Path, rungs: Sequence[Rung], plans: Sequence[PartPlan], *,
                  target_duration: int, record: bool = True,
-                 announce: Callable[[str, int, int], None] | None = None):
+                 announce: Callable[[str, int, int], None] | None = None,
+                 mirror: Mirror | None = None):
         self.out = Path(out)
         self.rungs = list(rungs)
         self.inits: list[InitSegment | None] = [None] * len(self.rungs)
@@ -56,6 +61,8 @@ class LadderPackager:
         self.read_fds: list[int] = []
         self.write_fds: list[int] = []
         self.packagers = []
+        # One ordered upload queue per rung: rungs never wait on each other's uploads.
+        self.queues = [MirrorQueue(mirror, rung.name) for rung in self.rungs] if mirror else []
         for index, plan in enumerate(plans):
             name = self.rungs[index].name
             (self.out / name).mkdir(parents=True, exist_ok=True)
@@ -64,7 +71,8 @@ class LadderPackager:
                 segment_min=plan.gop_frames / self.rungs[index].fps - 0.01,
                 target_duration=target_duration, record=record,
                 on_part=(lambda msn, part, name=name: announce(name, msn, part)) if announce else None,
-                reports=lambda index=index: self.reports(index)))
+                reports=lambda index=index: self.reports(index),
+                mirror=self.queues[index] if self.queues else None))
 
     def open_pipes(self) -> list[int]:
         for _ in self.rungs:
@@ -101,19 +109,21 @@ class LadderPackager:
                         if isinstance(item, InitSegment):
                             packager.add_init(item.data)
                             self.inits[index] = item
-                            self._maybe_write_master()
+                            self._maybe_write_master(index)
                         else:
                             packager.add_part(item.data, item.duration, item.independent)
         except Exception as error:  # a broken pipe or stream must not kill the worker's loop
             log.exception("rung %s: packaging stopped", self.rungs[index].name)
             self.errors.append(f"{self.rungs[index].name}: {error}")
 
-    def _maybe_write_master(self) -> None:
+    def _maybe_write_master(self, index: int) -> None:
         """Once per run, when the last rung's init arrives (a lighter ladder after a restart
         replaces the earlier run's master)."""
         if all(self.inits) and not self.master_written:
-            write_atomic(self.out / MASTER,
-                         master_playlist(self.rungs, [init.codecs for init in self.inits]).encode())
+            text = master_playlist(self.rungs, [init.codecs for init in self.inits]).encode()
+            write_atomic(self.out / MASTER, text)
+            if self.queues:
+                self.queues[index].put(self.out / MASTER, text)  # after this rung's init
             self.master_written = True
 
     def close(self, timeout: float = 10.0) -> None:
@@ -134,3 +144,11 @@ class LadderPackager:
             for packager in self.packagers:
                 if packager.has_init and not packager.ended:
                     how(packager)
+        close_all(self.queues, timeout)  # the last playlists reach the bucket before we return
+        for queue in self.queues:
+            log.info("rung %s: %d uploads, %d failed, longest wait %.0f ms", queue.name, queue.done,
+                     queue.failures, queue.max_lag * 1000)
+        if self.queues:
+            for packager in self.packagers:
+                packager.mirror = None  # its queue is closed; nothing more is written live
+        self.queues = []

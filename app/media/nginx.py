@@ -1,12 +1,14 @@
 """Renders media/nginx.conf.j2, the box's nginx (RTMP ingest, HLS, static files, app proxy)."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import pwd
 import re
 import resource
 import stat
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 import jinja2
@@ -38,7 +40,33 @@ DEFAULTS: dict = {
     "client_max_body_size": "16m",
     "worker_connections": 4096,
     "worker_rlimit_nofile": 10240,
+    "storage_backend": "local",
+    "s3_endpoint_url": None,
+    "s3_bucket": None,
+    "s3_region": None,
+    "s3_cache_max_size": "2g",
 }
+STORAGE_BACKENDS = ("local", "s3")
+# What S3 (AWS, MinIO) says about itself and the object that a viewer has no use for. nginx
+# cannot hide headers by prefix, so these are the ones the stores we know send.
+S3_HIDDEN_HEADERS = (
+    "x-amz-request-id", "x-amz-id-2", "x-amz-version-id", "x-amz-delete-marker",
+    "x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-server-side-encryption-bucket-key-enabled", "x-amz-storage-class",
+    "x-amz-bucket-region", "x-amz-expiration", "x-amz-restore", "x-amz-replication-status",
+    "x-amz-website-redirect-location", "x-amz-tagging-count", "x-amz-mp-parts-count",
+    "x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date",
+    "x-amz-object-lock-legal-hold", "x-amz-checksum-crc32", "x-amz-checksum-crc32c",
+    "x-amz-checksum-sha1", "x-amz-checksum-sha256", "x-amz-checksum-crc64nvme",
+    "x-amz-checksum-type", "x-amz-sdk-checksum-algorithm", "x-amz-content-sha256", "x-amz-date",
+    "x-amzn-requestid", "x-minio-deployment-id", "x-ratelimit-limit", "x-ratelimit-remaining",
+    "x-xss-protection", "strict-transport-security", "content-security-policy",
+    "content-disposition", "access-control-allow-origin", "access-control-allow-credentials",
+    "access-control-expose-headers", "access-control-allow-methods",
+)
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_HOST = re.compile(r"^[A-Za-z0-9.-]+$")
+_CACHE_SIZE = re.compile(r"^[0-9]+[kmg]?$")
 # Each proxied chat WebSocket holds two nginx connections (viewer and upstream), so 10,000 chat
 # viewers need 20,000 and more. nginx's worker sets its own descriptor limit (both soft and
 # hard) to worker_rlimit_nofile, which may not exceed the hard limit it inherits unless it
@@ -68,6 +96,61 @@ def _listen(host: str, port: int) -> str:
     return f"{host}:{port}" if host else str(port)
 
 
+def s3_upstream(endpoint_url: str | None, region: str | None) -> dict:
+    """How nginx reaches the bucket's endpoint: scheme, `host:port` for the upstream block, the
+    Host header (what boto3 signs, so signed URLs match) and the TLS name.
+
+    Raises ValueError, saying what is wrong, for anything but `http(s)://host[:port]`.
+    """
+    url = endpoint_url or f"https://s3.{region or 'us-east-1'}.amazonaws.com"
+    example = "use scheme, host and port only, e.g. http://127.0.0.1:9000"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"S3_ENDPOINT_URL is not a URL nginx can proxy to: {example}") from None
+    if parts.username is not None or parts.password is not None:
+        # Never echo it: the user part may be a credential.
+        raise ValueError(f"S3_ENDPOINT_URL must not hold a user name or password ({example}); "
+                         "nginx reads the bucket without credentials")
+    host = parts.hostname or ""
+    ipv6 = ":" in host
+    if ipv6:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            host = ""
+    if (parts.scheme not in ("http", "https") or not host or parts.path not in ("", "/")
+            or parts.query or parts.fragment or not (ipv6 or _HOST.match(host))
+            or _UNSAFE.search(url)):
+        raise ValueError(f"S3_ENDPOINT_URL {url!r} is not a URL nginx can proxy to: {example}")
+    default_port = 443 if parts.scheme == "https" else 80
+    name = f"[{host}]" if ipv6 else host
+    return {
+        "s3_scheme": parts.scheme,
+        "s3_server": f"{name}:{port or default_port}",
+        # boto3 signs the host without the scheme's default port, as browsers send it.
+        "s3_host": name if port in (None, default_port) else f"{name}:{port}",
+        "s3_tls_name": host,
+    }
+
+
+def _storage_values(values: dict) -> dict:
+    backend = values["storage_backend"]
+    if backend not in STORAGE_BACKENDS:
+        raise ValueError(f"STORAGE_BACKEND must be one of {', '.join(STORAGE_BACKENDS)}, not {backend!r}")
+    if backend != "s3":
+        return {}
+    bucket = str(values.get("s3_bucket") or "")
+    if not _BUCKET.match(bucket) or ".." in bucket:
+        raise ValueError(f"S3_BUCKET {bucket!r} is not a bucket name: 3 to 63 lower-case letters, "
+                         "digits, '.' and '-', starting and ending with a letter or digit")
+    if not _CACHE_SIZE.match(str(values["s3_cache_max_size"])):
+        raise ValueError(f"the object cache size {values['s3_cache_max_size']!r} is not a size like 2g")
+    return {**s3_upstream(values.get("s3_endpoint_url"), values.get("s3_region")),
+            "s3_hidden_headers": S3_HIDDEN_HEADERS}
+
+
 def render_nginx_conf(settings: dict) -> str:
     """The nginx config text for `settings` (see DEFAULTS and REQUIRED for the keys).
 
@@ -87,6 +170,8 @@ def render_nginx_conf(settings: dict) -> str:
     values.setdefault("error_log", "stderr")
     values.setdefault("log_dir", f"{prefix}/logs")
     values.setdefault("temp_dir", f"{prefix}/tmp")
+    values.setdefault("cache_dir", f"{prefix}/cache")
+    values.update(_storage_values(values))
     values.setdefault("hls_root", f"{str(values['media_root']).rstrip('/')}/hls")
     values["storage_root"] = values.get("storage_root") or f"{str(values['media_root']).rstrip('/')}/objects"
     values["storage_root"] = str(values["storage_root"]).rstrip("/")
@@ -183,6 +268,12 @@ def settings_from_config(config, prefix: Path | None = None) -> dict:
         "static_root": str(static_root),
         "media_root": str(media_root.resolve()),
         "storage_root": str(_storage_root(config, root, media_root)),
+        # Where objects are and how nginx reaches them; never the store's keys (nginx reads the
+        # bucket's public prefixes anonymously and VODs through URLs the app signs).
+        "storage_backend": config.get("STORAGE_BACKEND") or "local",
+        "s3_endpoint_url": config.get("S3_ENDPOINT_URL"),
+        "s3_bucket": config.get("S3_BUCKET"),
+        "s3_region": config.get("S3_REGION"),
         **connection_limits(),
     }
 

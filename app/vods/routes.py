@@ -1,4 +1,179 @@
-"""VOD pages: the creator's manager, a channel's videos, the watch page and its chat replay."""
+"""VOD pages: the creator's video library (the VOD manager), a channel's videos, the watch page
+and its chat replay, and downloads."""
 from __future__ import annotations
 
-from . import bp  # noqa: F401
+from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.exceptions import BadRequest
+
+from ..channels import services as channels
+from ..htmx import render_page_or_fragment, wants_fragment
+from ..media.storage import ObjectMissing
+from . import bp, services
+from .forms import RenameForm
+
+bp.add_app_template_filter(services.format_duration, "duration")
+bp.add_app_template_filter(services.format_size, "filesize")
+# VOD posters, sprites and playlists are fetched from /vods/<sid>/..., never from /media/.
+bp.add_app_template_global(services.object_path, "vod_object_url")
+
+LIBRARY = "vods/library.html"
+
+
+def _viewer():
+    return current_user if current_user.is_authenticated else None
+
+
+def _channel(slug: str):
+    channel = channels.channel_by_slug(slug)
+    if channel is None or (channel.owner.disabled and not services.is_staff_for(channel, _viewer())):
+        abort(404)
+    return channel
+
+
+def _watchable(slug: str, vod_id: int):
+    channel = _channel(slug)
+    vod = services.viewable_vod(channel, vod_id, _viewer())
+    if vod is None:
+        abort(404)
+    return channel, vod
+
+
+# --- the creator's video library ----------------------------------------------------------------
+
+def _render_library(fragment: str, status: int = 200, **context):
+    channel = current_user.channel
+    context.setdefault("vods", services.vods_for(channel, current_user))
+    context.setdefault("processing", services.processing_session(channel))
+    return render_page_or_fragment(LIBRARY, fragment, status, channel=channel, **context)
+
+
+def _own_vod(vod_id: int):
+    vod = services.owned_vod(current_user.channel, vod_id)
+    if vod is None:
+        abort(404)
+    return vod
+
+
+def _render_row(vod, mode: str = "view", **context):
+    """One VOD's row (htmx), or the whole library page with that row in `mode` (plain browsers)."""
+    return _render_library("vods/_vod_row.html", vod=vod, focus_id=vod.id, focus_mode=mode, **context)
+
+
+@bp.route("/dashboard/videos")
+@login_required
+def library():
+    return _render_library("vods/_library.html")
+
+
+@bp.route("/dashboard/videos/<int:vod_id>")
+@login_required
+def row(vod_id: int):
+    """One row as it normally looks: where Cancel goes back to."""
+    return _render_row(_own_vod(vod_id))
+
+
+@bp.route("/dashboard/videos/processing")
+@login_required
+def processing():
+    session = services.processing_session(current_user.channel)
+    response = _render_library("vods/_processing.html", processing=session)
+    if session is None:
+        # The VOD is ready (or the job gave up): the library reloads itself to show it.
+        response.headers["HX-Trigger"] = "vods-changed"
+    return response
+
+
+@bp.route("/dashboard/videos/<int:vod_id>/visibility", methods=["POST"])
+@login_required
+def visibility(vod_id: int):
+    vod = _own_vod(vod_id)
+    try:
+        services.set_visibility(vod, request.form.get("visibility", ""))
+    except services.VodError as error:
+        if not wants_fragment():
+            refusal = BadRequest()
+            refusal.user_message = error.message  # shown on the error page (see app/errors.py)
+            raise refusal from None
+        return _render_row(vod, error=error.message)
+    if not wants_fragment():
+        return redirect(url_for("vods.library"), 303)
+    return _render_row(vod)
+
+
+@bp.route("/dashboard/videos/<int:vod_id>/rename", methods=["GET", "POST"])
+@login_required
+def rename(vod_id: int):
+    vod = _own_vod(vod_id)
+    form = RenameForm(data={"title": vod.title or vod.display_title()})
+    if form.validate_on_submit():
+        try:
+            services.rename(vod, form.title.data)
+        except services.VodError as error:
+            form.title.errors.append(error.message)
+        else:
+            if not wants_fragment():
+                return redirect(url_for("vods.library"), 303)
+            return _render_row(vod)
+    return _render_row(vod, "rename", rename_form=form)
+
+
+@bp.route("/dashboard/videos/<int:vod_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete(vod_id: int):
+    vod = _own_vod(vod_id)
+    if request.method == "GET":
+        return _render_row(vod, "delete")
+    title = vod.display_title()
+    services.delete_vod(vod)
+    if not wants_fragment():
+        flash(f"Deleted “{title}”.", "success")
+        return redirect(url_for("vods.library"), 303)
+    return _render_library("vods/_library.html", message=f"Deleted “{title}”.")
+
+
+# --- channel pages -------------------------------------------------------------------------------
+
+@bp.route("/c/<slug>/videos")
+def channel_videos(slug: str):
+    channel = _channel(slug)
+    pages = request.args.get("page", 1, type=int) or 1
+    vods, more = services.page_of_vods(channel, _viewer(), pages)
+    return render_page_or_fragment("vods/channel.html", "vods/_grid.html", channel=channel, vods=vods,
+                                   more=more, pages=pages,
+                                   staff=services.is_staff_for(channel, _viewer()))
+
+
+@bp.route("/c/<slug>/videos/<int:vod_id>")
+def watch(slug: str, vod_id: int):
+    channel, vod = _watchable(slug, vod_id)
+    return render_template("vods/watch.html", channel=channel, vod=vod,
+                           staff=services.is_staff_for(channel, _viewer()))
+
+
+@bp.route("/c/<slug>/videos/<int:vod_id>/chat")
+def replay(slug: str, vod_id: int):
+    _, vod = _watchable(slug, vod_id)
+    try:
+        after = services.parse_instant(request.args.get("after"), "after")
+        until = services.parse_instant(request.args["until"], "until") if request.args.get("until") else None
+    except services.VodError as error:
+        return jsonify(error="Bad request", message=error.message), 400
+    response = jsonify(items=services.replay_items(vod, after, until))
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+@bp.route("/c/<slug>/videos/<int:vod_id>/download")
+def download(slug: str, vod_id: int):
+    _, vod = _watchable(slug, vod_id)
+    try:
+        chunks, size = services.open_download(vod)
+    except ObjectMissing:
+        abort(404)
+    response = Response(chunks, mimetype="video/mp4", direct_passthrough=True)
+    response.headers["Content-Disposition"] = f'attachment; filename="{services.download_name(vod)}"'
+    if size is not None:
+        response.headers["Content-Length"] = str(size)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

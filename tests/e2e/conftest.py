@@ -1,6 +1,7 @@
 """The real box on random ports: migrated SQLite, gunicorn's gevent worker via wsgi.py, nginx-rtmp."""
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -116,8 +117,47 @@ def wait_for_health(stack: Stack, processes: list[subprocess.Popen]) -> None:
                 f"({last})\n{stack.log_text()}")
 
 
+@contextlib.contextmanager
+def storage_env(request, backend: str):
+    """Stack environment for a storage backend. S3: a bucket of its own on the test S3 server,
+    emptied and deleted afterwards (`flask storage init` makes it). Local: the stack's directory."""
+    if backend == "local":
+        yield {"STORAGE_BACKEND": "local"}
+        return
+    from app.media.storage import S3Storage
+
+    server = request.getfixturevalue("s3_server")
+    config = server.config(server.new_bucket_name())
+    yield config
+    storage = S3Storage(config["S3_BUCKET"], endpoint_url=server.endpoint_url,
+                        access_key=server.access_key, secret_key=server.secret_key)
+    if config["S3_BUCKET"] in {found["Name"] for found in storage.client.list_buckets()["Buckets"]}:
+        storage.delete_keys(obj.key for obj in storage.list())
+        storage.client.delete_bucket(Bucket=config["S3_BUCKET"])
+
+
+@pytest.fixture(scope="module", params=["local", "s3"])
+def storage_backend(request) -> str:
+    """For modules whose stack runs on each storage backend (see `storage_stack_env`)."""
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def storage_stack_env(request, storage_backend):
+    """The stack's environment for `storage_backend`. A module runs its stack on each backend by
+    overriding `stack_env` with `def stack_env(storage_stack_env): return storage_stack_env`."""
+    with storage_env(request, storage_backend) as env:
+        yield env
+
+
+@pytest.fixture(scope="module")
+def stack_env() -> dict:
+    """Extra environment for a module's stack; a test module overrides it (S3 storage, say)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, stack_env):
     nginx = require_tool("nginx")
     base = tmp_path_factory.mktemp("stack")
     logs = base / "logs"
@@ -144,6 +184,7 @@ def stack(tmp_path_factory):
         "RQ_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
         "LOG_LEVEL": "INFO",
     })
+    env.update(stack_env)
     stack = Stack(http_port, rtmp_port, hook_port, web_port, prefix, conf, logs, env)
 
     flask = [sys.executable, "-m", "flask", "--app", "app"]

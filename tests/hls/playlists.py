@@ -1,4 +1,5 @@
-"""LL-HLS media playlists in the packager's format, and a stand-in packager that writes and announces them."""
+"""LL-HLS media playlists in the packager's format, and a stand-in packager that writes (and, with a
+mirror, stores) and announces them."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -8,6 +9,7 @@ from redis import Redis
 
 from app.hls.services import announcement, channel
 from app.media.atomic import write_atomic
+from app.media.mirror import Mirror
 
 START = datetime(2026, 11, 25, 6, 0, 0, tzinfo=UTC)
 
@@ -49,21 +51,31 @@ def live_playlist(*, first_msn: int = 0, segments: int = 3, parts: int = 0, part
 
 
 class FakePackager:
-    """Writes one rung's playlist (and part files) atomically, then announces it like app.media.llhls."""
+    """Writes one rung's playlist (and part files) atomically, then announces it like app.media.llhls.
 
-    def __init__(self, hls_root: Path, name: str, rung: str = "720p", redis_url: str | None = None):
+    With a `mirror` (app.media.mirror.Mirror, STORAGE_BACKEND=s3) each file is also stored
+    before anything is announced, as the real packager's queue does.
+    """
+
+    def __init__(self, hls_root: Path, name: str, rung: str = "720p", redis_url: str | None = None,
+                 mirror: Mirror | None = None):
         self.dir = hls_root / name / rung
         self.name, self.rung = name, rung
         self.redis = Redis.from_url(redis_url) if redis_url else None
+        self.mirror = mirror
 
     def write(self, text: str, *, announce: tuple[int, int] | None = None) -> None:
         write_atomic(self.dir / "index.m3u8", text.encode())
+        if self.mirror is not None:
+            self.mirror.put(self.dir / "index.m3u8", text.encode())
         if announce is not None and self.redis is not None:
             self.redis.publish(channel(self.name), announcement(self.rung, *announce))
 
     def write_part(self, msn: int, index: int, data: bytes = b"part-bytes") -> Path:
         path = self.dir / f"p{msn}.{index}.m4s"
         write_atomic(path, data)
+        if self.mirror is not None:
+            self.mirror.put(path, data)
         return path
 
     def close(self) -> None:

@@ -1,4 +1,9 @@
-"""Blocking playlist reload through the app, with real Redis announcements (threads, like the test server)."""
+"""Blocking playlist reload through the app, with real Redis announcements (threads, like the test server).
+
+Every test runs twice: with live HLS read from MEDIA_ROOT/hls (STORAGE_BACKEND=local) and from
+the bucket (STORAGE_BACKEND=s3, a real S3 API on loopback), where the stand-in packager stores
+each file before announcing it, as the worker's mirror does.
+"""
 from __future__ import annotations
 
 import threading
@@ -11,15 +16,22 @@ import pytest
 from app import create_app
 from app.extensions import db
 from app.hls import services
+from app.media.mirror import live_mirror
 from app.media.playlist import parse_media_playlist
 from tests.conftest import TEST_REDIS_URL, base_config
 
 from .playlists import FakePackager, live_playlist
 
 
+@pytest.fixture(params=["local", "s3"])
+def backend(request) -> dict:
+    """The storage config of the app (and the stand-in packager): none, or this test's bucket."""
+    return {} if request.param == "local" else request.getfixturevalue("s3_config")
+
+
 @pytest.fixture
-def hls_app(sqlite_url, tmp_path):
-    app = create_app({**base_config(sqlite_url), "MEDIA_ROOT": str(tmp_path)})
+def hls_app(sqlite_url, tmp_path, backend):
+    app = create_app({**base_config(sqlite_url), "MEDIA_ROOT": str(tmp_path), **backend})
     yield app
     found = app.extensions.get("cascade_hls_listener")
     if found is not None:
@@ -29,13 +41,24 @@ def hls_app(sqlite_url, tmp_path):
 
 
 @pytest.fixture
+def mirror(tmp_path, backend):
+    """What the worker would store the files with: None on the local backend."""
+    return live_mirror({**backend, "MEDIA_ROOT": str(tmp_path)})
+
+
+@pytest.fixture
+def files(tmp_path, backend) -> services.LiveFiles:
+    return services.live_files(backend, tmp_path / "hls")
+
+
+@pytest.fixture
 def name():
     return f"st-{uuid.uuid4().hex[:16]}"
 
 
 @pytest.fixture
-def packager(tmp_path, name):
-    made = FakePackager(tmp_path / "hls", name, "720p", TEST_REDIS_URL)
+def packager(tmp_path, name, mirror):
+    made = FakePackager(tmp_path / "hls", name, "720p", TEST_REDIS_URL, mirror)
     yield made
     made.close()
 
@@ -135,9 +158,9 @@ def test_segment_request_waits_for_the_segment_to_complete(hls_app, packager, na
     assert seconds >= 0.55
 
 
-def test_announcements_of_other_rungs_do_not_answer(hls_app, tmp_path, packager, name):
+def test_announcements_of_other_rungs_do_not_answer(hls_app, tmp_path, packager, name, mirror):
     live_listener(hls_app)
-    audio = FakePackager(tmp_path / "hls", name, "a0", TEST_REDIS_URL)
+    audio = FakePackager(tmp_path / "hls", name, "a0", TEST_REDIS_URL, mirror)
     try:
         packager.write(live_playlist(segments=3, parts=2))
         audio.write(live_playlist(segments=3, parts=2))
@@ -207,13 +230,13 @@ def test_hinted_part_is_held_until_written(hls_app, packager, name):
     assert time.monotonic() - started < 1  # only the hinted part is held
 
 
-def test_without_redis_held_requests_poll_the_file(tmp_path, name):
+def test_without_redis_held_requests_poll_the_file(tmp_path, name, mirror, files):
     dead = services.PartListener("redis://127.0.0.1:1/0")  # nothing listens on port 1
-    packager = FakePackager(tmp_path / "hls", name)
+    packager = FakePackager(tmp_path / "hls", name, mirror=mirror)
     packager.write(live_playlist(segments=3, parts=2))
     answers = []
     thread = threading.Thread(target=lambda: answers.append(services.answer_playlist(
-        tmp_path / "hls", name, "720p", services.Directives(3, 2), dead)))
+        files, name, "720p", services.Directives(3, 2), dead)))
     try:
         thread.start()
         time.sleep(0.3)
@@ -288,10 +311,10 @@ def private_redis(tmp_path):
             process.wait(5)
 
 
-def test_a_redis_outage_falls_back_to_polling_and_recovers(tmp_path, name, private_redis):
+def test_a_redis_outage_falls_back_to_polling_and_recovers(tmp_path, name, private_redis, mirror, files):
     url, start, stop = private_redis
     found = services.PartListener(url)
-    packager = FakePackager(tmp_path / "hls", name, "720p", url)
+    packager = FakePackager(tmp_path / "hls", name, "720p", url, mirror)
     try:
         found.start()
         assert found.wait_until_live(5)
@@ -299,7 +322,7 @@ def test_a_redis_outage_falls_back_to_polling_and_recovers(tmp_path, name, priva
         answers = []
 
         def held():
-            answers.append(services.answer_playlist(tmp_path / "hls", name, "720p",
+            answers.append(services.answer_playlist(files, name, "720p",
                                                     services.Directives(3, 2), found))
 
         thread = threading.Thread(target=held)
@@ -320,7 +343,7 @@ def test_a_redis_outage_falls_back_to_polling_and_recovers(tmp_path, name, priva
         assert found.wait_until_live(5), "the listener did not resubscribe"
         packager.redis.connection_pool.disconnect()
         thread = threading.Thread(target=lambda: answers.append(services.answer_playlist(
-            tmp_path / "hls", name, "720p", services.Directives(3, 3), found)))
+            files, name, "720p", services.Directives(3, 3), found)))
         thread.start()
         time.sleep(0.3)
         packager.write(live_playlist(segments=3, parts=4, target=4), announce=(3, 3))
@@ -329,3 +352,85 @@ def test_a_redis_outage_falls_back_to_polling_and_recovers(tmp_path, name, priva
     finally:
         found.stop()
         packager.close()
+
+
+# --- STORAGE_BACKEND=s3 only ---------------------------------------------------------------------
+
+
+def s3_app(sqlite_url, tmp_path, **config):
+    return create_app({**base_config(sqlite_url), "MEDIA_ROOT": str(tmp_path), **config})
+
+
+def test_with_s3_the_bucket_answers_not_the_disk(sqlite_url, tmp_path, s3_config, name):
+    """A web process on another host has no MEDIA_ROOT/hls: only what is stored counts."""
+    app = s3_app(sqlite_url, tmp_path, **s3_config)
+    on_disk = FakePackager(tmp_path / "hls", name)  # no mirror: written, never stored
+    on_disk.write(live_playlist(segments=3, parts=2))
+    on_disk.write_part(3, 2)
+    client = app.test_client()
+    assert client.get(f"/hls/{name}/720p/index.m3u8?_HLS_msn=1").status_code == 404
+    with client.get(f"/hls/{name}/720p/p3.2.m4s") as response:
+        assert response.status_code == 404
+    stored = FakePackager(tmp_path / "elsewhere" / "hls", name, mirror=live_mirror({**s3_config, "MEDIA_ROOT": str(tmp_path / "elsewhere")}))
+    text = live_playlist(segments=3, parts=3)
+    stored.write(text)
+    stored.write_part(3, 2, b"stored-part")
+    response = client.get(f"/hls/{name}/720p/index.m3u8?_HLS_msn=3&_HLS_part=2")
+    assert response.status_code == 200 and response.get_data(as_text=True) == text
+    with client.get(f"/hls/{name}/720p/p3.2.m4s") as response:
+        assert response.status_code == 200 and response.data == b"stored-part"
+        assert response.mimetype == "video/mp4" and "immutable" in response.headers["Cache-Control"]
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("bucket", ["", "cascade-test-no-such-bucket"])
+def test_an_unreadable_store_is_a_clear_503(sqlite_url, tmp_path, s3_config, name, bucket):
+    app = s3_app(sqlite_url, tmp_path, **{**s3_config, "S3_BUCKET": bucket})
+    client = app.test_client()
+    started = time.monotonic()
+    for url in (f"/hls/{name}/720p/index.m3u8?_HLS_msn=3&_HLS_part=2", f"/hls/{name}/720p/index.m3u8?_HLS_skip=YES",
+                f"/hls/{name}/720p/p3.2.m4s"):
+        response = client.get(url)
+        assert response.status_code == 503, url
+        assert response.mimetype == "text/plain" and "storage is not answering" in response.get_data(as_text=True)
+        assert "Traceback" not in response.get_data(as_text=True)
+    assert time.monotonic() - started < 5
+    assert client.get(f"/hls/{name}/v100/index.m3u8?_HLS_msn=1").status_code == 404  # still malformed first
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_held_requests_woken_together_share_one_read_of_the_bucket(sqlite_url, tmp_path, s3_config, name):
+    app = s3_app(sqlite_url, tmp_path, **s3_config)
+    mirror = live_mirror({**s3_config, "MEDIA_ROOT": str(tmp_path)})
+    packager = FakePackager(tmp_path / "hls", name, "720p", TEST_REDIS_URL, mirror)
+    reads = []
+    storage = mirror.storage
+    real_get = storage.get_bytes
+
+    def counted(key):
+        reads.append(key)
+        return real_get(key)
+
+    storage.get_bytes = counted
+    try:
+        found = live_listener(app)
+        packager.write(live_playlist(segments=3, parts=2))
+        url = f"/hls/{name}/720p/index.m3u8?_HLS_msn=3&_HLS_part=2"
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            futures = [pool.submit(lambda: app.test_client().get(url)) for _ in range(30)]
+            deadline = time.monotonic() + 5
+            while found.waiting() < 30 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert found.waiting() == 30
+            before = len(reads)
+            packager.write(live_playlist(segments=3, parts=3), announce=(3, 2))
+            assert [f.result(timeout=5).status_code for f in futures] == [200] * 30
+        assert len(reads) - before < 15, f"{len(reads) - before} reads for 30 woken requests"
+    finally:
+        del storage.get_bytes  # the instance is shared by every app with these settings
+        found.stop()
+        packager.close()
+        with app.app_context():
+            db.engine.dispose()

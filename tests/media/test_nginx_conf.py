@@ -1,6 +1,7 @@
 """render_nginx_conf on its own: what it refuses and what each ingest mode contains (no processes)."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -63,12 +64,12 @@ def test_missing_settings_are_named(tmp_path):
         render_nginx_conf(settings(tmp_path, hook_secret=""))
 
 
-@pytest.mark.parametrize("ingest", ["nginx", "srs"])
-def test_both_modes_pass_nginx_t(tmp_path, ingest):
+@pytest.mark.parametrize("ingest, storage", [("nginx", "local"), ("srs", "local"), ("nginx", "s3")])
+def test_every_mode_passes_nginx_t(tmp_path, ingest, storage):
     nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
     if nginx is None:
         pytest.skip("nginx is not installed")
-    conf_settings = settings(tmp_path, ingest=ingest)
+    conf_settings = (s3_settings if storage == "s3" else settings)(tmp_path, ingest=ingest)
     for sub in ("nginx/logs", "nginx/tmp", "static", "media/hls"):
         (tmp_path / sub).mkdir(parents=True, exist_ok=True)
     conf = tmp_path / "nginx" / "nginx.conf"
@@ -96,3 +97,160 @@ def test_hls_reloads_with_delivery_directives_go_to_the_app(tmp_path):
     assert "_HLS_(msn|part|skip)=" in text
     assert "proxy_pass" not in hls[0]  # only `return` inside the location's `if`
     assert "location @hls_app {\n            proxy_pass http://cascade_web;" in text
+
+
+# --- storage: the local directory or an S3 bucket, and VOD access -----------------------------
+
+S3_SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
+
+
+def s3_settings(tmp_path, **overrides) -> dict:
+    return settings(tmp_path, **{"storage_backend": "s3", "s3_endpoint_url": "http://127.0.0.1:9000",
+                                 "s3_bucket": "cascade", **overrides})
+
+
+def location(text: str, head: str) -> str:
+    """The body of the location block that starts with `head` (blocks here never nest)."""
+    start = text.index(head + " {\n") + len(head) + 3
+    return text[start:text.index("\n        }\n", start)]
+
+
+def directives(block: str) -> list[str]:
+    """A block's directives, one string each, without comments or extra spaces."""
+    lines = [line.split("#", 1)[0].strip() for line in block.splitlines()]
+    found = re.split(r"(?<=[;{}])", " ".join(line for line in lines if line))
+    return [part.strip() for part in found if part.strip() not in ("", "}")]
+
+
+def has(block: str, directive: str) -> bool:
+    return any(" ".join(line.split()) == directive for line in directives(block))
+
+
+def test_s3_media_is_proxied_to_the_bucket_with_a_cache_and_nothing_of_the_viewer(tmp_path):
+    text = render_nginx_conf(s3_settings(tmp_path))
+    assert "upstream cascade_s3 {\n        server 127.0.0.1:9000;" in text
+    assert "keys_zone=cascade_objects:" in text and f'proxy_cache_path "{tmp_path}/nginx/cache"' in text
+    media = location(text, "location /media/")
+    assert "alias" not in media
+    for directive in ("proxy_pass http://cascade_s3/cascade/;", 'proxy_set_header Host "127.0.0.1:9000";',
+                      "proxy_pass_request_headers off;", "proxy_intercept_errors on;",
+                      "proxy_cache cascade_objects;", "proxy_cache_valid 200 60s;",
+                      "proxy_hide_header x-amz-request-id;", "proxy_hide_header x-amz-id-2;",
+                      "proxy_hide_header Set-Cookie;", "error_page 403 404 = @cascade_missing;",
+                      'add_header Cache-Control "public, max-age=60" always;', 'set $args "";'):
+        assert has(media, directive), directive
+    # Cookies and Authorization never go upstream: only Host is set, everything else dropped.
+    assert not any(line.startswith(("proxy_set_header Cookie", "proxy_set_header Authorization "))
+                   and not line.endswith('"";') for line in directives(media))
+    assert has(location(text, "location @cascade_missing"), "return 404;")
+
+
+def test_s3_hls_keeps_directives_and_missing_parts_for_the_app_and_never_caches_playlists(tmp_path):
+    text = render_nginx_conf(s3_settings(tmp_path))
+    hls = location(text, "location /hls/")
+    assert "alias" not in hls
+    for directive in ("error_page 418 = @hls_app;", "error_page 404 = @hls_app;", "error_page 403 = @hls_app;",
+                      "proxy_pass http://cascade_s3/cascade/hls/;", "proxy_cache cascade_objects;",
+                      "proxy_cache_lock on;", "proxy_no_cache $cascade_hls_playlist;",
+                      "proxy_cache_bypass $cascade_hls_playlist;",
+                      "add_header Cache-Control $cascade_hls_cache always;"):
+        assert has(hls, directive), directive
+    # The directive test comes before the query is dropped, so the app still sees _HLS_msn.
+    assert hls.index("return 418;") < hls.index('set $args "";')
+    assert "~\\.m3u8$  1;" in text.split("map $uri $cascade_hls_playlist {", 1)[1].split("}", 1)[0]
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_vods_ask_the_app_first_and_media_never_serves_them(tmp_path, backend):
+    text = render_nginx_conf(s3_settings(tmp_path) if backend == "s3" else settings(tmp_path))
+    vods = location(text, "location /vods/")
+    assert directives(vods)[0] == "auth_request /_auth/vod;"
+    assert has(vods, "error_page 403 404 = @cascade_missing;")
+    assert has(vods, 'add_header Cache-Control "private" always;')
+    auth = location(text, "location = /_auth/vod")
+    for directive in ("internal;", "proxy_pass http://cascade_web/internal/vod-access;",
+                      "proxy_pass_request_body off;", 'proxy_set_header Content-Length "";',
+                      "proxy_set_header X-Original-URI $request_uri;", "proxy_set_header Host $http_host;"):
+        assert has(auth, directive), directive
+    assert "proxy_pass_request_headers off" not in auth  # the viewer's cookies go to the app
+    assert directives(location(text, "location /media/vods/")) == ["return 404;"]
+    assert directives(location(text, "location /internal/")) == ["return 404;"]
+    if backend == "local":
+        assert has(vods, f'alias "{tmp_path}/media/objects/vods/";')
+        assert "cascade_s3" not in text and "proxy_cache_path" not in text
+    else:
+        assert has(vods, "auth_request_set $cascade_vod_source $upstream_http_x_vod_source;")
+        assert has(vods, "proxy_pass http://cascade_s3$cascade_vod_source;")
+        assert has(vods, "proxy_cache_key $uri;")
+        download = location(text, "location ~ ^/vods/[0-9]+/video\\.mp4$")
+        assert directives(download)[0] == "auth_request /_auth/vod;"
+        assert has(download, "proxy_set_header Range $http_range;") and "proxy_cache " not in download
+
+
+def test_local_backend_still_serves_files_from_disk(tmp_path):
+    text = render_nginx_conf(settings(tmp_path))
+    assert has(location(text, "location /hls/"), f'alias "{tmp_path}/media/hls/";')
+    assert has(location(text, "location /media/"), f'alias "{tmp_path}/media/objects/";')
+    assert "proxy_intercept_errors" not in text
+
+
+def test_https_endpoints_get_tls_with_the_right_name_and_default_port(tmp_path):
+    text = render_nginx_conf(s3_settings(tmp_path, s3_endpoint_url="https://objects.example.org"))
+    assert "server objects.example.org:443;" in text
+    media = location(text, "location /media/")
+    assert has(media, "proxy_pass https://cascade_s3/cascade/;")
+    assert has(media, 'proxy_set_header Host "objects.example.org";')
+    assert has(media, 'proxy_ssl_name "objects.example.org";') and has(media, "proxy_ssl_server_name on;")
+    aws = render_nginx_conf(s3_settings(tmp_path, s3_endpoint_url=None, s3_region="eu-west-1"))
+    assert "server s3.eu-west-1.amazonaws.com:443;" in aws
+    ipv6 = render_nginx_conf(s3_settings(tmp_path, s3_endpoint_url="http://[::1]:9000/"))
+    assert "server [::1]:9000;" in ipv6
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:9000", "ftp://127.0.0.1", "http://127.0.0.1:9000/minio",
+                                 "http://127.0.0.1:99999", "http://host name:9000", "http://[nope]:9000",
+                                 "http://127.0.0.1:9000/?x=1", "http://a;b:9000", "http://$host:9000"])
+def test_bad_endpoint_urls_are_refused_with_the_reason(tmp_path, url):
+    with pytest.raises(ValueError, match="S3_ENDPOINT_URL .*e.g. http://127.0.0.1:9000"):
+        render_nginx_conf(s3_settings(tmp_path, s3_endpoint_url=url))
+
+
+def test_endpoint_credentials_are_refused_without_being_echoed(tmp_path):
+    with pytest.raises(ValueError, match="user name or password") as refusal:
+        render_nginx_conf(s3_settings(tmp_path, s3_endpoint_url=f"http://minio:{S3_SECRET}@127.0.0.1:9000"))
+    assert S3_SECRET not in str(refusal.value)
+
+
+@pytest.mark.parametrize("bucket", ["", "ab", "Cascade", "my_bucket", "-cascade", "a" * 64, "a..b", "ca;de"])
+def test_bad_bucket_names_are_refused(tmp_path, bucket):
+    with pytest.raises(ValueError, match="S3_BUCKET"):
+        render_nginx_conf(s3_settings(tmp_path, s3_bucket=bucket))
+
+
+def test_unknown_backend_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="STORAGE_BACKEND"):
+        render_nginx_conf(settings(tmp_path, storage_backend="ftp"))
+
+
+def test_settings_from_the_app_config_carry_no_store_credentials(tmp_path):
+    from app.media.nginx import settings_from_config
+
+    config = {"ROOT": str(tmp_path), "MEDIA_ROOT": str(tmp_path / "media"), "HTTP_PORT": 8080,
+              "RTMP_PORT": 1935, "WEB_PORT": 8000, "HOOK_SECRET": SECRET, "STORAGE_BACKEND": "s3",
+              "S3_ENDPOINT_URL": "http://127.0.0.1:9000", "S3_BUCKET": "cascade", "S3_REGION": "us-east-1",
+              "AWS_ACCESS_KEY_ID": "cascade-access-id", "AWS_SECRET_ACCESS_KEY": S3_SECRET}
+    found = settings_from_config(config, tmp_path / "nginx")
+    text = render_nginx_conf(found)
+    assert "proxy_pass http://cascade_s3/cascade/;" in text
+    assert S3_SECRET not in text and "cascade-access-id" not in text
+    assert S3_SECRET not in repr(found) and "cascade-access-id" not in repr(found)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9000", "https://Objects.Example.org", "https://s3.example.org:443",
+                                 "http://minio:80", "https://minio:9443/", "http://[::1]:9000"])
+def test_nginx_sends_the_host_boto3_signs_so_signed_vod_urls_verify(url):
+    from botocore.auth import _host_from_url  # what SigV4 puts in the signed `host` header
+
+    from app.media.nginx import s3_upstream
+
+    assert s3_upstream(url, None)["s3_host"] == _host_from_url(url)

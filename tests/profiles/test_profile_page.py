@@ -128,7 +128,7 @@ def test_published_vods_show_and_private_ones_do_not(app, client):
     ])
     db.session.commit()
     text = page_text(client.get("/u/alice"))
-    assert "Public run" in text and "62:05" in text
+    assert "Public run" in text and "1:02:05" in text  # h:mm:ss, as players show it
     assert "Secret run" not in text
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,12 +20,14 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegi
 from app.dashboard.services import parse_stats
 from app.extensions import db, get_redis
 from app.jobs import enqueue
+from app.media.mirror import playlist_media
+from app.media.playlist import parse_media_playlist
 from app.media.storage import get_storage
 from app.models import Channel, StreamSession
 from tests.conftest import TEST_REDIS_URL, wait_for
 from tests.e2e.conftest import ROOT, free_ports, require_tool, start, stop
 from tests.factories import make_live, make_user
-from tests.media.llhls_rules import PlaylistWatcher, check_playlist
+from tests.media.llhls_rules import PlaylistHistory, PlaylistWatcher, check_playlist
 from tests.media.test_ffmpeg_args import decoded_size
 from workers import context, transcode
 
@@ -324,9 +327,105 @@ def test_a_real_burst_worker_runs_jobs_by_dotted_name_and_starts_supervision(mak
         with app.app_context():
             assert get_redis().exists(transcode.SUPERVISOR_KEY.format(queue_name))
             queue = Queue(queue_name, connection=get_redis())
-            (scheduled,) = ScheduledJobRegistry(queue=queue).get_job_ids()
-            assert queue.fetch_job(scheduled).func_name == "workers.transcode.supervise_sessions"
+            # Other periodic chains (retention) may be scheduled beside it.
+            scheduled = [queue.fetch_job(job_id).func_name
+                         for job_id in ScheduledJobRegistry(queue=queue).get_job_ids()]
+            assert scheduled.count("workers.transcode.supervise_sessions") == 1, scheduled
     finally:
         with app.app_context():
             get_redis().delete(transcode.SUPERVISOR_KEY.format(queue_name))
             drop_queue(queue_name)
+
+
+def test_with_s3_live_hls_and_the_recording_reach_the_bucket(make_app, rtmp_port, tmp_path, monkeypatch,
+                                                            s3_config):
+    """STORAGE_BACKEND=s3: parts, segments and playlists are stored as they are written, the app
+    answers a blocking reload from the bucket, and once the session ends the bucket holds what
+    a VOD job on another host needs (ended playlists, recording lists, recording.json), no parts."""
+    with small_broadcast(make_app, rtmp_port, tmp_path, monkeypatch, "bucketeer",
+                         TRANSCODE_HEADROOM_WARMUP=1000.0, **s3_config) as broadcast:
+        app, out = broadcast.app, broadcast.out
+        storage = get_storage(app.config)
+        assert storage.name == "s3"
+        prefix = f"hls/{out.name}/"
+
+        def stored() -> set[str]:
+            return {obj.key[len(prefix):] for obj in storage.list(prefix)}
+
+        keys = wait_for(lambda: (k := stored()) and "master.m3u8" in k and "360p/index.m3u8" in k
+                        and "360p/recording.m3u8" in k and any(re.fullmatch(r"360p/s[0-9]+\.m4s", key) for key in k)
+                        and any(re.fullmatch(r"360p/p[0-9]+\.[0-9]+\.m4s", key) for key in k) and k,
+                        60, "parts, segments and playlists in the bucket")
+        assert "360p/init-0.mp4" in keys
+        assert storage.get_bytes(prefix + "master.m3u8") == (out / "master.m3u8").read_bytes()
+
+        # A player polling the bucket sees playlists that keep the rules, each naming only
+        # stored files.
+        history = PlaylistHistory()
+        deadline, seen = time.monotonic() + 4, None
+        while time.monotonic() < deadline:
+            text = storage.get_bytes(prefix + "360p/index.m3u8").decode()
+            if text != seen:
+                seen = text
+                playlist = history.add(text)
+                assert not playlist.ended
+                missing = [uri for uri in playlist_media(text) if not storage.exists(prefix + "360p/" + uri)]
+                assert not missing, f"the stored playlist names {missing}, not stored"
+            time.sleep(0.05)
+        assert history.count >= 5
+
+        # The app, reading only the bucket, holds a request for the next part and answers it.
+        state = parse_media_playlist(storage.get_bytes(prefix + "360p/index.m3u8").decode())
+        nxt = (state.last_msn, state.last_part + 1) if state.last_part is not None else (state.last_msn + 1, 0)
+        response = app.test_client().get(f"/hls/{out.name}/360p/index.m3u8?_HLS_msn={nxt[0]}&_HLS_part={nxt[1]}")
+        assert response.status_code == 200
+        assert parse_media_playlist(response.get_data(as_text=True)).has(*nxt)
+
+        with app.app_context():
+            db.session.get(StreamSession, broadcast.session_id).status = "ended"
+            db.session.commit()
+        wait_for(lambda: broadcast.outcome, 30, "the transcode job to end")
+        assert transcode.finish_session(broadcast.session_id) == "kept"
+
+        keys = stored()
+        assert "recording.json" in keys and "360p/recording.m3u8" in keys
+        assert not [key for key in keys if re.fullmatch(r"360p/p[0-9]+\.[0-9]+\.m4s", key)]
+        assert check_playlist(storage.get_bytes(prefix + "360p/index.m3u8").decode()).ended
+        manifest = json.loads(storage.get_bytes(prefix + "recording.json"))
+        assert manifest == json.loads((out / "recording.json").read_text())
+        recorded = manifest["rungs"]["360p"]
+        assert recorded["playlist"] == "recording.m3u8" and len(recorded["segments"]) >= 5
+        assert all(f"360p/{name}" in keys for name in recorded["segments"] + recorded["inits"])
+        assert keys == {p.relative_to(out).as_posix() for p in out.rglob("*")
+                                         if p.is_file() and not p.name.startswith(".")}
+
+
+def test_with_s3_classic_hls_follows_ffmpeg_into_the_bucket(make_app, rtmp_port, tmp_path, monkeypatch, s3_config):
+    """Normal latency: ffmpeg's own HLS files reach the bucket through the directory sync, each
+    playlist after the segments it names; the session's end completes the copy."""
+    with small_broadcast(make_app, rtmp_port, tmp_path, monkeypatch, "classicbucket", latency="normal",
+                         TRANSCODE_HEADROOM_WARMUP=1000.0, **s3_config) as broadcast:
+        app, out = broadcast.app, broadcast.out
+        storage = get_storage(app.config)
+        prefix = f"hls/{out.name}/"
+        text = wait_for(lambda: storage.exists(prefix + "master.m3u8") and storage.exists(prefix + "360p/index.m3u8")
+                        and (t := storage.get_bytes(prefix + "360p/index.m3u8").decode()).count("#EXTINF:") >= 3 and t,
+                        60, "classic playlists and segments in the bucket")
+        assert "FRAME-RATE" in storage.get_bytes(prefix + "master.m3u8").decode()  # the completed master
+        assert not storage.exists(prefix + "master.ffmpeg.m3u8")
+        for _ in range(3):
+            text = storage.get_bytes(prefix + "360p/index.m3u8").decode()
+            missing = [uri for uri in playlist_media(text) if not storage.exists(prefix + "360p/" + uri)]
+            assert not missing, f"the stored playlist names {missing}, not stored"
+            time.sleep(0.7)
+        with app.app_context():
+            db.session.get(StreamSession, broadcast.session_id).status = "ended"
+            db.session.commit()
+        wait_for(lambda: broadcast.outcome, 30, "the transcode job to end")
+        assert transcode.finish_session(broadcast.session_id) == "kept"
+        keys = {obj.key[len(prefix):] for obj in storage.list(prefix)}
+        assert "recording.json" in keys and not any(key.endswith(".tmp") for key in keys)
+        local = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")}
+        assert keys == local - {"master.ffmpeg.m3u8"} | ({"master.ffmpeg.m3u8"} & keys)
+        segments = json.loads(storage.get_bytes(prefix + "recording.json"))["rungs"]["360p"]["segments"]
+        assert len(segments) >= 3 and all(f"360p/{name}" in keys for name in segments)

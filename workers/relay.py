@@ -1,0 +1,124 @@
+"""The first pull of a live stream, kept from the moment the transcode job starts.
+
+nginx-rtmp keeps no GOP cache: a player that connects after the publisher started gets frames
+from the live edge and must wait for the next keyframe. Probing the stream on one connection
+and then transcoding it on a second one therefore lost the probe's time plus up to a GOP, a few
+seconds of every recording. The relay connects once, as early as it can (nginx-rtmp holds a
+player that arrives before the publisher and then sends it everything from the first frame),
+copies the stream as FLV, keeps the head for the probe and hands the whole of it, head first,
+to the transcoding ffmpeg's stdin.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import subprocess
+import threading
+import time
+
+log = logging.getLogger(__name__)
+
+CHUNK = 64 * 1024
+
+
+def relay_args(pull_url: str) -> list[str]:
+    return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin",
+            # Give up when the ingest server sends nothing for 10 s (a publisher that never came).
+            "-rw_timeout", "10000000", "-i", pull_url,
+            "-map", "0", "-c", "copy", "-f", "flv", "-flvflags", "no_duration_filesize", "pipe:1"]
+
+
+def probe_args() -> list[str]:
+    return ["ffprobe", "-v", "error", "-f", "flv", "-show_format", "-show_streams", "-of", "json",
+            "-i", "pipe:0"]
+
+
+class PullRelay:
+    """One ffmpeg copying the live stream to a pipe; `head()` reads its start, `feed()` pumps it
+    (head first) into a consumer's stdin until either side ends."""
+
+    def __init__(self, pull_url: str) -> None:
+        self.process = subprocess.Popen(relay_args(pull_url), stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        start_new_session=True)
+        self.buffer = bytearray()
+        self.ended = False
+        self._pump: threading.Thread | None = None
+
+    def _read(self, timeout: float) -> bool:
+        """Append what the relay has within `timeout` seconds; False once it has ended."""
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        if not ready:
+            return True
+        chunk = os.read(self.process.stdout.fileno(), CHUNK)
+        if not chunk:
+            self.ended = True
+            return False
+        self.buffer += chunk
+        return True
+
+    def head(self, *, seconds: float = 1.0, size: int = 512 * 1024, wait: float = 12.0) -> bytes:
+        """The stream's first bytes: up to `seconds` after the first byte arrived (about that much
+        media, since the publisher sends in real time) or `size` bytes. Waits up to `wait`
+        seconds for a first byte; empty if none came."""
+        deadline = time.monotonic() + wait
+        first = None
+        while len(self.buffer) < size and not self.ended:
+            now = time.monotonic()
+            if first is None and self.buffer:
+                first = now
+            limit = first + seconds if first is not None else deadline
+            if now >= limit:
+                break
+            self._read(min(0.1, limit - now))
+        return bytes(self.buffer)
+
+    def probe(self) -> dict | None:
+        """ffprobe's JSON for the head, read more if the first try is too short; None if the
+        stream never came or cannot be read."""
+        for seconds in (1.0, 2.5):
+            head = self.head(seconds=seconds)
+            if not head:
+                return None
+            result = subprocess.run(probe_args(), input=head, capture_output=True, timeout=20)
+            if result.returncode == 0:
+                info = json.loads(result.stdout or b"{}")
+                if any(stream.get("codec_type") == "video" and stream.get("width")
+                       for stream in info.get("streams", ())):
+                    return info
+            if self.ended:
+                return None
+        return None
+
+    def feed(self, sink) -> None:
+        """Write the buffered head, then everything that follows, to `sink` (a consumer's stdin)
+        on a thread; the sink is closed when the relay ends, so the consumer sees end of input."""
+        def pump() -> None:
+            try:
+                sink.write(bytes(self.buffer))
+                self.buffer.clear()
+                while True:
+                    chunk = os.read(self.process.stdout.fileno(), CHUNK)
+                    if not chunk:
+                        break
+                    sink.write(chunk)
+            except (BrokenPipeError, OSError, ValueError):
+                pass  # the consumer stopped (or we were stopped): nothing left to deliver
+            finally:
+                try:
+                    sink.close()
+                except OSError:
+                    pass
+
+        self._pump = threading.Thread(target=pump, daemon=True, name="pull-relay")
+        self._pump.start()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        if self._pump is not None:
+            self._pump.join(timeout=5)
+        self.process.stdout.close()
