@@ -123,7 +123,8 @@ def test_a_broadcast_becomes_a_private_vod_the_owner_watches_publishes_and_delet
     assert vod.size_bytes == sum(obj.size for obj in storage.list(prefix))
     # The live output is gone once the VOD exists (disk and, on S3, the bucket).
     live = f"hls/{session.internal_name}/"
-    assert not list(storage.list(live)) and not os.path.exists(os.path.join(stack.env["MEDIA_ROOT"], live))
+    wait_for(lambda: not list(storage.list(live)) and not os.path.exists(os.path.join(stack.env["MEDIA_ROOT"], live)),
+             10, "the live output to be deleted after the VOD was made")
 
     owner = logged_in(stack, "vodstar")
     anonymous = requests.Session()
