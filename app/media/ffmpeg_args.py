@@ -54,7 +54,10 @@ def thumbnail_filter(encoder: Encoder, every: int = THUMBNAIL_SECONDS) -> str:
     # identical JPEGs every 30 s, a few % of one core); without padding (-fps_mode
     # passthrough/vfr) ffmpeg 5.1 holds the JPEG back until the stream ends, and thinning
     # with fps=1 first gave no JPEG at all from a live RTMP input.
-    select = f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{every})'"
+    # ffmpeg 5.1 also holds a picked frame until the next pick when the input is a pipe (the
+    # worker's relay): so every pick takes the frame after it too, which releases it at once.
+    select = (f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{every})"
+              "+eq(mod(selected_n\\,2)\\,1)*eq(n-prev_selected_n\\,1)'")
     download = "hwdownload,format=nv12," if encoder.name == NVENC else ""
     # Full-range yuv420p is what mjpeg wants, without swscale's "deprecated pixel format" warning.
     return f"{select},{download}scale={THUMBNAIL_WIDTH}:-2:out_range=full,format=yuv420p"
