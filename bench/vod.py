@@ -57,10 +57,15 @@ def record(out: Path, seconds: int) -> Path:
 
 
 def bare_remux(recording: Path, into: Path) -> float:
-    playlist = recording / RUNGS[0].name / "recording.m3u8"
+    # The init section and every segment as one input (the recording playlist has no ENDLIST
+    # yet, so ffmpeg's HLS reader would wait for more, as for a live stream).
+    rung = recording / RUNGS[0].name
+    lines = (rung / "recording.m3u8").read_text().splitlines()
+    init = next(line.split('URI="', 1)[1].split('"', 1)[0] for line in lines if line.startswith("#EXT-X-MAP"))
+    files = [str(rung / init)] + [str(rung / line) for line in lines if line and not line.startswith("#")]
     began = time.perf_counter()
     subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-                    "-allowed_extensions", "ALL", "-i", str(playlist), "-c", "copy",
+                    "-i", "concat:" + "|".join(files), "-c", "copy",
                     "-movflags", "+faststart", str(into / "bare.mp4")], check=True)
     return time.perf_counter() - began
 
