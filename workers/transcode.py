@@ -24,7 +24,6 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-import ffmpeg
 from flask import current_app
 from sqlalchemy import select
 

@@ -82,8 +82,9 @@ class RenditionReport:
     last_part: int
 
 
-def _date(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def program_date(moment: datetime) -> str:
+    """EXT-X-PROGRAM-DATE-TIME's value: UTC, milliseconds, `Z` (live and VOD playlists alike)."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def fmt(seconds: float) -> str:
@@ -295,7 +296,7 @@ class RenditionPackager:
         if segment.init != self._recorded_init:
             lines.append(f'#EXT-X-MAP:URI="{segment.init}"')
             self._recorded_init = segment.init
-        lines += ["#EXT-X-PROGRAM-DATE-TIME:" + _date(segment.started),
+        lines += ["#EXT-X-PROGRAM-DATE-TIME:" + program_date(segment.started),
                   f"#EXTINF:{segment.duration:.3f},", segment_name(segment.msn)]
         with open(path, "a", encoding="ascii") as out:
             out.write("\n".join(lines) + "\n")
@@ -369,7 +370,7 @@ class RenditionPackager:
             if segment.init != init:
                 lines.append(f'#EXT-X-MAP:URI="{segment.init}"')
                 init = segment.init
-            lines.append("#EXT-X-PROGRAM-DATE-TIME:" + _date(segment.started))
+            lines.append("#EXT-X-PROGRAM-DATE-TIME:" + program_date(segment.started))
             if segment.msn in with_parts and not self.ended:
                 for part in segment.parts:
                     lines.append(f'#EXT-X-PART:DURATION={fmt(part.duration)},URI="{part.uri(segment.msn)}"'

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable, Mapping, Sequence
 
 from .fmp4 import BoxReader, InitSegment, parse_fragment
+from .llhls import program_date
 from .playlist import attributes
 
 VOD_SEGMENT_SECONDS = 6.0
@@ -367,10 +368,6 @@ def runs_of(segments: Sequence[VodSegment]) -> list[list[VodSegment]]:
 # --- playlists -------------------------------------------------------------------------------
 
 
-def _date(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def extinf(seconds: float) -> str:
     return f"{seconds:.3f}"
 
@@ -397,7 +394,7 @@ def media_playlist(segments: Sequence[VodSegment]) -> str:
             lines.append(f'#EXT-X-MAP:URI="{init_name(segment.init)}"')
             init = segment.init
         if segment.started is not None:
-            lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_date(segment.started)}")
+            lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{program_date(segment.started)}")
         lines += [f"#EXTINF:{extinf(segment.duration)},", segment.name]
     lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"

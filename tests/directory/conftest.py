@@ -1,8 +1,6 @@
 """Directory fixtures: live channels with viewer counts, and logged-in clients."""
 from __future__ import annotations
 
-import pytest
-
 from app.extensions import db
 from app.streams import viewers
 
