@@ -64,6 +64,17 @@ class Config:
     # Where transcode workers pull a live stream from; {name} is the session's internal name.
     INGEST_PULL_URL = os.environ.get("INGEST_PULL_URL", "rtmp://127.0.0.1:{rtmp_port}/live/{name}")
 
+    # Stop on the dashboard refuses the channel's publishes this long (0: not at all), so an
+    # encoder that reconnects by itself does not put it back on air; the creator can lift it.
+    STOP_COOLDOWN_SECONDS = int(os.environ.get("STOP_COOLDOWN_SECONDS", "300"))
+    # The live host of this machine (workers.live): its id (default: host name and pid), the
+    # cores it may use (default: all of them), and hardware encoder sessions where NVENC works.
+    LIVE_HOST_ID = os.environ.get("LIVE_HOST_ID") or None
+    LIVE_HOST_CORES = float(os.environ.get("LIVE_HOST_CORES") or 0) or None
+    LIVE_HW_SESSIONS = int(os.environ.get("LIVE_HW_SESSIONS", "3"))
+    # A JSON cost model (app.live.capacity.CostModel) instead of measuring it at start.
+    LIVE_COST_MODEL = os.environ.get("LIVE_COST_MODEL") or None
+
     # Behind HTTPS the session cookies must be Secure; plain-HTTP installs set this false.
     SECURE_COOKIES = _bool("SECURE_COOKIES", False)
     SESSION_COOKIE_HTTPONLY = True

@@ -19,6 +19,12 @@ def require_secret():
         abort(403)
 
 
+def _ingest_pull_url() -> str | None:
+    """Where live hosts pull this ingest server's streams (nginx's hook server adds it)."""
+    url = request.headers.get("X-Ingest-Pull-Url", "")
+    return url if url.startswith(("rtmp://", "rtmps://", "srt://")) and "{name}" in url and len(url) < 255 else None
+
+
 def _refuse(reason: str, status: int = 403):
     log.info("publish refused: %s", reason)
     return jsonify(code=status, error=reason), status
@@ -31,7 +37,8 @@ def rtmp_publish():
         return _refuse("unknown application")
     try:
         session = streams.go_live(request.form.get("name", ""), ingest="nginx",
-                                  client_id=request.form.get("clientid"))
+                                  client_id=request.form.get("clientid"),
+                                  ingest_url=_ingest_pull_url())
     except streams.PublishRefused as refusal:
         return _refuse(str(refusal))
     # A 3xx with a bare name makes nginx-rtmp rename the stream: from here on it is known by

@@ -29,6 +29,12 @@ class Source:
     height: int
     fps: float
     has_audio: bool = True
+    video_codec: str = "h264"
+    audio_codec: str | None = "aac"
+    # Seconds between the keyframes seen while probing; None when the probe saw fewer than two.
+    keyframe_interval: float | None = None
+    # The publisher's total bitrate when the container says (FLV metadata), else None.
+    kbps: int | None = None
 
 
 @dataclass(frozen=True)

@@ -265,6 +265,10 @@ def settings_from_config(config, prefix: Path | None = None) -> dict:
         "hook_port": int(hook_port),
         "web_port": int(config["WEB_PORT"]),
         "hook_secret": config["HOOK_SECRET"],
+        # Live hosts pull a stream from the ingest server that holds it: this one's address
+        # reaches the publish hook with every publish ({name} is filled in per stream).
+        "ingest_pull_url": str(config.get("INGEST_PULL_URL") or "rtmp://127.0.0.1:{rtmp_port}/live/{name}")
+        .replace("{rtmp_port}", str(int(config["RTMP_PORT"]))),
         "static_root": str(static_root),
         "media_root": str(media_root.resolve()),
         "storage_root": str(_storage_root(config, root, media_root)),

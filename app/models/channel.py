@@ -56,6 +56,9 @@ class Channel(db.Model):
     last_live_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # Set by site admins: the channel's keys are refused at publish time.
     live_banned: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The creator pressed Stop: publishes are refused until then (or until they lift it), so an
+    # encoder that reconnects by itself (OBS's default) does not put the channel back on air.
+    publish_blocked_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # The latest frame of the live stream, and a creator's own picture that overrides it.
     thumbnail_key: Mapped[Optional[str]] = mapped_column(String(255))
     custom_thumbnail_key: Mapped[Optional[str]] = mapped_column(String(255))

@@ -6,22 +6,22 @@ from __future__ import annotations
 
 import hmac
 import logging
-import secrets
 from datetime import timedelta
 
 import requests
 from flask import current_app
-from sqlalchemy import select
+from redis.exceptions import RedisError
+from sqlalchemy import select, update
 
-from ..extensions import db
+from ..extensions import db, get_redis
 from ..follow.services import announce_live
-from ..jobs import enqueue, enqueue_in, enqueue_transcode
+from ..jobs import enqueue, enqueue_in
+from ..live import hosts
+from ..live.state import RECONNECT_GRACE, LiveKeys, new_internal_name
 from ..models import Channel, StreamSession, hash_stream_key, utcnow
 
 log = logging.getLogger(__name__)
 
-# A publisher who drops and comes back within this many seconds continues the same session.
-RECONNECT_GRACE = timedelta(seconds=30)
 _DUMMY_HASH = hash_stream_key("no-such-key")
 
 
@@ -56,13 +56,29 @@ def session_by_name(internal_name: str) -> StreamSession | None:
     return db.session.scalar(select(StreamSession).where(StreamSession.internal_name == internal_name))
 
 
-def go_live(key: str, *, ingest: str, client_id: str | None) -> StreamSession:
-    """Check a publisher's key and open (or resume) its channel's session, or raise PublishRefused."""
+def stop_cooldown_left(channel: Channel) -> timedelta | None:
+    """How long Stop still refuses this channel's publishes, or None."""
+    until = channel.publish_blocked_until
+    if until is None:
+        return None
+    left = until - utcnow()
+    return left if left > timedelta(0) else None
+
+
+def go_live(key: str, *, ingest: str, client_id: str | None,
+            ingest_url: str | None = None) -> StreamSession:
+    """Check a publisher's key and open (or resume) its channel's session, or raise PublishRefused.
+
+    The channel is not announced live here: a live host takes the session, and `mark_playable`
+    announces it once viewers can play it."""
     channel = channel_for_key(key)
     if channel is None:
         raise PublishRefused("unknown or rotated stream key")
     if channel.live_banned or channel.owner.disabled:
         raise PublishRefused(f"channel {channel.id} is banned from going live")
+    if (left := stop_cooldown_left(channel)) is not None:
+        raise PublishRefused(f"channel {channel.id} was stopped by its creator; publishing is refused "
+                             f"for {int(left.total_seconds())} s more unless they lift it on the dashboard")
 
     session = open_session_for(channel)
     now = utcnow()
@@ -74,22 +90,76 @@ def go_live(key: str, *, ingest: str, client_id: str | None) -> StreamSession:
 
     resumed = session is not None
     if session is None:
-        session = StreamSession(channel=channel, internal_name=f"st-{secrets.token_hex(8)}",
+        session = StreamSession(channel=channel, internal_name=new_internal_name(),
                                 title=channel.title, started_at=now)
         db.session.add(session)
     session.status = "live"
     session.publisher_left_at = None
     session.ingest = ingest
     session.client_id = client_id
-    channel.is_live = True
-    channel.live_since = channel.live_since if resumed else now
+    session.ingest_url = ingest_url
     db.session.commit()
-    log.info("channel %s is live: session %s (%s) %s", channel.id, session.id,
+    log.info("channel %s publishing: session %s (%s) %s", channel.id, session.id,
              session.internal_name, "resumed" if resumed else "started")
-    enqueue_transcode(session.id)
-    if not resumed:  # a reconnect within the grace period is the same broadcast: no second notice
-        announce_live(session)
+    place_session(session)
     return session
+
+
+def place_session(session: StreamSession) -> str | None:
+    """Hand the session to the live host with the most free capacity (app.live.hosts)."""
+    try:
+        chosen = hosts.place(get_redis(), LiveKeys(current_app.config), session.id)
+    except RedisError as error:
+        log.warning("session %s: cannot reach Redis to place it (%s); live hosts find it on their "
+                    "next scan", session.id, error)
+        return None
+    if chosen is None:
+        log.warning("session %s: no live host is running; it starts when one does", session.id)
+    return chosen
+
+
+def mark_playable(session_id: int, token: int) -> bool:
+    """The session's stream can be played: announce the channel live (directory, API, player) and,
+    once per broadcast, to its followers. `token` is the writer's lease token: a host that lost the
+    session (a newer token owns it) changes nothing. True when it changed something."""
+    session = db.session.get(StreamSession, session_id)
+    if session is None or session.status != "live" or session.lease_token > token:
+        return False
+    channel = session.channel
+    now = utcnow()
+    first = session.playable_at is None
+    if first:
+        session.playable_at = now
+    if not channel.is_live:
+        channel.is_live = True
+        channel.live_since = channel.live_since or session.started_at or now
+    announce = not session.announced
+    session.announced = True
+    db.session.commit()
+    if first:
+        log.info("session %s (%s): playable %.1f s after publish", session.id, session.internal_name,
+                 (now - session.started_at).total_seconds())
+    if announce:  # a reconnect within the grace period is the same broadcast: no second notice
+        announce_live(session)
+    return True
+
+
+def claim_session(session_id: int, *, host: str, token: int, mode: str | None = None,
+                  reason: str | None = None, renditions: list | None = None) -> bool:
+    """Record the session's owner (and what it gave the stream) unless a newer owner has: the
+    fence for the database. True when the row was ours to write."""
+    values: dict = {"host": host, "lease_token": token}
+    if mode is not None:
+        values["mode"] = mode
+    if reason is not None:
+        values["mode_reason"] = reason[:400]
+    if renditions is not None:
+        values["renditions"] = renditions
+    result = db.session.execute(update(StreamSession)
+                                .where(StreamSession.id == session_id, StreamSession.lease_token <= token)
+                                .values(**values))
+    db.session.commit()
+    return result.rowcount == 1
 
 
 def publisher_left(session: StreamSession) -> None:
@@ -103,6 +173,7 @@ def publisher_left(session: StreamSession) -> None:
     db.session.commit()
     log.info("session %s (%s): publisher left; waiting %ss for a reconnect", session.id,
              session.internal_name, int(RECONNECT_GRACE.total_seconds()))
+    _wake_hosts(session)  # its host stops the encoders now, freeing the capacity
     enqueue_in(RECONNECT_GRACE + timedelta(seconds=1), "workers.streams.expire_session", session.id)
 
 
@@ -128,15 +199,52 @@ def end_session(session: StreamSession) -> None:
         channel.last_live_at = now
     db.session.commit()
     log.info("session %s (%s) ended", session.id, session.internal_name)
-    enqueue("workers.transcode.finish_session", session.id)
+    _wake_hosts(session)
+    enqueue("workers.live.finish.finish_session", session.id)
+
+
+def _wake_hosts(session: StreamSession) -> None:
+    try:
+        get_redis().publish(LiveKeys(current_app.config).wake, str(session.id))
+    except RedisError:
+        pass  # hosts notice at their next scan (and ffmpeg at the end of its input)
 
 
 def drop_publisher(channel: Channel) -> bool:
-    """The creator pressed Stop: end the session and disconnect the publisher from the ingest server."""
+    """The creator pressed Stop: end the session, disconnect the publisher, and refuse the channel's
+    publishes for STOP_COOLDOWN_SECONDS, so an encoder that reconnects by itself stays off air."""
+    cooldown = int(current_app.config["STOP_COOLDOWN_SECONDS"])
+    if cooldown > 0:
+        channel.publish_blocked_until = utcnow() + timedelta(seconds=cooldown)
+        db.session.commit()
     session = open_session_for(channel)
     if session is None:
         return False
     end_session(session)
+    disconnect_publisher(session)
+    return True
+
+
+def lift_stop(channel: Channel) -> bool:
+    """The creator wants to go live again now: accept publishes at once. True if a stop was lifted."""
+    lifted = stop_cooldown_left(channel) is not None
+    channel.publish_blocked_until = None
+    db.session.commit()
+    return lifted
+
+
+def drop_old_key_publisher(channel: Channel) -> bool:
+    """After a key rotation: disconnect a publisher that is live with the old key. The session waits
+    out the reconnect grace, so the creator can paste the new key into OBS and carry on."""
+    session = open_session_for(channel)
+    if session is None or session.status != "live":
+        return False
+    disconnect_publisher(session)
+    return True
+
+
+def disconnect_publisher(session: StreamSession) -> None:
+    """Ask the ingest server holding the session's publisher to drop it."""
     try:
         if session.ingest == "srs":
             url = f"{current_app.config['SRS_API_URL'].rstrip('/')}/api/v1/clients/{session.client_id}"
@@ -148,4 +256,3 @@ def drop_publisher(channel: Channel) -> bool:
         # The session is over either way; a publisher still connected is refused on its next publish.
         log.warning("session %s: could not reach the ingest server to drop the publisher: %s",
                     session.id, type(exc).__name__)
-    return True

@@ -1,0 +1,115 @@
+"""One owner per live session: a lease in Redis with a fencing token.
+
+A host that acquires a session's lease gets a token greater than every earlier owner's (a counter
+per session). It renews the lease every RENEW_EVERY seconds; the key expires TTL seconds after the
+last renewal Redis saw. The holder stops writing at its *local* deadline, counted from before it
+sent its last successful renewal and SAFETY seconds short of the TTL, so a host cut off from Redis
+has stopped before the key can expire and another host take the session: two hosts never write one
+playlist. Writes that outlive the process's view (the database row) carry the token and lose to a
+newer one (app.live.runtime.fenced).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from .state import LiveKeys
+
+log = logging.getLogger(__name__)
+
+TTL = 10.0          # seconds the key lives after a renewal (the issue's ceiling)
+RENEW_EVERY = 2.0   # seconds between renewals
+SAFETY = 2.0        # the holder gives up this long before the key can expire
+
+# KEYS: lease, fence. ARGV: host id, ttl ms. Returns the new token, or 0 when someone holds it.
+_ACQUIRE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. token, 'PX', ARGV[2])
+return token
+"""
+# KEYS: lease. ARGV: expected value, ttl ms. 1 when renewed, 0 when the lease is someone else's.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def holder(redis: Redis, keys: LiveKeys, session_id: int) -> tuple[str, int] | None:
+    """(host id, token) of the session's current owner, or None."""
+    value = redis.get(keys.lease(session_id))
+    if not value:
+        return None
+    host, _, token = value.decode().rpartition(" ")
+    return host, int(token) if token.isdigit() else 0
+
+
+class Lease:
+    """A held lease. `valid()` is the only question a writer asks: it needs no Redis."""
+
+    def __init__(self, redis: Redis, keys: LiveKeys, session_id: int, host_id: str, token: int,
+                 acquired: float, *, ttl: float = TTL, clock: Callable[[], float] = time.monotonic):
+        self.redis, self.keys = redis, keys
+        self.session_id, self.host_id, self.token = session_id, host_id, token
+        self.ttl, self.clock = ttl, clock
+        self.value = f"{host_id} {token}"
+        self.deadline = acquired + ttl - SAFETY
+        self.lost = False
+        self.renewed_at = acquired
+
+    @classmethod
+    def acquire(cls, redis: Redis, keys: LiveKeys, session_id: int, host_id: str, *,
+                ttl: float = TTL, clock: Callable[[], float] = time.monotonic) -> "Lease | None":
+        sent = clock()
+        token = int(redis.eval(_ACQUIRE, 2, keys.lease(session_id), keys.fence(session_id),
+                               host_id, int(ttl * 1000)))
+        if not token:
+            return None
+        return cls(redis, keys, session_id, host_id, token, sent, ttl=ttl, clock=clock)
+
+    def valid(self) -> bool:
+        return not self.lost and self.clock() < self.deadline
+
+    def renew(self) -> bool:
+        """Extend the lease; False once it is lost for good (another owner, or past the deadline).
+        A Redis error leaves the deadline where it was: the holder keeps going until then."""
+        if self.lost:
+            return False
+        sent = self.clock()
+        try:
+            renewed = self.redis.eval(_RENEW, 1, self.keys.lease(self.session_id), self.value,
+                                      int(self.ttl * 1000))
+        except RedisError as error:
+            if not self.valid():
+                self.lost = True
+                log.warning("session %s: lease expired while Redis was unreachable (%s)",
+                            self.session_id, error)
+            return not self.lost
+        if not renewed:
+            self.lost = True
+            log.warning("session %s: lease %s was taken over", self.session_id, self.token)
+            return False
+        self.deadline = sent + self.ttl - SAFETY
+        self.renewed_at = sent
+        return True
+
+    def due(self) -> bool:
+        return self.clock() - self.renewed_at >= RENEW_EVERY
+
+    def release(self) -> None:
+        self.lost = True
+        try:
+            self.redis.eval(_RELEASE, 1, self.keys.lease(self.session_id), self.value)
+        except RedisError:
+            pass  # it expires by itself within the TTL
