@@ -41,6 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         n = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
 
+    from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .channels import bp as channels_bp
@@ -57,7 +58,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .vods import bp as vods_bp
 
     for bp in (home_bp, auth_bp, settings_bp, dashboard_bp, channels_bp, profiles_bp,
-               directory_bp, api_bp, hooks_bp, chat_bp, moderation_bp, hls_bp, follow_bp, vods_bp):
+               directory_bp, api_bp, hooks_bp, chat_bp, moderation_bp, hls_bp, follow_bp, vods_bp,
+               admin_bp):
         app.register_blueprint(bp)
 
     logs.init_app(app)

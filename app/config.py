@@ -61,7 +61,8 @@ class Config:
     # Recordings (VODs) are deleted this many days after the broadcast; 0 keeps them. A channel
     # may set its own number of days.
     VOD_RETENTION_DAYS = int(os.environ.get("VOD_RETENTION_DAYS", "30"))
-    # Where transcode workers pull a live stream from; {name} is the session's internal name.
+    # Where live hosts pull a live stream from; {name} is the session's internal name. The
+    # publish hook records each ingest server's own (nginx adds it), so this is the fallback.
     INGEST_PULL_URL = os.environ.get("INGEST_PULL_URL", "rtmp://127.0.0.1:{rtmp_port}/live/{name}")
 
     # Stop on the dashboard refuses the channel's publishes this long (0: not at all), so an
@@ -111,8 +112,6 @@ class Config:
     # "package.module:function" scoring a message 0..1 for automod; default: a local lexicon.
     CHAT_TOXICITY_SCORER = os.environ.get("CHAT_TOXICITY_SCORER") or None
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "cascade")
-    # Transcodes run on their own queue (default: RQ_QUEUE + "-transcode").
-    RQ_TRANSCODE_QUEUE = os.environ.get("RQ_TRANSCODE_QUEUE") or None
 
     def __init__(self) -> None:
         self.SESSION_COOKIE_SECURE = self.SECURE_COOKIES

@@ -9,17 +9,14 @@ from rq import Queue
 from .extensions import get_redis
 
 
-def queue_name(kind: str = "default") -> str:
-    """Short jobs and transcodes have separate queues, so a transcode that lasts a whole
-    broadcast never holds up session expiry, post-processing or another channel's stream."""
-    name = current_app.config["RQ_QUEUE"]
-    if kind == "transcode":
-        return current_app.config.get("RQ_TRANSCODE_QUEUE") or f"{name}-transcode"
-    return name
+def queue_name() -> str:
+    """RQ carries short jobs only (VODs, retention, notifications, session expiry); live sessions
+    run on live hosts (workers.live), never as a job."""
+    return current_app.config["RQ_QUEUE"]
 
 
-def queue(kind: str = "default") -> Queue:
-    return Queue(queue_name(kind), connection=get_redis())
+def queue() -> Queue:
+    return Queue(queue_name(), connection=get_redis())
 
 
 def enqueue(func_path: str, *args, job_id: str | None = None, job_timeout: int | str = "10m",
@@ -27,12 +24,6 @@ def enqueue(func_path: str, *args, job_id: str | None = None, job_timeout: int |
     """Run `func_path(*args, **kwargs)` on a worker; jobs take ids, never ORM objects."""
     return queue().enqueue(func_path, args=args, kwargs=kwargs, job_id=job_id,
                            job_timeout=job_timeout, result_ttl=3600, failure_ttl=24 * 3600)
-
-
-def enqueue_transcode(session_id: int):
-    """Start (or restart) a session's transcode on a transcode worker; it runs until the session ends."""
-    return queue("transcode").enqueue("workers.transcode.transcode_session", args=(session_id,),
-                                      job_timeout=-1, result_ttl=3600, failure_ttl=24 * 3600)
 
 
 def enqueue_in(delay: timedelta, func_path: str, *args, **kwargs):

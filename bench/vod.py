@@ -35,7 +35,7 @@ SOURCE = "testsrc2=size=854x480:rate=30[out0];sine=frequency=440:sample_rate=480
 
 
 def record(out: Path, seconds: int) -> Path:
-    """A recording as the transcode worker leaves it (packagers with record=True)."""
+    """A recording as a live host leaves it (packagers with record=True)."""
     if (out / "done").exists():
         return out
     shutil.rmtree(out, ignore_errors=True)
@@ -78,7 +78,9 @@ def build(recording: Path, work: Path) -> tuple[float, float]:
     from app.auth.services import create_account
     from app.extensions import db
     from app.models import VOD, StreamSession, utcnow
-    from workers import context, transcode, vod
+    from app.live.state import RECORDING_MANIFEST, new_internal_name
+    from workers import context, vod
+    from workers.live.finish import recording_manifest
 
     media = work / "media"
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{work / 'bench.db'}",
@@ -89,7 +91,7 @@ def build(recording: Path, work: Path) -> tuple[float, float]:
     with app.app_context():
         upgrade()
         user = create_account("benchvod", "benchvod@example.com", "a long bench password", date(1990, 1, 1))
-        name = f"st-bench{int(time.time())}"
+        name = new_internal_name()
         shutil.copytree(recording, media / "hls" / name, ignore=shutil.ignore_patterns("done"))
         now = utcnow()
         session = StreamSession(channel=user.channel, internal_name=name, status="ended",
@@ -97,7 +99,7 @@ def build(recording: Path, work: Path) -> tuple[float, float]:
         db.session.add(session)
         db.session.commit()
         out = media / "hls" / name
-        (out / "recording.json").write_text(json.dumps(transcode.recording_manifest(session, out)))
+        (out / RECORDING_MANIFEST).write_text(json.dumps(recording_manifest(session, out)))
         began = time.perf_counter()
         vod_id = vod.build_vod(session.id)
         took = time.perf_counter() - began

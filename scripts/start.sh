@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-processes=(web worker transcode ingest)
+processes=(web worker live ingest)
 if ! scripts/redis-url.sh --check; then
     echo "start: Redis at REDIS_URL does not answer; starting one (Procfile redis)"
     processes+=(redis)

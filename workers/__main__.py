@@ -1,4 +1,5 @@
-"""`python -m workers`: wait for Redis, then run an RQ worker on the app's queue with the app context pushed."""
+"""`python -m workers`: wait for Redis, then run an RQ worker for short jobs (VODs, retention,
+notifications) with the app context pushed. Live sessions run on live hosts (`python -m workers.live`)."""
 from __future__ import annotations
 
 import argparse
@@ -58,16 +59,6 @@ class AppWorker(Worker):
         super().main_work_horse(job, queue)
 
 
-def start_supervision_chain() -> None:
-    """Make sure the self-rescheduling supervise_sessions job exists (one chain per Redis)."""
-    from workers.transcode import start_supervision
-
-    try:
-        start_supervision()
-    except RedisError as exc:  # the worker is still useful without it; say why
-        print(f"workers: could not start session supervision ({exc})", file=sys.stderr, flush=True)
-
-
 def start_retention_chain() -> None:
     """Make sure the hourly run_retention job exists (one chain per Redis)."""
     from workers.retention import start_retention
@@ -83,9 +74,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     parser.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
                         help="how long to wait for Redis to answer (default 30)")
-    parser.add_argument("--queue", choices=("default", "transcode"), default="default",
-                        help="short jobs (default), or transcodes that last a whole broadcast: "
-                             "run one transcode worker per stream the box should carry at once")
     args = parser.parse_args(argv)
 
     app = get_app()
@@ -93,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     with app.app_context():
         from app.jobs import queue_name
 
-        queue = Queue(queue_name(args.queue), connection=connection)
-        start_supervision_chain()
+        queue = Queue(queue_name(), connection=connection)
         start_retention_chain()
         worker = AppWorker([queue], connection=connection)
         worker.work(burst=args.burst, with_scheduler=True)

@@ -18,6 +18,9 @@ import subprocess
 import threading
 import time
 
+from app.media.probe import PROBE_ENTRIES
+from workers.live.ffmpeg_process import die_with_parent
+
 log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
@@ -31,7 +34,7 @@ def relay_args(pull_url: str) -> list[str]:
 
 
 def probe_args() -> list[str]:
-    return ["ffprobe", "-v", "error", "-f", "flv", "-show_format", "-show_streams", "-of", "json",
+    return ["ffprobe", "-v", "error", "-f", "flv", "-show_entries", PROBE_ENTRIES, "-of", "json",
             "-i", "pipe:0"]
 
 
@@ -42,7 +45,7 @@ class PullRelay:
     def __init__(self, pull_url: str) -> None:
         self.process = subprocess.Popen(relay_args(pull_url), stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=die_with_parent)
         self.buffer = bytearray()
         self.ended = False
         self._pump: threading.Thread | None = None
@@ -75,11 +78,11 @@ class PullRelay:
             self._read(min(0.1, limit - now))
         return bytes(self.buffer)
 
-    def probe(self) -> dict | None:
+    def probe(self, wait: float = 12.0) -> dict | None:
         """ffprobe's JSON for the head, read more if the first try is too short; None if the
-        stream never came or cannot be read."""
+        stream never came (within `wait` seconds) or cannot be read."""
         for seconds in (1.0, 2.5):
-            head = self.head(seconds=seconds)
+            head = self.head(seconds=seconds, wait=wait)
             if not head:
                 return None
             result = subprocess.run(probe_args(), input=head, capture_output=True, timeout=20)

@@ -1,4 +1,4 @@
-"""RQ jobs about session lifetimes (the transcode itself lives in workers/transcode.py)."""
+"""RQ jobs about session lifetimes (the live sessions themselves run on live hosts, workers/live/)."""
 from __future__ import annotations
 
 from app.extensions import db

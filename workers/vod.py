@@ -33,19 +33,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db, get_redis
+from app.live.state import RECORDING_MANIFEST, hls_dir
 from app.media import vod as media
 from app.media.fmp4 import parse_init
 from app.media.storage import ObjectMissing, get_storage
 from app.models import VOD, StreamSession
 from app.models.vod import VISIBILITY_PRIVATE, vod_prefix
 from workers.context import app_context
-from workers.transcode import _die_with_parent as die_with_parent
-from workers.transcode import hls_dir
+from workers.live.ffmpeg_process import die_with_parent
 
 log = logging.getLogger(__name__)
 
 LOCK_KEY = "cascade:vod:{}:lock"
-RECORDING_FILE = "recording.json"
 # Tunables, overridable through app config (tests shorten them).
 DEFAULTS = {
     # The lock's TTL; a working run refreshes it every third of that. Short, because a killed
@@ -205,14 +204,14 @@ class VodBuild:
     def find_recording(self, work: Path) -> tuple[media.Recording, Path] | None:
         """The recording and the directory holding its rung folders: the live output on this
         host, else (S3) a copy downloaded from `hls/<name>/` into `work`."""
-        local = hls_dir(self.name)
-        if (local / RECORDING_FILE).is_file():
-            return self.check(self.parse((local / RECORDING_FILE).read_bytes())), local
+        local = hls_dir(current_app.config, self.name)
+        if (local / RECORDING_MANIFEST).is_file():
+            return self.check(self.parse((local / RECORDING_MANIFEST).read_bytes())), local
         if self.storage.name != "s3":
             return None
         remote = f"hls/{self.name}/"
         try:
-            raw = self.storage.get_bytes(remote + RECORDING_FILE)
+            raw = self.storage.get_bytes(remote + RECORDING_MANIFEST)
         except ObjectMissing:
             return None
         recording = self.check(self.parse(raw))
@@ -467,7 +466,7 @@ class VodBuild:
 
     def remove_live_output(self) -> None:
         """The live segments are the VOD's now: drop them from disk and, on S3, the bucket."""
-        shutil.rmtree(hls_dir(self.name), ignore_errors=True)
+        shutil.rmtree(hls_dir(current_app.config, self.name), ignore_errors=True)
         if self.storage.name == "s3":
             self.storage.delete_prefix(f"hls/{self.name}/")
 

@@ -9,6 +9,7 @@ from ..extensions import csrf, limiter
 from ..streams import viewers
 from ..vods import services as vods
 from . import bp
+from .status import stream_state
 
 
 @bp.route("/channels/<slug>")
@@ -16,7 +17,7 @@ def channel(slug: str):
     found = channels.channel_by_slug(slug)
     if found is None or found.owner.disabled:
         abort(404)
-    body = asdict(channels.channel_status(found))
+    body = asdict(channels.channel_status(found)) | asdict(stream_state(found))
     body.update(
         owner=found.owner.username,
         category=found.category.name if found.category else None,
@@ -66,6 +67,6 @@ def watch(slug: str):
         return jsonify(error="Bad request", message="viewer must be a random id of 8+ characters"), 400
     session = channels.live_session(found)
     count = viewers.heartbeat(found.id, viewer, session) if session else 0
-    body = asdict(channels.channel_status(found))
+    body = asdict(channels.channel_status(found)) | asdict(stream_state(found))
     body["viewers"] = count
     return jsonify(body)

@@ -3,6 +3,7 @@ import click
 from flask.cli import AppGroup
 
 from ..models.channel import LATENCY_MODES
+from ..streams import services as streams
 from . import services
 
 channels_cli = AppGroup("channels", help="Manage channels.")
@@ -23,7 +24,7 @@ def key(name: str, rotate: bool) -> None:
         else:
             click.echo(f"{channel.slug} has no stream key yet; use --rotate to create one.")
         return
-    new_key = services.rotate_stream_key(channel)
+    new_key = streams.rotate_stream_key(channel)  # drops a publisher live with the old key
     click.echo(f"New stream key for {channel.slug} (the old one no longer works):", err=True)
     click.echo(new_key)
 

@@ -5,6 +5,7 @@ from flask_login import current_user
 from ..chat import services as chat
 
 from . import bp, services
+from ..api.status import stream_state  # after services: the api package imports them back
 from .thumbnails import thumbnail_url
 
 # Cards on every page show the channel's picture; templates ask for it by channel.
@@ -18,4 +19,5 @@ def show(slug: str):
         abort(404)
     return render_template("channels/show.html", channel=channel,
                            status=services.channel_status(channel),
+                           stream=stream_state(channel),
                            chat=chat.panel(channel, current_user))

@@ -10,7 +10,6 @@ from ..extensions import db
 from ..models import Category, Channel, StreamSession, User
 from ..models.channel import LATENCY_MODES
 from ..streams import viewers
-from ..streams import services as streams
 
 MAX_TITLE = 140
 MAX_TAGS = 10
@@ -36,11 +35,10 @@ def channel_for_username(username: str) -> Channel | None:
 
 
 def rotate_stream_key(channel: Channel) -> str:
-    """Issue a new stream key; the old one is refused from this commit on, and a publisher live
-    with it is dropped at once."""
+    """Issue a new stream key; the old one is refused from this commit on (the dashboard and the
+    CLI call app.streams.services.rotate_stream_key, which also drops a publisher using it)."""
     key = channel.rotate_stream_key()
     db.session.commit()
-    streams.drop_old_key_publisher(channel)
     return key
 
 

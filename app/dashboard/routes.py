@@ -44,7 +44,7 @@ def index():
 @bp.route("/dashboard/stream-key", methods=["POST"])
 @login_required
 def rotate_key():
-    new_key = channels.rotate_stream_key(current_user.channel)
+    new_key = streams.rotate_stream_key(current_user.channel)
     # The only time the key is ever shown: it is stored as a hash from here on.
     response = _render("dashboard/_stream_key.html", new_key=new_key)
     response.headers["Cache-Control"] = "no-store"
@@ -88,6 +88,17 @@ def stop_stream():
     if not wants_fragment():
         return redirect(url_for("dashboard.index"), 303)
     message = "Your stream has stopped." if stopped else "Nothing is live right now, so there was nothing to stop."
+    return _render("dashboard/_live_status.html", message=message)
+
+
+@bp.route("/dashboard/live/go-live-again", methods=["POST"])
+@login_required
+def lift_stop():
+    lifted = streams.lift_stop(current_user.channel)
+    if not wants_fragment():
+        return redirect(url_for("dashboard.index"), 303)
+    message = ("Publishing is open again: start streaming in OBS." if lifted
+               else "Publishing isn't blocked: you can go live from OBS at any time.")
     return _render("dashboard/_live_status.html", message=message)
 
 

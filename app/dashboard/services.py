@@ -1,15 +1,21 @@
-"""What the dashboard shows and saves: the live panel (session state, viewers, the encoder's own
-report) and the channel's settings, recording retention among them."""
+"""What the dashboard shows and saves: the live panel (session state, what the live runtime gave
+the stream, viewers, the encoder's own report, Stop's cool-down) and the channel's settings,
+recording retention among them."""
 from __future__ import annotations
 
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+from flask import current_app
 from redis.exceptions import RedisError
 
 from ..channels import services as channels
 from ..extensions import db, get_redis
+from ..live import hosts
+from ..live.capacity import MODE_LADDER, MODE_PASSTHROUGH, MODE_REDUCED
+from ..live.state import RECONNECT_GRACE, LiveKeys
 from ..models import Channel, StreamSession, utcnow
 from ..vods.retention import MAX_RETENTION_DAYS, RetentionSettingError, instance_retention_days
 from ..streams import services as streams
@@ -17,16 +23,38 @@ from ..streams import viewers
 
 log = logging.getLogger(__name__)
 
+# A live host normally takes a new session within a second or two; after this long without one
+# the creator is told that none is running or none has room, rather than left watching "Starting…".
+HOST_WAIT = timedelta(seconds=10)
 
-def stats_key(session_id: int) -> str:
-    return f"cascade:stream:{session_id}:stats"
+MODE_LABELS = {
+    MODE_LADDER: "Full quality ladder",
+    MODE_REDUCED: "Smaller ladder",
+    MODE_PASSTHROUGH: "Source passthrough",
+}
 
 
 @dataclass
 class Rung:
+    """One quality viewers can pick: what the live host planned and what the encoder measures."""
+
     name: str
     kbps: float | None = None  # measured
     target_kbps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    passthrough: bool = False
+
+    @property
+    def size(self) -> str | None:
+        """"1280×720 · 30 fps", or as much of it as is known."""
+        parts = []
+        if self.width and self.height:
+            parts.append(f"{self.width}×{self.height}")
+        if self.fps:
+            parts.append(f"{self.fps:.0f} fps")
+        return " · ".join(parts) or None
 
 
 @dataclass
@@ -44,6 +72,7 @@ class EncoderStats:
     restarts: int | None = None
     state: str | None = None
     note: str | None = None
+    mode: str | None = None
 
     @property
     def behind(self) -> bool:
@@ -53,14 +82,43 @@ class EncoderStats:
 
 @dataclass
 class LivePanel:
-    status: str  # "live", "reconnecting" or "offline"
+    # "starting" (a publisher is connected, viewers cannot play it yet), "live", "reconnecting",
+    # "offline" or "stopped" (offline, and Stop's cool-down refuses publishes).
+    status: str
     session: StreamSession | None
     viewers: int
     stats: EncoderStats | None
+    rungs: list[Rung] = field(default_factory=list)
+    mode: str | None = None
+    # Starting for HOST_WAIT and still no live host has taken the session; then how many hosts
+    # are running (None when Redis cannot say).
+    waiting_for_host: bool = False
+    hosts_running: int | None = None
+    stopped_until: datetime | None = None
+    stop_cooldown: str | None = None  # how long Stop refuses publishes, in words; None when it doesn't
 
     @property
     def polling(self) -> bool:
-        return self.status != "offline"
+        return self.status not in ("offline", "stopped")
+
+    @property
+    def mode_label(self) -> str | None:
+        return MODE_LABELS.get(self.mode) if self.mode else None
+
+    @property
+    def mode_reason(self) -> str | None:
+        return (self.session.mode_reason or None) if self.session is not None else None
+
+    @property
+    def reconnect_grace(self) -> int:
+        return int(RECONNECT_GRACE.total_seconds())
+
+    @property
+    def stopped_for(self) -> str | None:
+        """How much longer Stop refuses publishes, as "4 minutes"."""
+        if self.stopped_until is None:
+            return None
+        return duration_words((self.stopped_until - utcnow()).total_seconds())
 
     @property
     def uptime(self) -> str | None:
@@ -94,6 +152,15 @@ def _text(value, limit: int = 500) -> str | None:
     return text or None
 
 
+def duration_words(seconds: float) -> str:
+    """A short wait in words: "45 seconds", "1 minute", "5 minutes" (whole minutes rounded up)."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+
 def _rung_name(item) -> str | None:
     if isinstance(item, dict):
         name = item.get("name") or (f"{item['height']}p" if _number(item.get("height"), int) else None)
@@ -113,6 +180,7 @@ def parse_stats(raw: dict) -> EncoderStats:
         restarts=_number(raw.get("restarts"), int),
         state=_text(raw.get("state"), 40),
         note=_text(raw.get("note")),
+        mode=_text(raw.get("mode"), 16),
     )
     ladder = raw.get("ladder") if isinstance(raw.get("ladder"), list) else []
     rungs: dict[str, Rung] = {}
@@ -123,6 +191,7 @@ def parse_stats(raw: dict) -> EncoderStats:
             if isinstance(item, dict):
                 rung.kbps = _number(item.get("kbps", item.get("bitrate")))
                 rung.target_kbps = _number(item.get("target_kbps"))
+                _fill_size(rung, item)
     bitrate = raw.get("bitrate")
     if isinstance(bitrate, dict):
         for name, kbps in bitrate.items():
@@ -142,10 +211,48 @@ def parse_stats(raw: dict) -> EncoderStats:
     return stats
 
 
+def _fill_size(rung: Rung, item: dict) -> None:
+    rung.width = rung.width or _number(item.get("width"), int) or None
+    rung.height = rung.height or _number(item.get("height"), int) or None
+    rung.fps = rung.fps or _number(item.get("fps")) or None
+    rung.passthrough = rung.passthrough or item.get("passthrough") is True
+
+
+def session_rungs(session: StreamSession) -> list[Rung]:
+    """The renditions the live host gave the session (StreamSession.renditions), read as
+    defensively as the encoder's report."""
+    rungs: dict[str, Rung] = {}
+    renditions = session.renditions if isinstance(session.renditions, list) else []
+    for item in renditions:
+        name = _rung_name(item)
+        if name and name not in rungs:
+            rung = rungs[name] = Rung(name)
+            if isinstance(item, dict):
+                rung.target_kbps = _number(item.get("video_kbps", item.get("target_kbps")))
+                _fill_size(rung, item)
+    return list(rungs.values())
+
+
+def viewer_rungs(session: StreamSession, stats: EncoderStats | None) -> list[Rung]:
+    """The qualities viewers can pick now. The encoder's report is the fresher (a host may lighten
+    the ladder mid-stream), so its rungs win; the session's plan fills in what the report lacks."""
+    planned = {rung.name: rung for rung in session_rungs(session)}
+    if stats is None or not stats.rungs:
+        return list(planned.values())
+    for rung in stats.rungs:
+        plan = planned.get(rung.name)
+        if plan is not None:
+            rung.target_kbps = rung.target_kbps if rung.target_kbps is not None else plan.target_kbps
+            rung.width, rung.height = rung.width or plan.width, rung.height or plan.height
+            rung.fps = rung.fps or plan.fps
+            rung.passthrough = rung.passthrough or plan.passthrough
+    return stats.rungs
+
+
 def encoder_stats(session: StreamSession) -> EncoderStats | None:
-    """The worker's latest report for this session, or None when there is none (or it expired)."""
+    """The live host's latest report for this session, or None when there is none (or it expired)."""
     try:
-        raw = get_redis().get(stats_key(session.id))
+        raw = get_redis().get(LiveKeys(current_app.config).stats(session.id))
     except RedisError:
         log.warning("session %s: Redis did not answer for encoder stats", session.id)
         return None
@@ -158,16 +265,45 @@ def encoder_stats(session: StreamSession) -> EncoderStats | None:
     return parse_stats(data) if isinstance(data, dict) else None
 
 
+def stop_cooldown_words() -> str | None:
+    """How long Stop refuses the channel's publishes (STOP_COOLDOWN_SECONDS), or None if it doesn't."""
+    seconds = int(current_app.config["STOP_COOLDOWN_SECONDS"])
+    return duration_words(seconds) if seconds > 0 else None
+
+
+def live_hosts_running() -> int | None:
+    """How many live hosts are sending heartbeats, or None when Redis does not answer."""
+    try:
+        return len(hosts.live_hosts(get_redis(), LiveKeys(current_app.config)))
+    except RedisError:
+        log.warning("Redis did not answer for the live hosts")
+        return None
+
+
 def live_panel(channel: Channel) -> LivePanel:
+    cooldown = stop_cooldown_words()
     session = streams.open_session_for(channel)
     if session is None:
-        return LivePanel("offline", None, 0, None)
-    status = "live" if session.status == "live" else "reconnecting"
+        if streams.stop_cooldown_left(channel) is not None:
+            return LivePanel("stopped", None, 0, None, stopped_until=channel.publish_blocked_until,
+                             stop_cooldown=cooldown)
+        return LivePanel("offline", None, 0, None, stop_cooldown=cooldown)
+    if session.status == "live":
+        # The live host calls streams.mark_playable once viewers can play the stream.
+        status = "live" if channel.is_live else "starting"
+    else:
+        status = "reconnecting"
     try:
         count = viewers.count(channel.id) if status == "live" else 0
     except RedisError:
         count = 0
-    return LivePanel(status, session, count, encoder_stats(session))
+    stats = encoder_stats(session)
+    panel = LivePanel(status, session, count, stats, rungs=viewer_rungs(session, stats),
+                      mode=session.mode or (stats.mode if stats else None), stop_cooldown=cooldown)
+    if status == "starting" and session.mode is None and utcnow() - session.started_at >= HOST_WAIT:
+        panel.waiting_for_host = True
+        panel.hosts_running = live_hosts_running()
+    return panel
 
 
 RETENTION_HELP = ("Enter a whole number of days from 0 to {max}: 0 keeps recordings forever, "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import Response, current_app, request, send_file
 
-from ..config import ROOT
+from ..live import state as live_state
 from . import bp, services
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
@@ -23,8 +23,7 @@ PART_CACHE = "public, max-age=31536000, immutable"  # a part never changes once 
 
 
 def hls_root() -> Path:
-    media_root = Path(current_app.config["MEDIA_ROOT"])
-    return (media_root if media_root.is_absolute() else ROOT / media_root) / "hls"
+    return live_state.hls_root(current_app.config)
 
 
 def live_files() -> services.LiveFiles:

@@ -29,6 +29,7 @@ from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from ..live.state import ANNOUNCE_PREFIX, INTERNAL_NAME, announce_channel, announcement  # noqa: F401 - re-exported
 from ..media.ffmpeg_args import PLAYLIST_NAME as PLAYLIST
 from ..media.mirror import LIVE_PREFIX
 from ..media.playlist import PlaylistState, delta_update, parse_media_playlist
@@ -36,8 +37,7 @@ from ..media.storage import ObjectMissing
 
 log = logging.getLogger(__name__)
 
-CHANNEL_PREFIX = "cascade:hls:"
-INTERNAL_NAME = re.compile(r"st-[0-9a-f]{16}")
+CHANNEL_PREFIX = ANNOUNCE_PREFIX
 RUNG = re.compile(r"[0-9]{1,4}p|[va][0-9]{1,2}")  # 720p (the packager's), v0/a0 (spare)
 PART_FILE = re.compile(r"p[0-9]{1,12}\.[0-9]{1,6}\.m4s")
 _DIRECTIVE_NUMBER = re.compile(r"[0-9]{1,12}")
@@ -50,14 +50,8 @@ RECONNECT_SECONDS = 1.0
 STORAGE_WARNING_EVERY = 10.0  # seconds between log lines about an unreadable store
 
 
-def channel(name: str) -> str:
-    """The Redis channel the packager announces `name`'s new parts on."""
-    return f"{CHANNEL_PREFIX}{name}"
-
-
-def announcement(rung: str, msn: int, part: int) -> str:
-    """The message the packager publishes after writing a part (and the playlist that lists it)."""
-    return f"{rung} {msn} {part}"
+# The announcement's channel and message are the packager's and ours alike (app.live.state).
+channel = announce_channel
 
 
 class BadDirective(ValueError):

@@ -113,7 +113,8 @@ def var_stream_map(rungs: Sequence[Rung], has_audio: bool) -> str:
 
 
 def hls_args(out_dir: str, rungs: Sequence[Rung], *, has_audio: bool, record: bool,
-             start_number: int, list_size: int = LIVE_WINDOW_SEGMENTS) -> list[str]:
+             start_number: int, list_size: int = LIVE_WINDOW_SEGMENTS,
+             var_streams: str | None = None) -> list[str]:
     flags = ["independent_segments", "program_date_time", "temp_file"]
     if not record:
         flags.append("delete_segments")
@@ -132,7 +133,7 @@ def hls_args(out_dir: str, rungs: Sequence[Rung], *, has_audio: bool, record: bo
         "-hls_segment_filename", f"{out}/%v/seg_%d.m4s",
         "-hls_flags", "+".join(flags),
         "-master_pl_name", FFMPEG_MASTER_NAME,
-        "-var_stream_map", var_stream_map(rungs, has_audio),
+        "-var_stream_map", var_streams or var_stream_map(rungs, has_audio),
         f"{out}/%v/{PLAYLIST_NAME}",
     ]
 
@@ -264,3 +265,46 @@ def ll_target_duration(rungs: Sequence[Rung], plans: Sequence[PartPlan]) -> int:
     """EXT-X-TARGETDURATION for a ladder whose segments are one GOP each (rounded, as §4.4.3.1
     compares it with each EXTINF rounded to the nearest integer)."""
     return max(1, max(round(plan.gop_frames / rung.fps) for rung, plan in zip(rungs, plans)))
+
+
+# --- Source passthrough: the publisher's H.264 (and AAC) repackaged, never decoded -----------
+
+def _passthrough_streams(has_audio: bool, copy_audio: bool) -> list[str]:
+    args = ["-map", "0:v:0"]
+    if has_audio:
+        args += ["-map", "0:a:0"]
+    args += ["-c:v", "copy"]
+    if has_audio:
+        # AAC is copied; anything else (MP3 from an old encoder) costs one cheap AAC encode.
+        args += ["-c:a", "copy"] if copy_audio else ["-c:a", "aac", "-ac", "2", "-ar", "48000", "-b:a", "128k"]
+    return args
+
+
+def ll_passthrough_args(input_url: str, plan: PartPlan, fd: int, *, has_audio: bool = True,
+                        copy_audio: bool = True, progress: str | None = "pipe:1",
+                        live_input: bool = True, ffmpeg: str = "ffmpeg",
+                        loglevel: str = "warning") -> list[str]:
+    """LL-HLS passthrough: the source's streams as fragmented CMAF MP4 on pipe `fd` (cut into parts
+    by -frag_duration and at every keyframe) for one RenditionPackager; no decode, no encode."""
+    args = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", loglevel, "-nostats", "-y"]
+    if progress:
+        args += ["-progress", progress, "-stats_period", "1"]
+    args += input_args(input_url, Encoder(X264), live=live_input)
+    args += _passthrough_streams(has_audio, copy_audio)
+    return args + ["-f", "mp4", "-movflags", "empty_moov+default_base_moof+frag_keyframe+cmaf",
+                   "-frag_duration", str(plan.frag_duration_us), f"pipe:{fd}"]
+
+
+def classic_passthrough_args(input_url: str, out_dir: str, rung: Rung, *, has_audio: bool = True,
+                             copy_audio: bool = True, record: bool = True, start_number: int = 0,
+                             progress: str | None = "pipe:1", live_input: bool = True,
+                             ffmpeg: str = "ffmpeg", loglevel: str = "warning") -> list[str]:
+    """Classic HLS passthrough: ffmpeg's HLS muxer cuts the source at its keyframes (segments are
+    one GOP each) into `<out>/<rung>/`, with the same names and master as a one-rung ladder."""
+    args = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", loglevel, "-nostats", "-y"]
+    if progress:
+        args += ["-progress", progress, "-stats_period", "1"]
+    args += input_args(input_url, Encoder(X264), live=live_input)
+    args += _passthrough_streams(has_audio, copy_audio)
+    return args + hls_args(out_dir, [rung], has_audio=has_audio, record=record, start_number=start_number,
+                           var_streams=f"v:0,a:0,name:{rung.name}" if has_audio else f"v:0,name:{rung.name}")

@@ -144,3 +144,17 @@ def lighter(ladder: tuple[Rung, ...], step: int, preset: str = DEFAULT_PRESET) -
         return None
     chosen, chosen_preset, note = distinct[step]
     return HeadroomPlan(rungs=chosen, preset=chosen_preset, step=step, note=note)
+
+
+def passthrough_rung(source: Source) -> Rung:
+    """The one rendition of a passthrough session: the source itself, named by its height like a
+    ladder rung (so a later ladder continues the same playlist). Its bitrate is what the publisher
+    declared, else a generous guess for its size (BANDWIDTH only steers players' ABR)."""
+    kbps = source.kbps
+    if not kbps:
+        nearest = min(LADDER, key=lambda rung: abs(rung[0] - source.height))
+        kbps = int(nearest[1] * 1.5)
+    height = source.height if source.height % 2 == 0 else source.height + 1
+    return Rung(name=f"{height}p", width=source.width, height=source.height,
+                fps=_fps(source.fps or 30), video_kbps=kbps, maxrate_kbps=int(kbps * 1.5),
+                bufsize_kbps=kbps * 2, audio_kbps=AUDIO_KBPS if source.has_audio else 0)

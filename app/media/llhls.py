@@ -100,6 +100,10 @@ def part_target_for(frames_per_part: int, frame_rate: float) -> float:
     return math.ceil(frames_per_part / frame_rate * 1000) / 1000
 
 
+class WriteRefused(RuntimeError):
+    """The packager may no longer write: its host lost the session's lease (app.live.lease)."""
+
+
 class RenditionPackager:
     """Turns one rendition's fragments into LL-HLS files and a playlist.
 
@@ -108,6 +112,7 @@ class RenditionPackager:
     part_target_for). target_duration: the declared EXT-X-TARGETDURATION (whole seconds, at
     least any segment's duration rounded). window: how many segments the playlist lists.
     part_segments: for how many of the newest segments the playlist lists parts.
+    guard: asked before every write; False (the host lost the session) raises WriteRefused.
     """
 
     def __init__(self, directory: Path, *, part_target: float, segment_min: float,
@@ -115,7 +120,8 @@ class RenditionPackager:
                  on_part: Callable[[int, int], None] | None = None,
                  reports: Callable[[], Sequence[RenditionReport]] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 mirror: Mirror | MirrorQueue | None = None):
+                 mirror: Mirror | MirrorQueue | None = None,
+                 guard: Callable[[], bool] | None = None):
         if target_duration < math.ceil(segment_min):
             raise ValueError("TARGETDURATION must cover the minimum segment duration")
         if not 1 <= part_segments <= window:
@@ -131,6 +137,8 @@ class RenditionPackager:
         self.clock = clock
         self.record = record
         self.mirror = mirror
+        self.guard = guard
+        self.longest = 0.0  # the longest segment this packager closed, in seconds
         self.segments: list[Segment] = []
         self.ended = False
         self.init: str | None = None
@@ -262,6 +270,8 @@ class RenditionPackager:
 
     def _write(self, path: Path, data: bytes | Callable) -> None:
         """Write a file atomically, then mirror it (a playlist as the very bytes written)."""
+        if self.guard is not None and not self.guard():
+            raise WriteRefused(f"{self.directory.name}: this host no longer owns the session")
         write_atomic(path, data)
         if self.mirror is not None:
             self.mirror.put(path, data if isinstance(data, bytes) else None)
@@ -277,6 +287,8 @@ class RenditionPackager:
                 out.write((self.directory / part.uri(segment.msn)).read_bytes())
         self._write(self.directory / segment_name(segment.msn), concatenate)
         segment.complete = True
+        if segment.parts:
+            self.longest = max(self.longest, segment.duration)
         if segment.duration > self.target_duration + 0.5:
             log.warning("segment %d lasts %.3f s, over TARGETDURATION %d", segment.msn,
                         segment.duration, self.target_duration)

@@ -22,7 +22,7 @@ from .ffmpeg_args import MASTER_NAME as MASTER
 from .ffmpeg_args import PartPlan
 from .fmp4 import InitSegment, read_fragments
 from .ladder import Rung
-from .llhls import PLAYLIST, RenditionPackager, RenditionReport
+from .llhls import PLAYLIST, RenditionPackager, RenditionReport, WriteRefused
 from .mirror import Mirror, MirrorQueue, close_all
 
 log = logging.getLogger("app.media.llladder")
@@ -50,8 +50,15 @@ class LadderPackager:
     def __init__(self, out: Path, rungs: Sequence[Rung], plans: Sequence[PartPlan], *,
                  target_duration: int, record: bool = True,
                  announce: Callable[[str, int, int], None] | None = None,
-                 mirror: Mirror | None = None):
+                 mirror: Mirror | None = None, segment_min: float | None = None,
+                 guard: Callable[[], bool] | None = None,
+                 on_playable: Callable[[], None] | None = None):
         self.out = Path(out)
+        self.on_playable = on_playable
+        self.guard = guard
+        self.playable = False
+        # The first segment number of this run per rung: playable once each has closed one.
+        self._first_msn: list[int | None] = [None] * len(rungs)
         self.rungs = list(rungs)
         self.inits: list[InitSegment | None] = [None] * len(self.rungs)
         self.errors: list[str] = []
@@ -68,8 +75,9 @@ class LadderPackager:
             (self.out / name).mkdir(parents=True, exist_ok=True)
             self.packagers.append(RenditionPackager(
                 self.out / name, part_target=plan.part_target,
-                segment_min=plan.gop_frames / self.rungs[index].fps - 0.01,
-                target_duration=target_duration, record=record,
+                segment_min=segment_min if segment_min is not None
+                else plan.gop_frames / self.rungs[index].fps - 0.01,
+                target_duration=target_duration, record=record, guard=guard,
                 on_part=(lambda msn, part, name=name: announce(name, msn, part)) if announce else None,
                 reports=lambda index=index: self.reports(index),
                 mirror=self.queues[index] if self.queues else None))
@@ -111,15 +119,36 @@ class LadderPackager:
                             self.inits[index] = item
                             self._maybe_write_master(index)
                         else:
-                            packager.add_part(item.data, item.duration, item.independent)
+                            msn, _ = packager.add_part(item.data, item.duration, item.independent)
+                            self._check_playable(index, msn)
         except Exception as error:  # a broken pipe or stream must not kill the worker's loop
             log.exception("rung %s: packaging stopped", self.rungs[index].name)
             self.errors.append(f"{self.rungs[index].name}: {error}")
+
+    def _check_playable(self, index: int, msn: int) -> None:
+        """Once the master is out and every rung has closed a segment of this run, players can
+        start: tell `on_playable` (once per run)."""
+        if self.playable:
+            return
+        if self._first_msn[index] is None:
+            self._first_msn[index] = msn
+        elif msn > self._first_msn[index]:
+            self._first_msn[index] = -1  # closed one
+        if self.master_written and all(first == -1 for first in self._first_msn):
+            self.playable = True
+            if self.on_playable is not None:
+                self.on_playable()
+
+    @property
+    def longest_segment(self) -> float:
+        return max((packager.longest for packager in self.packagers), default=0.0)
 
     def _maybe_write_master(self, index: int) -> None:
         """Once per run, when the last rung's init arrives (a lighter ladder after a restart
         replaces the earlier run's master)."""
         if all(self.inits) and not self.master_written:
+            if self.guard is not None and not self.guard():
+                raise WriteRefused("master: this host no longer owns the session")
             text = master_playlist(self.rungs, [init.codecs for init in self.inits]).encode()
             write_atomic(self.out / MASTER, text)
             if self.queues:

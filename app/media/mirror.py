@@ -26,6 +26,7 @@ from typing import Callable, Iterable
 
 from .playlist import attributes
 from .storage import BadKey, Storage, StoredObject, check_key
+from ..live.state import hls_root
 
 log = logging.getLogger(__name__)
 
@@ -369,4 +370,4 @@ def live_mirror(config) -> Mirror | None:
         return None
     from .storage import get_storage
 
-    return Mirror(get_storage(config), Path(config["MEDIA_ROOT"]) / "hls", LIVE_PREFIX)
+    return Mirror(get_storage(config), hls_root(config), LIVE_PREFIX)

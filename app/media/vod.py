@@ -1,6 +1,6 @@
 """Turning a session's recording into a VOD: pure functions over names, bytes and times.
 
-The VOD job (workers/vod.py) reads `recording.json` (workers.transcode.recording_manifest) and
+The VOD job (workers/vod.py) reads `recording.json` (workers.live.finish.recording_manifest) and
 each rung's segment list, groups the ~1 s live segments into ~6 s VOD segments by byte
 concatenation, and writes the VOD's playlists, its seek-preview track and the ffmpeg commands
 that make the MP4, the poster and the sprites. Nothing here touches files, storage or a process.
@@ -224,7 +224,7 @@ def segment_timing(data: bytes, init: InitSegment) -> tuple[float, bool]:
 def classic_run_start(init_name: str, earliest: datetime | None, latest: datetime | None
                       ) -> datetime | None:
     """When a classic run began: the transcode numbers a run's files from
-    int(time.time() * 10) (workers.transcode.Transcode.start), so the init section's number is
+    int(time.time() * 10) (workers.live.session, classic runs), so the init section's number is
     its start in tenths of a second. None unless that falls within the session."""
     match = CLASSIC_INIT.fullmatch(init_name)
     if not match or earliest is None:

@@ -233,6 +233,14 @@ def lift_stop(channel: Channel) -> bool:
     return lifted
 
 
+def rotate_stream_key(channel: Channel) -> str:
+    """A new stream key for the creator; a publisher live with the old one is dropped at once."""
+    key = channel.rotate_stream_key()
+    db.session.commit()
+    drop_old_key_publisher(channel)
+    return key
+
+
 def drop_old_key_publisher(channel: Channel) -> bool:
     """After a key rotation: disconnect a publisher that is live with the old key. The session waits
     out the reconnect grace, so the creator can paste the new key into OBS and carry on."""

@@ -21,6 +21,7 @@ from ..jobs import enqueue_vod
 from ..media.storage import LocalStorage, StoredObject, get_storage
 from ..models import VOD, Channel, StreamSession, User, utcnow
 from ..models.vod import VOD_PREFIX
+from ..live.state import hls_root
 from .services import delete_vod
 
 log = logging.getLogger(__name__)
@@ -319,7 +320,7 @@ class _Sweeper:
                 self.requeue(session.id)
 
     def local_hls(self) -> None:
-        root = Path(current_app.config["MEDIA_ROOT"]) / "hls"
+        root = hls_root(current_app.config)
         if not root.is_dir():
             return
         for directory in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):

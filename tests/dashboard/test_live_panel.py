@@ -1,14 +1,30 @@
-"""The dashboard's live panel: status, encoder stats from Redis, and the Stop button."""
+"""The dashboard's live panel: starting, live (what the stream got, encoder stats from Redis),
+reconnecting, and Stop with its cool-down and "Go live again now"."""
 import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from app.extensions import db, get_redis
-from app.models import Channel, StreamSession
+from app.live import hosts
+from app.live.state import LiveKeys
+from app.models import Channel, StreamSession, utcnow
+from app.streams import services as streams
 from tests.conftest import page_text
 from tests.factories import make_live, make_user
 
 HX = {"HX-Request": "true"}
+
+LADDER = [
+    {"name": "1080p60", "width": 1920, "height": 1080, "fps": 60, "video_kbps": 6000},
+    {"name": "720p", "width": 1280, "height": 720, "fps": 30, "video_kbps": 3000},
+    {"name": "480p", "width": 854, "height": 480, "fps": 30, "video_kbps": 1400},
+]
+PASSTHROUGH = [{"name": "source", "width": 1920, "height": 1080, "fps": 30, "video_kbps": None,
+                "passthrough": True}]
 
 
 @pytest.fixture
@@ -19,31 +35,55 @@ def alice(actions):
 
 
 @pytest.fixture(autouse=True)
-def no_ingest_server(monkeypatch):
-    """Stop asks the ingest server to drop the publisher; here nothing listens, and that's fine."""
-    import requests
+def ingest_control(app):
+    """A stand-in for the ingest server's control API on loopback (HOOK_PORT): Stop really asks it
+    to drop the publisher, and the test sees what it was asked."""
+    asked: list[tuple[str, dict]] = []
 
-    calls = []
-    monkeypatch.setattr(requests, "get", lambda url, **kw: calls.append((url, kw)))
-    monkeypatch.setattr(requests, "delete", lambda url, **kw: calls.append((url, kw)))
-    return calls
+    class ControlAPI(BaseHTTPRequestHandler):
+        def do_GET(self):
+            url = urlsplit(self.path)
+            asked.append((url.path, {k: v[0] for k, v in parse_qs(url.query).items()}))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ControlAPI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    app.config["HOOK_PORT"] = server.server_address[1]
+    yield asked
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
 
 
-@pytest.fixture(autouse=True)
-def no_job_queue(monkeypatch):
-    import app.streams.services as streams
-
-    monkeypatch.setattr(streams, "enqueue", lambda *a, **kw: None)
+def write_stats(app, session, **stats):
+    get_redis().set(LiveKeys(app.config).stats(session.id), json.dumps(stats), ex=30)
 
 
-def write_stats(session, **stats):
-    get_redis().set(f"cascade:stream:{session.id}:stats", json.dumps(stats), ex=30)
+def go_live(user) -> StreamSession:
+    """What the publish hook does: the channel has a publisher, no live host has it yet."""
+    key = user.channel.rotate_stream_key()
+    db.session.commit()
+    return streams.go_live(key, ingest="nginx", client_id="1")
 
 
-def session_status(session_id) -> str:
+def fresh(model, id_):
     db.session.expire_all()
-    return db.session.get(StreamSession, session_id).status
+    return db.session.get(model, id_)
 
+
+def panel(client) -> str:
+    response = client.get("/dashboard/live", headers=HX)
+    assert response.status_code == 200
+    return page_text(response)
+
+
+# --- offline, page and fragment -------------------------------------------------------------
 
 def test_offline_panel_in_page_and_as_fragment(client, alice):
     page = client.get("/dashboard/live").get_data(as_text=True)
@@ -51,7 +91,7 @@ def test_offline_panel_in_page_and_as_fragment(client, alice):
     fragment = client.get("/dashboard/live", headers=HX)
     html = fragment.get_data(as_text=True)
     assert html.lstrip().startswith('<section id="live-status"')
-    assert "<html" not in html and "Stop stream" not in html
+    assert "<html" not in html and "Stop stream" not in html and "Go live again now" not in html
     assert "HX-Request" in fragment.headers.get("Vary", "")
     assert 'hx-trigger="every 10s"' in html
 
@@ -62,13 +102,103 @@ def test_dashboard_page_includes_the_live_panel(client, alice):
     assert 'id="live-status"' in html and "Stop stream" in html
 
 
-def test_live_panel_shows_encoder_stats_and_polls(client, alice):
+# --- starting: a publisher is connected, viewers cannot play it yet -------------------------
+
+def test_starting_until_the_stream_is_playable(client, alice):
+    session = go_live(alice)
+    assert fresh(Channel, alice.channel.id).is_live is False
+    html = panel(client)
+    assert "Starting…" in html and "your stream will be shown to viewers as soon as it can be played" in html
+    assert 'status-starting">Starting</span>' in html
+    assert 'hx-trigger="every 3s"' in html and "Stop stream" in html
+    assert "No live host" not in html  # a host normally takes it within a second or two
+
+    assert streams.claim_session(session.id, host="host-a", token=1, mode="ladder",
+                                 reason="Full quality ladder: 1080p60, 720p, 480p.", renditions=LADDER)
+    html = panel(client)
+    assert "Starting…" in html and "Full quality ladder" in html
+
+    assert streams.mark_playable(session.id, 1)
+    html = panel(client)
+    assert "Starting…" not in html and 'status-live">Live</span>' in html
+    assert "Full quality ladder" in html
+
+
+def test_no_live_host_running_after_a_few_seconds(app, client, alice):
+    session = go_live(alice)
+    session.started_at = utcnow() - timedelta(seconds=11)
+    db.session.commit()
+    html = panel(client)
+    assert "Starting…" in html
+    assert "No live host has taken your stream yet." in html
+    assert "No live host is running right now" in html
+    assert "The site's operator needs to start a live host" in html
+
+
+def test_live_hosts_running_but_none_has_taken_it(app, client, alice):
+    session = go_live(alice)
+    session.started_at = utcnow() - timedelta(seconds=11)
+    db.session.commit()
+    hosts.publish(get_redis(), LiveKeys(app.config), hosts.HostInfo(
+        id="host-a", hostname="box", pid=1, cpu_count=4, capacity_cores=3.4, hw_sessions=0,
+        encoder="libx264", reserved_cores=3.4))
+    html = panel(client)
+    assert "No live host has taken your stream yet." in html
+    assert "The running live hosts have no capacity for it right now." in html
+
+    streams.claim_session(session.id, host="host-a", token=1, mode="passthrough",
+                          reason="The server's encoders are busy.", renditions=PASSTHROUGH)
+    html = panel(client)
+    assert "No live host" not in html and "Source passthrough" in html
+
+
+# --- live: what the stream got --------------------------------------------------------------
+
+@pytest.mark.parametrize("mode, label, renditions, reason", [
+    ("ladder", "Full quality ladder", LADDER, "Full quality ladder: 1080p60, 720p, 480p."),
+    ("reduced", "Smaller ladder", LADDER[1:], "The server is busy, so your stream gets a smaller ladder: 720p, 480p."),
+    ("passthrough", "Source passthrough", PASSTHROUGH,
+     "The server's encoders are busy with other streams, so viewers get your stream exactly as you send it."),
+])
+def test_live_panel_says_what_the_stream_got(client, alice, mode, label, renditions, reason):
+    session = go_live(alice)
+    streams.claim_session(session.id, host="host-a", token=3, mode=mode, reason=reason, renditions=renditions)
+    streams.mark_playable(session.id, 3)
+    html = panel(client)
+    assert f"Viewers get: <strong>{label}</strong>" in html and reason in html
+    assert "Qualities viewers can pick" in html
+    for rendition in renditions:
+        assert f'<th scope="row">{rendition["name"]}</th>' in html
+    if mode == "passthrough":
+        assert "1920×1080 · 30 fps · as you send it" in html
+    else:
+        assert '<th scope="row">720p</th><td class="muted">1280×720 · 30 fps</td><td class="muted">3,000 kbps</td><td>—</td>' in html
+    assert ("1080p60" in html) is (mode == "ladder")
+
+
+def test_the_encoders_report_fills_in_the_measured_bitrates(app, client, alice):
+    session = go_live(alice)
+    streams.claim_session(session.id, host="host-a", token=1, mode="ladder", reason="", renditions=LADDER)
+    streams.mark_playable(session.id, 1)
+    write_stats(app, session, state="running", mode="ladder", encoder="libx264", preset="veryfast",
+                ladder=[{"name": "1080p60", "target_kbps": 6000, "kbps": 5800.2},
+                        {"name": "720p", "target_kbps": 3000, "kbps": 2950}],
+                fps=60, speed=1.0)
+    html = panel(client)
+    # The report is the fresher: a rung the host has dropped since the claim is not offered.
+    assert '<th scope="row">1080p60</th><td class="muted">1920×1080 · 60 fps</td><td class="muted">6,000 kbps</td><td>5,800 kbps</td>' in html
+    assert '<th scope="row">720p</th><td class="muted">1280×720 · 30 fps</td><td class="muted">3,000 kbps</td><td>2,950 kbps</td>' in html
+    assert '<th scope="row">480p</th>' not in html
+    assert "8,750 kbps</dd>" in html
+
+
+def test_live_panel_shows_encoder_stats_and_polls(app, client, alice):
     session = make_live(alice)
-    write_stats(session, fps=29.97, speed=0.82, bitrate={"720p": 3500, "480p": 2000, "360p": 1200},
+    write_stats(app, session, fps=29.97, speed=0.82, bitrate={"720p": 3500, "480p": 2000, "360p": 1200},
                 drop_frames=42, dup_frames=3, ladder=["720p", "480p", "360p"], preset="superfast",
                 encoder="libx264", restarts=1,
                 note="Encoding ran at 0.71× for 20 s, so we dropped 1080p and switched to superfast.")
-    html = page_text(client.get("/dashboard/live", headers=HX))
+    html = panel(client)
     assert 'hx-trigger="every 3s"' in html
     assert "Live" in html and "30 fps" in html and "0.82×" in html
     assert "6,700 kbps" in html  # the sum of the rungs
@@ -78,17 +208,35 @@ def test_live_panel_shows_encoder_stats_and_polls(client, alice):
     assert "we dropped 1080p and switched to superfast" in html
 
 
-def test_odd_or_missing_stats_never_break_the_panel(client, alice):
+def test_stats_are_read_from_the_live_runtimes_key_only(app, client, alice):
     session = make_live(alice)
-    html = page_text(client.get("/dashboard/live", headers=HX))
+    get_redis().set(f"cascade:stream:{session.id}:stats", json.dumps({"fps": 30, "encoder": "old"}), ex=30)
+    html = panel(client)
+    assert "Waiting for the encoder's first report" in html and "old" not in html
+    write_stats(app, session, fps=30, encoder="libx264")
+    assert "Encoder libx264" in panel(client)
+
+
+def test_stats_keys_of_another_site_sharing_redis_are_not_read(app, client, alice):
+    session = make_live(alice)
+    other_site = LiveKeys({**app.config, "RQ_QUEUE": "another-site"})
+    get_redis().set(other_site.stats(session.id), json.dumps({"encoder": "theirs"}), ex=30)
+    assert "theirs" not in panel(client)
+
+
+def test_odd_or_missing_stats_never_break_the_panel(app, client, alice):
+    session = make_live(alice)
+    session.renditions = [7, None, {"name": {"bad": 1}}, {"height": 360, "width": "wide", "fps": "nan"}, "240p"]
+    db.session.commit()
+    html = panel(client)
     assert "Waiting for the encoder" in html
-    write_stats(session, fps="n/a", speed=None, bitrate=[{"name": "480p", "kbps": "2000"}, 7, {"x": 1}],
-                ladder=[{"height": 480}, None, {"name": {"bad": 1}}], dropped=-5, note={"no": "dict"})
-    response = client.get("/dashboard/live", headers=HX)
-    html = page_text(response)
-    assert response.status_code == 200
+    assert '<th scope="row">360p</th>' in html and '<th scope="row">240p</th>' in html
+    write_stats(app, session, fps="n/a", speed=None, bitrate=[{"name": "480p", "kbps": "2000"}, 7, {"x": 1}],
+                ladder=[{"height": 480}, None, {"name": {"bad": 1}}], dropped=-5, note={"no": "dict"},
+                mode=["not", "a", "mode"])
+    html = panel(client)
     assert "<th scope=\"row\">480p</th><td>2,000 kbps</td>" in html
-    get_redis().set(f"cascade:stream:{session.id}:stats", b"{not json", ex=30)
+    get_redis().set(LiveKeys(app.config).stats(session.id), b"{not json", ex=30)
     assert client.get("/dashboard/live", headers=HX).status_code == 200
 
 
@@ -97,88 +245,173 @@ def test_viewer_count_in_panel(client, alice):
     slug = alice.channel.slug
     for viewer in ("viewer-aaaa1111", "viewer-bbbb2222"):
         client.post(f"/api/v1/channels/{slug}/watch", json={"viewer": viewer})
-    html = page_text(client.get("/dashboard/live", headers=HX))
+    html = panel(client)
     assert "<dt>Viewers</dt><dd>2</dd>" in html
 
 
 def test_reconnecting_state(client, alice):
     session = make_live(alice)
-    from app.streams.services import publisher_left
-
-    publisher_left(db.session.get(StreamSession, session.id))
-    html = page_text(client.get("/dashboard/live", headers=HX))
+    streams.publisher_left(db.session.get(StreamSession, session.id))
+    html = panel(client)
     assert "Reconnecting" in html and "Reconnect within 30 s" in html
     assert 'hx-trigger="every 3s"' in html
 
 
-def test_stop_ends_the_session_and_rerenders(actions, client, alice, no_ingest_server):
+# --- Stop means stopped ---------------------------------------------------------------------
+
+def test_stop_confirm_says_what_stop_does(app, client, alice):
+    make_live(alice)
+    html = panel(client)
+    assert ("Your encoder is disconnected and new connections from it are refused for 5 minutes, "
+            "so OBS's automatic reconnect won't put you back on air.") in html
+    app.config["STOP_COOLDOWN_SECONDS"] = 60
+    assert "refused for 1 minute," in panel(client)
+    app.config["STOP_COOLDOWN_SECONDS"] = 0
+    html = panel(client)
+    assert "refused for" not in html and "If OBS reconnects by itself, you are live again." in html
+
+
+def test_stop_ends_the_session_and_rerenders_stopped(actions, client, alice, ingest_control):
     session = make_live(alice)
+    before = utcnow()
     response = actions.post("/dashboard/live/stop", token_from="/dashboard", headers=HX)
     html = page_text(response)
     assert response.status_code == 200
     assert html.lstrip().startswith('<section id="live-status"')
-    assert "Your stream has stopped." in html and "Offline" in html
-    assert session_status(session.id) == "ended"
-    assert db.session.get(Channel, alice.channel.id).is_live is False
-    assert any("drop/publisher" in url for url, _ in no_ingest_server)
+    assert "Your stream has stopped." in html and 'status-stopped">Stopped</span>' in html
+    assert "Stopped — publishing is refused until" in html and "Go live again now" in html
+    assert "Stop stream" not in html and 'hx-trigger="every 10s"' in html
+    channel = fresh(Channel, alice.channel.id)
+    until = channel.publish_blocked_until
+    assert timedelta(seconds=295) < until - before <= timedelta(seconds=301)
+    assert f'<time datetime="{until.isoformat()}">{until.strftime("%H:%M")} UTC</time>' in html
+    assert "in about 5 minutes" in html
+    assert fresh(StreamSession, session.id).status == "ended" and channel.is_live is False
+    assert ingest_control == [("/control/drop/publisher", {"app": "live", "name": session.internal_name})]
     assert client.get(f"/api/v1/channels/{alice.channel.slug}").get_json()["live"] is False
 
 
-def test_stop_without_htmx_redirects(actions, alice):
+def test_stop_without_htmx_redirects_to_the_stopped_dashboard(actions, client, alice):
     session = make_live(alice)
     response = actions.post("/dashboard/live/stop", token_from="/dashboard")
     assert response.status_code == 303 and response.headers["Location"].endswith("/dashboard")
-    assert session_status(session.id) == "ended"
+    assert fresh(StreamSession, session.id).status == "ended"
+    html = page_text(client.get("/dashboard"))
+    assert "<html" in html and "Stopped — publishing is refused until" in html and "Go live again now" in html
 
 
-def test_stop_with_nothing_live(actions, alice, no_ingest_server):
+def test_stop_with_nothing_live(actions, alice, ingest_control):
     response = actions.post("/dashboard/live/stop", token_from="/dashboard", headers=HX)
     assert response.status_code == 200
     assert "Nothing is live right now" in page_text(response)
-    assert no_ingest_server == []
+    assert ingest_control == []
 
 
 def test_stop_needs_csrf(client, alice):
     session = make_live(alice)
     response = client.post("/dashboard/live/stop", headers=HX)
     assert response.status_code == 400
-    assert session_status(session.id) == "live"
+    assert fresh(StreamSession, session.id).status == "live"
+    assert fresh(Channel, alice.channel.id).publish_blocked_until is None
 
 
-@pytest.mark.parametrize("method, path", [("get", "/dashboard/live"), ("post", "/dashboard/live/stop")])
-def test_anonymous_is_sent_to_login(client, method, path):
+def test_the_stopped_notice_ends_with_the_cool_down(client, alice):
+    streams.drop_publisher(alice.channel)
+    assert "Stopped — publishing is refused" in panel(client)
+    channel = fresh(Channel, alice.channel.id)
+    channel.publish_blocked_until = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    html = panel(client)
+    assert "Offline" in html and "Stopped" not in html and "Go live again now" not in html
+
+
+def test_go_live_again_now_as_fragment(actions, client, alice):
+    make_live(alice)
+    actions.post("/dashboard/live/stop", token_from="/dashboard", headers=HX)
+    response = actions.post("/dashboard/live/go-live-again", token_from="/dashboard", headers=HX)
+    html = page_text(response)
+    assert response.status_code == 200 and "HX-Request" in response.headers.get("Vary", "")
+    assert html.lstrip().startswith('<section id="live-status"') and "<html" not in html
+    assert "Publishing is open again: start streaming in OBS." in html
+    assert "Offline" in html and "Stopped —" not in html and "Go live again now" not in html
+    assert fresh(Channel, alice.channel.id).publish_blocked_until is None
+    assert streams.stop_cooldown_left(fresh(Channel, alice.channel.id)) is None
+
+
+def test_go_live_again_now_without_htmx_redirects(actions, client, alice):
+    streams.drop_publisher(alice.channel)
+    response = actions.post("/dashboard/live/go-live-again", token_from="/dashboard")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/dashboard")
+    assert fresh(Channel, alice.channel.id).publish_blocked_until is None
+    html = page_text(client.get("/dashboard"))
+    assert "<html" in html and "Stopped —" not in html
+
+
+def test_go_live_again_when_nothing_was_stopped(actions, alice):
+    response = actions.post("/dashboard/live/go-live-again", token_from="/dashboard", headers=HX)
+    assert "Publishing isn't blocked" in page_text(response)
+
+
+def test_go_live_again_needs_csrf(client, alice):
+    streams.drop_publisher(alice.channel)
+    response = client.post("/dashboard/live/go-live-again", headers=HX)
+    assert response.status_code == 400
+    assert streams.stop_cooldown_left(fresh(Channel, alice.channel.id)) is not None
+
+
+# --- access ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method, path", [("get", "/dashboard/live"), ("post", "/dashboard/live/stop"),
+                                          ("post", "/dashboard/live/go-live-again")])
+def test_anonymous_is_sent_to_login(actions, client, method, path):
     owner = make_user("alice")
     session = make_live(owner)
-    response = getattr(client, method)(path)
-    if method == "get":
-        assert response.status_code == 302 and "/login" in response.headers["Location"]
-    else:
-        assert response.status_code in (302, 400)  # CSRF refuses a token-less POST first
-    assert session_status(session.id) == "live"
+    until = owner.channel.publish_blocked_until = utcnow() + timedelta(minutes=5)
+    db.session.commit()
+    token = actions.csrf("/login")  # a real token, so login_required (not CSRF) answers the POST
+    response = client.get(path) if method == "get" else client.post(path, data={"csrf_token": token})
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert fresh(StreamSession, session.id).status == "live"
+    assert fresh(Channel, owner.channel.id).publish_blocked_until == until
 
 
-def test_another_user_cannot_stop_your_stream(actions, client):
+@pytest.mark.parametrize("admin", [False, True], ids=["another user", "an admin"])
+def test_others_cannot_stop_your_stream(actions, client, admin):
     alice = make_user("alice")
-    make_user("bob")
+    make_user("bob", admin=admin)
     session = make_live(alice)
     actions.login("bob")
     response = actions.post("/dashboard/live/stop", token_from="/dashboard", headers=HX)
     assert "Nothing is live right now" in page_text(response)  # Stop only ever acts on your own channel
-    assert session_status(session.id) == "live"
-    html = page_text(client.get("/dashboard/live", headers=HX))
-    assert "Offline" in html and "Stop stream" not in html
+    assert fresh(StreamSession, session.id).status == "live"
+    assert fresh(Channel, alice.channel.id).publish_blocked_until is None
+    assert "Stop stream" not in panel(client)
 
 
-def test_the_transcode_workers_own_report(client, alice):
-    """The shape workers/transcode.py writes: ladder dicts with target and measured bitrates."""
+@pytest.mark.parametrize("admin", [False, True], ids=["another user", "an admin"])
+def test_others_cannot_lift_your_stop(actions, client, admin):
+    alice = make_user("alice")
+    make_user("bob", admin=admin)
+    streams.drop_publisher(alice.channel)
+    actions.login("bob")
+    response = actions.post("/dashboard/live/go-live-again", token_from="/dashboard", headers=HX)
+    assert "Publishing isn't blocked" in page_text(response)  # bob's own channel, never alice's
+    assert streams.stop_cooldown_left(fresh(Channel, alice.channel.id)) is not None
+    assert "Go live again now" not in panel(client)
+
+
+def test_the_live_runtimes_own_report(app, client, alice):
+    """The shape a live host writes: ladder dicts with target and measured bitrates, and the mode."""
     session = make_live(alice)
-    write_stats(session, session_id=session.id, state="running", encoder="libx264", preset="veryfast",
+    write_stats(app, session, session_id=session.id, state="running", mode="ladder", encoder="libx264",
+                preset="veryfast",
                 ladder=[{"name": "720p", "width": 1280, "height": 720, "fps": 30, "target_kbps": 3500, "kbps": 3320.4},
                         {"name": "480p", "width": 854, "height": 480, "fps": 30, "target_kbps": 2000, "kbps": None}],
                 fps=30.0, speed=1.02, speed_avg=1.0, frame=900, drop_frames=0, dup_frames=0, restarts=0,
                 headroom_step=0, note="", ffmpeg_pid=1234, updated_at="2026-11-25T03:00:00+00:00")
-    html = page_text(client.get("/dashboard/live", headers=HX))
-    assert '<th scope="row">720p</th><td class="muted">3,500 kbps</td><td>3,320 kbps</td>' in html
-    assert '<th scope="row">480p</th><td class="muted">2,000 kbps</td><td>—</td>' in html
+    html = panel(client)
+    assert '<th scope="row">720p</th><td class="muted">1280×720 · 30 fps</td><td class="muted">3,500 kbps</td><td>3,320 kbps</td>' in html
+    assert '<th scope="row">480p</th><td class="muted">854×480 · 30 fps</td><td class="muted">2,000 kbps</td><td>—</td>' in html
     assert "1.02×" in html and "veryfast" in html and "We adjusted" not in html
     assert "3,320 kbps</dd>" in html  # the total counts only measured rungs
+    assert "Viewers get: <strong>Full quality ladder</strong>" in html  # the session has no mode yet: the report's

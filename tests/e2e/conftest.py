@@ -200,8 +200,7 @@ def stack(tmp_path_factory, stack_env):
              "--bind", f"127.0.0.1:{web_port}", "--graceful-timeout", "3", "wsgi:app"],
             logs / "gunicorn.log", env))
         processes.append(start([sys.executable, "-m", "workers"], logs / "worker.log", env))
-        processes.append(start([sys.executable, "-m", "workers", "--queue", "transcode"],
-                               logs / "transcode.log", env))
+        processes.append(start([sys.executable, "-m", "workers.live"], logs / "live.log", env))
         processes.append(start(
             [nginx, "-p", str(prefix), "-c", str(conf), "-e", "stderr", "-g", "daemon off;"],
             logs / "nginx.log", env))

@@ -1,14 +1,20 @@
 // The channel page's player: hls.js (or native HLS on Safari/iOS), and the switch between
-// live and offline without a reload, driven by /api/v1/channels/<slug>.
+// offline, starting and live without a reload, driven by /api/v1/channels/<slug>.
 (function () {
   "use strict";
 
   var frame = document.querySelector("[data-player]");
   if (!frame) return;
 
-  var OFFLINE_POLL_MS = 3000;   // how soon a starting stream shows up
+  var OFFLINE_POLL_MS = 3000;   // how soon a stream that begins shows up
+  var STARTING_POLL_MS = 1000;  // how soon a starting stream plays once it is announced live
   var HEARTBEAT_MS = 15000;     // the viewer count's heartbeat while watching
   var STALL_CHECK_MS = 2500;    // a stalled or failed player asks whether the stream ended
+  // A stream that fails to open is asked for again after 1, 2, 4, 8, 8… s (jittered, so a crowd
+  // does not retry in step), never at once: a missing playlist answers 404 in a millisecond, and
+  // re-opening on every answer asked the server dozens of times a second. Reset once playing.
+  var RETRY_FIRST_MS = 1000;
+  var RETRY_MAX_MS = 8000;
 
   var video = frame.querySelector("video");
   var livePane = frame.querySelector("[data-player-live]");
@@ -19,6 +25,8 @@
   var unmute = frame.querySelector("[data-unmute]");
   var unmuteLabel = frame.querySelector("[data-unmute-label]");
   var message = frame.querySelector("[data-player-message]");
+  var offlineTexts = frame.querySelectorAll("[data-offline-text]");
+  var startingText = frame.querySelector("[data-starting-text]");
   var pill = document.querySelector("[data-status-pill]");
 
   var viewerId = sessionStorage.getItem("cascade-viewer");
@@ -28,9 +36,12 @@
     sessionStorage.setItem("cascade-viewer", viewerId);
   }
 
-  var current = null;   // the hls_url playing now, or null when offline
+  var current = null;   // the hls_url playing now, "" while re-opening it, null when not live
+  var starting = frame.dataset.streamStatus === "starting";  // a publisher is on, nothing playable yet
   var hls = null;
   var timer = null;
+  var failures = 0;     // failed opens since the stream last played: the next retry's back-off
+  var reopens = 0;      // bumped by each reconnect: answers to questions asked before it are stale
 
   function schedule(fn, ms) {
     clearTimeout(timer);
@@ -53,9 +64,12 @@
 
   // Ask the API what the channel is doing now and follow it; then plan the next question.
   function check(method) {
+    var asked = reopens;
     request(method || "GET").then(function (status) {
+      if (asked !== reopens) return;  // the stream failed meanwhile: reconnect() asks again, later
       if (status) apply(status);
-      if (!current) schedule(check, OFFLINE_POLL_MS);
+      if (current === "") schedule(check, retryDelay());  // the API did not answer either
+      else if (!current) schedule(check, starting ? STARTING_POLL_MS : OFFLINE_POLL_MS);
       else if (isStalled()) schedule(check, STALL_CHECK_MS);
       else schedule(beat, HEARTBEAT_MS);
     });
@@ -67,8 +81,10 @@
     if (typeof status.viewers === "number") viewers.textContent = String(status.viewers);
     if (status.live && status.hls_url) {
       if (status.hls_url !== current) showLive(status.hls_url);
-    } else if (current !== null) {
-      showOffline();
+    } else if (status.status === "starting") {
+      if (current !== null || !starting) showCard(true);
+    } else if (current !== null || starting) {
+      showCard(false);  // offline, or the publisher left and may come back: the card either way
     }
   }
 
@@ -76,27 +92,31 @@
     return video.ended || video.error !== null || (!video.paused && video.readyState < 3);
   }
 
-  function setPill(live) {
+  var PILLS = { live: "Live", starting: "Starting", offline: "Offline" };
+
+  function setPill(state) {
     if (!pill) return;
-    pill.textContent = live ? "Live" : "Offline";
-    pill.classList.toggle("status-live", live);
-    pill.classList.toggle("status-offline", !live);
+    pill.textContent = PILLS[state];
+    Object.keys(PILLS).forEach(function (name) { pill.classList.toggle("status-" + name, name === state); });
   }
 
   function showLive(url) {
     stop();
     current = url;
+    starting = false;
     frame.classList.add("is-live");
-    frame.classList.remove("is-offline");
+    frame.classList.remove("is-offline", "is-starting");
     livePane.hidden = false;
     offlinePane.hidden = true;
-    setPill(true);
+    setPill("live");
     say("");
     if (window.Hls && window.Hls.isSupported()) {
       // Low-latency mode follows parts and blocking reloads when the playlist offers them; a
       // little faster playback (at most 1.1x, unnoticeable) wins back the target latency after
-      // a hiccup instead of staying behind.
-      var config = { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.1, backBufferLength: 30 };
+      // a hiccup instead of staying behind. hls.js retries a failed load itself, twice, after 1 s
+      // then 2 s (never a 4xx: that one is fatal at once and comes to onHlsError).
+      var config = { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.1, backBufferLength: 30,
+                     manifestLoadPolicy: loadPolicy(), playlistLoadPolicy: loadPolicy() };
       if (frame.dataset.hlsWorker) config.workerPath = frame.dataset.hlsWorker;
       hls = new window.Hls(config);
       hls.on(window.Hls.Events.MANIFEST_PARSED, fillQualities);
@@ -113,14 +133,28 @@
     play();
   }
 
-  function showOffline() {
+  function loadPolicy() {
+    function retry() {
+      return { maxNumRetry: 2, retryDelayMs: RETRY_FIRST_MS, maxRetryDelayMs: RETRY_MAX_MS, backoff: "exponential" };
+    }
+    return { "default": { maxTimeToFirstByteMs: 10000, maxLoadTimeMs: 20000,
+                          timeoutRetry: retry(), errorRetry: retry() } };
+  }
+
+  // The card instead of the video: the channel is offline, or starting (the card says so).
+  function showCard(isStarting) {
     stop();
     current = null;
+    failures = 0;
+    starting = isStarting;
     frame.classList.remove("is-live");
-    frame.classList.add("is-offline");
+    frame.classList.toggle("is-offline", !isStarting);
+    frame.classList.toggle("is-starting", isStarting);
     livePane.hidden = true;
     offlinePane.hidden = false;
-    setPill(false);
+    Array.prototype.forEach.call(offlineTexts, function (text) { text.hidden = isStarting; });
+    startingText.hidden = !isStarting;
+    setPill(isStarting ? "starting" : "offline");
     viewers.textContent = "0";
   }
 
@@ -169,10 +203,22 @@
       hls.recoverMediaError();
       return;
     }
-    // Usually the stream ended: playlists and segments stop existing. Ask rather than guess.
+    reconnect();
+  }
+
+  // Usually the stream ended: playlists and segments stop existing. Ask rather than guess, after
+  // a back-off that grows while the stream keeps failing.
+  function reconnect() {
     say("Reconnecting…");
     current = "";  // a live answer re-opens the stream from scratch
-    schedule(check, 0);
+    reopens += 1;
+    schedule(check, retryDelay());
+  }
+
+  function retryDelay() {
+    var delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * Math.pow(2, failures));
+    failures += 1;
+    return Math.max(RETRY_FIRST_MS, delay * (0.8 + 0.4 * Math.random()));
   }
 
   quality.addEventListener("change", function () {
@@ -204,13 +250,17 @@
   });
 
   // A stream that stops stalls the player first; check soon instead of at the next heartbeat.
+  // While re-opening (current is "") the back-off decides when to ask.
   ["waiting", "stalled", "ended", "error"].forEach(function (name) {
     video.addEventListener(name, function () {
-      if (current !== null) schedule(check, name === "ended" ? 0 : STALL_CHECK_MS);
+      if (!current) return;
+      if (name === "error" && !hls) reconnect();  // native HLS: a failed load says only this
+      else schedule(check, name === "ended" ? 0 : STALL_CHECK_MS);
     });
   });
   video.addEventListener("playing", function () {
     say("");
+    failures = 0;
     if (current) schedule(beat, HEARTBEAT_MS);
   });
 
@@ -266,6 +316,6 @@
     showLive(frame.dataset.hlsUrl);
     beat();  // counts this viewer at once
   } else {
-    schedule(check, OFFLINE_POLL_MS);
+    schedule(check, starting ? STARTING_POLL_MS : OFFLINE_POLL_MS);
   }
 })();

@@ -1,0 +1,115 @@
+"""One ffmpeg process of a live session: its own process group, killed with its parent, with its
+-progress output parsed on a thread and its CPU time readable from /proc."""
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import threading
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workers.relay import PullRelay
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU seconds a process has used (/proc/<pid>/stat), None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # After the command name: state is field 3, utime 14 and stime 15 (1-based, man 5 proc).
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def die_with_parent() -> None:
+    """In the child before exec: SIGKILL ffmpeg if the job's process dies (a killed RQ work
+    horse), so a restarted job never finds an orphan still writing the same playlists."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class FfmpegRun:
+    """One ffmpeg process in its own process group, with its -progress output parsed on a thread."""
+
+    def __init__(self, args: list[str], pass_fds: tuple[int, ...] = (),
+                 relay: "PullRelay | None" = None) -> None:
+        self.args = args
+        self.started = time.monotonic()
+        self.latest: dict[str, str] = {}
+        self.tail: collections.deque[str] = collections.deque(maxlen=20)
+        self.relay = relay  # input on stdin (`-i pipe:0`), from the stream's first frame
+        self.process = subprocess.Popen(args, stdin=subprocess.PIPE if relay else subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        start_new_session=True, preexec_fn=die_with_parent,
+                                        pass_fds=pass_fds)
+        if relay is not None:
+            relay.feed(self.process.stdin)
+        self._threads = [threading.Thread(target=self._read_progress, daemon=True),
+                         threading.Thread(target=self._read_errors, daemon=True)]
+        for thread in self._threads:
+            thread.start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def _read_progress(self) -> None:
+        """Keep the latest -progress block, adding `rate`: media seconds encoded per wall second
+        since the previous block. ffmpeg's own `speed` averages over the whole run, so it
+        would notice a slowdown late (and a recovery later still)."""
+        block: dict[str, str] = {}
+        previous: tuple[float, int] | None = None
+        for raw in self.process.stdout:
+            key, _, value = raw.decode(errors="replace").strip().partition("=")
+            block[key] = value.strip()
+            if key == "progress":
+                now = time.monotonic()
+                out_us = block.get("out_time_us", "")
+                if out_us.lstrip("-").isdigit():
+                    if previous is not None and now - previous[0] >= 0.5:
+                        block["rate"] = f"{(int(out_us) - previous[1]) / 1e6 / (now - previous[0]):.3f}"
+                    if previous is None or now - previous[0] >= 0.5:
+                        previous = (now, int(out_us))
+                self.latest = block
+                block = {}
+
+    def _read_errors(self) -> None:
+        for raw in self.process.stderr:
+            self.tail.append(raw.decode(errors="replace").rstrip())
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def stop(self, timeout: float = 8.0) -> int | None:
+        """SIGINT first (ffmpeg finishes the segment and writes ENDLIST), then SIGKILL the group."""
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGINT)
+                self.process.wait(timeout=timeout)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        code = self.process.wait()
+        if self.relay is not None:
+            self.relay.stop()
+        for thread in self._threads:
+            thread.join(timeout=2)
+        self.process.stdout.close()
+        self.process.stderr.close()
+        return code
+
+    def cpu_seconds(self) -> float | None:
+        return cpu_seconds(self.process.pid)

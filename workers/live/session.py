@@ -1,0 +1,488 @@
+"""One live session on a live host: pull, probe, get a rendition set that fits, run ffmpeg and the
+packagers, and tend them until the publisher leaves, the session ends or the lease is lost.
+
+A runner holds capacity only while its encoder runs: when the publisher leaves it stops ffmpeg
+at once, closes the open segments (the playlists stay live, ready to continue) and gives the
+session back; a publisher back within the grace period gets a new runner, on whichever host has
+room, that continues the same playlists after an EXT-X-DISCONTINUITY.
+"""
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.extensions import db
+from app.live.capacity import MAX_PASSTHROUGH_KEYFRAME_INTERVAL, MODE_PASSTHROUGH, Assignment
+from app.live.lease import Lease
+from app.live.state import announce_channel, announcement, hls_dir, pull_url, work_dir
+from app.media.ffmpeg_args import (FFMPEG_MASTER_NAME, MASTER_NAME, PLAYLIST_NAME,
+                                   classic_passthrough_args, ll_passthrough_args,
+                                   ll_target_duration, ll_transcode_args, part_plan,
+                                   transcode_args)
+from app.media.hls import fix_master_playlist
+from app.media.ladder import Rung, Source, passthrough_rung
+from app.media.llladder import LadderPackager
+from app.media.mirror import DirectorySync, live_mirror
+from app.media.probe import parse_speed, source_from_probe
+from app.models import StreamSession
+from app.models.channel import LATENCY_NORMAL
+from app.streams import services as streams
+from workers.context import app_context
+from workers.live.ffmpeg_process import FfmpegRun
+from workers.live.stats import encoder_stats, rung_kbps, write_stats
+from workers.live.thumbnails import LiveThumbnail
+from workers.relay import PullRelay
+
+if TYPE_CHECKING:
+    from workers.live.host import LiveHost
+
+log = logging.getLogger(__name__)
+
+PULL_WAIT = 20.0          # seconds to wait for a stream to become pullable before giving it back
+RESTART_PROBE_WAIT = 3.0  # a restart's probe: the publisher may be leaving
+MAX_RESTARTS = 5          # consecutive ffmpeg failures before the runner gives the session back
+HEALTHY_RUN = 30.0        # a run this long was healthy: its exit starts a fresh count of failures
+TICK = 0.5                # seconds between looks at ffmpeg, the lease and the session
+
+
+class Outcome(enum.Enum):
+    ENDED = "ended"                # the session is over: the playlists are ended
+    RECONNECTING = "reconnecting"  # the publisher left: stop, hold nothing through the grace
+    LOST = "lost"                  # the lease is gone (or the host stops): stop writing now
+    EXITED = "exited"              # ffmpeg exited by itself: restart, bounded
+    TOO_SLOW = "too slow"          # the encode cannot keep up: something lighter
+    SWITCH = "switch"              # passthrough cannot serve this source after all
+    NOT_PULLABLE = "not pullable"  # the ingest server never gave us the stream
+    GAVE_UP = "gave up"            # ffmpeg kept failing
+
+
+class HeadroomWatch:
+    """Decides when ffmpeg has been slower than real time for long enough to go lighter."""
+
+    def __init__(self, started: float, warmup: float = 10.0, window: float = 12.0,
+                 min_speed: float = 0.95) -> None:
+        self.started, self.warmup, self.window, self.min_speed = started, warmup, window, min_speed
+        self.samples: list[tuple[float, float]] = []
+        self.first_sample: float | None = None
+
+    def add(self, now: float, speed: float) -> None:
+        if now - self.started < self.warmup:
+            return  # the first seconds drain the ingest buffer and say nothing about headroom
+        if self.first_sample is None:
+            self.first_sample = now
+        self.samples.append((now, speed))
+        self.samples = [s for s in self.samples if now - s[0] <= self.window]
+
+    def too_slow(self, now: float) -> bool:
+        if self.first_sample is None or now - self.first_sample < self.window or len(self.samples) < 3:
+            return False
+        speeds = [speed for _, speed in self.samples]
+        slow = sum(1 for speed in speeds if speed < self.min_speed)
+        # Most of the window slow, on average too: a few seconds' dip is no reason to give up quality.
+        return (slow >= 0.8 * len(speeds) and sum(speeds) / len(speeds) < self.min_speed
+                and speeds[-1] < self.min_speed)
+
+    def mean(self) -> float | None:
+        return sum(s for _, s in self.samples) / len(self.samples) if self.samples else None
+
+
+def passthrough_target(source: Source) -> int:
+    """EXT-X-TARGETDURATION of a passthrough playlist: its segments are the publisher's GOPs."""
+    if source.keyframe_interval and source.keyframe_interval <= MAX_PASSTHROUGH_KEYFRAME_INTERVAL:
+        return max(1, math.ceil(source.keyframe_interval - 0.01))
+    return int(MAX_PASSTHROUGH_KEYFRAME_INTERVAL)
+
+
+class SessionRunner(threading.Thread):
+    """Runs one session for its host while it holds the session's lease."""
+
+    def __init__(self, host: "LiveHost", session_id: int, lease: Lease) -> None:
+        super().__init__(daemon=True, name=f"session-{session_id}")
+        self.host = host
+        self.session_id = session_id
+        self.lease = lease
+        self.stopping = threading.Event()
+        self.assignment: Assignment | None = None
+        self.cost = 0.0
+        self.source: Source | None = None
+        self.relay: PullRelay | None = None
+        self.run_: FfmpegRun | None = None
+        self.ladder: LadderPackager | None = None
+        self.sync: DirectorySync | None = None
+        self.rungs: list[Rung] = []
+        self.playable = threading.Event()
+        self.announced_playable = False
+        self.master_done = False
+        self.step = 0
+        self.restarts = 0
+        self.failures = 0
+        self.note = ""
+        self.state = "starting"
+        self.outcome: Outcome | None = None
+        self.cpu_rate: float | None = None
+        self._cpu_sample: tuple[float, float] | None = None
+        self.name = ""
+        self.slug = ""
+
+    # --- what the host asks -------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str | None:
+        return self.assignment.mode if self.assignment else None
+
+    @property
+    def rendition_names(self) -> list[str]:
+        return [rung.name for rung in self.rungs]
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    # --- the thread ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        with app_context():
+            try:
+                self.outcome = self.main()
+            except Exception:  # noqa: BLE001 - a session's failure must not take its host down
+                log.exception("session %s: live runner failed", self.session_id)
+                self.outcome = Outcome.GAVE_UP
+            finally:
+                self.stop_encoder(final=self.outcome is Outcome.ENDED)
+                if self.outcome is not Outcome.LOST:
+                    try:
+                        self.host.redis.delete(self.host.keys.stats(self.session_id))
+                    except Exception:  # noqa: BLE001 - it expires by itself
+                        pass
+                db.session.rollback()
+                self.host.forget(self)
+                log.info("session %s (%s): runner finished (%s)", self.session_id, self.name,
+                         self.outcome.value if self.outcome else "?")
+
+    def main(self) -> Outcome:
+        config = current_app.config
+        session = db.session.get(StreamSession, self.session_id)
+        if session is None or session.status != "live":
+            return Outcome.ENDED if session is None or session.status == "ended" else Outcome.RECONNECTING
+        self.name = session.internal_name
+        self.slug = session.channel.slug
+        self.channel_id = session.channel_id
+        self.record = bool(session.channel.record)
+        # LL-HLS unless the creator chose normal latency (classic HLS), read once per run.
+        self.low_latency = session.channel.latency_mode != LATENCY_NORMAL
+        self.pull = pull_url(config, self.name, session.ingest_url)
+        self.out = hls_dir(config, self.name)
+        self.work = work_dir(config, self.name)
+        self.thumbnail = LiveThumbnail(self.channel_id, self.work / "thumb.jpg")
+        self.mirror = live_mirror(config)
+        self.announce_failed = False
+        if not streams.claim_session(self.session_id, host=self.host.id, token=self.lease.token):
+            return Outcome.LOST
+        log.info("session %s (%s): taken by host %s (lease %d)", self.session_id, self.name,
+                 self.host.id, self.lease.token)
+        pull_deadline = None
+        probe_wait = 12.0
+        while True:
+            if self.lost():
+                return Outcome.LOST
+            status = self.status()
+            if status in (None, "ended"):
+                return Outcome.ENDED
+            if status == "reconnecting":
+                return Outcome.RECONNECTING
+            if self.source is None:
+                self.state = "waiting"
+                pull_deadline = pull_deadline or time.monotonic() + PULL_WAIT
+                self.source = self.probe(probe_wait)
+                if self.source is None:
+                    if time.monotonic() > pull_deadline:
+                        log.warning("session %s (%s): the stream could not be pulled for %.0f s; "
+                                    "giving it back", self.session_id, self.name, PULL_WAIT)
+                        return Outcome.NOT_PULLABLE
+                    self.publish_stats()
+                    self.stopping.wait(0.25)
+                    continue
+                pull_deadline = None
+                log.info("session %s (%s): source %dx%d at %.2f fps, %s/%s, keyframes every %s s",
+                         self.session_id, self.name, self.source.width, self.source.height,
+                         self.source.fps, self.source.video_codec, self.source.audio_codec,
+                         self.source.keyframe_interval or "?")
+            if self.assignment is None:
+                self.assignment = self.host.admit(self, self.source)
+            self.start()
+            outcome = self.watch()
+            ran_for = time.monotonic() - self.run_.started if self.run_ else 0.0
+            code = self.run_.poll() if self.run_ else None
+            tail = " | ".join(list(self.run_.tail)[-3:]) if self.run_ else ""
+            if outcome in (Outcome.ENDED, Outcome.LOST, Outcome.RECONNECTING):
+                return outcome
+            self.stop_encoder()
+            probe_wait = RESTART_PROBE_WAIT
+            if outcome in (Outcome.TOO_SLOW, Outcome.SWITCH):
+                self.restarts += 1
+                continue
+            # ffmpeg exited on its own while the publisher is connected: restart, bounded.
+            self.failures = 1 if ran_for >= HEALTHY_RUN else self.failures + 1
+            if self.failures > MAX_RESTARTS:
+                log.error("session %s (%s): ffmpeg failed %d times in a row; giving up (last: %s)",
+                          self.session_id, self.name, self.failures, tail or "no output")
+                self.note = "The encoder kept failing; it will be retried shortly."
+                self.state = "failed"
+                self.publish_stats()
+                return Outcome.GAVE_UP
+            backoff = min(2 ** (self.failures - 1), 10)
+            self.restarts += 1
+            log.warning("session %s (%s): ffmpeg exited with %s after %.0f s; restart %d of %d in %d s (%s)",
+                        self.session_id, self.name, code, ran_for, self.failures, MAX_RESTARTS,
+                        backoff, tail or "no output")
+            self.state = "restarting"
+            if self.stopping.wait(backoff):
+                return Outcome.LOST
+            self.source = None  # probe again: the publisher may have changed its settings
+
+    def lost(self) -> bool:
+        return self.stopping.is_set() or not self.lease.valid()
+
+    def status(self) -> str | None:
+        db.session.rollback()  # a fresh snapshot: the hooks change the row under us
+        return db.session.scalar(select(StreamSession.status).where(StreamSession.id == self.session_id))
+
+    # --- input ---------------------------------------------------------------------------------
+
+    def probe(self, wait: float) -> Source | None:
+        """The source, once the ingest server lets us pull it. The pull that probes is kept and
+        feeds the next ffmpeg, so neither the probe nor a wait for the next keyframe costs the
+        recording its first seconds."""
+        self.drop_relay()
+        relay = PullRelay(self.pull)
+        try:
+            source = source_from_probe(relay.probe(wait=wait) or {})
+        except (OSError, ValueError):
+            source = None
+        if source is None:
+            relay.stop()
+            return None
+        self.relay = relay
+        return source
+
+    def drop_relay(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+            self.relay = None
+
+    def take_input(self) -> tuple[str, PullRelay | None]:
+        relay, self.relay = self.relay, None
+        return ("pipe:0", relay) if relay is not None else (self.pull, None)
+
+    # --- output --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        assert self.assignment is not None and self.source is not None
+        source, assignment = self.source, self.assignment
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.playable.clear()
+        self.announced_playable = False
+        self.master_done = False
+        passthrough = assignment.mode == MODE_PASSTHROUGH
+        self.rungs = [passthrough_rung(source)] if passthrough else list(assignment.plan.rungs)
+        copy_audio = source.audio_codec in (None, "aac")
+        input_url, relay = self.take_input()
+        if self.low_latency:
+            plans = [part_plan(rung.fps) for rung in self.rungs]
+            target = passthrough_target(source) if passthrough else ll_target_duration(self.rungs, plans)
+            ladder = LadderPackager(self.out, self.rungs, plans, target_duration=target,
+                                    record=self.record, announce=self.announce, mirror=self.mirror,
+                                    segment_min=1.0 if passthrough else None, guard=self.lease.valid,
+                                    on_playable=self.playable.set)
+            fds = ladder.open_pipes()
+            if passthrough:
+                args = ll_passthrough_args(input_url, plans[0], fds[0], has_audio=source.has_audio,
+                                           copy_audio=copy_audio)
+            else:
+                args = ll_transcode_args(input_url, self.rungs, plans, fds, encoder=self.host.encoder,
+                                         preset=assignment.plan.preset, has_audio=source.has_audio,
+                                         source_fps=source.fps,
+                                         thumbnail_path=str(self.thumbnail.jpeg_path))
+            try:
+                self.run_ = FfmpegRun(args, pass_fds=tuple(fds), relay=relay)
+            except OSError:
+                ladder.close()
+                if relay is not None:
+                    relay.stop()
+                raise
+            ladder.start()
+            self.ladder = ladder
+        else:
+            # Numbers that only grow across restarts, so no run overwrites an earlier run's files.
+            start_number = int(time.time() * 10)
+            if passthrough:
+                args = classic_passthrough_args(input_url, str(self.out), self.rungs[0],
+                                                has_audio=source.has_audio, copy_audio=copy_audio,
+                                                record=self.record, start_number=start_number)
+            else:
+                args = transcode_args(input_url, str(self.out), self.rungs, encoder=self.host.encoder,
+                                      preset=assignment.plan.preset, has_audio=source.has_audio,
+                                      source_fps=source.fps, record=self.record,
+                                      thumbnail_path=str(self.thumbnail.jpeg_path),
+                                      start_number=start_number)
+            self.run_ = FfmpegRun(args, relay=relay)
+            if self.mirror is not None:
+                if self.sync is None:
+                    self.sync = DirectorySync(self.mirror, self.out, skip={FFMPEG_MASTER_NAME})
+                self.sync.start()
+        self.state = "running"
+        self._cpu_sample = None
+        log.info("session %s (%s): %s started (ffmpeg %s): %s%s", self.session_id, self.name,
+                 assignment.mode, self.run_.pid, "/".join(self.rendition_names),
+                 f", preset {assignment.plan.preset}" if assignment.plan else "")
+        delivery = "ll-hls" if self.low_latency else "hls"
+        renditions = [{**rung.as_dict(), "playlist": f"{rung.name}/{PLAYLIST_NAME}",
+                       "encoder": "copy" if passthrough else self.host.encoder.name,
+                       "preset": None if passthrough else assignment.plan.preset,
+                       "passthrough": passthrough, "headroom_step": self.step, "note": self.note,
+                       "delivery": delivery} for rung in self.rungs]
+        reason = assignment.reason + (f" {self.note}" if self.note else "")
+        streams.claim_session(self.session_id, host=self.host.id, token=self.lease.token,
+                              mode=assignment.mode, reason=reason, renditions=renditions)
+
+    def announce(self, rung: str, msn: int, part: int) -> None:
+        """Wake the requests held for this part (app.hls). Runs on the packager's threads; without
+        Redis they poll the playlist instead, so a failure here must not stop packaging."""
+        try:
+            self.host.redis.publish(announce_channel(self.name), announcement(rung, msn, part))
+            self.announce_failed = False
+        except Exception as error:  # noqa: BLE001 - any Redis error
+            if not self.announce_failed:
+                log.warning("session %s (%s): cannot announce parts (%s); held requests will poll",
+                            self.session_id, self.name, error)
+            self.announce_failed = True
+
+    def stop_encoder(self, final: bool = False) -> None:
+        """Stop ffmpeg; with LL-HLS close the open segments (`final`: end the playlists too)."""
+        self.drop_relay()
+        if self.run_ is not None:
+            self.run_.stop()
+            self.run_ = None
+        if self.sync is not None:
+            self.sync.stop()
+        if self.ladder is not None:
+            if self.lease.valid():
+                try:
+                    self.ladder.finish() if final else self.ladder.close()
+                except Exception as error:  # noqa: BLE001 - the lease ran out while closing
+                    log.warning("session %s: could not close the playlists (%s)", self.session_id, error)
+            for error in self.ladder.errors:
+                log.error("session %s (%s): LL-HLS packaging stopped: %s", self.session_id, self.name, error)
+            self.ladder = None
+        self.host.release_capacity(self)
+
+    def watch(self) -> Outcome:
+        """Tend the running ffmpeg until something needs the loop in `main`."""
+        assert self.run_ is not None and self.source is not None
+        headroom = HeadroomWatch(time.monotonic())
+        last_progress = None
+        checked = 0.0
+        while True:
+            if self.lost():
+                return Outcome.LOST
+            now = time.monotonic()
+            if now - checked >= 1.0:
+                checked = now
+                status = self.status()
+                if status in (None, "ended"):
+                    return Outcome.ENDED
+                if status == "reconnecting":
+                    return Outcome.RECONNECTING
+                self.publish_stats()
+                self.publish_thumbnail()
+            if self.run_.poll() is not None or (self.ladder is not None and self.ladder.errors):
+                return Outcome.LOST if not self.lease.valid() else Outcome.EXITED
+            if not self.low_latency and not self.master_done:
+                self.master_done = fix_master_playlist(self.out / FFMPEG_MASTER_NAME, self.rungs,
+                                                       self.source.has_audio, target=self.out / MASTER_NAME)
+                if self.master_done:
+                    self.playable.set()
+            if self.playable.is_set() and not self.announced_playable:
+                streams.mark_playable(self.session_id, self.lease.token)
+                self.announced_playable = True
+            progress = self.run_.latest
+            if self.mode == MODE_PASSTHROUGH:
+                if self.ladder is not None and self.ladder.longest_segment > MAX_PASSTHROUGH_KEYFRAME_INTERVAL + 0.5:
+                    return self.keyframes_too_far(self.ladder.longest_segment)
+            elif progress is not last_progress and (speed := parse_speed(progress.get("rate"))) is not None:
+                headroom.add(now, speed)
+                last_progress = progress
+                if headroom.too_slow(now):
+                    mean = headroom.mean() or 0.0
+                    lighter = self.host.lighten(self, self.source, self.step + 1)
+                    if lighter is not None:
+                        self.step += 1
+                        self.note = (f"Encoding ran at {mean:.2f}x real time for {headroom.window:.0f} s, "
+                                     f"so the stream now gets less: {lighter.reason}")
+                        log.warning("session %s (%s): %s", self.session_id, self.name, self.note)
+                        self.assignment = lighter
+                        return Outcome.TOO_SLOW
+            self.stopping.wait(TICK)
+
+    def keyframes_too_far(self, seconds: float) -> Outcome:
+        """A passthrough source whose keyframes turned out too far apart: tell the creator, and
+        transcode it where capacity allows (aligned GOPs) from the next run."""
+        assert self.source is not None
+        from dataclasses import replace
+
+        self.source = replace(self.source, keyframe_interval=round(seconds, 1))
+        self.assignment = self.host.admit(self, self.source)
+        self.note = (f"Your keyframes are about {seconds:.0f} s apart, which makes viewers wait: "
+                     "in OBS set Output → Keyframe Interval to 2 s.")
+        log.warning("session %s (%s): %s Now: %s", self.session_id, self.name, self.note, self.assignment.mode)
+        return Outcome.SWITCH
+
+    def publish_thumbnail(self) -> None:
+        try:
+            if self.mode == MODE_PASSTHROUGH and self.rungs:
+                self.thumbnail.from_segment(self.out / self.rungs[0].name)
+            else:
+                self.thumbnail.from_encoder()
+        except Exception as error:  # noqa: BLE001 - a thumbnail is never worth a stream
+            log.warning("session %s: thumbnail failed (%s)", self.session_id, error)
+
+    def measure_cpu(self) -> None:
+        """Cores this session's ffmpeg used since the last look."""
+        if self.run_ is None:
+            return
+        spent, now = self.run_.cpu_seconds(), time.monotonic()
+        if spent is None:
+            return
+        if self._cpu_sample is not None and now - self._cpu_sample[0] >= 0.9:
+            self.cpu_rate = round((spent - self._cpu_sample[1]) / (now - self._cpu_sample[0]), 3)
+            self._cpu_sample = (now, spent)
+        elif self._cpu_sample is None:
+            self._cpu_sample = (now, spent)
+
+    def publish_stats(self) -> None:
+        self.measure_cpu()
+        progress = self.run_.latest if self.run_ else {}
+        rungs = [{"name": r.name, "width": r.width, "height": r.height, "fps": r.fps,
+                  "target_kbps": r.video_kbps,
+                  "kbps": rung_kbps(self.out / r.name) if self.state == "running" else None}
+                 for r in self.rungs]
+        assignment = self.assignment
+        stats = encoder_stats(
+            session_id=self.session_id, name=self.name, state=self.state, mode=self.mode,
+            encoder=self.host.encoder.name, preset=assignment.plan.preset if assignment and assignment.plan else None,
+            rungs=rungs, progress=progress, source_fps=self.source.fps if self.source else None,
+            restarts=self.restarts, step=self.step, note=self.note,
+            ffmpeg_pid=self.run_.pid if self.run_ and self.run_.poll() is None else None,
+            host=self.host.id, cpu=self.cpu_rate, transcoding=self.mode not in (None, MODE_PASSTHROUGH))
+        try:
+            write_stats(self.host.redis, self.host.keys.stats(self.session_id), stats)
+        except Exception:  # noqa: BLE001 - the dashboard goes without figures for a moment
+            pass
+

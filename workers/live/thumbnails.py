@@ -1,0 +1,100 @@
+"""The channel's live thumbnail: the transcoding ffmpeg's JPEG output, or, for a passthrough
+session (nothing decoded), one frame decoded from the newest segment every THUMBNAIL_SECONDS."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import subprocess
+import time
+from pathlib import Path
+
+from app.extensions import db
+from app.media.ffmpeg_args import PLAYLIST_NAME, THUMBNAIL_SECONDS, THUMBNAIL_WIDTH
+from app.media.storage import get_storage
+from app.models import Channel
+
+log = logging.getLogger(__name__)
+
+
+def thumbnail_key(channel_id: int) -> str:
+    return f"thumbnails/{channel_id}/live.jpg"
+
+
+def newest_segment(rung_dir: Path) -> tuple[Path, Path] | None:
+    """(init section, newest whole segment) listed by the rung's live playlist."""
+    try:
+        lines = (rung_dir / PLAYLIST_NAME).read_text().splitlines()
+    except OSError:
+        return None
+    init = segment = None
+    for line in lines:
+        if line.startswith("#EXT-X-MAP:"):
+            init = line.split('URI="', 1)[1].split('"', 1)[0] if 'URI="' in line else None
+        elif line and not line.startswith("#"):
+            segment = (init, line.strip())
+    if segment is None or segment[0] is None:
+        return None
+    return rung_dir / segment[0], rung_dir / segment[1]
+
+
+def snapshot_args(width: int = THUMBNAIL_WIDTH) -> list[str]:
+    return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-f", "mp4", "-i", "pipe:0",
+            "-frames:v", "1", "-vf", f"scale={width}:-2:out_range=full,format=yuvj420p",
+            "-q:v", "4", "-f", "image2", "-c:v", "mjpeg", "pipe:1"]
+
+
+class LiveThumbnail:
+    """Publishes the session's picture to storage and points the channel at it."""
+
+    def __init__(self, channel_id: int, jpeg_path: Path) -> None:
+        self.channel_id = channel_id
+        self.jpeg_path = jpeg_path
+        self.seen: tuple[int, int] | None = None
+        self.digest: bytes | None = None
+        self.snapped_at = 0.0
+
+    def from_encoder(self) -> None:
+        """Take the JPEG the transcoding ffmpeg rewrites in place, once it is whole and new."""
+        try:
+            st = self.jpeg_path.stat()
+        except FileNotFoundError:
+            return
+        seen = (st.st_mtime_ns, st.st_size)
+        if seen == self.seen:
+            return
+        data = self.jpeg_path.read_bytes()
+        if not (data.startswith(b"\xff\xd8") and data.rstrip(b"\0").endswith(b"\xff\xd9")):
+            return
+        self.seen = seen
+        self.publish(data)
+
+    def from_segment(self, rung_dir: Path) -> None:
+        """Passthrough: every THUMBNAIL_SECONDS, decode one frame of the newest segment (it starts
+        with a keyframe), a few tens of milliseconds of CPU."""
+        now = time.monotonic()
+        if self.snapped_at and now - self.snapped_at < THUMBNAIL_SECONDS:
+            return
+        found = newest_segment(rung_dir)
+        if found is None:
+            return
+        self.snapped_at = now
+        try:
+            media = found[0].read_bytes() + found[1].read_bytes()
+            result = subprocess.run(snapshot_args(), input=media, capture_output=True, timeout=20)
+        except (OSError, subprocess.SubprocessError) as error:
+            log.warning("channel %s: no thumbnail from the live segment (%s)", self.channel_id, error)
+            return
+        if result.returncode == 0 and result.stdout.startswith(b"\xff\xd8"):
+            self.publish(result.stdout)
+
+    def publish(self, data: bytes) -> None:
+        digest = hashlib.sha256(data).digest()
+        if digest == self.digest:
+            return  # the once-a-second padding copy of the same picture
+        self.digest = digest
+        key = thumbnail_key(self.channel_id)
+        get_storage().put_bytes(key, data, "image/jpeg")
+        channel = db.session.get(Channel, self.channel_id)
+        if channel is not None and channel.thumbnail_key != key:
+            channel.thumbnail_key = key
+            db.session.commit()
