@@ -29,13 +29,34 @@ CHUNK = 64 * 1024
 def relay_args(pull_url: str) -> list[str]:
     return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin",
             # Give up when the ingest server sends nothing for 10 s (a publisher that never came).
-            "-rw_timeout", "10000000", "-i", pull_url,
+            # ffmpeg writes nothing until it has seen a video keyframe (it needs the picture size):
+            # joining mid-stream that is up to one GOP of the publisher's. Measuring the frame rate
+            # as well (its default) held the first byte ~1.5 s longer; the probe measures it.
+            "-rw_timeout", "10000000", "-fpsprobesize", "0", "-probesize", "262144", "-i", pull_url,
             "-map", "0", "-c", "copy", "-f", "flv", "-flvflags", "no_duration_filesize", "pipe:1"]
 
 
 def probe_args() -> list[str]:
     return ["ffprobe", "-v", "error", "-f", "flv", "-show_entries", PROBE_ENTRIES, "-of", "json",
             "-i", "pipe:0"]
+
+
+def flv_has_keyframe(data: bytes | bytearray) -> bool:
+    """Whether an FLV byte stream holds a video keyframe (a coded frame, not the AVC header)."""
+    if len(data) < 13 or data[:3] != b"FLV":
+        return False
+    offset = int.from_bytes(data[5:9], "big") + 4  # the header, then PreviousTagSize0
+    while offset + 11 <= len(data):
+        kind = data[offset] & 0x1F
+        size = int.from_bytes(data[offset + 1:offset + 4], "big")
+        body = offset + 11
+        if kind == 9 and body + 2 <= len(data):
+            frame_type, codec = data[body] >> 4, data[body] & 0x0F
+            # AVC (7) and HEVC (12) carry a packet type: 1 is a coded frame, 0 the sequence header.
+            if frame_type == 1 and (codec not in (7, 12) or data[body + 1] == 1):
+                return True
+        offset = body + size + 4
+    return False
 
 
 class PullRelay:
@@ -62,27 +83,28 @@ class PullRelay:
         self.buffer += chunk
         return True
 
-    def head(self, *, seconds: float = 1.0, size: int = 512 * 1024, wait: float = 12.0) -> bytes:
-        """The stream's first bytes: up to `seconds` after the first byte arrived (about that much
-        media, since the publisher sends in real time) or `size` bytes. Waits up to `wait`
-        seconds for a first byte; empty if none came."""
+    def head(self, *, after_keyframe: float = 0.3, size: int = 2 * 1024 * 1024,
+             wait: float = 12.0) -> bytes:
+        """The stream's first bytes, up to `after_keyframe` seconds past the first video keyframe
+        (which a player joining mid-stream waits for) or `size` bytes. Waits up to `wait` seconds
+        for that keyframe; whatever came (perhaps nothing) if it did not."""
         deadline = time.monotonic() + wait
-        first = None
+        keyframe_at = None
         while len(self.buffer) < size and not self.ended:
             now = time.monotonic()
-            if first is None and self.buffer:
-                first = now
-            limit = first + seconds if first is not None else deadline
+            if keyframe_at is None and flv_has_keyframe(self.buffer):
+                keyframe_at = now
+            limit = keyframe_at + after_keyframe if keyframe_at is not None else deadline
             if now >= limit:
                 break
-            self._read(min(0.1, limit - now))
+            self._read(min(0.05, limit - now))
         return bytes(self.buffer)
 
     def probe(self, wait: float = 12.0) -> dict | None:
         """ffprobe's JSON for the head, read more if the first try is too short; None if the
         stream never came (within `wait` seconds) or cannot be read."""
-        for seconds in (1.0, 2.5):
-            head = self.head(seconds=seconds, wait=wait)
+        for after in (0.3, 1.5):
+            head = self.head(after_keyframe=after, wait=wait)
             if not head:
                 return None
             result = subprocess.run(probe_args(), input=head, capture_output=True, timeout=20)

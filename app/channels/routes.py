@@ -2,10 +2,10 @@
 from flask import abort, render_template
 from flask_login import current_user
 
+from ..api.status import stream_state
 from ..chat import services as chat
 
 from . import bp, services
-from ..api.status import stream_state  # after services: the api package imports them back
 from .thumbnails import thumbnail_url
 
 # Cards on every page show the channel's picture; templates ask for it by channel.

@@ -48,7 +48,7 @@ class Rung:
 
     @property
     def size(self) -> str | None:
-        """"1280×720 · 30 fps", or as much of it as is known."""
+        """Resolution and frame rate ("1280×720 · 30 fps"), as much of it as is known."""
         parts = []
         if self.width and self.height:
             parts.append(f"{self.width}×{self.height}")
@@ -59,7 +59,7 @@ class Rung:
 
 @dataclass
 class EncoderStats:
-    """The transcode worker's latest report; every field may be missing, so each is optional."""
+    """The live host's latest report on a session; every field may be missing, so each is optional."""
 
     fps: float | None = None
     speed: float | None = None
@@ -112,6 +112,17 @@ class LivePanel:
     @property
     def reconnect_grace(self) -> int:
         return int(RECONNECT_GRACE.total_seconds())
+
+    @property
+    def stopped_until_shown(self) -> str | None:
+        """The end of Stop's cool-down as "17:06" (UTC), rounded up: a publish at the minute shown
+        is never refused."""
+        if self.stopped_until is None:
+            return None
+        rounded = self.stopped_until.replace(second=0, microsecond=0)
+        if rounded < self.stopped_until:
+            rounded += timedelta(minutes=1)
+        return rounded.strftime("%H:%M")
 
     @property
     def stopped_for(self) -> str | None:
@@ -169,7 +180,7 @@ def _rung_name(item) -> str | None:
 
 
 def parse_stats(raw: dict) -> EncoderStats:
-    """Read the worker's JSON defensively: unknown shapes are skipped, never an error."""
+    """Read the live host's JSON defensively: unknown shapes are skipped, never an error."""
     stats = EncoderStats(
         fps=_number(raw.get("fps")),
         speed=_number(raw.get("speed")),

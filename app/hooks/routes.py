@@ -20,9 +20,12 @@ def require_secret():
 
 
 def _ingest_pull_url() -> str | None:
-    """Where live hosts pull this ingest server's streams (nginx's hook server adds it)."""
-    url = request.headers.get("X-Ingest-Pull-Url", "")
-    return url if url.startswith(("rtmp://", "rtmps://", "srt://")) and "{name}" in url and len(url) < 255 else None
+    """Where live hosts pull this ingest server's streams: the URL up to the stream name, which
+    nginx's hook server adds to every callback (media/nginx.conf.j2)."""
+    prefix = request.headers.get("X-Ingest-Pull-Prefix", "")
+    if prefix.startswith(("rtmp://", "rtmps://")) and "{" not in prefix and len(prefix) < 200:
+        return prefix + "{name}"
+    return None
 
 
 def _refuse(reason: str, status: int = 403):

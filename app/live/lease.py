@@ -25,17 +25,32 @@ TTL = 10.0          # seconds the key lives after a renewal (the issue's ceiling
 RENEW_EVERY = 2.0   # seconds between renewals
 SAFETY = 2.0        # the holder gives up this long before the key can expire
 
-# KEYS: lease, fence. ARGV: host id, ttl ms. Returns the new token, or 0 when someone holds it.
+# KEYS: lease, fence. ARGV: host id, ttl ms, floor. Returns the new token, or 0 when someone holds
+# it. The floor (the newest token the database has seen) keeps tokens growing even when Redis
+# lost its data (it keeps nothing on disk here).
 _ACQUIRE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[3]) then
+  redis.call('SET', KEYS[2], ARGV[3])
+end
 local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. token, 'PX', ARGV[2])
 return token
 """
-# KEYS: lease. ARGV: expected value, ttl ms. 1 when renewed, 0 when the lease is someone else's.
+# KEYS: lease, fence. ARGV: expected value, ttl ms, token. 1 when renewed, 0 when the lease is
+# someone else's. A key that vanished (Redis restarted empty) is ours again: nobody can have taken
+# it in between, or it would be there, and the fence is raised to our token for the next owner.
 _RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not held then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[3]) then
+    redis.call('SET', KEYS[2], ARGV[3])
+  end
   return 1
 end
 return 0
@@ -69,11 +84,12 @@ class Lease:
         self.renewed_at = acquired
 
     @classmethod
-    def acquire(cls, redis: Redis, keys: LiveKeys, session_id: int, host_id: str, *,
+    def acquire(cls, redis: Redis, keys: LiveKeys, session_id: int, host_id: str, *, floor: int = 0,
                 ttl: float = TTL, clock: Callable[[], float] = time.monotonic) -> "Lease | None":
+        """Take the session's lease if nobody holds it; `floor`: the newest token already used."""
         sent = clock()
         token = int(redis.eval(_ACQUIRE, 2, keys.lease(session_id), keys.fence(session_id),
-                               host_id, int(ttl * 1000)))
+                               host_id, int(ttl * 1000), int(floor)))
         if not token:
             return None
         return cls(redis, keys, session_id, host_id, token, sent, ttl=ttl, clock=clock)
@@ -88,8 +104,9 @@ class Lease:
             return False
         sent = self.clock()
         try:
-            renewed = self.redis.eval(_RENEW, 1, self.keys.lease(self.session_id), self.value,
-                                      int(self.ttl * 1000))
+            renewed = self.redis.eval(_RENEW, 2, self.keys.lease(self.session_id),
+                                      self.keys.fence(self.session_id), self.value,
+                                      int(self.ttl * 1000), self.token)
         except RedisError as error:
             if not self.valid():
                 self.lost = True

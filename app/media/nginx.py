@@ -265,10 +265,9 @@ def settings_from_config(config, prefix: Path | None = None) -> dict:
         "hook_port": int(hook_port),
         "web_port": int(config["WEB_PORT"]),
         "hook_secret": config["HOOK_SECRET"],
-        # Live hosts pull a stream from the ingest server that holds it: this one's address
-        # reaches the publish hook with every publish ({name} is filled in per stream).
-        "ingest_pull_url": str(config.get("INGEST_PULL_URL") or "rtmp://127.0.0.1:{rtmp_port}/live/{name}")
-        .replace("{rtmp_port}", str(int(config["RTMP_PORT"]))),
+        # Live hosts pull a stream from the ingest server that holds it: this one's address (up
+        # to the stream name) reaches the publish hook with every publish.
+        "ingest_pull_prefix": _pull_prefix(config),
         "static_root": str(static_root),
         "media_root": str(media_root.resolve()),
         "storage_root": str(_storage_root(config, root, media_root)),
@@ -280,6 +279,13 @@ def settings_from_config(config, prefix: Path | None = None) -> dict:
         "s3_region": config.get("S3_REGION"),
         **connection_limits(),
     }
+
+
+def _pull_prefix(config) -> str | None:
+    template = str(config.get("INGEST_PULL_URL") or "rtmp://127.0.0.1:{rtmp_port}/live/{name}")
+    template = template.replace("{rtmp_port}", str(int(config["RTMP_PORT"])))
+    prefix, found, rest = template.partition("{name}")
+    return prefix if found and not rest and "{" not in prefix else None
 
 
 def _storage_root(config, root: Path, media_root: Path) -> Path:

@@ -1,4 +1,5 @@
-"""The channel page plays a real HLS ladder in Chromium and follows the stream going live and offline."""
+"""The channel page plays a real HLS ladder in Chromium and follows the stream starting, going live and
+going offline."""
 import io
 import json
 import shutil
@@ -12,7 +13,9 @@ from flask import Response, abort, send_from_directory
 from PIL import Image
 from werkzeug.security import safe_join
 
+from app.channels import services as channels
 from app.extensions import db, get_redis
+from app.live.state import LiveKeys
 from app.models import Channel, StreamSession
 from app.streams import services as streams
 from tests.browser.conftest import serve
@@ -110,16 +113,26 @@ def test_player_goes_live_plays_and_goes_offline_without_reload(player_server, b
 
     ffmpeg = None
     try:
+        # A publisher connects: the session opens, and until a live host says the stream is playable
+        # the page says it is starting (the page polls the API every ~3 s while offline).
         with app.app_context():
-            session = make_live(db.session.get(Channel, channel_id).owner)
+            key = channels.rotate_stream_key(db.session.get(Channel, channel_id))
+            session = streams.go_live(key, ingest="nginx", client_id="7")
             name, session_id = session.internal_name, session.id
+        page.get_by_text("Starting…").wait_for(timeout=5_000)
+        assert page.get_by_text("streamer is offline").is_hidden()
+        assert page.locator("video").is_hidden()
+        assert page.locator("[data-status-pill]").inner_text() == "Starting"
         ffmpeg = start_ladder(media_root / "hls" / name)
         wait_for(lambda: (media_root / "hls" / name / "master.m3u8").exists()
                  and (media_root / "hls" / name / "v2" / "seg2.m4s").exists(), 20, "the first segments")
 
-        # Offline → live without a reload: the page polls the API every ~3 s.
-        page.locator("video").wait_for(state="visible", timeout=10_000)
+        # Starting → live without a reload: the page asks every second while starting.
+        with app.app_context():
+            assert streams.mark_playable(session_id, 0)
+        page.locator("video").wait_for(state="visible", timeout=4_000)
         assert page.locator("[data-status-pill]").inner_text() == "Live"
+        assert page.get_by_text("Starting…").is_hidden()
         until_true(page, "document.querySelector('video').currentTime > 0.5", 20)
         page.evaluate("""() => {
             window.__stalls = 0;
@@ -206,7 +219,7 @@ def test_dashboard_live_panel_screenshots(player_server, browser, screenshot_dir
         user = make_user("panelcreator")
         session = make_live(user)
         session_name = session.internal_name
-        get_redis().set(f"cascade:stream:{session.id}:stats", json.dumps({
+        get_redis().set(LiveKeys(app.config).stats(session.id), json.dumps({
             "state": "running", "fps": 30, "speed": 0.93, "drop_frames": 214, "dup_frames": 12,
             "ladder": [{"name": "720p", "height": 720, "target_kbps": 3500, "kbps": 3480},
                        {"name": "480p", "height": 480, "target_kbps": 2000, "kbps": 1990},
@@ -263,7 +276,7 @@ def test_dashboard_live_panel_screenshots(player_server, browser, screenshot_dir
     page = context.new_page()
     page.goto(f"{base}/dashboard")
     with app.app_context():
-        get_redis().set(f"cascade:stream:{session.id}:stats", json.dumps({"fps": 30, "speed": 1.41}), ex=600)
+        get_redis().set(LiveKeys(app.config).stats(session.id), json.dumps({"fps": 30, "speed": 1.41}), ex=600)
     until_true(page, "document.querySelector('#live-status').textContent.includes('1.41×')", 8)
 
     # Stop asks first, then ends the session; the panel says so in place.
@@ -273,6 +286,6 @@ def test_dashboard_live_panel_screenshots(player_server, browser, screenshot_dir
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Stop stream").click()
     page.get_by_text("Your stream has stopped.").wait_for(timeout=8_000)
-    assert page.locator("#live-status .status-pill").inner_text() == "Offline"
+    assert page.locator("#live-status .status-pill").inner_text() == "Stopped"  # Stop's cool-down
     assert dropped == [{"app": "live", "name": session_name}]
     context.close()

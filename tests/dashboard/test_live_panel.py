@@ -1,13 +1,11 @@
 """The dashboard's live panel: starting, live (what the stream got, encoder stats from Redis),
 reconnecting, and Stop with its cool-down and "Go live again now"."""
 import json
-import threading
-from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from app.dashboard.services import LivePanel, duration_words
 from app.extensions import db, get_redis
 from app.live import hosts
 from app.live.state import LiveKeys
@@ -17,6 +15,9 @@ from tests.conftest import page_text
 from tests.factories import make_live, make_user
 
 HX = {"HX-Request": "true"}
+
+# Stop asks the ingest server's control API to drop the publisher: here a stand-in answers.
+pytestmark = pytest.mark.usefixtures("ingest_control")
 
 LADDER = [
     {"name": "1080p60", "width": 1920, "height": 1080, "fps": 60, "video_kbps": 6000},
@@ -34,41 +35,13 @@ def alice(actions):
     return user
 
 
-@pytest.fixture(autouse=True)
-def ingest_control(app):
-    """A stand-in for the ingest server's control API on loopback (HOOK_PORT): Stop really asks it
-    to drop the publisher, and the test sees what it was asked."""
-    asked: list[tuple[str, dict]] = []
-
-    class ControlAPI(BaseHTTPRequestHandler):
-        def do_GET(self):
-            url = urlsplit(self.path)
-            asked.append((url.path, {k: v[0] for k, v in parse_qs(url.query).items()}))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ControlAPI)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    app.config["HOOK_PORT"] = server.server_address[1]
-    yield asked
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
-
-
 def write_stats(app, session, **stats):
     get_redis().set(LiveKeys(app.config).stats(session.id), json.dumps(stats), ex=30)
 
 
 def go_live(user) -> StreamSession:
     """What the publish hook does: the channel has a publisher, no live host has it yet."""
-    key = user.channel.rotate_stream_key()
-    db.session.commit()
+    key = streams.rotate_stream_key(user.channel)
     return streams.go_live(key, ingest="nginx", client_id="1")
 
 
@@ -284,7 +257,8 @@ def test_stop_ends_the_session_and_rerenders_stopped(actions, client, alice, ing
     channel = fresh(Channel, alice.channel.id)
     until = channel.publish_blocked_until
     assert timedelta(seconds=295) < until - before <= timedelta(seconds=301)
-    assert f'<time datetime="{until.isoformat()}">{until.strftime("%H:%M")} UTC</time>' in html
+    shown = (until + timedelta(seconds=59, microseconds=999999)).strftime("%H:%M")  # rounded up
+    assert f'<time datetime="{until.isoformat()}">{shown} UTC</time>' in html
     assert "in about 5 minutes" in html
     assert fresh(StreamSession, session.id).status == "ended" and channel.is_live is False
     assert ingest_control == [("/control/drop/publisher", {"app": "live", "name": session.internal_name})]
@@ -415,3 +389,20 @@ def test_the_live_runtimes_own_report(app, client, alice):
     assert "1.02×" in html and "veryfast" in html and "We adjusted" not in html
     assert "3,320 kbps</dd>" in html  # the total counts only measured rungs
     assert "Viewers get: <strong>Full quality ladder</strong>" in html  # the session has no mode yet: the report's
+
+
+# --- words and times the panel shows --------------------------------------------------------
+
+@pytest.mark.parametrize("until, shown", [((17, 5, 0, 0), "17:05"), ((17, 5, 0, 1), "17:06"),
+                                          ((23, 59, 30, 0), "00:00")])
+def test_the_end_of_the_cool_down_is_shown_rounded_up(until, shown):
+    hour, minute, second, micro = until
+    stopped = LivePanel("stopped", None, 0, None,
+                        stopped_until=datetime(2026, 12, 5, hour, minute, second, micro, tzinfo=timezone.utc))
+    assert stopped.stopped_until_shown == shown
+
+
+@pytest.mark.parametrize("seconds, words", [(0, "0 seconds"), (1, "1 second"), (45, "45 seconds"),
+                                            (60, "1 minute"), (61, "2 minutes"), (300, "5 minutes")])
+def test_duration_words(seconds, words):
+    assert duration_words(seconds) == words

@@ -2,10 +2,11 @@
 import re
 
 import pytest
+from sqlalchemy import select
 
 from app.channels import services as channels
 from app.extensions import db
-from app.models import Channel, hash_stream_key
+from app.models import Channel, StreamSession, hash_stream_key
 from tests.factories import make_user
 
 KEY_RE = re.compile(r'id="stream-key-value" type="text" value="([^"]+)"')
@@ -100,3 +101,36 @@ def test_rotation_needs_csrf(client, alice):
 def test_rotation_needs_login(client):
     response = client.post("/dashboard/stream-key")
     assert response.status_code in (302, 400)
+
+
+HOOK = {"X-Hook-Secret": "test-hook-secret"}
+
+
+def publish(client, key, clientid="7"):
+    """What nginx-rtmp's publish callback posts (tests/hooks has the whole form)."""
+    return client.post("/hooks/rtmp/publish", headers=HOOK,
+                       data={"call": "publish", "app": "live", "name": key, "clientid": clientid})
+
+
+def test_rotating_while_live_drops_the_old_keys_publisher(client, actions, alice, ingest_control):
+    old, _, _ = create_key(actions)
+    name = publish(client, old).headers["Location"]
+    new, _, _ = create_key(actions, htmx=True)
+    assert ingest_control == [("/control/drop/publisher", {"app": "live", "name": name})]
+    assert publish(client, old, clientid="8").status_code == 403  # OBS reconnecting with the old key
+    # The ingest server reports the drop; the creator pastes the new key within the grace and the
+    # broadcast carries on (same session, same URLs, one recording).
+    client.post("/hooks/rtmp/publish_done", headers=HOOK, data={"call": "publish_done", "app": "live", "name": name})
+    resumed = publish(client, new, clientid="9")
+    assert resumed.status_code == 302 and resumed.headers["Location"] == name
+    db.session.expire_all()
+    assert db.session.scalars(select(StreamSession)).one().status == "live"
+
+
+def test_rotating_while_offline_or_reconnecting_asks_the_ingest_server_nothing(client, actions, alice, ingest_control):
+    create_key(actions)
+    key, _, _ = create_key(actions)
+    name = publish(client, key).headers["Location"]
+    client.post("/hooks/rtmp/publish_done", headers=HOOK, data={"call": "publish_done", "app": "live", "name": name})
+    create_key(actions)
+    assert ingest_control == []

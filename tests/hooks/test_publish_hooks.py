@@ -1,5 +1,8 @@
-"""Publish hooks as nginx-rtmp and SRS call them, with real Redis and the real job queue."""
+"""Publish hooks as nginx-rtmp and SRS call them, with real Redis and the real job queue, and the
+rules behind them: placement on a live host, announcing only once playable (once per broadcast),
+fencing by lease token, and Stop's cool-down."""
 import logging
+import socket
 from datetime import timedelta
 
 import pytest
@@ -8,9 +11,13 @@ from rq.registry import ScheduledJobRegistry
 
 from app.channels import services as channels
 from app.extensions import db, get_redis
+from app.follow import services as follows
 from app.jobs import queue
+from app.live import hosts
+from app.live.state import LiveKeys
 from app.models import StreamSession, utcnow
 from app.streams import services as streams
+from tests.conftest import page_text
 from tests.factories import make_user
 
 SECRET = {"X-Hook-Secret": "test-hook-secret"}
@@ -37,8 +44,31 @@ def alice(app):
     return user, key
 
 
-def queued(app, kind="default"):
-    return [job.func_name for job in queue(kind).jobs]
+@pytest.fixture(autouse=True)
+def ingest_unreachable(app):
+    """Stop and key rotation ask the ingest server's control API (on HOOK_PORT) to drop the
+    publisher. Here nothing answers there: a port bound but never listening refuses at once."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        app.config["HOOK_PORT"] = closed.getsockname()[1]
+        yield
+
+
+def queued(app):
+    return [job.func_name for job in queue().jobs]
+
+
+def every_queued_job() -> list[str]:
+    """Jobs waiting on any RQ queue in the test Redis database."""
+    return [job.func_name for q in Queue.all(connection=get_redis()) for job in q.jobs]
+
+
+def publish(client, key, **extra):
+    return client.post("/hooks/rtmp/publish", data=nginx_form(key, **extra), headers=SECRET)
+
+
+def notify_jobs(app) -> list[tuple]:
+    return [tuple(job.args) for job in queue().jobs if job.func_name == "workers.follow.notify_followers"]
 
 
 def reload(obj):
@@ -63,12 +93,47 @@ def test_publish_renames_to_internal_name_and_opens_a_session(app, client, alice
     assert response.headers["Location"] == session.internal_name
     assert session.internal_name.startswith("st-") and key not in session.internal_name
     assert session.status == "live" and session.client_id == "7" and session.ingest == "nginx"
-    assert reload(user.channel).is_live
-    assert queued(app, "transcode") == ["workers.transcode.transcode_session"]
-    assert queued(app) == []
+    assert session.mode is None and session.host is None and session.playable_at is None
+    assert every_queued_job() == []  # no transcode job: a live host takes the session
     assert key not in caplog.text
+    # Not announced until a live host says viewers can play it.
+    assert not reload(user.channel).is_live
+    body = client.get("/api/v1/channels/alice").get_json()
+    assert body["live"] is False and body["hls_url"] is None
+    assert streams.claim_session(session.id, host="host-a", token=1, mode="ladder", reason="Full quality ladder.")
+    assert streams.mark_playable(session.id, 1) is True
+    session = reload(session)
+    assert reload(user.channel).is_live and session.playable_at is not None and session.announced
     body = client.get("/api/v1/channels/alice").get_json()
     assert body["live"] is True and body["hls_url"] == f"/hls/{session.internal_name}/master.m3u8"
+
+
+def test_publish_wakes_the_live_hosts_and_places_the_session(app, client, alice):
+    keys = LiveKeys(app.config)
+    hosts.publish(get_redis(), keys, hosts.HostInfo(id="host-busy", hostname="a", pid=1, cpu_count=4,
+                                                    capacity_cores=3.4, hw_sessions=0, encoder="libx264",
+                                                    reserved_cores=3.0))
+    hosts.publish(get_redis(), keys, hosts.HostInfo(id="host-free", hostname="b", pid=2, cpu_count=8,
+                                                    capacity_cores=6.8, hw_sessions=0, encoder="libx264"))
+    wake = get_redis().pubsub(ignore_subscribe_messages=True)
+    wake.subscribe(keys.wake)
+    try:
+        wake.get_message(timeout=1)  # the subscribe confirmation, ignored
+        assert publish(client, alice[1]).status_code == 302
+        session = db.session.query(StreamSession).one()
+        assert hosts.placed_on(get_redis(), keys, session.id) == "host-free"
+        message = wake.get_message(timeout=2)
+        assert message is not None and message["data"] == str(session.id).encode()
+    finally:
+        wake.close()
+
+
+def test_publish_with_no_live_host_running_still_opens_the_session(app, client, alice, caplog):
+    caplog.set_level(logging.INFO)
+    assert publish(client, alice[1]).status_code == 302
+    session = db.session.query(StreamSession).one()
+    assert hosts.placed_on(get_redis(), LiveKeys(app.config), session.id) is None
+    assert "no live host is running" in caplog.text
 
 
 @pytest.mark.parametrize("bad", ["", "nonsense", "live_1_", "live_999_abcdef", "live_x_y"])
@@ -166,7 +231,7 @@ def test_expiry_job_ends_only_overdue_sessions(app, client, alice):
     db.session.commit()
     assert streams.expire_session(session) is True
     assert reload(session).status == "ended" and reload(session).ended_at is not None
-    assert "workers.transcode.finish_session" in queued(app)
+    assert "workers.live.finish.finish_session" in queued(app)
     assert streams.expire_session(reload(session)) is False  # safe to run twice
     assert callable(expire_session)
 
@@ -190,7 +255,6 @@ def test_srs_hooks(client, alice):
 def test_stop_ends_the_session_even_if_ingest_is_unreachable(app, alice, caplog):
     user, key = alice
     streams.go_live(key, ingest="nginx", client_id="1")
-    app.config["HOOK_PORT"] = 9  # nothing listens there
     assert streams.drop_publisher(reload(user.channel)) is True
     session = db.session.query(StreamSession).one()
     assert session.status == "ended" and not reload(user.channel).is_live
@@ -203,9 +267,146 @@ def test_viewer_heartbeats_count_and_keep_the_peak(client, alice):
     assert client.post("/api/v1/channels/alice/watch", json={"viewer": "short"}).status_code == 400
     offline = client.post("/api/v1/channels/alice/watch", json={"viewer": "viewer-aaaa"}).get_json()
     assert offline["live"] is False and offline["viewers"] == 0
-    streams.go_live(key, ingest="nginx", client_id="1")
+    session = streams.go_live(key, ingest="nginx", client_id="1")
+    streams.mark_playable(session.id, 0)
     for viewer in ("viewer-aaaa", "viewer-bbbb", "viewer-aaaa"):
         body = client.post("/api/v1/channels/alice/watch", json={"viewer": viewer}).get_json()
     assert body["viewers"] == 2 and body["live"] is True
     assert client.get("/api/v1/channels/alice").get_json()["viewers"] == 2
-    assert db.session.query(StreamSession).one().peak_viewers == 2
+    assert reload(db.session.query(StreamSession).one()).peak_viewers == 2
+
+
+# --- announcing: once playable, once per broadcast ------------------------------------------
+
+def test_mark_playable_announces_followers_once_per_broadcast(app, client, alice):
+    user, key = alice
+    follows.follow(make_user("fan"), reload(user.channel))
+    name = publish(client, key).headers["Location"]
+    session = db.session.query(StreamSession).one()
+    assert notify_jobs(app) == []  # publishing alone announces nothing
+    assert streams.mark_playable(session.id, 0) is True
+    assert notify_jobs(app) == [(session.id,)]
+    assert streams.mark_playable(session.id, 0) is True  # the host says so again: no second notice
+    assert notify_jobs(app) == [(session.id,)]
+    queue().empty()
+
+    # OBS drops and comes back within the grace: the same broadcast, no new notice.
+    client.post("/hooks/rtmp/publish_done", data=nginx_form(name), headers=SECRET)
+    assert not reload(user.channel).is_live
+    assert streams.mark_playable(session.id, 0) is False  # not while the publisher is away
+    assert publish(client, key, clientid="9").headers["Location"] == name
+    assert not reload(user.channel).is_live  # offline until the host has it playable again
+    assert streams.mark_playable(session.id, 0) is True
+    assert reload(user.channel).is_live and notify_jobs(app) == []
+
+    # After the grace it is a new broadcast, announced again.
+    client.post("/hooks/rtmp/publish_done", data=nginx_form(name), headers=SECRET)
+    old = reload(session)
+    old.publisher_left_at = utcnow() - timedelta(seconds=31)
+    db.session.commit()
+    publish(client, key)
+    new = db.session.query(StreamSession).filter(StreamSession.status == "live").one()
+    assert new.id != session.id and not new.announced
+    streams.mark_playable(new.id, 0)
+    assert notify_jobs(app) == [(new.id,)]
+
+
+def test_mark_playable_from_a_host_that_lost_the_session_changes_nothing(client, alice):
+    user, key = alice
+    publish(client, key)
+    session = db.session.query(StreamSession).one()
+    assert streams.claim_session(session.id, host="host-b", token=5)
+    assert streams.mark_playable(session.id, 4) is False
+    session = reload(session)
+    assert session.playable_at is None and not session.announced and not reload(user.channel).is_live
+    assert streams.mark_playable(session.id, 5) is True
+    assert reload(user.channel).is_live
+
+
+def test_claim_session_is_fenced_by_the_lease_token(client, alice):
+    _, key = alice
+    publish(client, key)
+    session = db.session.query(StreamSession).one()
+    ladder = [{"name": "720p", "width": 1280, "height": 720, "fps": 30, "video_kbps": 3000}]
+    assert streams.claim_session(session.id, host="host-a", token=5, mode="ladder",
+                                 reason="Full quality ladder: 720p.", renditions=ladder) is True
+    # An older owner (token 3) that has not noticed it lost the session writes nothing.
+    assert streams.claim_session(session.id, host="host-old", token=3, mode="passthrough",
+                                 reason="stale", renditions=[]) is False
+    session = reload(session)
+    assert (session.host, session.lease_token, session.mode) == ("host-a", 5, "ladder")
+    assert session.mode_reason == "Full quality ladder: 720p." and session.renditions == ladder
+    # A newer owner takes over; what it does not say stays as it was.
+    assert streams.claim_session(session.id, host="host-c", token=6) is True
+    session = reload(session)
+    assert (session.host, session.lease_token, session.mode, session.renditions) == ("host-c", 6, "ladder", ladder)
+    assert streams.claim_session(session.id, host="host-c", token=6, reason="x" * 500) is True
+    assert len(reload(session).mode_reason) == 400
+
+
+# --- Stop means stopped ---------------------------------------------------------------------
+
+def test_stop_refuses_the_encoders_reconnect_until_lifted(app, client, alice, caplog):
+    user, key = alice
+    caplog.set_level(logging.INFO)
+    assert publish(client, key).status_code == 302
+    assert streams.drop_publisher(reload(user.channel)) is True
+    assert streams.stop_cooldown_left(reload(user.channel)) > timedelta(seconds=290)
+
+    # OBS reconnects by itself (nginx-rtmp and SRS alike): refused, and the reason says why.
+    refused = publish(client, key, clientid="8")
+    assert refused.status_code == 403
+    assert "was stopped by its creator; publishing is refused" in refused.get_json()["error"]
+    assert "lift it on the dashboard" in refused.get_json()["error"]
+    assert "stopped by its creator" in caplog.text
+    assert client.post("/hooks/srs/publish", json=srs_body("on_publish", key), headers=SECRET).status_code == 403
+    assert db.session.query(StreamSession).filter(StreamSession.status != "ended").count() == 0
+
+    assert streams.lift_stop(reload(user.channel)) is True
+    assert streams.lift_stop(reload(user.channel)) is False  # nothing left to lift
+    again = publish(client, key, clientid="9")
+    assert again.status_code == 302
+    assert reload(db.session.query(StreamSession).filter(StreamSession.status == "live").one()).client_id == "9"
+
+
+def test_go_live_again_now_on_the_dashboard_lets_the_next_publish_in(app, client, alice, actions):
+    user, key = alice
+    actions.login("alice")
+    assert publish(client, key).status_code == 302
+    stopped = actions.post("/dashboard/live/stop", token_from="/dashboard", headers={"HX-Request": "true"})
+    assert "Stopped — publishing is refused until" in page_text(stopped)
+    assert publish(client, key).status_code == 403
+    lifted = actions.post("/dashboard/live/go-live-again", token_from="/dashboard")
+    assert lifted.status_code == 303
+    assert publish(client, key).status_code == 302
+
+
+def test_the_cool_down_ends_by_itself(client, alice):
+    user, key = alice
+    streams.drop_publisher(reload(user.channel))
+    assert publish(client, key).status_code == 403
+    channel = reload(user.channel)
+    channel.publish_blocked_until = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert streams.stop_cooldown_left(channel) is None
+    assert publish(client, key).status_code == 302
+
+
+def test_no_cool_down_when_it_is_configured_off(app, client, alice):
+    user, key = alice
+    app.config["STOP_COOLDOWN_SECONDS"] = 0
+    publish(client, key)
+    assert streams.drop_publisher(reload(user.channel)) is True
+    assert reload(user.channel).publish_blocked_until is None
+    assert publish(client, key).status_code == 302
+
+
+def test_stop_drops_the_publisher_at_the_ingest_server(app, alice, caplog):
+    """nginx: its control API on HOOK_PORT; SRS: its HTTP API. Either unreachable is logged, and
+    the session is over regardless (a still-connected encoder is refused on its next publish)."""
+    user, key = alice
+    app.config["SRS_API_URL"] = f"http://127.0.0.1:{app.config['HOOK_PORT']}"
+    streams.go_live(key, ingest="srs", client_id="abc")
+    assert streams.drop_publisher(reload(user.channel)) is True
+    assert "could not reach the ingest server to drop the publisher" in caplog.text
+    assert db.session.query(StreamSession).one().status == "ended"

@@ -140,12 +140,13 @@ class LiveHost:
     def scan(self) -> None:
         """Take the live sessions that need an owner and that this host should run."""
         db.session.rollback()
-        wanted = db.session.scalars(select(StreamSession.id).where(StreamSession.status == "live")).all()
+        wanted = db.session.execute(select(StreamSession.id, StreamSession.lease_token)
+                                    .where(StreamSession.status == "live")).all()
         if not wanted:
             return
         now = time.monotonic()
         everyone = None
-        for session_id in wanted:
+        for session_id, floor in wanted:
             if session_id in self.runners or now - self.gave_back.get(session_id, -1e9) < GIVE_BACK_PAUSE:
                 continue
             if holder(self.redis, self.keys, session_id) is not None:
@@ -159,7 +160,7 @@ class LiveHost:
                 if everyone and everyone[0].id != self.id and any(h.id == self.id for h in everyone):
                     if not self._stale(session_id):
                         continue
-            self.take(session_id)
+            self.take(session_id, floor)
 
     def _stale(self, session_id: int) -> bool:
         """Whether an unowned session has waited long enough that any host should take it."""
@@ -168,8 +169,8 @@ class LiveHost:
             return False
         return self.redis.pttl(key) < 1500
 
-    def take(self, session_id: int) -> None:
-        lease = Lease.acquire(self.redis, self.keys, session_id, self.id)
+    def take(self, session_id: int, floor: int = 0) -> None:
+        lease = Lease.acquire(self.redis, self.keys, session_id, self.id, floor=floor)
         if lease is None:
             return
         runner = SessionRunner(self, session_id, lease)
@@ -218,7 +219,7 @@ class LiveHost:
         self.info.reserved_cores = round(cores, 3)
         self.info.reserved_hw = hw
         self.info.load_cores = round(sum(r.cpu_rate or 0.0 for r in runners), 3)
-        self.info.sessions = [HostSession(session_id=r.session_id, internal_name=r.name, channel=r.slug,
+        self.info.sessions = [HostSession(session_id=r.session_id, internal_name=r.internal_name, channel=r.slug,
                                           mode=r.mode, renditions=r.rendition_names, cost=round(r.cost, 3),
                                           state=r.state) for r in runners]
         hosts.publish(self.redis, self.keys, self.info)
@@ -243,7 +244,7 @@ class LiveHost:
             except Exception as error:  # noqa: BLE001 - Redis or the database away: keep trying
                 if not self.redis_down_logged:
                     log.warning("live host %s: cannot reach Redis or the database (%s: %s); retrying",
-                                self.id, type(error).__name__, error)
+                                self.id, type(error).__name__, error, exc_info=True)
                     self.redis_down_logged = True
                 db.session.rollback()
             self.woken.wait(SCAN_EVERY)

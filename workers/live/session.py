@@ -28,6 +28,7 @@ from app.media.ffmpeg_args import (FFMPEG_MASTER_NAME, MASTER_NAME, PLAYLIST_NAM
                                    transcode_args)
 from app.media.hls import fix_master_playlist
 from app.media.ladder import Rung, Source, passthrough_rung
+from app.media.llhls import WriteRefused
 from app.media.llladder import LadderPackager
 from app.media.mirror import DirectorySync, live_mirror
 from app.media.probe import parse_speed, source_from_probe
@@ -128,7 +129,7 @@ class SessionRunner(threading.Thread):
         self.outcome: Outcome | None = None
         self.cpu_rate: float | None = None
         self._cpu_sample: tuple[float, float] | None = None
-        self.name = ""
+        self.internal_name = ""
         self.slug = ""
 
     # --- what the host asks -------------------------------------------------------------------
@@ -150,6 +151,8 @@ class SessionRunner(threading.Thread):
         with app_context():
             try:
                 self.outcome = self.main()
+            except WriteRefused:
+                self.outcome = Outcome.LOST
             except Exception:  # noqa: BLE001 - a session's failure must not take its host down
                 log.exception("session %s: live runner failed", self.session_id)
                 self.outcome = Outcome.GAVE_UP
@@ -162,7 +165,7 @@ class SessionRunner(threading.Thread):
                         pass
                 db.session.rollback()
                 self.host.forget(self)
-                log.info("session %s (%s): runner finished (%s)", self.session_id, self.name,
+                log.info("session %s (%s): runner finished (%s)", self.session_id, self.internal_name,
                          self.outcome.value if self.outcome else "?")
 
     def main(self) -> Outcome:
@@ -170,21 +173,21 @@ class SessionRunner(threading.Thread):
         session = db.session.get(StreamSession, self.session_id)
         if session is None or session.status != "live":
             return Outcome.ENDED if session is None or session.status == "ended" else Outcome.RECONNECTING
-        self.name = session.internal_name
+        self.internal_name = session.internal_name
         self.slug = session.channel.slug
         self.channel_id = session.channel_id
         self.record = bool(session.channel.record)
         # LL-HLS unless the creator chose normal latency (classic HLS), read once per run.
         self.low_latency = session.channel.latency_mode != LATENCY_NORMAL
-        self.pull = pull_url(config, self.name, session.ingest_url)
-        self.out = hls_dir(config, self.name)
-        self.work = work_dir(config, self.name)
+        self.pull = pull_url(config, self.internal_name, session.ingest_url)
+        self.out = hls_dir(config, self.internal_name)
+        self.work = work_dir(config, self.internal_name)
         self.thumbnail = LiveThumbnail(self.channel_id, self.work / "thumb.jpg")
         self.mirror = live_mirror(config)
         self.announce_failed = False
         if not streams.claim_session(self.session_id, host=self.host.id, token=self.lease.token):
             return Outcome.LOST
-        log.info("session %s (%s): taken by host %s (lease %d)", self.session_id, self.name,
+        log.info("session %s (%s): taken by host %s (lease %d)", self.session_id, self.internal_name,
                  self.host.id, self.lease.token)
         pull_deadline = None
         probe_wait = 12.0
@@ -203,19 +206,19 @@ class SessionRunner(threading.Thread):
                 if self.source is None:
                     if time.monotonic() > pull_deadline:
                         log.warning("session %s (%s): the stream could not be pulled for %.0f s; "
-                                    "giving it back", self.session_id, self.name, PULL_WAIT)
+                                    "giving it back", self.session_id, self.internal_name, PULL_WAIT)
                         return Outcome.NOT_PULLABLE
                     self.publish_stats()
                     self.stopping.wait(0.25)
                     continue
                 pull_deadline = None
                 log.info("session %s (%s): source %dx%d at %.2f fps, %s/%s, keyframes every %s s",
-                         self.session_id, self.name, self.source.width, self.source.height,
+                         self.session_id, self.internal_name, self.source.width, self.source.height,
                          self.source.fps, self.source.video_codec, self.source.audio_codec,
                          self.source.keyframe_interval or "?")
             if self.assignment is None:
                 self.assignment = self.host.admit(self, self.source)
-            self.start()
+            self.start_encoder()
             outcome = self.watch()
             ran_for = time.monotonic() - self.run_.started if self.run_ else 0.0
             code = self.run_.poll() if self.run_ else None
@@ -231,7 +234,7 @@ class SessionRunner(threading.Thread):
             self.failures = 1 if ran_for >= HEALTHY_RUN else self.failures + 1
             if self.failures > MAX_RESTARTS:
                 log.error("session %s (%s): ffmpeg failed %d times in a row; giving up (last: %s)",
-                          self.session_id, self.name, self.failures, tail or "no output")
+                          self.session_id, self.internal_name, self.failures, tail or "no output")
                 self.note = "The encoder kept failing; it will be retried shortly."
                 self.state = "failed"
                 self.publish_stats()
@@ -239,7 +242,7 @@ class SessionRunner(threading.Thread):
             backoff = min(2 ** (self.failures - 1), 10)
             self.restarts += 1
             log.warning("session %s (%s): ffmpeg exited with %s after %.0f s; restart %d of %d in %d s (%s)",
-                        self.session_id, self.name, code, ran_for, self.failures, MAX_RESTARTS,
+                        self.session_id, self.internal_name, code, ran_for, self.failures, MAX_RESTARTS,
                         backoff, tail or "no output")
             self.state = "restarting"
             if self.stopping.wait(backoff):
@@ -282,7 +285,7 @@ class SessionRunner(threading.Thread):
 
     # --- output --------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start_encoder(self) -> None:
         assert self.assignment is not None and self.source is not None
         source, assignment = self.source, self.assignment
         self.out.mkdir(parents=True, exist_ok=True)
@@ -339,7 +342,7 @@ class SessionRunner(threading.Thread):
                 self.sync.start()
         self.state = "running"
         self._cpu_sample = None
-        log.info("session %s (%s): %s started (ffmpeg %s): %s%s", self.session_id, self.name,
+        log.info("session %s (%s): %s started (ffmpeg %s): %s%s", self.session_id, self.internal_name,
                  assignment.mode, self.run_.pid, "/".join(self.rendition_names),
                  f", preset {assignment.plan.preset}" if assignment.plan else "")
         delivery = "ll-hls" if self.low_latency else "hls"
@@ -356,12 +359,12 @@ class SessionRunner(threading.Thread):
         """Wake the requests held for this part (app.hls). Runs on the packager's threads; without
         Redis they poll the playlist instead, so a failure here must not stop packaging."""
         try:
-            self.host.redis.publish(announce_channel(self.name), announcement(rung, msn, part))
+            self.host.redis.publish(announce_channel(self.internal_name), announcement(rung, msn, part))
             self.announce_failed = False
         except Exception as error:  # noqa: BLE001 - any Redis error
             if not self.announce_failed:
                 log.warning("session %s (%s): cannot announce parts (%s); held requests will poll",
-                            self.session_id, self.name, error)
+                            self.session_id, self.internal_name, error)
             self.announce_failed = True
 
     def stop_encoder(self, final: bool = False) -> None:
@@ -379,7 +382,7 @@ class SessionRunner(threading.Thread):
                 except Exception as error:  # noqa: BLE001 - the lease ran out while closing
                     log.warning("session %s: could not close the playlists (%s)", self.session_id, error)
             for error in self.ladder.errors:
-                log.error("session %s (%s): LL-HLS packaging stopped: %s", self.session_id, self.name, error)
+                log.error("session %s (%s): LL-HLS packaging stopped: %s", self.session_id, self.internal_name, error)
             self.ladder = None
         self.host.release_capacity(self)
 
@@ -426,7 +429,7 @@ class SessionRunner(threading.Thread):
                         self.step += 1
                         self.note = (f"Encoding ran at {mean:.2f}x real time for {headroom.window:.0f} s, "
                                      f"so the stream now gets less: {lighter.reason}")
-                        log.warning("session %s (%s): %s", self.session_id, self.name, self.note)
+                        log.warning("session %s (%s): %s", self.session_id, self.internal_name, self.note)
                         self.assignment = lighter
                         return Outcome.TOO_SLOW
             self.stopping.wait(TICK)
@@ -441,7 +444,7 @@ class SessionRunner(threading.Thread):
         self.assignment = self.host.admit(self, self.source)
         self.note = (f"Your keyframes are about {seconds:.0f} s apart, which makes viewers wait: "
                      "in OBS set Output → Keyframe Interval to 2 s.")
-        log.warning("session %s (%s): %s Now: %s", self.session_id, self.name, self.note, self.assignment.mode)
+        log.warning("session %s (%s): %s Now: %s", self.session_id, self.internal_name, self.note, self.assignment.mode)
         return Outcome.SWITCH
 
     def publish_thumbnail(self) -> None:
@@ -475,7 +478,7 @@ class SessionRunner(threading.Thread):
                  for r in self.rungs]
         assignment = self.assignment
         stats = encoder_stats(
-            session_id=self.session_id, name=self.name, state=self.state, mode=self.mode,
+            session_id=self.session_id, name=self.internal_name, state=self.state, mode=self.mode,
             encoder=self.host.encoder.name, preset=assignment.plan.preset if assignment and assignment.plan else None,
             rungs=rungs, progress=progress, source_fps=self.source.fps if self.source else None,
             restarts=self.restarts, step=self.step, note=self.note,
