@@ -17,6 +17,7 @@ import select
 import subprocess
 import threading
 import time
+from typing import Callable
 
 from app.media.probe import PROBE_ENTRIES
 from workers.live.ffmpeg_process import die_with_parent
@@ -84,13 +85,15 @@ class PullRelay:
         return True
 
     def head(self, *, after_keyframe: float = 0.3, size: int = 2 * 1024 * 1024,
-             wait: float = 12.0) -> bytes:
+             wait: float = 12.0, cancel: Callable[[], bool] | None = None) -> bytes:
         """The stream's first bytes, up to `after_keyframe` seconds past the first video keyframe
         (which a player joining mid-stream waits for) or `size` bytes. Waits up to `wait` seconds
-        for that keyframe; whatever came (perhaps nothing) if it did not."""
+        for that keyframe, or until `cancel()` says to stop; whatever came (perhaps nothing)."""
         deadline = time.monotonic() + wait
         keyframe_at = None
         while len(self.buffer) < size and not self.ended:
+            if cancel is not None and keyframe_at is None and cancel():
+                break
             now = time.monotonic()
             if keyframe_at is None and flv_has_keyframe(self.buffer):
                 keyframe_at = now
@@ -100,11 +103,11 @@ class PullRelay:
             self._read(min(0.05, limit - now))
         return bytes(self.buffer)
 
-    def probe(self, wait: float = 12.0) -> dict | None:
+    def probe(self, wait: float = 12.0, cancel: Callable[[], bool] | None = None) -> dict | None:
         """ffprobe's JSON for the head, read more if the first try is too short; None if the
-        stream never came (within `wait` seconds) or cannot be read."""
+        stream never came (within `wait` seconds, or before `cancel()`) or cannot be read."""
         for after in (0.3, 1.5):
-            head = self.head(after_keyframe=after, wait=wait)
+            head = self.head(after_keyframe=after, wait=wait, cancel=cancel)
             if not head:
                 return None
             result = subprocess.run(probe_args(), input=head, capture_output=True, timeout=20)

@@ -248,6 +248,9 @@ def drop_old_key_publisher(channel: Channel) -> bool:
     if session is None or session.status != "live":
         return False
     disconnect_publisher(session)
+    # nginx may report the drop under the old key, which no longer names a channel: the session
+    # waits for a reconnect from here, whatever the hook later says.
+    publisher_left(session)
     return True
 
 

@@ -200,8 +200,14 @@ class LiveHost:
                 pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self.keys.wake)
                 while not self.stopping.is_set():
-                    if pubsub.get_message(timeout=1.0) is not None:
-                        self.woken.set()
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is None:
+                        continue
+                    self.woken.set()
+                    data = message.get("data")
+                    runner = self.runners.get(int(data)) if str(data, "ascii", "replace").isdigit() else None
+                    if runner is not None:
+                        runner.poke()
             except RedisError:
                 self.stopping.wait(1.0)
             finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from dataclasses import replace
 import math
 import threading
 import time
@@ -28,7 +29,7 @@ from app.media.ffmpeg_args import (FFMPEG_MASTER_NAME, MASTER_NAME, PLAYLIST_NAM
                                    transcode_args)
 from app.media.hls import fix_master_playlist
 from app.media.ladder import Rung, Source, passthrough_rung
-from app.media.llhls import WriteRefused
+from app.media.llhls import WriteRefused, part_target_for
 from app.media.llladder import LadderPackager
 from app.media.mirror import DirectorySync, live_mirror
 from app.media.probe import parse_speed, source_from_probe
@@ -110,6 +111,8 @@ class SessionRunner(threading.Thread):
         self.session_id = session_id
         self.lease = lease
         self.stopping = threading.Event()
+        # Set when the session changed (a publisher left, Stop): look at its status now.
+        self.poked = threading.Event()
         self.assignment: Assignment | None = None
         self.cost = 0.0
         self.source: Source | None = None
@@ -144,6 +147,15 @@ class SessionRunner(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
+        self.poked.set()
+
+    def poke(self) -> None:
+        self.poked.set()
+
+    def pause(self, seconds: float) -> None:
+        """Sleep, but wake at once when the session changes or the runner must stop."""
+        self.poked.wait(seconds)
+        self.poked.clear()
 
     # --- the thread ----------------------------------------------------------------------------
 
@@ -209,7 +221,7 @@ class SessionRunner(threading.Thread):
                                     "giving it back", self.session_id, self.internal_name, PULL_WAIT)
                         return Outcome.NOT_PULLABLE
                     self.publish_stats()
-                    self.stopping.wait(0.25)
+                    self.pause(0.25)
                     continue
                 pull_deadline = None
                 log.info("session %s (%s): source %dx%d at %.2f fps, %s/%s, keyframes every %s s",
@@ -245,7 +257,8 @@ class SessionRunner(threading.Thread):
                         self.session_id, self.internal_name, code, ran_for, self.failures, MAX_RESTARTS,
                         backoff, tail or "no output")
             self.state = "restarting"
-            if self.stopping.wait(backoff):
+            self.pause(backoff)
+            if self.lost():
                 return Outcome.LOST
             self.source = None  # probe again: the publisher may have changed its settings
 
@@ -265,7 +278,7 @@ class SessionRunner(threading.Thread):
         self.drop_relay()
         relay = PullRelay(self.pull)
         try:
-            source = source_from_probe(relay.probe(wait=wait) or {})
+            source = source_from_probe(relay.probe(wait=wait, cancel=self.poked.is_set) or {})
         except (OSError, ValueError):
             source = None
         if source is None:
@@ -299,6 +312,11 @@ class SessionRunner(threading.Thread):
         input_url, relay = self.take_input()
         if self.low_latency:
             plans = [part_plan(rung.fps) for rung in self.rungs]
+            if passthrough:
+                # The publisher's timestamps are whole milliseconds (FLV) and its frame times
+                # jitter: one frame of slack keeps every part within PART-TARGET.
+                plans = [replace(plan, part_target=part_target_for(plan.frames_per_part + 1, rung.fps))
+                         for plan, rung in zip(plans, self.rungs)]
             target = passthrough_target(source) if passthrough else ll_target_duration(self.rungs, plans)
             ladder = LadderPackager(self.out, self.rungs, plans, target_duration=target,
                                     record=self.record, announce=self.announce, mirror=self.mirror,
@@ -432,14 +450,16 @@ class SessionRunner(threading.Thread):
                         log.warning("session %s (%s): %s", self.session_id, self.internal_name, self.note)
                         self.assignment = lighter
                         return Outcome.TOO_SLOW
-            self.stopping.wait(TICK)
+            if self.poked.is_set():
+                self.poked.clear()
+                checked = 0.0  # look at the session's status now
+            else:
+                self.poked.wait(TICK)
 
     def keyframes_too_far(self, seconds: float) -> Outcome:
         """A passthrough source whose keyframes turned out too far apart: tell the creator, and
         transcode it where capacity allows (aligned GOPs) from the next run."""
         assert self.source is not None
-        from dataclasses import replace
-
         self.source = replace(self.source, keyframe_interval=round(seconds, 1))
         self.assignment = self.host.admit(self, self.source)
         self.note = (f"Your keyframes are about {seconds:.0f} s apart, which makes viewers wait: "
