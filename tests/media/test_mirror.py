@@ -368,13 +368,17 @@ def test_finish_session_completes_the_bucket_copy_or_deletes_it(s3_job_app, tmp_
     ended playlist, the recording list and recording.json, and loses the parts; with recording
     off, the session's keys go."""
     from app.extensions import db
+    from app.live.state import hls_dir, new_internal_name
     from app.media.storage import get_storage
     from tests.factories import make_live, make_user
-    from workers import transcode
+    from workers.live.finish import finish_session
 
     storage = get_storage()
+    config = s3_job_app.config
     session = make_live(make_user("bucketrec"))
-    out = transcode.hls_dir(session.internal_name)
+    session.internal_name = new_internal_name()  # as the publish hook names it
+    db.session.commit()
+    out = hls_dir(config, session.internal_name)
     live = Mirror(storage, out.parent)
     queue = MirrorQueue(live, "720p")
     pack = RenditionPackager(out / "720p", part_target=PART, segment_min=1.0, target_duration=1, mirror=queue)
@@ -387,24 +391,25 @@ def test_finish_session_completes_the_bucket_copy_or_deletes_it(s3_job_app, tmp_
     assert any(obj.key.startswith(prefix + "720p/p") for obj in storage.list(prefix))
     session.status = "ended"
     db.session.commit()
-    assert transcode.finish_session(session.id) == "kept"
+    assert finish_session(session.id) == "kept"
     stored = {obj.key[len(prefix):] for obj in storage.list(prefix)}
     assert {"recording.json", "720p/index.m3u8", "720p/recording.m3u8", "720p/init-0.mp4"} <= stored
     assert not [key for key in stored if key.startswith("720p/p")]
     assert check_playlist(storage.get_bytes(prefix + "720p/index.m3u8").decode()).ended
     assert {"720p/s0.m4s", "720p/s1.m4s", "720p/s2.m4s"} <= stored  # the open one closed from its parts
     assert storage.get_bytes(prefix + "recording.json") == (out / "recording.json").read_bytes()
-    assert transcode.finish_session(session.id) == "kept"  # twice is fine
+    assert finish_session(session.id) == "kept"  # twice is fine
 
     user = make_user("bucketnorec")
     user.channel.record = False
     gone = make_live(user)
+    gone.internal_name = new_internal_name()
     gone.status = "ended"
     db.session.commit()
     other = f"hls/{gone.internal_name}/"
-    write_atomic(transcode.hls_dir(gone.internal_name) / "720p" / "s0.m4s", b"seg")
+    write_atomic(hls_dir(config, gone.internal_name) / "720p" / "s0.m4s", b"seg")
     storage.put_bytes(other + "720p/s0.m4s", b"seg")
     storage.put_bytes(other + "720p/index.m3u8", b"#EXTM3U\n")
-    assert transcode.finish_session(gone.id) == "deleted"
-    assert list(storage.list(other)) == [] and not transcode.hls_dir(gone.internal_name).exists()
+    assert finish_session(gone.id) == "deleted"
+    assert list(storage.list(other)) == [] and not hls_dir(config, gone.internal_name).exists()
     assert storage.exists(prefix + "recording.json")  # another session's keys stay

@@ -15,10 +15,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from flask import current_app
 from PIL import Image
 from sqlalchemy import func, select
 
 from app.extensions import db, get_redis
+from app.live.state import hls_dir, new_internal_name
 from app.media import vod as media
 from app.media.encoder import X264, Encoder
 from app.media.ffmpeg_args import filter_graph, ll_output_args, ll_target_duration, part_plan, transcode_args
@@ -31,8 +33,9 @@ from app.models.channel import LATENCY_NORMAL
 from tests.e2e.conftest import require_tool
 from tests.factories import make_live, make_user
 from tests.media.llhls_rules import check_playlist
-from workers import context, transcode
+from workers import context
 from workers import vod as job
+from workers.live.finish import finish_session
 
 SECONDS = 20
 CLASSIC_SECONDS = 10
@@ -47,7 +50,7 @@ SOURCE = "testsrc2=size=854x480:rate=30[out0];sine=frequency=440:sample_rate=480
 
 def record_ll(out: Path, runs: list[int]) -> Path:
     """An LL-HLS recording of `runs` ffmpeg runs (seconds each) through the real packagers; a
-    later run resumes the playlists as a restarted transcode does (a discontinuity)."""
+    later run resumes the playlists as a restarted live encoder does (a discontinuity)."""
     ffmpeg = require_tool("ffmpeg")
     plans = [part_plan(rung.fps) for rung in RUNGS]
     for number, seconds in enumerate(runs):
@@ -73,7 +76,7 @@ def record_ll(out: Path, runs: list[int]) -> Path:
 
 
 def record_classic(out: Path, seconds: int) -> Path:
-    """A normal-latency recording: ffmpeg's own HLS muxer with the transcode's command, only
+    """A normal-latency recording: ffmpeg's own HLS muxer with a live ladder's command, only
     reading the test source instead of the RTMP pull."""
     args = transcode_args(SOURCE, str(out), RUNGS, encoder=Encoder(X264), preset="ultrafast",
                           has_audio=True, source_fps=30, record=True, thumbnail_path=None,
@@ -139,9 +142,15 @@ def ended_session(recording: Path, *, title: str = "Evening stream", latency: st
     session.status = "ended"
     session.ended_at = utcnow()
     db.session.commit()
-    shutil.copytree(recording, transcode.hls_dir(session.internal_name))
-    assert transcode.finish_session(session.id) == "kept"
+    session.internal_name = new_internal_name()  # as the publish hook names it
+    db.session.commit()
+    shutil.copytree(recording, live_output(session))
+    assert finish_session(session.id) == "kept"
     return session
+
+
+def live_output(session: StreamSession) -> Path:
+    return hls_dir(current_app.config, session.internal_name)
 
 
 def stored(prefix: str) -> dict[str, int]:
@@ -225,7 +234,7 @@ def check_vod(vod: VOD, session: StreamSession, seconds: float, tmp_path: Path, 
 
 
 def assert_live_output_gone(session: StreamSession) -> None:
-    assert not transcode.hls_dir(session.internal_name).exists()
+    assert not live_output(session).exists()
     assert stored(f"hls/{session.internal_name}/") == {}
 
 
@@ -291,7 +300,7 @@ def test_a_run_that_fails_midway_is_retried_to_one_correct_vod(vod_app, backend,
         job.build_vod(session.id)
     assert db.session.scalar(select(func.count()).select_from(VOD)) == 0
     assert stored(prefix) and f"{prefix}master.m3u8" not in stored(prefix)
-    assert transcode.hls_dir(session.internal_name).is_dir()  # the recording is kept for the retry
+    assert live_output(session).is_dir()  # the recording is kept for the retry
 
     vod = db.session.get(VOD, job.build_vod(session.id))  # RQ's retry
     objects = check_vod(vod, session, SECONDS, tmp_path)
@@ -348,11 +357,11 @@ def test_a_classic_recording_is_timed_from_its_fragments(vod_app, classic_record
     session.channel.title = "Channel title"
     db.session.commit()
     for rung in RUNGS:  # a last segment ffmpeg was killed writing: left out
-        last = max((transcode.hls_dir(session.internal_name) / rung.name).glob("seg_*.m4s"),
+        last = max((live_output(session) / rung.name).glob("seg_*.m4s"),
                    key=lambda p: int(p.stem[4:]))
         last.write_bytes(last.read_bytes()[:-100])
     assert "playlist" not in json.loads(
-        (transcode.hls_dir(session.internal_name) / "recording.json").read_text())["rungs"]["480p"]
+        (live_output(session) / "recording.json").read_text())["rungs"]["480p"]
     vod = db.session.get(VOD, job.build_vod(session.id))
     check_vod(vod, session, CLASSIC_SECONDS - 1, tmp_path)
     assert abs(vod.duration_seconds - (CLASSIC_SECONDS - 1)) < 0.2  # timed from the fragments
@@ -362,7 +371,7 @@ def test_a_classic_recording_is_timed_from_its_fragments(vod_app, classic_record
 @pytest.mark.parametrize("backend", ["s3"], indirect=True)
 def test_on_s3_another_host_builds_it_from_the_bucket(vod_app, backend, ll_recording, tmp_path):
     session = ended_session(ll_recording)
-    out = transcode.hls_dir(session.internal_name)
+    out = live_output(session)
     storage = get_storage()
     for path in out.rglob("*"):  # the bucket copy finish_session keeps on S3
         if path.is_file():
@@ -375,6 +384,8 @@ def test_on_s3_another_host_builds_it_from_the_bucket(vod_app, backend, ll_recor
 
 def test_no_recording_is_no_vod_and_no_error(vod_app):
     session = make_live(make_user())
+    session.internal_name = new_internal_name()
+    db.session.commit()
     assert job.build_vod(session.id) is None  # still live
     session.status, session.ended_at = "ended", utcnow()
     db.session.commit()
@@ -416,7 +427,7 @@ def test_a_second_run_waits_for_the_first_then_gives_up_for_a_retry(vod_app, ll_
         job.build_vod(session.id)
     assert time.monotonic() - started >= 0.9  # it waited VOD_LOCK_WAIT
     assert stored(f"vods/{session.id}/") == {}
-    assert transcode.hls_dir(session.internal_name).is_dir()
+    assert live_output(session).is_dir()
 
 
 @ONE_DATABASE
@@ -428,7 +439,7 @@ def test_a_second_run_waits_for_the_first_then_gives_up_for_a_retry(vod_app, ll_
 ])
 def test_a_bad_recording_is_refused_and_nothing_changes(vod_app, ll_recording, change):
     session = ended_session(ll_recording)
-    manifest_path = transcode.hls_dir(session.internal_name) / "recording.json"
+    manifest_path = live_output(session) / "recording.json"
     manifest = json.loads(manifest_path.read_text())
     change(manifest)
     manifest_path.write_text(json.dumps(manifest))
