@@ -60,6 +60,28 @@ def flv_has_keyframe(data: bytes | bytearray) -> bool:
     return False
 
 
+def _pid_connected_to(pid: int, port: int) -> bool:
+    """Whether process `pid` holds an established TCP socket to `port` (/proc/<pid>/fd, /proc/net/tcp*)."""
+    try:
+        inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")
+                  if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")}
+    except OSError:
+        return False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as lines:
+                next(lines)
+                for line in lines:
+                    fields = line.split()
+                    # remote address is HEX_IP:HEX_PORT; state 01 is ESTABLISHED
+                    if (fields[3] == "01" and int(fields[2].rsplit(":", 1)[1], 16) == port
+                            and fields[9] in inodes):
+                        return True
+        except (OSError, StopIteration, IndexError, ValueError):
+            continue
+    return False
+
+
 class PullRelay:
     """One ffmpeg copying the live stream to a pipe; `head()` reads its start, `feed()` pumps it
     (head first) into a consumer's stdin until either side ends."""
@@ -71,6 +93,16 @@ class PullRelay:
         self.buffer = bytearray()
         self.ended = False
         self._pump: threading.Thread | None = None
+
+    def connected(self, port: int, timeout: float = 1.0) -> bool:
+        """Whether the relay's ffmpeg has a TCP connection up to the ingest server's `port` (read
+        from /proc: ffmpeg says nothing until data flows). Waits up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if _pid_connected_to(self.process.pid, port):
+                return True
+            time.sleep(0.02)
+        return False
 
     def _read(self, timeout: float) -> bool:
         """Append what the relay has within `timeout` seconds; False once it has ended."""

@@ -38,8 +38,9 @@ redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. token, 'PX', ARGV[2])
 return token
 """
 # KEYS: lease, fence. ARGV: expected value, ttl ms, token. 1 when renewed, 0 when the lease is
-# someone else's. A key that vanished (Redis restarted empty) is ours again: nobody can have taken
-# it in between, or it would be there, and the fence is raised to our token for the next owner.
+# someone else's. A key that vanished (Redis restarted empty) is ours again unless the fence shows
+# a newer owner came (and released it) in between, and the fence is raised to our token for the
+# next owner.
 _RENEW = """
 local held = redis.call('GET', KEYS[1])
 if held == ARGV[1] then
@@ -47,8 +48,10 @@ if held == ARGV[1] then
   return 1
 end
 if not held then
+  local fence = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if fence > tonumber(ARGV[3]) then return 0 end
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[3]) then
+  if fence < tonumber(ARGV[3]) then
     redis.call('SET', KEYS[2], ARGV[3])
   end
   return 1

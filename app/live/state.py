@@ -106,6 +106,12 @@ class LiveKeys:
         """The host the publish hook chose for a session; others leave it alone for a moment."""
         return f"{self.prefix}placement:{int(session_id)}"
 
+    def pulling(self, session_id: int) -> str:
+        """A list the session's runner pushes to once its first pull is connected to the ingest
+        server: the publish hook waits for it, so that pull gets the stream from its first
+        frame (nginx-rtmp keeps no GOP: a later joiner waits for the next keyframe)."""
+        return f"{self.prefix}pulling:{int(session_id)}"
+
     def host(self, host_id: str) -> str:
         """A live host's heartbeat: JSON capacity, load and sessions (app.live.hosts)."""
         return f"{self.prefix}host:{host_id}"

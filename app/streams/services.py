@@ -105,17 +105,29 @@ def go_live(key: str, *, ingest: str, client_id: str | None,
     return session
 
 
+# How long the publish hook holds the publisher while the chosen host connects its pull.
+PULL_WAIT_SECONDS = 1.5
+
+
 def place_session(session: StreamSession) -> str | None:
-    """Hand the session to the live host with the most free capacity (app.live.hosts)."""
+    """Hand the session to the live host with the most free capacity (app.live.hosts), and give
+    that host a moment to connect its pull before the publisher starts: nginx-rtmp then sends it
+    the stream from the first frame (it keeps no GOP), so the recording misses nothing and the
+    stream plays a whole GOP sooner. A host that is late costs only that."""
+    keys = LiveKeys(current_app.config)
+    redis = get_redis()
     try:
-        chosen = hosts.place(get_redis(), LiveKeys(current_app.config), session.id)
+        chosen = hosts.place(redis, keys, session.id)
+        if chosen is None:
+            log.warning("session %s: no live host is running; it starts when one does", session.id)
+        elif not redis.blpop([keys.pulling(session.id)], timeout=PULL_WAIT_SECONDS):
+            log.info("session %s: host %s was not pulling within %.1f s; the publisher goes ahead",
+                     session.id, chosen, PULL_WAIT_SECONDS)
+        return chosen
     except RedisError as error:
         log.warning("session %s: cannot reach Redis to place it (%s); live hosts find it on their "
                     "next scan", session.id, error)
         return None
-    if chosen is None:
-        log.warning("session %s: no live host is running; it starts when one does", session.id)
-    return chosen
 
 
 def mark_playable(session_id: int, token: int) -> bool:

@@ -256,6 +256,10 @@ class LiveHost:
             self.woken.wait(SCAN_EVERY)
             self.woken.clear()
         self.shutdown()
+        # The lease and wake loops notice `stopping` within a second: a host stopped in-process
+        # leaves no thread behind reading the Redis client its app closes next.
+        for thread in threads:
+            thread.join(timeout=5)
 
     def stop(self) -> None:
         self.stopping.set()

@@ -15,6 +15,7 @@ import math
 import threading
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import select
@@ -123,6 +124,7 @@ class SessionRunner(threading.Thread):
         self.rungs: list[Rung] = []
         self.playable = threading.Event()
         self.announced_playable = False
+        self.hook_told = False
         self.master_done = False
         self.step = 0
         self.restarts = 0
@@ -277,6 +279,9 @@ class SessionRunner(threading.Thread):
         recording its first seconds."""
         self.drop_relay()
         relay = PullRelay(self.pull)
+        if not self.hook_told:
+            self.hook_told = True
+            self.tell_hook(relay)
         try:
             source = source_from_probe(relay.probe(wait=wait, cancel=self.poked.is_set) or {})
         except (OSError, ValueError):
@@ -286,6 +291,20 @@ class SessionRunner(threading.Thread):
             return None
         self.relay = relay
         return source
+
+    def tell_hook(self, relay: PullRelay) -> None:
+        """Let the publish hook (app.streams.services.place_session) release the publisher once
+        our pull is connected, so it gets the stream from its first frame."""
+        port = urlsplit(self.pull).port or 1935
+        relay.connected(port, timeout=1.0)
+        time.sleep(0.05)  # the RTMP handshake and play command follow the TCP connect at once
+        try:
+            pipe = self.host.redis.pipeline()
+            pipe.rpush(self.host.keys.pulling(self.session_id), "1")
+            pipe.expire(self.host.keys.pulling(self.session_id), 10)
+            pipe.execute()
+        except Exception:  # noqa: BLE001 - the hook stops waiting by itself
+            pass
 
     def drop_relay(self) -> None:
         if self.relay is not None:
@@ -314,8 +333,12 @@ class SessionRunner(threading.Thread):
             plans = [part_plan(rung.fps) for rung in self.rungs]
             if passthrough:
                 # The publisher's timestamps are whole milliseconds (FLV) and its frame times
-                # jitter: one frame of slack keeps every part within PART-TARGET.
-                plans = [replace(plan, part_target=part_target_for(plan.frames_per_part + 1, rung.fps))
+                # jitter: one frame of slack keeps every part within PART-TARGET. The copied
+                # audio is not aligned with the video, and ffmpeg cuts a fragment when either
+                # track reaches -frag_duration: asked for N - 1/2 frames, the audio cut parts of
+                # N - 1 frames (under 85 % of the target); N + 1/2 gives N or N + 1, both fit.
+                plans = [replace(plan, part_target=part_target_for(plan.frames_per_part + 1, rung.fps),
+                                 frag_duration_us=round((plan.frames_per_part + 0.5) / rung.fps * 1_000_000))
                          for plan, rung in zip(plans, self.rungs)]
             target = passthrough_target(source) if passthrough else ll_target_duration(self.rungs, plans)
             ladder = LadderPackager(self.out, self.rungs, plans, target_duration=target,
