@@ -6,10 +6,6 @@ from dataclasses import dataclass, field
 from ..models import Channel, StreamSession
 from ..streams import services as streams
 
-# offline: no open session. starting: a publisher is connected but the stream is not playable yet
-# (the channel is announced live only once it is). live: announced and playable. reconnecting: the
-# publisher left and the session waits out the grace period for it.
-STREAM_STATUSES = ("offline", "starting", "live", "reconnecting")
 
 
 @dataclass
@@ -23,11 +19,7 @@ def stream_state(channel: Channel) -> StreamState:
     session = streams.open_session_for(channel)
     if session is None:
         return StreamState("offline")
-    if session.status == "reconnecting":
-        status = "reconnecting"
-    else:
-        status = "live" if channel.is_live else "starting"
-    return StreamState(status, session.mode, public_renditions(session))
+    return StreamState(streams.stream_status(channel, session), session.mode, public_renditions(session))
 
 
 def public_renditions(session: StreamSession) -> list[dict]:

@@ -299,11 +299,7 @@ def live_panel(channel: Channel) -> LivePanel:
             return LivePanel("stopped", None, 0, None, stopped_until=channel.publish_blocked_until,
                              stop_cooldown=cooldown)
         return LivePanel("offline", None, 0, None, stop_cooldown=cooldown)
-    if session.status == "live":
-        # The live host calls streams.mark_playable once viewers can play the stream.
-        status = "live" if channel.is_live else "starting"
-    else:
-        status = "reconnecting"
+    status = streams.stream_status(channel, session)
     try:
         count = viewers.count(channel.id) if status == "live" else 0
     except RedisError:

@@ -65,6 +65,21 @@ def stop_cooldown_left(channel: Channel) -> timedelta | None:
     return left if left > timedelta(0) else None
 
 
+# offline: no open session. starting: a publisher is connected but viewers cannot play the stream
+# yet (the channel is announced live only once they can, see mark_playable). live: announced and
+# playable. reconnecting: the publisher left and the session waits out the grace period.
+STREAM_STATUSES = ("offline", "starting", "live", "reconnecting")
+
+
+def stream_status(channel: Channel, session: StreamSession | None) -> str:
+    """What the channel's stream is doing now (one of STREAM_STATUSES); `session` is its open one."""
+    if session is None:
+        return "offline"
+    if session.status == "reconnecting":
+        return "reconnecting"
+    return "live" if channel.is_live else "starting"
+
+
 def go_live(key: str, *, ingest: str, client_id: str | None,
             ingest_url: str | None = None) -> StreamSession:
     """Check a publisher's key and open (or resume) its channel's session, or raise PublishRefused.

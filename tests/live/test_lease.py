@@ -313,7 +313,8 @@ def test_a_holder_cut_off_from_redis_stops_writing_before_another_can_take_the_s
         renewer.join(timeout=3)
         cut_off.close()
 
-    assert stopped_at is not None and taken_at is not None
+    assert taken_at is not None, "box-b never got the session"
+    assert stopped_at is not None, "box-a still believed it owned the session when box-b took it"
     assert cut_at < stopped_at < taken_at
     assert taken_at - stopped_at > 0.5  # SAFETY's second, less the round trips it covers
     assert second.token > first.token

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 
 import pytest
 
 from app.media.encoder import Encoder
-from app.media.ffmpeg_args import gop_frames, transcode_args, var_stream_map
+from app.media.ffmpeg_args import classic_passthrough_args, gop_frames, transcode_args, var_stream_map
 from app.media.hls import complete_master, fix_master_playlist, master_is_complete
-from app.media.ladder import Source, ladder_for
+from app.media.ladder import Source, ladder_for, passthrough_rung
 
 LADDER_720 = ladder_for(Source(1280, 720, 30))
 
@@ -232,3 +233,129 @@ def test_ll_transcode_args_one_decode_a_pipe_per_rung_and_the_thumbnail():
     assert ll_target_duration(LADDER_720, plans) == 1
     with pytest.raises(ValueError, match="pipe"):
         ll_transcode_args("in", LADDER_720, plans, [5, 6])
+
+
+# --- source passthrough: no decode, no encode ----------------------------------------------------
+
+SOURCE_1080 = Source(1920, 1080, 30, kbps=4500)
+
+
+def test_ll_passthrough_copies_the_source_into_cmaf_parts_on_one_pipe():
+    from app.media.ffmpeg_args import ll_passthrough_args, part_plan
+
+    plan = part_plan(30)
+    args = ll_passthrough_args("rtmp://127.0.0.1:1935/live/st-abc", plan, 9)
+    assert args[0] == "ffmpeg" and all(isinstance(a, str) for a in args)
+    assert args.count("-i") == 1 and value_after(args, "-i") == "rtmp://127.0.0.1:1935/live/st-abc"
+    assert args[args.index("-i") + 2:args.index("-f")] == [
+        "-map", "0:v:0", "-map", "0:a:0", "-c:v", "copy", "-c:a", "copy"]
+    for encoding in ("-filter_complex", "libx264", "-preset", "-g", "-b:v", "-hwaccel", "-vf"):
+        assert encoding not in args
+    assert value_after(args, "-f") == "mp4"
+    assert value_after(args, "-movflags") == "empty_moov+default_base_moof+frag_keyframe+cmaf"
+    assert args[-3:] == ["-frag_duration", str(plan.frag_duration_us), "pipe:9"]
+    assert value_after(args, "-rw_timeout") == "10000000" and value_after(args, "-progress") == "pipe:1"
+
+
+@pytest.mark.parametrize("has_audio, copy_audio, audio", [
+    (True, True, ["-c:a", "copy"]),
+    (True, False, ["-c:a", "aac", "-ac", "2", "-ar", "48000", "-b:a", "128k"]),  # MP3 from an old encoder
+    (False, True, []),
+])
+def test_passthrough_copies_aac_reencodes_other_audio_and_maps_none_without(has_audio, copy_audio, audio):
+    from app.media.ffmpeg_args import classic_passthrough_args, ll_passthrough_args, part_plan
+
+    rung = passthrough_rung(SOURCE_1080)
+    for args in (ll_passthrough_args("in", part_plan(30), 5, has_audio=has_audio, copy_audio=copy_audio),
+                 classic_passthrough_args("in", "/o", rung, has_audio=has_audio, copy_audio=copy_audio)):
+        assert ("0:a:0" in args) is has_audio
+        expected = (["-map", "0:a:0"] if has_audio else []) + ["-c:v", "copy"] + audio
+        streams = args[args.index("0:v:0") + 1:]
+        assert streams[:len(expected) + 1] == expected + ["-f"]  # then the output, nothing else
+        assert value_after(args, "-c:v") == "copy" and args.count("-c:a") == (1 if has_audio else 0)
+
+
+def test_classic_passthrough_writes_one_variant_named_after_its_rung():
+    from app.media.ffmpeg_args import classic_passthrough_args
+
+    rung = passthrough_rung(SOURCE_1080)
+    args = classic_passthrough_args("rtmp://127.0.0.1:1935/live/st-abc", "/out/hls/st-abc/", rung,
+                                    start_number=40, record=False)
+    assert value_after(args, "-c:v") == "copy" and "-filter_complex" not in args and "libx264" not in args
+    assert value_after(args, "-f") == "hls" and value_after(args, "-hls_segment_type") == "fmp4"
+    assert value_after(args, "-var_stream_map") == "v:0,a:0,name:1080p"
+    assert value_after(args, "-hls_fmp4_init_filename") == "init-40-1080p.mp4"  # no literal %v
+    assert value_after(args, "-hls_segment_filename") == "/out/hls/st-abc/%v/seg_%d.m4s"
+    assert value_after(args, "-master_pl_name") == "master.ffmpeg.m3u8"
+    assert "delete_segments" in value_after(args, "-hls_flags")
+    assert args[-1] == "/out/hls/st-abc/%v/index.m3u8"
+    silent = classic_passthrough_args("in", "/o", rung, has_audio=False)
+    assert value_after(silent, "-var_stream_map") == "v:0,name:1080p"
+    assert "delete_segments" not in value_after(silent, "-hls_flags")
+    assert "-rw_timeout" not in classic_passthrough_args("in", "/o", rung, live_input=False, progress=None)
+
+
+@pytest.fixture(scope="module")
+def h264_mp3_source(tmp_path_factory):
+    """Two seconds of H.264 with a keyframe every second and MP3 audio, in FLV as from RTMP."""
+    path = tmp_path_factory.mktemp("passthrough") / "source.flv"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+                    "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "libmp3lame",
+                    "-f", "flv", str(path)], check=True, timeout=60)
+    return path
+
+
+def video_packets(path) -> list[tuple[str, str]]:
+    """(pts_time, flags) of every video packet, as stored (not decoded)."""
+    result = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                             "packet=pts_time,size,flags", "-of", "csv=p=0", str(path)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return [tuple(line.split(",")) for line in result.stdout.split()]
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_classic_passthrough_runs_and_keeps_the_publishers_video_bit_for_bit(tmp_path, h264_mp3_source):
+    rung = passthrough_rung(Source(320, 240, 30, audio_codec="mp3"))
+    out = tmp_path / "hls"
+    args = classic_passthrough_args(str(h264_mp3_source), str(out), rung, copy_audio=False, start_number=3,
+                                    live_input=False, progress=None)
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    playlist = (out / "240p" / "index.m3u8").read_text()
+    assert '#EXT-X-MAP:URI="init-3-240p.mp4"' in playlist and "seg_3.m4s" in playlist
+    assert decoded_size(out / "240p") == (320, 240)
+    joined = out / "240p" / "joined.mp4"
+    joined.write_bytes((out / "240p" / "init-3-240p.mp4").read_bytes()
+                       + b"".join((out / "240p" / f"seg_{n}.m4s").read_bytes()
+                                  for n in range(3, 3 + playlist.count("seg_"))))
+    codecs = {s["codec_type"]: s["codec_name"] for s in ffprobe_json(joined, "stream=codec_type,codec_name")["streams"]}
+    assert codecs == {"video": "h264", "audio": "aac"}
+    # Copied, not re-encoded: the same packets with the same sizes, keyframes where the source had them.
+    source_sizes = [(flags[0], size) for _, size, flags in video_packets(h264_mp3_source)]
+    copied_sizes = [(flags[0], size) for _, size, flags in video_packets(joined)]
+    assert copied_sizes == source_sizes
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_ll_passthrough_cuts_parts_of_whole_frames_and_starts_one_at_every_keyframe(h264_mp3_source):
+    from app.media.ffmpeg_args import ll_passthrough_args, part_plan
+    from app.media.fmp4 import InitSegment, read_fragments
+
+    plan = part_plan(30)
+    read_fd, write_fd = os.pipe()
+    args = ll_passthrough_args(str(h264_mp3_source), plan, write_fd, copy_audio=False, live_input=False,
+                               progress=None)
+    process = subprocess.Popen(args, pass_fds=(write_fd,), stderr=subprocess.PIPE)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        items = list(read_fragments(pipe))
+    assert process.wait(30) == 0, process.stderr.read().decode()
+    process.stderr.close()
+    init, parts = items[0], items[1:]
+    assert isinstance(init, InitSegment) and init.codecs.startswith("avc1.") and "mp4a.40.2" in init.codecs
+    assert sum(part.duration for part in parts) == pytest.approx(2.0, abs=0.05)
+    starts = [round(part.start, 3) for part in parts if part.independent]
+    assert starts[:2] == [0.0, 1.0]  # the source's keyframes, one a second
+    assert all(part.duration <= plan.part_target + 1e-6 for part in parts)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.media.ladder import PRESETS, Source, ladder_for, lighter
+from app.media.ladder import AUDIO_KBPS, PRESETS, Source, ladder_for, lighter, passthrough_rung
 
 
 def names(rungs):
@@ -69,3 +69,29 @@ def test_lighter_skips_steps_that_change_nothing():
     real = [p for p in plans if p is not None]
     assert [p.preset for p in real] == ["veryfast", "superfast", "ultrafast"]
     assert lighter(ladder, -1) is None
+
+
+def test_passthrough_rung_is_the_source_at_the_bitrate_it_declared():
+    rung = passthrough_rung(Source(1920, 1080, 30, kbps=4500))
+    assert (rung.name, rung.width, rung.height, rung.fps) == ("1080p", 1920, 1080, 30)
+    assert (rung.video_kbps, rung.maxrate_kbps, rung.bufsize_kbps, rung.audio_kbps) == (4500, 6750, 9000, AUDIO_KBPS)
+    assert rung.bandwidth == (6750 + AUDIO_KBPS) * 1000
+
+
+@pytest.mark.parametrize("height, kbps", [(1080, 9000), (720, 5250), (480, 3000), (360, 1800), (240, 1800),
+                                          (1440, 9000)])
+def test_without_a_declared_bitrate_passthrough_guesses_generously_from_the_nearest_rung(height, kbps):
+    assert passthrough_rung(Source(height * 16 // 9, height, 30)).video_kbps == kbps
+
+
+def test_passthrough_rung_is_named_like_the_ladder_rung_that_continues_its_playlist():
+    for source in (Source(1920, 1080, 60), Source(1280, 720, 30), Source(854, 480, 30)):
+        assert passthrough_rung(source).name == ladder_for(source)[0].name
+    assert passthrough_rung(Source(1000, 563, 30)).name == "564p"  # odd heights are named even
+
+
+def test_passthrough_rung_keeps_the_source_rate_and_carries_no_audio_when_there_is_none():
+    assert passthrough_rung(Source(1280, 720, 30000 / 1001)).fps == 29.97
+    assert passthrough_rung(Source(1280, 720, 0)).fps == 30  # a probe that found no rate
+    silent = passthrough_rung(Source(1280, 720, 30, has_audio=False, kbps=2000))
+    assert silent.audio_kbps == 0 and silent.bandwidth == 3000 * 1000

@@ -314,7 +314,8 @@ def test_a_host_with_no_room_passes_the_source_through(make_app, rtmp_port, tmp_
             wait_for(lambda: len(list((out / "540p").glob("s[0-9]*.m4s"))) >= 4, 30, "four passthrough segments")
             assert decoded_size(out / "540p") == (960, 540)
             current = check_playlist((out / "540p" / "index.m3u8").read_text())
-            assert current.part_target and all(s.duration == 1.0 for s in current.segments[:-1] if s.duration)
+            durations = [s.duration for s in current.segments[1:] if s.duration is not None]
+            assert current.part_target and all(abs(d - 1.0) < 0.05 for d in durations), durations  # 1 s GOPs
             stats = wait_for(lambda: (s := live.stats()) and s["state"] == "running" and s, 20, "stats")
             assert stats["mode"] == "passthrough" and stats["encoder"] == "copy" and stats["preset"] is None
             assert [r["name"] for r in stats["ladder"]] == ["540p"]
@@ -326,8 +327,9 @@ def test_a_host_with_no_room_passes_the_source_through(make_app, rtmp_port, tmp_
                 assert (rendition["width"], rendition["height"]) == (960, 540) and rendition["delivery"] == "ll-hls"
                 assert live.host.runners[live.session_id].cost < 0.1
                 wait_for(lambda: row(live).playable_at, 10, "the session announced playable")
+            # Enough versions of the playlist for the rules to mean something.
+            wait_for(lambda: watcher.histories["540p"].count > 12 or watcher.failures, 20, "a dozen playlists")
             live.end()
-        assert watcher.histories["540p"].count > 12
         assert check_playlist((out / "540p" / "index.m3u8").read_text()).ended
         with app.app_context():
             assert finish_session(live.session_id) == "kept"

@@ -1,0 +1,178 @@
+"""The pull relay: spotting the first keyframe in FLV bytes, and a real relay ffmpeg read from a
+file (it takes any ffmpeg input), from a FIFO nobody writes to, and from a silent TCP server."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from tests.e2e.conftest import require_tool
+from workers.relay import PullRelay, flv_has_keyframe, relay_args
+
+AVC, HEVC, H263 = 7, 12, 2
+KEY, INTER = 1, 2
+SEQUENCE_HEADER, CODED_FRAME = 0, 1
+HEADER = b"FLV\x01\x05" + (9).to_bytes(4, "big") + (0).to_bytes(4, "big")  # + PreviousTagSize0
+
+
+def tag(kind: int, body: bytes) -> bytes:
+    """One FLV tag: type, size, timestamp, stream id, the body, then PreviousTagSize."""
+    head = bytes([kind]) + len(body).to_bytes(3, "big") + bytes(4) + bytes(3)
+    return head + body + (11 + len(body)).to_bytes(4, "big")
+
+
+def video(frame_type: int, codec: int, packet_type: int | None = None, payload: bytes = b"\x00" * 8) -> bytes:
+    body = bytes([frame_type << 4 | codec])
+    if packet_type is not None:
+        body += bytes([packet_type]) + bytes(3)  # AVC/HEVC: packet type, composition time
+    return tag(9, body + payload)
+
+
+AUDIO = tag(8, b"\xaf\x01" + b"\x21" * 20)
+SCRIPT = tag(18, b"\x02\x00\x0aonMetaData" + b"\x00" * 30)
+AVC_HEADER = video(KEY, AVC, SEQUENCE_HEADER)
+AVC_KEYFRAME = video(KEY, AVC, CODED_FRAME)
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"FLV", HEADER, b"NOT" + HEADER[3:] + AVC_KEYFRAME,
+    HEADER + SCRIPT + AUDIO,
+    HEADER + SCRIPT + AVC_HEADER,  # the decoder configuration is no frame
+    HEADER + AVC_HEADER + video(INTER, AVC, CODED_FRAME) + AUDIO,
+    HEADER + video(KEY, HEVC, SEQUENCE_HEADER),
+    HEADER + AVC_HEADER + AVC_KEYFRAME[:11],  # the keyframe's tag header only, no body yet
+], ids=["empty", "signature-only", "header-only", "not-flv", "script-and-audio", "avc-sequence-header",
+        "inter-frame", "hevc-sequence-header", "keyframe-tag-without-body"])
+def test_no_keyframe(data):
+    assert not flv_has_keyframe(data)
+
+
+@pytest.mark.parametrize("data", [
+    HEADER + SCRIPT + AVC_HEADER + AUDIO + AVC_KEYFRAME,
+    HEADER + AVC_KEYFRAME,
+    HEADER + video(KEY, HEVC, CODED_FRAME),
+    HEADER + video(KEY, H263),  # codecs without a packet type: a key frame is a key frame
+    HEADER + AVC_HEADER + AVC_KEYFRAME[:13],  # arriving: enough to know it is one
+    bytearray(HEADER + AVC_KEYFRAME),
+], ids=["after-metadata-header-and-audio", "at-once", "hevc", "h263", "partly-arrived", "bytearray"])
+def test_keyframe(data):
+    assert flv_has_keyframe(data)
+
+
+def test_a_longer_header_is_skipped_by_its_declared_size():
+    long_header = b"FLV\x01\x05" + (13).to_bytes(4, "big") + b"\xff" * 4 + (0).to_bytes(4, "big")
+    assert flv_has_keyframe(long_header + AVC_KEYFRAME)
+    assert not flv_has_keyframe(long_header + AVC_HEADER)
+
+
+def tag_offsets(data: bytes) -> list[tuple[int, int]]:
+    """(offset, tag type) of every whole tag in an FLV file."""
+    found, offset = [], int.from_bytes(data[5:9], "big") + 4
+    while offset + 11 <= len(data):
+        size = int.from_bytes(data[offset + 1:offset + 4], "big")
+        found.append((offset, data[offset] & 0x1F))
+        offset += 11 + size + 4
+    return found
+
+
+@pytest.fixture(scope="module")
+def flv_file(tmp_path_factory):
+    """Two seconds of H.264 (a keyframe every second) and AAC, as OBS would publish them."""
+    ffmpeg = require_tool("ffmpeg")
+    path = tmp_path_factory.mktemp("relay") / "out.flv"
+    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
+                    "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac",
+                    "-f", "flv", str(path)], check=True, timeout=60)
+    return path
+
+
+def test_a_real_stream_has_its_first_keyframe_after_the_decoder_configuration(flv_file):
+    data = flv_file.read_bytes()
+    videos = [offset for offset, kind in tag_offsets(data) if kind == 9]
+    first, second = videos[0], videos[1]
+    assert data[first + 11] == KEY << 4 | AVC and data[first + 12] == SEQUENCE_HEADER
+    assert data[second + 11] == KEY << 4 | AVC and data[second + 12] == CODED_FRAME
+    assert not flv_has_keyframe(data[:second])
+    assert not flv_has_keyframe(data[:second + 11])
+    assert flv_has_keyframe(data[:second + 13])
+    assert flv_has_keyframe(data)
+
+
+def test_the_relay_copies_any_ffmpeg_input_as_flv():
+    args = relay_args("/tmp/in.flv")
+    assert args[args.index("-i") + 1] == "/tmp/in.flv"
+    assert args[args.index("-c") + 1] == "copy" and args[-3:] == ["-flvflags", "no_duration_filesize", "pipe:1"]
+
+
+@pytest.fixture
+def relays():
+    """Relays started by a test, stopped after it whatever happened."""
+    started: list[PullRelay] = []
+
+    def start(url: str) -> PullRelay:
+        relay = PullRelay(url)
+        started.append(relay)
+        return relay
+
+    yield start
+    for relay in started:
+        relay.stop()
+
+
+def test_head_reads_past_the_first_keyframe_and_probe_describes_the_stream(flv_file, relays):
+    relay = relays(str(flv_file))
+    head = relay.head(wait=10)
+    assert head.startswith(b"FLV") and flv_has_keyframe(head)
+    info = relay.probe(wait=10)
+    video = next(stream for stream in info["streams"] if stream["codec_type"] == "video")
+    assert (video["codec_name"], video["width"], video["height"]) == ("h264", 320, 240)
+    assert any(stream["codec_type"] == "audio" and stream["codec_name"] == "aac" for stream in info["streams"])
+    assert any(packet.get("flags", "").startswith("K") for packet in info["packets"])
+
+
+def test_feed_hands_over_the_head_and_then_the_rest_exactly_once(flv_file, relays, tmp_path):
+    whole = subprocess.run(relay_args(str(flv_file)), capture_output=True, check=True, timeout=30).stdout
+    relay = relays(str(flv_file))
+    head = relay.head(after_keyframe=0.0, size=4096, wait=10)
+    assert 0 < len(head) and flv_has_keyframe(head)
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(read_fd, "rb") as received, os.fdopen(write_fd, "wb") as sink:
+        relay.feed(sink)
+        got = received.read()  # until the relay ends and the pump closes the sink
+    assert got == whole and got.startswith(head)
+
+
+def test_a_stream_that_never_comes_gives_up_after_wait(tmp_path, relays):
+    fifo = tmp_path / "never"
+    os.mkfifo(fifo)  # nobody writes: ffmpeg waits in open() as for a publisher that never came
+    relay = relays(str(fifo))
+    started = time.monotonic()
+    assert relay.head(wait=0.5) == b""
+    assert 0.4 < time.monotonic() - started < 2.0
+
+
+def test_cancel_stops_the_wait_for_the_stream(tmp_path, relays):
+    fifo = tmp_path / "never"
+    os.mkfifo(fifo)
+    relay = relays(str(fifo))
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    assert relay.probe(wait=30, cancel=stop.is_set) is None
+    assert time.monotonic() - started < 2.0
+
+
+def test_connected_sees_the_pull_reach_the_ingest_server(relays):
+    ingest = socket.create_server(("127.0.0.1", 0))  # accepts and sends nothing, like nginx-rtmp before a publisher
+    port = ingest.getsockname()[1]
+    try:
+        relay = relays(f"tcp://127.0.0.1:{port}")
+        assert relay.connected(port, timeout=5)
+        assert not relay.connected(port + 1 if port < 65535 else port - 1, timeout=0.1)
+    finally:
+        ingest.close()
