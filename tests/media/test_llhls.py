@@ -9,6 +9,7 @@ from app.media.llhls import (
     PLAYLIST,
     RenditionPackager,
     RenditionReport,
+    WriteRefused,
     fmt,
     part_name,
     part_target_for,
@@ -259,3 +260,74 @@ def test_the_blocking_endpoint_reads_what_the_packager_writes(tmp_path):
     delta = delta_update((tmp_path / PLAYLIST).read_text(), state.can_skip_until)
     assert "#EXT-X-SKIP:SKIPPED-SEGMENTS=" in delta
     check_playlist(delta.replace("#EXT-X-SKIP", "#SKIPPED"))  # the kept part still keeps the rules
+
+
+class LeaseStandIn:
+    """Stands in for app.live.lease.Lease: `valid` until the host loses the session."""
+
+    def __init__(self):
+        self.held = True
+        self.asked = 0
+
+    def valid(self) -> bool:
+        self.asked += 1
+        return self.held
+
+
+def files(directory) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
+
+
+def test_a_host_without_the_lease_writes_nothing_not_even_the_init(tmp_path):
+    lease = LeaseStandIn()
+    lease.held = False
+    fresh = RenditionPackager(tmp_path, part_target=PART, segment_min=1.0, target_duration=1, guard=lease.valid)
+    with pytest.raises(WriteRefused, match="no longer owns"):
+        fresh.add_init(b"ftypmoov")
+    assert lease.asked == 1 and files(tmp_path) == {} and not fresh.has_init
+
+
+@pytest.mark.parametrize("last_write", [
+    lambda pack: pack.add_part(b"next", 10 / 30, independent=False),  # a part in the open segment
+    lambda pack: pack.add_part(b"next", 10 / 30, independent=True),  # one that would close it first
+    lambda pack: pack.close(),
+    lambda pack: pack.finish(),
+    lambda pack: pack.add_init(b"ftypmoov2"),
+], ids=["part", "keyframe-part", "close", "finish", "init"])
+def test_once_the_lease_is_lost_every_write_is_refused_before_any_file_changes(tmp_path, last_write):
+    lease = LeaseStandIn()
+    pack = packager(tmp_path, guard=lease.valid)
+    feed_gops(pack, 2)
+    pack.add_part(b"gop2part0", 10 / 30, independent=True)
+    assert lease.asked > 0  # asked before the writes so far
+    before = files(tmp_path)
+    lease.held = False
+    with pytest.raises(WriteRefused):
+        last_write(pack)
+    assert files(tmp_path) == before  # recording.m3u8 included
+
+
+def test_longest_is_the_longest_segment_closed(tmp_path):
+    pack = packager(tmp_path, target_duration=2)
+    assert pack.longest == 0.0
+    feed_gops(pack, 1)
+    assert pack.longest == 0.0  # still open
+    feed_gops(pack, 1, parts_per_gop=6)  # closes the first (1 s), opens a 2 s one
+    assert pack.longest == pytest.approx(1.0)
+    feed_gops(pack, 1)
+    assert pack.longest == pytest.approx(2.0)
+    pack.finish()
+    assert pack.longest == pytest.approx(2.0)
+
+
+def test_longest_counts_this_run_only_not_segments_resumed_from_disk(tmp_path):
+    first = packager(tmp_path, target_duration=3)
+    feed_gops(first, 1, parts_per_gop=9)
+    feed_gops(first, 1)
+    first.close()
+    assert first.longest == pytest.approx(3.0)
+    second = RenditionPackager(tmp_path, part_target=PART, segment_min=1.0, target_duration=3)
+    assert second.longest == 0.0
+    second.add_init(b"ftypmoov2")
+    feed_gops(second, 2)
+    assert second.longest == pytest.approx(1.0)

@@ -142,6 +142,7 @@ class LiveHost:
         db.session.rollback()
         wanted = db.session.execute(select(StreamSession.id, StreamSession.lease_token)
                                     .where(StreamSession.status == "live")).all()
+        db.session.rollback()  # the connection goes back to the pool the runners share
         if not wanted:
             return
         now = time.monotonic()

@@ -269,7 +269,12 @@ class SessionRunner(threading.Thread):
 
     def status(self) -> str | None:
         db.session.rollback()  # a fresh snapshot: the hooks change the row under us
-        return db.session.scalar(select(StreamSession.status).where(StreamSession.id == self.session_id))
+        try:
+            return db.session.scalar(select(StreamSession.status).where(StreamSession.id == self.session_id))
+        finally:
+            # Give the connection back: a host runs dozens of sessions, and a connection each,
+            # held between looks, would drain the pool.
+            db.session.rollback()
 
     # --- input ---------------------------------------------------------------------------------
 
@@ -446,6 +451,7 @@ class SessionRunner(threading.Thread):
                     return Outcome.RECONNECTING
                 self.publish_stats()
                 self.publish_thumbnail()
+                db.session.rollback()  # no connection held between looks
             if self.run_.poll() is not None or (self.ladder is not None and self.ladder.errors):
                 return Outcome.LOST if not self.lease.valid() else Outcome.EXITED
             if not self.low_latency and not self.master_done:
