@@ -166,6 +166,7 @@ def render_nginx_conf(settings: dict) -> str:
         raise ValueError(f"ingest must be one of {', '.join(INGESTS)}, not {values['ingest']!r}")
     prefix = str(values["prefix"])
     values.setdefault("hook_port", int(values["http_port"]) + 1)
+    values.setdefault("ingest_pull_prefix", None)  # then live hosts pull from INGEST_PULL_URL
     values.setdefault("pid_path", f"{prefix}/nginx.pid")
     values.setdefault("error_log", "stderr")
     values.setdefault("log_dir", f"{prefix}/logs")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
+
+import pytest
 
 from app.media.encoder import X264, Encoder
-from app.media.ffmpeg_args import filter_graph, ll_output_args, part_plan
-from app.media.ladder import Source, ladder_for
-from app.media.llhls import PLAYLIST
+from app.media.ffmpeg_args import filter_graph, ll_output_args, ll_passthrough_args, part_plan
+from app.media.ladder import Source, ladder_for, passthrough_rung
+from app.media.llhls import PLAYLIST, part_target_for
 from app.media.llladder import MASTER, LadderPackager
 from tests.e2e.conftest import require_tool
 
@@ -70,3 +73,139 @@ def test_live_ladder_playlists_keep_the_rules_and_classic_clients_read_them(tmp_
     assert probe.returncode == 0, probe.stderr
     codecs = {s["codec_name"] for s in json.loads(probe.stdout)["streams"]}
     assert {"h264", "aac"} <= codecs
+
+
+# --- this run's first playable moment, segment length, passthrough ------------------------------
+
+TWO_RUNGS = ladder_for(Source(854, 480, 30))
+
+
+def encode(ladder: LadderPackager, rungs, plans, seconds: float, *, ends_well: bool = True) -> None:
+    """A test pattern through the real ffmpeg ladder into `ladder`'s pipes, as fast as it encodes."""
+    fds = ladder.open_pipes()
+    args = [require_tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin",
+            "-f", "lavfi", "-i", f"testsrc2=size=854x480:rate=30:duration={seconds}[out0];"
+                                 f"sine=frequency=440:sample_rate=48000:duration={seconds}[out1]",
+            "-filter_complex", filter_graph(rungs, Encoder(X264), 30, thumbnail=False)]
+    for index, (rung, plan, fd) in enumerate(zip(rungs, plans, fds)):
+        args += ll_output_args(index, rung, plan, fd, has_audio=True, preset="ultrafast")
+    run(ladder, args, fds, ends_well=ends_well)
+
+
+def run(ladder: LadderPackager, args: list[str], fds: list[int], *, ends_well: bool = True) -> None:
+    process = subprocess.Popen(args, pass_fds=fds, stderr=subprocess.PIPE)
+    ladder.start()
+    try:
+        assert (process.wait(20) == 0) is ends_well, process.stderr.read().decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(5)
+        process.stderr.close()
+
+
+class Playable:
+    """on_playable's record of what players would find at that moment."""
+
+    def __init__(self, out):
+        self.out = out
+        self.ladder: LadderPackager | None = None
+        self.calls: list[dict] = []
+
+    def __call__(self) -> None:
+        self.calls.append({
+            "master": (self.out / MASTER).exists(),
+            # Segments closed by this run: those resumed from an earlier run's playlist have no parts.
+            "closed": [sum(1 for s in packager.segments if s.complete and s.parts)
+                       for packager in self.ladder.packagers],
+        })
+
+
+def test_playable_once_the_master_is_out_and_every_rung_closed_a_segment(tmp_path):
+    plans = [part_plan(rung.fps) for rung in TWO_RUNGS]
+    playable = Playable(tmp_path)
+    ladder = playable.ladder = LadderPackager(tmp_path, TWO_RUNGS, plans, target_duration=1, on_playable=playable)
+    encode(ladder, TWO_RUNGS, plans, 3)
+    ladder.close()
+    assert ladder.errors == [] and ladder.playable
+    (call,) = playable.calls
+    assert call["master"] and all(closed >= 1 for closed in call["closed"])
+    assert min(call["closed"]) == 1  # at the first moment it was true, not later
+    assert ladder.longest_segment == pytest.approx(1.0, abs=0.05)
+
+
+def test_after_a_restart_playable_waits_for_segments_of_the_new_run(tmp_path):
+    plans = [part_plan(rung.fps) for rung in TWO_RUNGS]
+    first = LadderPackager(tmp_path, TWO_RUNGS, plans, target_duration=1)
+    encode(first, TWO_RUNGS, plans, 2)
+    first.close()
+    playable = Playable(tmp_path)
+    again = playable.ladder = LadderPackager(tmp_path, TWO_RUNGS, plans, target_duration=1, on_playable=playable)
+    assert all(packager.segments for packager in again.packagers)  # the earlier run's, resumed
+    encode(again, TWO_RUNGS, plans, 3)
+    again.close()
+    (call,) = playable.calls
+    assert call["master"] and min(call["closed"]) == 1
+
+
+def test_segment_min_overrides_one_gop_per_segment(tmp_path):
+    plans = [part_plan(rung.fps) for rung in TWO_RUNGS]
+    ladder = LadderPackager(tmp_path, TWO_RUNGS, plans, target_duration=2, segment_min=2.0)
+    encode(ladder, TWO_RUNGS, plans, 5)
+    ladder.finish()
+    assert ladder.errors == []
+    assert ladder.longest_segment == pytest.approx(2.0, abs=0.05)
+    for rung in TWO_RUNGS:
+        final = check_playlist((tmp_path / rung.name / PLAYLIST).read_text())
+        assert [round(s.duration) for s in final.segments] == [2, 2, 1]
+
+
+def test_without_the_lease_no_master_and_no_playable(tmp_path):
+    plans = [part_plan(rung.fps) for rung in TWO_RUNGS]
+    playable = []
+    ladder = LadderPackager(tmp_path, TWO_RUNGS, plans, target_duration=1, guard=lambda: False,
+                            on_playable=lambda: playable.append(True))
+    encode(ladder, TWO_RUNGS, plans, 1, ends_well=False)  # its pipes break: nobody reads them
+    ladder.close()
+    assert not (tmp_path / MASTER).exists() and playable == []
+    assert len(ladder.errors) == len(TWO_RUNGS) and all("no longer owns" in e for e in ladder.errors)
+    assert all(list((tmp_path / rung.name).iterdir()) == [] for rung in TWO_RUNGS)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """Four seconds as a publisher sends them: H.264 with a keyframe every 2 s and AAC, in FLV."""
+    path = tmp_path_factory.mktemp("passthrough") / "published.flv"
+    subprocess.run([require_tool("ffmpeg"), "-hide_banner", "-loglevel", "error",
+                    "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=4",
+                    # The audio stops before the video: audio past the last frame would come as a
+                    # tail fragment without video, which fmp4 counts as independent (a segment).
+                    "-f", "lavfi", "-i", "sine=frequency=440:duration=3.9",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-c:a", "aac",
+                    "-f", "flv", str(path)], check=True, timeout=60)
+    return path
+
+
+def test_passthrough_is_one_rung_of_the_publishers_own_gops(tmp_path, published):
+    source = Source(640, 360, 30, keyframe_interval=2.0)
+    rung = passthrough_rung(source)
+    # As the session plans it: parts of whole frames, one frame of slack in PART-TARGET.
+    plan = part_plan(rung.fps)
+    plan = replace(plan, part_target=part_target_for(plan.frames_per_part + 1, rung.fps))
+    announced = []
+    playable = Playable(tmp_path)
+    ladder = playable.ladder = LadderPackager(
+        tmp_path, [rung], [plan], target_duration=2, segment_min=1.0, on_playable=playable,
+        announce=lambda name, msn, part: announced.append((name, msn, part)))
+    fds = ladder.open_pipes()
+    run(ladder, ll_passthrough_args(str(published), plan, fds[0], live_input=False, progress=None), fds)
+    ladder.finish()
+    assert ladder.errors == [] and len(playable.calls) == 1
+    master = (tmp_path / MASTER).read_text()
+    assert master.count("#EXT-X-STREAM-INF:") == 1 and "RESOLUTION=640x360" in master
+    assert 'CODECS="avc1.' in master and "mp4a.40.2" in master and "360p/index.m3u8" in master
+    final = check_playlist((tmp_path / "360p" / PLAYLIST).read_text())
+    # A segment may close at any keyframe after segment_min: here the publisher's, every 2 s.
+    assert [round(s.duration, 1) for s in final.segments] == [2.0, 2.0]
+    assert ladder.longest_segment == pytest.approx(2.0, abs=0.05)
+    assert ("360p", 0, 0) in announced and {name for name, _, _ in announced} == {"360p"}

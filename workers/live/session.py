@@ -521,8 +521,10 @@ class SessionRunner(threading.Thread):
     def publish_stats(self) -> None:
         self.measure_cpu()
         progress = self.run_.latest if self.run_ else {}
+        passthrough = self.mode == MODE_PASSTHROUGH
         rungs = [{"name": r.name, "width": r.width, "height": r.height, "fps": r.fps,
-                  "target_kbps": r.video_kbps,
+                  # A passthrough rung's bitrate is the publisher's; ours is only a guess.
+                  "target_kbps": None if passthrough else r.video_kbps,
                   "kbps": rung_kbps(self.out / r.name) if self.state == "running" else None}
                  for r in self.rungs]
         assignment = self.assignment

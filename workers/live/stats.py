@@ -59,12 +59,14 @@ def encoder_stats(*, session_id: int, name: str, state: str, mode: str | None, e
         "state": state,
         "mode": mode,
         "host": host,
-        "encoder": encoder if transcoding else "copy",
+        "encoder": encoder if transcoding else "none (passthrough, no re-encoding)",
         "preset": preset,
         "ladder": rungs,  # [{name, width, height, fps, target_kbps, kbps (measured)}]
         "fps": parse_speed(progress.get("fps")),
-        # Real-time factor over the last second, and ffmpeg's average since this run began.
-        "speed": parse_speed(progress.get("rate")) or parse_speed(progress.get("speed")),
+        # Real-time factor over the last second, and ffmpeg's average since this run began. Only an
+        # encode can fall behind by our doing: a copy's pace is the publisher's upload.
+        "speed": (parse_speed(progress.get("rate")) or parse_speed(progress.get("speed")))
+        if transcoding else None,
         "speed_avg": parse_speed(progress.get("speed")),
         "frame": int(progress["frame"]) if str(progress.get("frame", "")).isdigit() else None,
         "drop_frames": _int(progress.get("drop_frames")),
