@@ -508,8 +508,15 @@ class Fragment:
         return self.primary.duration
 
     @property
+    def has_primary(self) -> bool:
+        """Whether the track that times parts (video, when the rung has it) has samples here: a
+        copied source can bring a fragment of audio alone, before its first picture."""
+        return any(track.track_id == self.primary_track_id for track in self.tracks)
+
+    @property
     def independent(self) -> bool:
-        return self.primary.independent
+        # A fragment without the video track cannot start a segment: nothing in it decodes a picture.
+        return self.has_primary and self.primary.independent
 
 
 def parse_fragment(moof: Box, init: InitSegment, data: bytes | None = None) -> Fragment:

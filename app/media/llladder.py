@@ -118,6 +118,8 @@ class LadderPackager:
                             packager.add_init(item.data)
                             self.inits[index] = item
                             self._maybe_write_master(index)
+                        elif not item.has_primary and self._first_msn[index] is None:
+                            continue  # audio before the run's first picture: nothing to show yet
                         else:
                             msn, _ = packager.add_part(item.data, item.duration, item.independent)
                             self._check_playable(index, msn)
