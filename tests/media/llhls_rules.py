@@ -110,8 +110,10 @@ def check_playlist(text: str) -> Parsed:
         for number, part in enumerate(segment.parts):
             assert part["duration"] <= playlist.part_target + 1e-9, \
                 f"part {segment.msn}.{number} lasts {part['duration']} s > PART-TARGET {playlist.part_target}"
-            # The last part of a segment (or the newest of an open one) may be short: it ends at a keyframe.
-            if number < len(segment.parts) - 1:
+            # The last part of a segment (or the newest of an open one) may be short: it ends at a
+            # keyframe. So may an independent one (§4.4.4.9): a passthrough stream's first part,
+            # cut early because the publisher's audio ran ahead of its first picture.
+            if number < len(segment.parts) - 1 and not part["independent"]:
                 assert part["duration"] >= 0.85 * playlist.part_target, \
                     f"non-final part {segment.msn}.{number} lasts {part['duration']} s < 85 % of PART-TARGET"
         if segment.duration is not None:
