@@ -65,6 +65,9 @@ class Config:
     # publish hook records each ingest server's own (nginx adds it), so this is the fallback.
     INGEST_PULL_URL = os.environ.get("INGEST_PULL_URL", "rtmp://127.0.0.1:{rtmp_port}/live/{name}")
 
+    # nginx-rtmp's statistics (loopback hook server): a live host on the ingest box asks them when
+    # its first pull is registered, so the publisher is let go at exactly the right moment.
+    INGEST_STAT_URL = os.environ.get("INGEST_STAT_URL") or f"http://127.0.0.1:{HOOK_PORT}/stat"
     # Stop on the dashboard refuses the channel's publishes this long (0: not at all), so an
     # encoder that reconnects by itself does not put it back on air; the creator can lift it.
     STOP_COOLDOWN_SECONDS = int(os.environ.get("STOP_COOLDOWN_SECONDS", "300"))
@@ -73,6 +76,9 @@ class Config:
     LIVE_HOST_ID = os.environ.get("LIVE_HOST_ID") or None
     LIVE_HOST_CORES = float(os.environ.get("LIVE_HOST_CORES") or 0) or None
     LIVE_HW_SESSIONS = int(os.environ.get("LIVE_HW_SESSIONS", "3"))
+    # The share of those cores encoders may take. One box also runs the web, nginx and every
+    # stream's packaging, so half; a machine that only runs live hosts can give them 0.85.
+    LIVE_HOST_SHARE = float(os.environ.get("LIVE_HOST_SHARE", "0.5"))
     # A JSON cost model (app.live.capacity.CostModel) instead of measuring it at start.
     LIVE_COST_MODEL = os.environ.get("LIVE_COST_MODEL") or None
 

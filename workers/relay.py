@@ -17,7 +17,9 @@ import select
 import subprocess
 import threading
 import time
+import urllib.request
 from typing import Callable
+from xml.etree import ElementTree
 
 from app.media.probe import PROBE_ENTRIES
 from workers.live.ffmpeg_process import die_with_parent
@@ -58,6 +60,18 @@ def flv_has_keyframe(data: bytes | bytearray) -> bool:
                 return True
         offset = body + size + 4
     return False
+
+
+def ingest_has_player(stat_url: str, name: str, timeout: float = 0.5) -> bool | None:
+    """Whether nginx-rtmp's statistics (`rtmp_stat`, XML) list a client on stream `name`: our pull,
+    registered and waiting for the publisher. None when the statistics cannot be read."""
+    try:
+        with urllib.request.urlopen(stat_url, timeout=timeout) as response:
+            root = ElementTree.fromstring(response.read())
+    except (OSError, ElementTree.ParseError):
+        return None
+    return any(stream.findtext("name") == name and stream.find("client") is not None
+               for stream in root.iter("stream"))
 
 
 def _pid_connected_to(pid: int, port: int) -> bool:

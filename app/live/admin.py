@@ -20,6 +20,7 @@ from .hosts import HostInfo
 from .state import LiveKeys
 
 WAITING = "waiting for a host"
+PROBING = "starting"  # a host took it and is reading the stream
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class SessionRow:
 
     @property
     def mode_text(self) -> str:
-        return self.mode or WAITING
+        return self.mode or (PROBING if self.host else WAITING)
 
     @classmethod
     def of(cls, session: StreamSession) -> "SessionRow":

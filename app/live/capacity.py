@@ -29,7 +29,7 @@ MODES = (MODE_LADDER, MODE_REDUCED, MODE_PASSTHROUGH)
 MAX_PASSTHROUGH_KEYFRAME_INTERVAL = 4.0
 PASSTHROUGH_COST = 0.02      # cores: reading, repackaging and uploading one stream
 AUDIO_ENCODE_COST = 0.01     # cores: one AAC encode
-HEADROOM_SHARE = 0.85        # of the host's cores, the rest is for the packagers, web and OS
+HEADROOM_SHARE = 0.85        # of a dedicated host's cores; the rest is for packagers and the OS
 
 
 @dataclass(frozen=True)

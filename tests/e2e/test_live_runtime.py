@@ -28,7 +28,7 @@ COST_MODEL = {"encode": {"veryfast": 0.012, "superfast": 0.010, "ultrafast": 0.0
 
 @pytest.fixture(scope="module")
 def stack_env():
-    return {"LIVE_HOST_CORES": "1", "LIVE_COST_MODEL": json.dumps(COST_MODEL),
+    return {"LIVE_HOST_CORES": "1", "LIVE_HOST_SHARE": "0.85", "LIVE_COST_MODEL": json.dumps(COST_MODEL),
             "STOP_COOLDOWN_SECONDS": "300"}
 
 
@@ -214,7 +214,7 @@ def test_a_killed_host_is_adopted_by_another_within_15_s(stack, site, source_fil
     """kill -9 the host that owns a stream: another host takes the lease within 15 s and the
     playlist carries on after an EXT-X-DISCONTINUITY, under the same URL."""
     spare = start([sys.executable, "-m", "workers.live", "--id", "spare-host"], stack.logs / "spare.log",
-                  {**stack.env, "LIVE_HOST_CORES": "1"})
+                  {**stack.env, "LIVE_HOST_CORES": "1", "LIVE_HOST_SHARE": "0.85"})
     key = make_creator(site, "adoptee")
     streamer = publisher(stack, source_file, key, tmp_path / "p.log")
     victim_pid = None

@@ -50,7 +50,7 @@ class LiveHost:
         self.encoder = detect_encoder()
         cpu_count = cores or config.get("LIVE_HOST_CORES") or os.cpu_count() or 1
         hw = int(config.get("LIVE_HW_SESSIONS") or 0) if self.encoder.is_gpu else 0
-        self.capacity = Capacity.of_host(cpu_count, hw)
+        self.capacity = Capacity.of_host(cpu_count, hw, share=float(config.get("LIVE_HOST_SHARE") or 0.5))
         self.model = model or CostModel()
         self.info = HostInfo(id=self.id, hostname=socket.gethostname(), pid=os.getpid(),
                              cpu_count=int(round(cpu_count)), capacity_cores=self.capacity.cores,

@@ -41,7 +41,7 @@ from workers.context import app_context
 from workers.live.ffmpeg_process import FfmpegRun
 from workers.live.stats import encoder_stats, rung_kbps, write_stats
 from workers.live.thumbnails import LiveThumbnail
-from workers.relay import PullRelay
+from workers.relay import PullRelay, ingest_has_player
 
 if TYPE_CHECKING:
     from workers.live.host import LiveHost
@@ -300,9 +300,18 @@ class SessionRunner(threading.Thread):
     def tell_hook(self, relay: PullRelay) -> None:
         """Let the publish hook (app.streams.services.place_session) release the publisher once
         our pull is connected, so it gets the stream from its first frame."""
-        port = urlsplit(self.pull).port or 1935
-        relay.connected(port, timeout=1.0)
-        time.sleep(0.05)  # the RTMP handshake and play command follow the TCP connect at once
+        deadline = time.monotonic() + 1.0
+        stat_url = current_app.config.get("INGEST_STAT_URL")
+        known = None
+        while stat_url and time.monotonic() < deadline:
+            known = ingest_has_player(stat_url, self.internal_name)
+            if known is not False:
+                break  # registered, or no statistics to ask
+            time.sleep(0.03)
+        if known is None:
+            # No statistics: the TCP connection, plus a moment for the RTMP handshake and play.
+            relay.connected(urlsplit(self.pull).port or 1935, timeout=max(0.1, deadline - time.monotonic()))
+            time.sleep(0.25)
         try:
             pipe = self.host.redis.pipeline()
             pipe.rpush(self.host.keys.pulling(self.session_id), "1")
