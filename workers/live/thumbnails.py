@@ -16,6 +16,9 @@ from app.models import Channel
 log = logging.getLogger(__name__)
 
 
+FIRST_SNAPSHOT_AFTER = 5.0  # seconds after a passthrough run starts
+
+
 def thumbnail_key(channel_id: int) -> str:
     return f"thumbnails/{channel_id}/live.jpg"
 
@@ -72,7 +75,12 @@ class LiveThumbnail:
         """Passthrough: every THUMBNAIL_SECONDS, decode one frame of the newest segment (it starts
         with a keyframe), a few tens of milliseconds of CPU."""
         now = time.monotonic()
-        if self.snapped_at and now - self.snapped_at < THUMBNAIL_SECONDS:
+        if not self.snapped_at:
+            # The first picture a few seconds in: when many streams start at once, their first
+            # segments matter more than their thumbnails.
+            self.snapped_at = now - THUMBNAIL_SECONDS + FIRST_SNAPSHOT_AFTER
+            return
+        if now - self.snapped_at < THUMBNAIL_SECONDS:
             return
         found = newest_segment(rung_dir)
         if found is None:
