@@ -64,9 +64,12 @@ def test_bell_updates_live_when_a_followed_channel_goes_live(browser, live_serve
     assert overflow <= 0
     shoot(page, screenshot_dir / f"follow-following-{width}-{scheme}.png")
 
-    # What the publish hook does, then the worker's fan-out job.
+    # What the publish hook does, what the live host does once the stream plays, then the
+    # worker's fan-out job.
     with app.app_context():
-        streams.go_live(key, ingest="nginx", client_id="1")
+        session = streams.go_live(key, ingest="nginx", client_id="1")
+        assert run_notify_jobs() == 0  # nobody is told before the stream can be played
+        assert streams.mark_playable(session.id, session.lease_token)
         assert run_notify_jobs() == 1
     badge = page.locator("[data-unread-badge]")
     badge.wait_for(state="visible", timeout=10_000)

@@ -256,7 +256,7 @@ def test_stop_ends_the_session_and_rerenders_stopped(actions, client, alice, ing
     assert "Stop stream" not in html and 'hx-trigger="every 10s"' in html
     channel = fresh(Channel, alice.channel.id)
     until = channel.publish_blocked_until
-    assert timedelta(seconds=295) < until - before <= timedelta(seconds=301)
+    assert timedelta(seconds=295) < until - before <= timedelta(seconds=310)  # the request itself may take a while
     shown = (until + timedelta(seconds=59, microseconds=999999)).strftime("%H:%M")  # rounded up
     assert f'<time datetime="{until.isoformat()}">{shown} UTC</time>' in html
     assert "in about 5 minutes" in html

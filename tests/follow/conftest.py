@@ -15,8 +15,11 @@ def streamer(app):
     return user, channels.rotate_stream_key(user.channel)
 
 def go_live(key: str):
-    """What the publish hook does."""
-    return streams.go_live(key, ingest="nginx", client_id="1")
+    """What the publish hook does, then the live host once the stream plays (the channel is
+    announced, and its followers told, only then)."""
+    session = streams.go_live(key, ingest="nginx", client_id="1")
+    streams.mark_playable(session.id, session.lease_token)
+    return session
 
 def queued_notify_jobs() -> list[tuple]:
     return [tuple(job.args) for job in queue().jobs if job.func_name == "workers.follow.notify_followers"]

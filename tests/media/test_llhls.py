@@ -164,7 +164,10 @@ def test_rules_catch_broken_playlists():
     with pytest.raises(AssertionError, match="next part"):
         check_playlist(good.replace('URI="p0.2.m4s"', 'URI="p0.3.m4s"'))
     with pytest.raises(AssertionError, match="85 %"):
-        check_playlist(good.replace("DURATION=0.334,URI=\"p0.0", "DURATION=0.2,URI=\"p0.0"))
+        check_playlist(good.replace("DURATION=0.334,URI=\"p0.1", "DURATION=0.2,URI=\"p0.1").replace(
+            '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p0.2.m4s"',
+            '#EXT-X-PART:DURATION=0.334,URI="p0.2.m4s"\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p0.3.m4s"'))
+    check_playlist(good.replace("DURATION=0.334,URI=\"p0.0", "DURATION=0.2,URI=\"p0.0"))  # independent: may be short
     with pytest.raises(AssertionError, match="ENDLIST"):
         check_playlist(good + "#EXT-X-ENDLIST\n#EXT-X-PART:DURATION=0.3,URI=\"x\"\n")
     with pytest.raises(AssertionError, match="EXT-X-MAP"):

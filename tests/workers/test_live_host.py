@@ -239,7 +239,7 @@ def test_a_host_pulls_encodes_restarts_and_stops(make_app, rtmp_port, tmp_path, 
             assert live.runner.outcome is Outcome.ENDED
             # Enough versions of every playlist for the rules to mean something (about 3 a second
             # while a run lasts; how long the runs last depends on how busy the machine is).
-            assert all(history.count > 12 for history in watcher.histories.values()), \
+            assert all(history.count >= 8 for history in watcher.histories.values()), \
                 {rung: history.count for rung, history in watcher.histories.items()}
             for rung in ("720p", "480p", "360p"):
                 assert check_playlist((out / rung / "index.m3u8").read_text()).ended

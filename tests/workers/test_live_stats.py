@@ -41,5 +41,5 @@ def test_encoder_stats_leave_out_the_thumbnail_duplicates_and_name_the_copy():
     assert ladder["dup_frames"] == 2 and ladder["drop_frames"] == 3 and ladder["frame"] == 1830
     assert ladder["speed"] == 0.98 and ladder["speed_avg"] == 1.01 and ladder["encoder"] == "libx264"
     copy = stats(progress, transcoding=False)  # passthrough writes no thumbnail output
-    assert copy["dup_frames"] == 1800 and copy["encoder"] == "copy"
+    assert copy["dup_frames"] == 1800 and "passthrough" in copy["encoder"] and copy["speed"] is None
     assert stats({}, transcoding=True)["speed"] is None and stats({}, transcoding=True)["frame"] is None
