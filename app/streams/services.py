@@ -13,7 +13,8 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import select, update
 
-from ..extensions import db, get_redis
+from ..chat import services as chat
+from ..extensions import db, get_redis, socketio
 from ..follow.services import announce_live
 from ..jobs import enqueue, enqueue_in
 from ..live import hosts
@@ -168,7 +169,17 @@ def mark_playable(session_id: int, token: int) -> bool:
                  (now - session.started_at).total_seconds())
     if announce:  # a reconnect within the grace period is the same broadcast: no second notice
         announce_live(session)
+    tell_viewers_playable(channel)
     return True
+
+
+def tell_viewers_playable(channel: Channel) -> None:
+    """Push "live" to the pages open on the channel (they share its chat room), so a player that
+    says "Starting…" loads at once instead of at its next status poll."""
+    try:
+        socketio.emit("live", {"channel": channel.slug}, namespace=chat.NAMESPACE, to=chat.room(channel.id))
+    except Exception as error:  # noqa: BLE001 - the player's poll finds out within a second anyway
+        log.info("channel %s: could not push that it plays (%s)", channel.id, error)
 
 
 def claim_session(session_id: int, *, host: str, token: int, mode: str | None = None,

@@ -224,6 +224,10 @@
   socket.on("settings", applySettings);
   socket.on("held", addHeld);
   socket.on("resolved", function (data) { resolveHeld(data.ids); });
+  // The stream became playable: the player on this page (player.js) listens for this.
+  socket.on("live", function (data) {
+    document.dispatchEvent(new CustomEvent("cascade:stream-live", { detail: data || {} }));
+  });
 
   // --- sending -----------------------------------------------------------------------------------
   function send() {

@@ -77,6 +77,11 @@
 
   function beat() { check("POST"); }
 
+  // Pushed over the chat socket when the stream becomes playable: ask now, not at the next poll.
+  document.addEventListener("cascade:stream-live", function () {
+    if (!current && starting) check();
+  });
+
   function apply(status) {
     if (typeof status.viewers === "number") viewers.textContent = String(status.viewers);
     if (status.live && status.hls_url) {
