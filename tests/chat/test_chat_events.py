@@ -227,3 +227,17 @@ def test_emoji_sequences_survive_and_invisible_tricks_do_not(streamer, viewer, c
     ack = bob.send("streamer", f"{family} {flag} a\u202eb\u200bc")
     stored = db.session.get(ChatMessage, ack["id"]).text
     assert stored == f"{family} {flag} abc"
+
+
+def test_pages_on_a_channel_hear_when_its_stream_becomes_playable(streamer, chat_client):
+    """The live host's mark_playable pushes "live" into the channel's room, so a player that says
+    Starting… loads at once (player.js listens through chat.js)."""
+    from app.channels import services as channels
+    from app.streams import services as streams
+
+    anon = chat_client()
+    anon.join("streamer")
+    session = streams.go_live(channels.rotate_stream_key(streamer.channel), ingest="nginx", client_id="1")
+    assert anon.events("live") == []  # publishing is not playing
+    assert streams.mark_playable(session.id, session.lease_token)
+    assert anon.events("live") == [{"channel": "streamer"}]
