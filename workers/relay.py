@@ -44,24 +44,6 @@ def probe_args() -> list[str]:
             "-i", "pipe:0"]
 
 
-def flv_has_keyframe(data: bytes | bytearray) -> bool:
-    """Whether an FLV byte stream holds a video keyframe (a coded frame, not the AVC header)."""
-    if len(data) < 13 or data[:3] != b"FLV":
-        return False
-    offset = int.from_bytes(data[5:9], "big") + 4  # the header, then PreviousTagSize0
-    while offset + 11 <= len(data):
-        kind = data[offset] & 0x1F
-        size = int.from_bytes(data[offset + 1:offset + 4], "big")
-        body = offset + 11
-        if kind == 9 and body + 2 <= len(data):
-            frame_type, codec = data[body] >> 4, data[body] & 0x0F
-            # AVC (7) and HEVC (12) carry a packet type: 1 is a coded frame, 0 the sequence header.
-            if frame_type == 1 and (codec not in (7, 12) or data[body + 1] == 1):
-                return True
-        offset = body + size + 4
-    return False
-
-
 def ingest_has_player(stat_url: str, name: str, timeout: float = 0.5) -> bool | None:
     """Whether nginx-rtmp's statistics (`rtmp_stat`, XML) list a client on stream `name`: our pull,
     registered and waiting for the publisher. None when the statistics cannot be read."""
@@ -94,6 +76,57 @@ def _pid_connected_to(pid: int, port: int) -> bool:
         except (OSError, StopIteration, IndexError, ValueError):
             continue
     return False
+
+
+def _flv_tags(data: bytes | bytearray):
+    """(offset, kind, body offset, size) of each tag whose header is complete."""
+    if len(data) < 13 or data[:3] != b"FLV":
+        return
+    offset = int.from_bytes(data[5:9], "big") + 4  # the header, then PreviousTagSize0
+    while offset + 11 <= len(data):
+        size = int.from_bytes(data[offset + 1:offset + 4], "big")
+        yield offset, data[offset] & 0x1F, offset + 11, size
+        offset += 11 + size + 4
+
+
+def _is_setup(data: bytes | bytearray, kind: int, body: int) -> bool:
+    """Metadata, or a codec's configuration (AVC/HEVC sequence header, AAC specific config)."""
+    if kind == 18:
+        return True
+    if body + 2 > len(data):
+        return False
+    if kind == 9 and data[body] & 0x0F in (7, 12):
+        return data[body + 1] == 0
+    if kind == 8 and data[body] >> 4 == 10:
+        return data[body + 1] == 0
+    return False
+
+
+def _is_keyframe(data: bytes | bytearray, kind: int, body: int) -> bool:
+    if kind != 9 or body + 2 > len(data):
+        return False
+    frame_type, codec = data[body] >> 4, data[body] & 0x0F
+    # AVC (7) and HEVC (12) carry a packet type: 1 is a coded frame, 0 the sequence header.
+    return frame_type == 1 and (codec not in (7, 12) or data[body + 1] == 1)
+
+
+def flv_has_keyframe(data: bytes | bytearray) -> bool:
+    """Whether an FLV byte stream holds a video keyframe (a coded frame, not the AVC header)."""
+    return any(_is_keyframe(data, kind, body) for _, kind, body, _ in _flv_tags(data))
+
+
+def flv_from_keyframe(data: bytes) -> bytes:
+    """The FLV stream from its first video keyframe on: the header, the metadata and codec set-up
+    tags, then everything from that keyframe (audio and frames before it are dropped). Unchanged
+    when it holds no keyframe."""
+    header_end = int.from_bytes(data[5:9], "big") + 4 if len(data) >= 13 and data[:3] == b"FLV" else 0
+    kept = [data[:header_end]]
+    for offset, kind, body, size in _flv_tags(data):
+        if _is_keyframe(data, kind, body):
+            return b"".join(kept) + data[offset:]
+        if _is_setup(data, kind, body):
+            kept.append(data[offset:body + size + 4])
+    return data
 
 
 class PullRelay:
@@ -167,11 +200,19 @@ class PullRelay:
         return None
 
     def feed(self, sink) -> None:
-        """Write the buffered head, then everything that follows, to `sink` (a consumer's stdin)
-        on a thread; the sink is closed when the relay ends, so the consumer sees end of input."""
+        """Write the stream from its first video keyframe (with the header and codec set-up that
+        precede it), then everything that follows, to `sink` (a consumer's stdin) on a thread; the
+        sink is closed when the relay ends, so the consumer sees end of input."""
         def pump() -> None:
             try:
-                sink.write(bytes(self.buffer))
+                # Hold everything until the first picture, then start the consumer there: audio
+                # before it would make the encoder's first parts short and video-less.
+                while not flv_has_keyframe(self.buffer):
+                    chunk = os.read(self.process.stdout.fileno(), CHUNK)
+                    if not chunk:
+                        break
+                    self.buffer += chunk
+                sink.write(flv_from_keyframe(bytes(self.buffer)))
                 self.buffer.clear()
                 while True:
                     chunk = os.read(self.process.stdout.fileno(), CHUNK)

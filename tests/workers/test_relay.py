@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.e2e.conftest import require_tool
-from workers.relay import PullRelay, flv_has_keyframe, relay_args
+from workers.relay import PullRelay, flv_from_keyframe, flv_has_keyframe, relay_args
 
 AVC, HEVC, H263 = 7, 12, 2
 KEY, INTER = 1, 2
@@ -144,7 +144,9 @@ def test_feed_hands_over_the_head_and_then_the_rest_exactly_once(flv_file, relay
     with os.fdopen(read_fd, "rb") as received, os.fdopen(write_fd, "wb") as sink:
         relay.feed(sink)
         got = received.read()  # until the relay ends and the pump closes the sink
-    assert got == whole and got.startswith(head)
+    # From the first picture on (audio the file has before it is dropped), nothing lost or doubled.
+    assert got == flv_from_keyframe(whole) and got.startswith(flv_from_keyframe(head))
+    assert len(got) < len(whole)
 
 
 def test_a_stream_that_never_comes_gives_up_after_wait(tmp_path, relays):
@@ -176,3 +178,18 @@ def test_connected_sees_the_pull_reach_the_ingest_server(relays):
         assert not relay.connected(port + 1 if port < 65535 else port - 1, timeout=0.1)
     finally:
         ingest.close()
+
+
+AAC_CONFIG = tag(8, b"\xaf\x00\x12\x10")
+
+
+def test_a_consumer_starts_at_the_first_picture_with_the_codec_setup_kept():
+    """A pull joined mid-stream: audio and inter frames before the first keyframe are dropped,
+    the metadata and both codecs' configuration kept, and everything from the keyframe on."""
+    later = AUDIO + video(INTER, AVC, CODED_FRAME)
+    joined = HEADER + SCRIPT + AVC_HEADER + AAC_CONFIG + AUDIO + video(INTER, AVC, CODED_FRAME) + AUDIO
+    assert flv_from_keyframe(joined + AVC_KEYFRAME + later) == (
+        HEADER + SCRIPT + AVC_HEADER + AAC_CONFIG + AVC_KEYFRAME + later)
+    assert flv_from_keyframe(joined) == joined  # no picture yet: nothing to cut at
+    partial = HEADER + AVC_HEADER + AUDIO + AVC_KEYFRAME[:15]  # the keyframe still arriving
+    assert flv_from_keyframe(partial) == HEADER + AVC_HEADER + AVC_KEYFRAME[:15]

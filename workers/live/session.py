@@ -325,9 +325,11 @@ class SessionRunner(threading.Thread):
             self.relay.stop()
             self.relay = None
 
-    def take_input(self) -> tuple[str, PullRelay | None]:
+    def take_input(self) -> tuple[str, PullRelay]:
+        """What the next ffmpeg reads: the probe's pull when there is one, else a new pull; either
+        way through a relay, which starts it at a video keyframe (see PullRelay.feed)."""
         relay, self.relay = self.relay, None
-        return ("pipe:0", relay) if relay is not None else (self.pull, None)
+        return "pipe:0", relay if relay is not None else PullRelay(self.pull)
 
     # --- output --------------------------------------------------------------------------------
 
