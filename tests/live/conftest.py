@@ -1,7 +1,10 @@
 """A live host's heartbeat and sessions in every state, shared by the CLI and admin page tests."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from redis import Redis
 
 from app.extensions import db, get_redis
 from app.live import hosts
@@ -9,6 +12,30 @@ from app.live.hosts import HostInfo, HostSession
 from app.live.state import LiveKeys
 from app.models import utcnow
 from tests.factories import make_live, make_user
+
+# The lease and registry tests use a database of their own, with keys under a site per test.
+LIVE_REDIS_URL = "redis://127.0.0.1:6379/11"
+
+
+def redis_client(url: str = LIVE_REDIS_URL) -> Redis:
+    """A client made like the app's (app.extensions.get_redis)."""
+    return Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+@pytest.fixture
+def redis():
+    made = redis_client()
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def keys(redis, request):
+    """Keys of a site of this test's own, deleted after it (nothing else in the database)."""
+    keys = LiveKeys({"RQ_QUEUE": f"test-{request.module.__name__.rsplit('.', 1)[-1]}-{uuid.uuid4().hex[:8]}"})
+    yield keys
+    for key in redis.scan_iter(match=f"{keys.prefix}*"):
+        redis.delete(key)
 
 
 @pytest.fixture

@@ -2,32 +2,17 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
-from redis import Redis
 
 from app.live import hosts
 from app.live.hosts import HostInfo, HostSession, live_hosts, place, placed_on, publish, withdraw
 from app.live.state import LiveKeys
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
 
 
-@pytest.fixture
-def redis():
-    client = Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    yield client
-    client.close()
 
 
-@pytest.fixture
-def keys(redis):
-    """Keys of a site of this test's own, deleted after it (nothing else in the database)."""
-    keys = LiveKeys({"RQ_QUEUE": f"test-hosts-{uuid.uuid4().hex[:8]}"})
-    yield keys
-    for key in redis.scan_iter(match=f"{keys.prefix}*"):
-        redis.delete(key)
 
 
 def host(host_id: str, capacity: float = 6.8, reserved: float = 0.0, hw: int = 0, reserved_hw: int = 0,

@@ -5,39 +5,23 @@ from __future__ import annotations
 import socket
 import threading
 import time
-import uuid
 
 import pytest
-from redis import Redis
 
 from app.live import lease as lease_module
 from app.live.lease import RENEW_EVERY, SAFETY, TTL, Lease, holder
 from app.live.state import LiveKeys
 from app.media.llhls import PLAYLIST, RenditionPackager, WriteRefused
+from tests.live.conftest import redis_client
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
 SESSION = 7
 
 
-def client(url: str = REDIS_URL) -> Redis:
-    """A client made like the app's (app.extensions.get_redis)."""
-    return Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+client = redis_client
 
 
-@pytest.fixture
-def redis():
-    made = client()
-    yield made
-    made.close()
 
 
-@pytest.fixture
-def keys(redis):
-    """Keys of a site of this test's own, deleted after it (nothing else in the database)."""
-    keys = LiveKeys({"RQ_QUEUE": f"test-lease-{uuid.uuid4().hex[:8]}"})
-    yield keys
-    for key in redis.scan_iter(match=f"{keys.prefix}*"):
-        redis.delete(key)
 
 
 class Clock:
