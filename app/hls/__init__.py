@@ -2,6 +2,7 @@
 from flask import Blueprint
 from werkzeug.routing import BaseConverter
 
+from ..live.state import INTERNAL_NAME
 from . import services
 
 bp = Blueprint("hls", __name__, url_prefix="/hls")
@@ -16,7 +17,7 @@ def _converters(state) -> None:
     # Only live sessions' internal names, rungs and part files reach these routes; other /hls/
     # paths are nobody's business here (nginx, or a test's stand-in for it, serves them).
     state.app.url_map.converters.update(
-        internal_name=_converter("InternalName", services.INTERNAL_NAME),
+        internal_name=_converter("InternalName", INTERNAL_NAME),
         rung=_converter("Rung", services.RUNG),
         part_file=_converter("PartFile", services.PART_FILE))
 

@@ -29,7 +29,7 @@ from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ..live.state import ANNOUNCE_PREFIX, INTERNAL_NAME, announce_channel, announcement  # noqa: F401 - re-exported
+from ..live.state import ANNOUNCE_PREFIX, INTERNAL_NAME, parse_announcement
 from ..media.ffmpeg_args import PLAYLIST_NAME as PLAYLIST
 from ..media.mirror import LIVE_PREFIX
 from ..media.playlist import PlaylistState, delta_update, parse_media_playlist
@@ -37,7 +37,6 @@ from ..media.storage import ObjectMissing
 
 log = logging.getLogger(__name__)
 
-CHANNEL_PREFIX = ANNOUNCE_PREFIX
 RUNG = re.compile(r"[0-9]{1,4}p|[va][0-9]{1,2}")  # 720p (the packager's), v0/a0 (spare)
 PART_FILE = re.compile(r"p[0-9]{1,12}\.[0-9]{1,6}\.m4s")
 _DIRECTIVE_NUMBER = re.compile(r"[0-9]{1,12}")
@@ -48,10 +47,6 @@ DEFAULT_TARGET_DURATION = 2.0  # only for a playlist that omits EXT-X-TARGETDURA
 POLL_SECONDS = 0.1  # how often waiters re-read the file while Redis is unreachable
 RECONNECT_SECONDS = 1.0
 STORAGE_WARNING_EVERY = 10.0  # seconds between log lines about an unreadable store
-
-
-# The announcement's channel and message are the packager's and ours alike (app.live.state).
-channel = announce_channel
 
 
 class BadDirective(ValueError):
@@ -129,7 +124,7 @@ class PartListener:
     announcements are arriving; while it is false, waiters poll.
     """
 
-    def __init__(self, redis_url: str, pattern: str = CHANNEL_PREFIX + "*") -> None:
+    def __init__(self, redis_url: str, pattern: str = ANNOUNCE_PREFIX + "*") -> None:
         self.redis_url = redis_url
         self.pattern = pattern
         self._lock = threading.Lock()
@@ -212,9 +207,9 @@ class PartListener:
             return max(self._woken.get(name, 0.0), self._everyone_woken)
 
     def _deliver(self, message: dict) -> None:
-        name = _text(message.get("channel"))[len(CHANNEL_PREFIX):]
-        fields = _text(message.get("data")).split()
-        rung = fields[0] if len(fields) == 3 and RUNG.fullmatch(fields[0]) else None
+        name = _text(message.get("channel"))[len(ANNOUNCE_PREFIX):]
+        parsed = parse_announcement(_text(message.get("data")))
+        rung = parsed[0] if parsed and RUNG.fullmatch(parsed[0]) else None
         self.announce(name, rung)
 
     def _run(self) -> None:

@@ -23,7 +23,6 @@ from ..media.ladder import HeadroomPlan, Source, ladder_for, lighter
 MODE_LADDER = "ladder"
 MODE_REDUCED = "reduced"
 MODE_PASSTHROUGH = "passthrough"
-MODES = (MODE_LADDER, MODE_REDUCED, MODE_PASSTHROUGH)
 
 # Keyframes further apart than this make segments too long for low latency and for quick starts.
 MAX_PASSTHROUGH_KEYFRAME_INTERVAL = 4.0
@@ -115,19 +114,37 @@ def _names(plan: HeadroomPlan) -> str:
     return ", ".join(rung.name for rung in plan.rungs)
 
 
+def mode_of(source: Source, plan: HeadroomPlan) -> str:
+    """A ladder keeps every rung of the source's ladder (perhaps on a faster preset); fewer is reduced."""
+    return MODE_LADDER if plan.rungs == ladder_for(source) else MODE_REDUCED
+
+
+def after_falling_behind(source: Source, step: int, model: CostModel) -> Assignment | None:
+    """What an encode that fell behind goes to: the next lighter ladder (`step` of
+    app.media.ladder.lighter), then passthrough when the source allows it, else None."""
+    plan = lighter(ladder_for(source), step)
+    if plan is not None:
+        return Assignment(mode_of(source, plan), plan, ladder_cost(source, plan, model), 0,
+                          plan.note or "a lighter encode")
+    if passthrough_problem(source) is None:
+        return Assignment(MODE_PASSTHROUGH, None, passthrough_cost(source), 0,
+                          "the encoder could not keep up even with the lightest ladder, so viewers "
+                          "get your stream as you send it")
+    return None
+
+
 def choose(source: Source, *, free_cores: float, model: CostModel, free_hw_sessions: int = 0,
            gpu: bool = False) -> Assignment:
     """The best rendition set for `source` that fits in what is free now."""
     ladder = ladder_for(source)
     problem = passthrough_problem(source)
     steps = [plan for step in range(6) if (plan := lighter(ladder, step)) is not None]
-    full = steps[0]
 
     if gpu:
         fits_hw = [plan for plan in steps if len(plan.rungs) <= free_hw_sessions]
         if fits_hw and ladder_cost(source, fits_hw[0], model, gpu=True) <= free_cores:
             plan = fits_hw[0]
-            mode = MODE_LADDER if plan is full else MODE_REDUCED
+            mode = mode_of(source, plan)
             return Assignment(mode, plan, ladder_cost(source, plan, model, gpu=True), len(plan.rungs),
                               f"Hardware encoding: {_names(plan)}." if mode == MODE_LADDER else
                               f"Hardware encoder sessions are busy, so a smaller ladder: {_names(plan)}.")
@@ -138,7 +155,7 @@ def choose(source: Source, *, free_cores: float, model: CostModel, free_hw_sessi
         if cost <= free_cores:
             if plan.step == 0:
                 return Assignment(MODE_LADDER, plan, cost, 0, f"Full quality ladder: {_names(plan)}.")
-            mode = MODE_LADDER if plan.rungs == full.rungs else MODE_REDUCED
+            mode = mode_of(source, plan)
             return Assignment(mode, plan, cost, 0,
                               f"The server is busy, so your stream gets {_names(plan)} on the "
                               f"faster '{plan.preset}' preset." if mode == MODE_LADDER else

@@ -101,8 +101,13 @@ def place(redis: Redis, keys: LiveKeys, session_id: int) -> str | None:
     chosen = hosts[0].id if hosts else None
     if chosen is not None:
         redis.set(keys.placement(session_id), chosen, px=int(PLACEMENT_TTL * 1000))
-    redis.publish(keys.wake, str(int(session_id)))
+    wake(redis, keys, session_id)
     return chosen
+
+
+def wake(redis: Redis, keys: LiveKeys, session_id: int) -> None:
+    """Tell the hosts a session changed (placed, its publisher left, it ended): they look now."""
+    redis.publish(keys.wake, str(int(session_id)))
 
 
 def placed_on(redis: Redis, keys: LiveKeys, session_id: int) -> str | None:

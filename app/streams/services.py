@@ -13,6 +13,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import select, update
 
+from ..channels import services as channels
 from ..chat import services as chat
 from ..extensions import db, get_redis, socketio
 from ..follow.services import announce_live
@@ -243,7 +244,7 @@ def end_session(session: StreamSession) -> None:
 
 def _wake_hosts(session: StreamSession) -> None:
     try:
-        get_redis().publish(LiveKeys(current_app.config).wake, str(session.id))
+        hosts.wake(get_redis(), LiveKeys(current_app.config), session.id)
     except RedisError:
         pass  # hosts notice at their next scan (and ffmpeg at the end of its input)
 
@@ -273,8 +274,7 @@ def lift_stop(channel: Channel) -> bool:
 
 def rotate_stream_key(channel: Channel) -> str:
     """A new stream key for the creator; a publisher live with the old one is dropped at once."""
-    key = channel.rotate_stream_key()
-    db.session.commit()
+    key = channels.rotate_stream_key(channel)
     drop_old_key_publisher(channel)
     return key
 

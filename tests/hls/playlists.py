@@ -7,7 +7,8 @@ from pathlib import Path
 
 from redis import Redis
 
-from app.hls.services import announcement, channel
+from app.live.state import announce_channel as channel
+from app.live.state import announcement
 from app.media.atomic import write_atomic
 from app.media.mirror import Mirror
 

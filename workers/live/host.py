@@ -29,7 +29,7 @@ from app.live.hosts import HostInfo, HostSession
 from app.live.lease import Lease, holder
 from app.live.state import LiveKeys
 from app.media.encoder import detect_encoder
-from app.media.ladder import Source, ladder_for, lighter
+from app.media.ladder import Source
 from app.models import StreamSession
 from workers.live.session import SessionRunner
 
@@ -92,19 +92,9 @@ class LiveHost:
     def lighten(self, runner: SessionRunner, source: Source, step: int) -> Assignment | None:
         """After the encode fell behind: the next lighter ladder, else passthrough, else None."""
         with self.lock:
-            plan = lighter(ladder_for(source), step)
-            if plan is not None:
-                chosen = Assignment(capacity.MODE_REDUCED if len(plan.rungs) < len(ladder_for(source))
-                                    else capacity.MODE_LADDER, plan,
-                                    capacity.ladder_cost(source, plan, self._corrected()), 0,
-                                    plan.note or "a lighter encode")
-            elif capacity.passthrough_problem(source) is None:
-                chosen = Assignment(capacity.MODE_PASSTHROUGH, None, capacity.passthrough_cost(source), 0,
-                                    "the encoder could not keep up even with the lightest ladder, so "
-                                    "viewers get your stream as you send it")
-            else:
-                return None
-            runner.cost = chosen.cost
+            chosen = capacity.after_falling_behind(source, step, self._corrected())
+            if chosen is not None:
+                runner.cost = chosen.cost
             return chosen
 
     def _corrected(self) -> CostModel:
