@@ -1,0 +1,68 @@
+"""A TCP proxy in front of the test Redis that can fail as a network or a restarted server does."""
+from __future__ import annotations
+
+import socket
+import threading
+
+
+class Proxy:
+    """A TCP proxy to Redis that can fail as a network does: `refuse()` closes every connection and
+    refuses new ones; `go_silent()` keeps them open but lets nothing through (requests time out)."""
+
+    def __init__(self, upstream: tuple[str, int] = ("127.0.0.1", 6379)):
+        self.upstream = upstream
+        self.silent = False
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._accept, daemon=True, name="redis-proxy")]
+        self.threads[0].start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                downstream, _ = self.listener.accept()
+                upstream = socket.create_connection(self.upstream)
+            except OSError:
+                return  # refused from now on
+            with self.lock:
+                self.sockets += [downstream, upstream]
+            for source, sink in ((downstream, upstream), (upstream, downstream)):
+                thread = threading.Thread(target=self._pump, args=(source, sink), daemon=True)
+                thread.start()
+                self.threads.append(thread)
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                if not self.silent:
+                    sink.sendall(chunk)
+        except OSError:
+            pass
+
+    def go_silent(self) -> None:
+        self.silent = True
+
+    def restore(self) -> None:
+        """Redis is back: accept connections again on the same port (after `refuse()`)."""
+        self.silent = False
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        self.threads = [threading.Thread(target=self._accept, daemon=True, name="redis-proxy")]
+        self.threads[0].start()
+
+    def refuse(self) -> None:
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close alone does not)
+        except OSError:
+            pass
+        self.listener.close()
+        with self.lock:
+            for sock in self.sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+        for thread in self.threads:
+            thread.join(timeout=2)
