@@ -35,7 +35,10 @@ def relay_args(pull_url: str) -> list[str]:
             # ffmpeg writes nothing until it has seen a video keyframe (it needs the picture size):
             # joining mid-stream that is up to one GOP of the publisher's. Measuring the frame rate
             # as well (its default) held the first byte ~1.5 s longer; the probe measures it.
-            "-rw_timeout", "10000000", "-fpsprobesize", "0", "-probesize", "262144", "-i", pull_url,
+            "-rw_timeout", "10000000", "-fpsprobesize", "0", "-probesize", "262144",
+            # The publisher's own timestamps, not restarted at zero by each pull: renditions added
+            # to a running passthrough (workers.live.upgrade) pull again and must line up with it.
+            "-copyts", "-i", pull_url,
             "-map", "0", "-c", "copy", "-f", "flv", "-flvflags", "no_duration_filesize", "pipe:1"]
 
 

@@ -13,12 +13,16 @@ Choice, best first, for the capacity free *now*:
   when passthrough cannot serve the source (not H.264, keyframes too far apart), the lighter
   ladders of `lighter()` come after 2, and the cheapest one is taken even when nothing fits
   (the stream stays up and the creator is told why), never a refusal.
+
+Once capacity frees, a passthrough session may gain the ladder's lower rungs (`added_rungs`),
+encoded beside it at the source's frame rate, as long as what stays free still takes a newcomer's
+full ladder: capacity freed by one stream goes to the next publisher first.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from ..media.ladder import HeadroomPlan, Source, ladder_for, lighter
+from ..media.ladder import DEFAULT_PRESET, HeadroomPlan, Source, ladder_for, lighter, passthrough_rung
 
 MODE_LADDER = "ladder"
 MODE_REDUCED = "reduced"
@@ -169,3 +173,20 @@ def choose(source: Source, *, free_cores: float, model: CostModel, free_hw_sessi
     return Assignment(MODE_REDUCED, cheapest, ladder_cost(source, cheapest, model), 0,
                       f"Your stream has to be re-encoded because {problem}, and the server is "
                       f"busy: it gets {_names(cheapest)} only, and may stutter.")
+
+
+def added_rungs(source: Source, *, free_cores: float, model: CostModel) -> Assignment | None:
+    """Lower renditions for a passthrough session of `source`, as many of the ladder's rungs below
+    the source's height as fit in `free_cores` while a full ladder for a source like this one
+    still fits beside them; None when not even one does. They keep the source's frame rate (their
+    keyframes are the source's, frame for frame) and its audio, copied."""
+    fps = passthrough_rung(source).fps
+    lower = tuple(replace(rung, fps=fps) for rung in ladder_for(source) if rung.height < source.height)
+    reserve = ladder_cost(source, lighter(ladder_for(source), 0), model)
+    for count in range(len(lower), 0, -1):
+        plan = HeadroomPlan(rungs=lower[:count], preset=DEFAULT_PRESET, step=0)
+        cost = ladder_cost(replace(source, has_audio=False), plan, model)
+        if cost + reserve <= free_cores:
+            return Assignment(MODE_PASSTHROUGH, plan, cost, 0,
+                              f"Lower qualities were added as the server freed up: {_names(plan)}.")
+    return None

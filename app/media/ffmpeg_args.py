@@ -64,14 +64,15 @@ def thumbnail_filter(encoder: Encoder, every: int = THUMBNAIL_SECONDS) -> str:
 
 
 def filter_graph(rungs: Sequence[Rung], encoder: Encoder, source_fps: float | None,
-                 thumbnail: bool = True) -> str:
-    """`split` the one decoded video into a scaled (and, if lower, frame-rate capped) chain per rung."""
+                 thumbnail: bool = True, keep_rate: bool = False) -> str:
+    """`split` the one decoded video into a scaled (and, if lower, frame-rate capped, unless
+    `keep_rate`) chain per rung."""
     branches = len(rungs) + (1 if thumbnail else 0)
     labels = "".join(f"[s{i}]" for i in range(len(rungs))) + ("[st]" if thumbnail else "")
     parts = [f"[0:v:0]split={branches}{labels}"]
     for i, rung in enumerate(rungs):
         chain = []
-        if source_fps is None or rung.fps < source_fps - 0.01:
+        if not keep_rate and (source_fps is None or rung.fps < source_fps - 0.01):
             chain.append(f"fps={rung.fps}")
         if encoder.name == NVENC:
             chain.append(f"scale_cuda={rung.width}:{rung.height}")
@@ -165,15 +166,22 @@ def transcode_args(input_url: str, out_dir: str, rungs: Sequence[Rung], *,
 
 def _decode_args(input_url: str, rungs: Sequence[Rung], *, encoder: Encoder, source_fps: float | None,
                  thumbnail: bool, progress: str | None, live_input: bool, ffmpeg: str,
-                 loglevel: str) -> list[str]:
-    """Everything before the outputs: logging, progress, the input and the split filter graph."""
+                 loglevel: str, copyts: bool = False, keep_rate: bool = False) -> list[str]:
+    """Everything before the outputs: logging, progress, the input and the split filter graph
+    (`keep_rate`: every rung at the source's frame rate, frame for frame)."""
     if not rungs:
         raise ValueError("a transcode needs at least one rung")
+    args = _head(progress, ffmpeg, loglevel, copyts=copyts)
+    args += input_args(input_url, encoder, live=live_input)
+    return args + ["-filter_complex", filter_graph(rungs, encoder, source_fps, thumbnail=thumbnail,
+                                                   keep_rate=keep_rate)]
+
+
+def _head(progress: str | None, ffmpeg: str, loglevel: str, *, copyts: bool = False) -> list[str]:
     args = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", loglevel, "-nostats", "-y"]
     if progress:
         args += ["-progress", progress, "-stats_period", "1"]
-    args += input_args(input_url, encoder, live=live_input)
-    return args + ["-filter_complex", filter_graph(rungs, encoder, source_fps, thumbnail=thumbnail)]
+    return args + (["-copyts"] if copyts else [])
 
 
 def _thumbnail_output(thumbnail_path: str | None) -> list[str]:
@@ -202,6 +210,20 @@ class PartPlan:
         return self.frames_per_part * self.parts_per_gop
 
 
+def source_time_part_plan(fps: float) -> PartPlan:
+    """part_plan for renditions on the source's own frame times (a passthrough, and renditions
+    added to it). The publisher's timestamps are whole milliseconds (FLV) and jitter: one frame
+    of slack keeps every part within PART-TARGET. Copied audio is not aligned with the video,
+    and ffmpeg cuts a fragment when either track reaches -frag_duration: asked for N - 1/2
+    frames, the audio cut parts of N - 1 frames (under 85 % of the target); N + 1/2 gives N or
+    N + 1, both fit."""
+    plan = part_plan(fps)
+    frames = plan.frames_per_part
+    return PartPlan(frames_per_part=frames, parts_per_gop=plan.parts_per_gop,
+                    frag_duration_us=round((frames + 0.5) / fps * 1_000_000),
+                    part_target=math.ceil((frames + 1) / fps * 1000) / 1000)
+
+
 def part_plan(fps: float, part_seconds: float = LL_PART_SECONDS,
               segment_seconds: float = LL_SEGMENT_SECONDS) -> PartPlan:
     """Parts of whole frames, and a GOP of whole parts, so every part but none is short.
@@ -221,24 +243,41 @@ def part_plan(fps: float, part_seconds: float = LL_PART_SECONDS,
                     part_target=math.ceil(frames / fps * 1000) / 1000)
 
 
+CMAF_MOVFLAGS = "empty_moov+default_base_moof+frag_keyframe+cmaf"
+# With -copyts, fragments carry the source's own timestamps (ffmpeg's mp4 muxer otherwise starts
+# every run at zero): a passthrough and the renditions added to it later share one timeline.
+SOURCE_TIME_MOVFLAGS = CMAF_MOVFLAGS + "+frag_discont"
+
+
 def ll_output_args(rung_index: int, rung: Rung, plan: PartPlan, fd: int, *, has_audio: bool,
-                   encoder: Encoder = Encoder(X264), preset: str = DEFAULT_PRESET) -> list[str]:
+                   encoder: Encoder = Encoder(X264), preset: str = DEFAULT_PRESET,
+                   follow_source: bool = False, copy_audio: bool = False) -> list[str]:
     """One rung's output: its video (and the audio) muxed as fragmented CMAF MP4 to pipe `fd`.
 
     ffmpeg's output options belong to the next output file only, so every rung repeats them.
+    `follow_source`: keyframes exactly where the source has them and the source's timestamps
+    kept (with -copyts), instead of a fixed GOP (ll_added_rungs_args).
     """
     args = ["-map", f"[v{rung_index}]"]
     if has_audio:
         args += ["-map", "0:a:0"]
     args += video_codec_args([], encoder, preset)
     if has_audio:
-        args += ["-c:a", "aac", "-ac", "2", "-ar", "48000"]
-    gop = str(plan.gop_frames)
-    args += ["-g", gop, "-keyint_min", gop, "-b:v", f"{rung.video_kbps}k",
-             "-maxrate", f"{rung.maxrate_kbps}k", "-bufsize", f"{rung.bufsize_kbps}k"]
-    if has_audio:
+        args += ["-c:a", "copy"] if copy_audio else ["-c:a", "aac", "-ac", "2", "-ar", "48000"]
+    if follow_source:
+        # x264 adds a keyframe of its own only if the source has none for twice the longest GOP
+        # a passthrough serves; frames keep the source's (millisecond) times.
+        longest = str(max(1, round(rung.fps * 8)))
+        args += ["-force_key_frames", "source", "-g", longest, "-fps_mode", "passthrough",
+                 "-enc_time_base:v", "-1"]
+    else:
+        gop = str(plan.gop_frames)
+        args += ["-g", gop, "-keyint_min", gop]
+    args += ["-b:v", f"{rung.video_kbps}k", "-maxrate", f"{rung.maxrate_kbps}k",
+             "-bufsize", f"{rung.bufsize_kbps}k"]
+    if has_audio and not copy_audio:
         args += ["-b:a", f"{rung.audio_kbps}k"]
-    return args + ["-f", "mp4", "-movflags", "empty_moov+default_base_moof+frag_keyframe+cmaf",
+    return args + ["-f", "mp4", "-movflags", SOURCE_TIME_MOVFLAGS if follow_source else CMAF_MOVFLAGS,
                    "-frag_duration", str(plan.frag_duration_us), f"pipe:{fd}"]
 
 
@@ -259,6 +298,25 @@ def ll_transcode_args(input_url: str, rungs: Sequence[Rung], plans: Sequence[Par
     for index, (rung, plan, fd) in enumerate(zip(rungs, plans, fds)):
         args += ll_output_args(index, rung, plan, fd, has_audio=has_audio, encoder=encoder, preset=preset)
     return args + _thumbnail_output(thumbnail_path)
+
+
+def ll_added_rungs_args(input_url: str, rungs: Sequence[Rung], plans: Sequence[PartPlan],
+                        fds: Sequence[int], *, encoder: Encoder = Encoder(X264),
+                        preset: str = DEFAULT_PRESET, has_audio: bool = True, copy_audio: bool = True,
+                        progress: str | None = "pipe:1", live_input: bool = True,
+                        ffmpeg: str = "ffmpeg", loglevel: str = "warning") -> list[str]:
+    """Lower renditions added beside a running LL-HLS passthrough (LadderPackager.extend): one
+    decode, a scaled chain per rung at the source's frame rate, keyframes where the source has
+    them and the source's timestamps, so their segments line up with the passthrough's."""
+    if not len(rungs) == len(plans) == len(fds):
+        raise ValueError("every rung needs its part plan and its pipe")
+    args = _decode_args(input_url, rungs, encoder=encoder, source_fps=None, thumbnail=False,
+                        progress=progress, live_input=live_input, ffmpeg=ffmpeg, loglevel=loglevel,
+                        copyts=True, keep_rate=True)
+    for index, (rung, plan, fd) in enumerate(zip(rungs, plans, fds)):
+        args += ll_output_args(index, rung, plan, fd, has_audio=has_audio, encoder=encoder, preset=preset,
+                               follow_source=True, copy_audio=copy_audio)
+    return args
 
 
 def ll_target_duration(rungs: Sequence[Rung], plans: Sequence[PartPlan]) -> int:
@@ -285,13 +343,12 @@ def ll_passthrough_args(input_url: str, plan: PartPlan, fd: int, *, has_audio: b
                         live_input: bool = True, ffmpeg: str = "ffmpeg",
                         loglevel: str = "warning") -> list[str]:
     """LL-HLS passthrough: the source's streams as fragmented CMAF MP4 on pipe `fd` (cut into parts
-    by -frag_duration and at every keyframe) for one RenditionPackager; no decode, no encode."""
-    args = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", loglevel, "-nostats", "-y"]
-    if progress:
-        args += ["-progress", progress, "-stats_period", "1"]
+    by -frag_duration and at every keyframe) for one RenditionPackager; no decode, no encode.
+    The source's timestamps are kept, for renditions added later (ll_added_rungs_args)."""
+    args = _head(progress, ffmpeg, loglevel, copyts=True)
     args += input_args(input_url, Encoder(X264), live=live_input)
     args += _passthrough_streams(has_audio, copy_audio)
-    return args + ["-f", "mp4", "-movflags", "empty_moov+default_base_moof+frag_keyframe+cmaf",
+    return args + ["-f", "mp4", "-movflags", SOURCE_TIME_MOVFLAGS,
                    "-frag_duration", str(plan.frag_duration_us), f"pipe:{fd}"]
 
 
@@ -301,9 +358,7 @@ def classic_passthrough_args(input_url: str, out_dir: str, rung: Rung, *, has_au
                              ffmpeg: str = "ffmpeg", loglevel: str = "warning") -> list[str]:
     """Classic HLS passthrough: ffmpeg's HLS muxer cuts the source at its keyframes (segments are
     one GOP each) into `<out>/<rung>/`, with the same names and master as a one-rung ladder."""
-    args = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", loglevel, "-nostats", "-y"]
-    if progress:
-        args += ["-progress", progress, "-stats_period", "1"]
+    args = _head(progress, ffmpeg, loglevel)
     args += input_args(input_url, Encoder(X264), live=live_input)
     args += _passthrough_streams(has_audio, copy_audio)
     return args + hls_args(out_dir, [rung], has_audio=has_audio, record=record, start_number=start_number,

@@ -76,6 +76,17 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class SegmentStart:
+    """Where a segment of a leading rendition starts, for renditions added beside it later
+    (app.media.llladder): they open the segment with the same number, the same program date
+    and, first time, the same discontinuity sequence, as matching content in variants must."""
+
+    msn: int
+    started: datetime
+    discontinuity_sequence: int
+
+
+@dataclass(frozen=True)
 class RenditionReport:
     uri: str
     last_msn: int
@@ -113,6 +124,11 @@ class RenditionPackager:
     least any segment's duration rounded). window: how many segments the playlist lists.
     part_segments: for how many of the newest segments the playlist lists parts.
     guard: asked before every write; False (the host lost the session) raises WriteRefused.
+    on_segment: told (start, SegmentStart) as each segment opens, `start` being its first part's
+    decode time in seconds (a leading rendition's, for followers).
+    follower: the rendition was added beside a leading one; its segments open only where the
+    leader's do (add_part's `aligned`), with the leader's number and program date, and no
+    number at or below `min_msn` (files an earlier run left in the directory).
     """
 
     def __init__(self, directory: Path, *, part_target: float, segment_min: float,
@@ -121,7 +137,9 @@ class RenditionPackager:
                  reports: Callable[[], Sequence[RenditionReport]] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  mirror: Mirror | MirrorQueue | None = None,
-                 guard: Callable[[], bool] | None = None):
+                 guard: Callable[[], bool] | None = None,
+                 on_segment: Callable[[float, SegmentStart], None] | None = None,
+                 follower: bool = False, min_msn: int = -1):
         if target_duration < math.ceil(segment_min):
             raise ValueError("TARGETDURATION must cover the minimum segment duration")
         if not 1 <= part_segments <= window:
@@ -138,6 +156,9 @@ class RenditionPackager:
         self.record = record
         self.mirror = mirror
         self.guard = guard
+        self.on_segment = on_segment
+        self.follower = follower
+        self.min_msn = min_msn
         self.longest = 0.0  # the longest segment this packager closed, in seconds
         self.segments: list[Segment] = []
         self.ended = False
@@ -206,12 +227,17 @@ class RenditionPackager:
     # --- input -----------------------------------------------------------------------------------
 
     def add_init(self, data: bytes) -> None:
-        name = init_name(self._next_msn)
+        # Named after the run's first segment; a follower's is not known yet, but numbers past
+        # min_msn are its own.
+        name = init_name(max(self._next_msn, self.min_msn + 1))
         self._write(self.directory / name, data)
         self.init = name
 
-    def add_part(self, data: bytes, duration: float, independent: bool) -> tuple[int, int]:
-        """Store one part; returns its (msn, part index) once the playlist lists it."""
+    def add_part(self, data: bytes, duration: float, independent: bool, *, start: float | None = None,
+                 aligned: SegmentStart | None = None) -> tuple[int, int] | None:
+        """Store one part; returns its (msn, part index) once the playlist lists it. `start` is its
+        decode time in seconds; a follower's `aligned` is the leader's segment starting there. A
+        follower drops parts until the first aligned one (returns None)."""
         if not self.has_init:
             raise ValueError("the init segment comes before any part")
         if self.ended:
@@ -221,17 +247,20 @@ class RenditionPackager:
         if duration > self.part_target + 1e-6:
             log.warning("part of %.3f s is longer than PART-TARGET %.3f s", duration, self.part_target)
         current = self.segments[-1] if self.segments and not self.segments[-1].complete else None
-        if current is None and not independent:
-            raise ValueError("a segment must start with an independent part")
-        if current is not None and independent and current.duration >= self.segment_min - 1e-6:
-            self._close(current)
-            current = None
-        if current is None:
-            current = Segment(msn=self._next_msn, started=self.clock(), init=self.init,
-                              discontinuity=self._resumed)
-            self._next_msn += 1
-            self._resumed = False
-            self.segments.append(current)
+        if self.follower:
+            current = self._follow(current, independent, aligned)
+            if current is None:
+                return None
+        else:
+            if current is None and not independent:
+                raise ValueError("a segment must start with an independent part")
+            if current is not None and independent and current.duration >= self.segment_min - 1e-6:
+                self._close(current)
+                current = None
+            if current is None:
+                current = self._open(self._next_msn, self.clock())
+                if self.on_segment is not None and start is not None:
+                    self.on_segment(start, SegmentStart(current.msn, current.started, self._sequence_of(current)))
         part = Part(index=len(current.parts), duration=duration, independent=independent)
         self._write(self.directory / part.uri(current.msn), data)
         current.parts.append(part)
@@ -243,6 +272,32 @@ class RenditionPackager:
             else:
                 announce()
         return current.msn, part.index
+
+    def _open(self, msn: int, started: datetime) -> Segment:
+        segment = Segment(msn=msn, started=started, init=self.init, discontinuity=self._resumed)
+        self._next_msn = msn + 1
+        self._resumed = False
+        self.segments.append(segment)
+        return segment
+
+    def _sequence_of(self, segment: Segment) -> int:
+        """The discontinuity sequence number of a listed segment."""
+        return self.discontinuity_sequence + sum(
+            1 for s in self.segments if s.discontinuity and s.msn <= segment.msn)
+
+    def _follow(self, current: Segment | None, independent: bool,
+                aligned: SegmentStart | None) -> Segment | None:
+        """A follower's segment for its next part: a new one where the leader's starts."""
+        if aligned is None or not independent:
+            return current  # None until the first aligned part: nothing to show yet
+        if aligned.msn <= self.min_msn or aligned.msn < self._next_msn:
+            raise ValueError(f"segment {aligned.msn} of the leading rendition is behind this one's "
+                             f"({max(self.min_msn + 1, self._next_msn)})")
+        if current is not None:
+            self._close(current)
+        elif not self.segments:
+            self.discontinuity_sequence = aligned.discontinuity_sequence
+        return self._open(aligned.msn, aligned.started)
 
     def close(self) -> None:
         """This run stopped but the stream goes on (a restart follows): close the open segment and

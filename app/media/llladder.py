@@ -8,12 +8,21 @@ directories named after them (720p/, 480p/), as the classic muxer's do, so a res
 lighter ladder keeps every remaining rung's playlist going. With a mirror (STORAGE_BACKEND=s3)
 each rung uploads through its own ordered queue (app.media.mirror.MirrorQueue), so a slow store
 never stalls a pipe, and a part is announced only once it and its playlist are in the bucket.
+
+A running ladder can gain renditions from a second ffmpeg (`extend`): a passthrough session that
+gets lower qualities once capacity frees. The first rung leads: the added ones (followers) cut
+their segments where its segments start (the second ffmpeg forces keyframes where the source has
+them, and both keep the source's timestamps), with the same numbers and program dates, so a player
+switching between them finds the same content under the same numbers. The master lists them once
+each has its first part out; `drop_extension` takes them out again.
 """
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -22,10 +31,23 @@ from .ffmpeg_args import MASTER_NAME as MASTER
 from .ffmpeg_args import PartPlan
 from .fmp4 import InitSegment, read_fragments
 from .ladder import Rung
-from .llhls import PLAYLIST, RenditionPackager, RenditionReport, WriteRefused
+from .llhls import PLAYLIST, RenditionPackager, RenditionReport, SegmentStart, WriteRefused
 from .mirror import Mirror, MirrorQueue, close_all
 
 log = logging.getLogger("app.media.llladder")
+
+# A follower's keyframe matches the leader's segment starting within this of it: segments are at
+# least a second apart, and a copied source's decode times may sit a few frames off an encode's.
+ALIGN_TOLERANCE = 0.25
+ALIGN_WAIT = 2.0  # seconds a follower waits for the leader to reach one of its keyframes
+NUMBERED_FILE = re.compile(r"(?:s|p|init-)([0-9]+)[.]")
+
+
+def highest_msn(directory: Path) -> int:
+    """The highest segment number any file in `directory` carries (-1 for none): an added
+    rendition must not reuse the names of an earlier run's files there (recordings keep them)."""
+    numbers = [int(match[1]) for path in directory.glob("*") if (match := NUMBERED_FILE.match(path.name))]
+    return max(numbers, default=-1)
 
 
 def master_playlist(rungs: Sequence[Rung], codecs: Sequence[str]) -> str:
@@ -56,10 +78,14 @@ class LadderPackager:
         self.out = Path(out)
         self.on_playable = on_playable
         self.guard = guard
+        self.announce = announce
+        self.mirror = mirror
+        self.target_duration = target_duration
         self.playable = False
         # The first segment number of this run per rung: playable once each has closed one.
         self._first_msn: list[int | None] = [None] * len(rungs)
         self.rungs = list(rungs)
+        self.base = len(self.rungs)  # rungs from `extend` come after these
         self.inits: list[InitSegment | None] = [None] * len(self.rungs)
         self.errors: list[str] = []
         self.master_written = False
@@ -67,38 +93,102 @@ class LadderPackager:
         self._threads: list[threading.Thread] = []
         self.read_fds: list[int] = []
         self.write_fds: list[int] = []
-        self.packagers = []
-        # One ordered upload queue per rung: rungs never wait on each other's uploads.
-        self.queues = [MirrorQueue(mirror, rung.name) for rung in self.rungs] if mirror else []
+        self.packagers: list[RenditionPackager] = []
+        self.queues: list[MirrorQueue] = []
+        # Where the leading rung's recent segments start (decode time, in seconds), for followers.
+        self._starts: deque[tuple[float, SegmentStart]] = deque(maxlen=64)
+        self._leader_edge = float("-inf")
+        self._timeline = threading.Condition()
+        self._following: set[int] = set()  # followers that have listed a part
         for index, plan in enumerate(plans):
-            name = self.rungs[index].name
-            (self.out / name).mkdir(parents=True, exist_ok=True)
-            self.packagers.append(RenditionPackager(
-                self.out / name, part_target=plan.part_target,
-                segment_min=segment_min if segment_min is not None
-                else plan.gop_frames / self.rungs[index].fps - 0.01,
-                target_duration=target_duration, record=record, guard=guard,
-                on_part=(lambda msn, part, name=name: announce(name, msn, part)) if announce else None,
-                reports=lambda index=index: self.reports(index),
-                mirror=self.queues[index] if self.queues else None))
+            self._add_packager(self.rungs[index], plan, segment_min=segment_min if segment_min is not None
+                               else plan.gop_frames / self.rungs[index].fps - 0.01, record=record,
+                               on_segment=self._segment_opened if index == 0 else None)
+
+    def _add_packager(self, rung: Rung, plan: PartPlan, *, segment_min: float, record: bool,
+                      **options) -> None:
+        name = rung.name
+        directory = self.out / name
+        directory.mkdir(parents=True, exist_ok=True)
+        # One ordered upload queue per rung: rungs never wait on each other's uploads.
+        queue = MirrorQueue(self.mirror, name) if self.mirror else None
+        if queue is not None:
+            self.queues.append(queue)
+        index = len(self.packagers)
+        announce = self.announce
+        self.packagers.append(RenditionPackager(
+            directory, part_target=plan.part_target, segment_min=segment_min,
+            target_duration=self.target_duration, record=record, guard=self.guard,
+            on_part=(lambda msn, part, name=name: announce(name, msn, part)) if announce else None,
+            reports=lambda index=index: self.reports(index), mirror=queue, **options))
 
     def open_pipes(self) -> list[int]:
-        for _ in self.rungs:
+        """A pipe for each rung that has none yet; returns their write ends."""
+        for _ in self.rungs[len(self.read_fds):]:
             read_fd, write_fd = os.pipe()
             self.read_fds.append(read_fd)
             self.write_fds.append(write_fd)
         return self.write_fds
 
     def start(self) -> None:
-        """Close our copies of the write ends (ffmpeg holds them now) and read every pipe."""
+        """Close our copies of the write ends (ffmpeg holds them now) and read every new pipe."""
         for fd in self.write_fds:
             os.close(fd)
         self.write_fds = []
-        for index, fd in enumerate(self.read_fds):
-            thread = threading.Thread(target=self._read, args=(index, fd), daemon=True,
+        for index in range(len(self._threads), len(self.read_fds)):
+            thread = threading.Thread(target=self._read, args=(index, self.read_fds[index]), daemon=True,
                                       name=f"llhls-{self.rungs[index].name}")
             thread.start()
             self._threads.append(thread)
+
+    # --- renditions added to a running ladder ---------------------------------------------------
+
+    @property
+    def extension(self) -> list[Rung]:
+        return self.rungs[self.base:]
+
+    def extend(self, rungs: Sequence[Rung], plans: Sequence[PartPlan]) -> list[int]:
+        """Add `rungs` beside the running ones, fed by another ffmpeg: returns the pipes it writes
+        to (then call `start()`). They are not recorded; the master lists them once each has its
+        first part out. A stale playlist an earlier run left in a rung's directory is replaced."""
+        with self._lock:
+            if self.extension:
+                raise RuntimeError("the ladder has added renditions already")
+            if not self.playable:
+                raise RuntimeError("renditions are added to a ladder that plays")
+            for rung, plan in zip(rungs, plans):
+                directory = self.out / rung.name
+                directory.mkdir(parents=True, exist_ok=True)
+                (directory / PLAYLIST).unlink(missing_ok=True)
+                self.rungs.append(rung)
+                self.inits.append(None)
+                self._first_msn.append(-1)  # this run is playable already
+                self._add_packager(rung, plan, segment_min=0.0, record=False, follower=True,
+                                   min_msn=highest_msn(directory))
+            self.master_written = False  # rewritten with the added renditions
+        return self.open_pipes()
+
+    def drop_extension(self, timeout: float = 10.0) -> None:
+        """Take the added renditions out (their ffmpeg has stopped): the master lists the first
+        rungs again, and the added playlists stop where they are."""
+        for thread in self._threads[self.base:]:
+            thread.join(timeout)
+        for fd in self.write_fds + self.read_fds[len(self._threads):]:
+            os.close(fd)
+        self.write_fds = []
+        with self._lock:
+            added = self.packagers[self.base:]
+            queues = [queue for queue in self.queues if queue.name in {rung.name for rung in self.extension}]
+            for packager in added:
+                if packager.has_init and not packager.ended:
+                    packager.close()
+            del self.rungs[self.base:], self.packagers[self.base:], self.inits[self.base:]
+            del self._first_msn[self.base:], self.read_fds[self.base:], self._threads[self.base:]
+            self.queues = [queue for queue in self.queues if queue not in queues]
+            self._following.clear()
+            self.master_written = False
+            self._maybe_write_master(0)
+        close_all(queues, timeout)
 
     def reports(self, index: int) -> list[RenditionReport]:
         found = []
@@ -110,22 +200,51 @@ class LadderPackager:
 
     def _read(self, index: int, fd: int) -> None:
         packager = self.packagers[index]
+        follower = index >= self.base
         try:
             with os.fdopen(fd, "rb", buffering=0) as pipe:
                 for item in read_fragments(pipe):
-                    with self._lock:  # reports read the other packagers' edges
-                        if isinstance(item, InitSegment):
+                    if isinstance(item, InitSegment):
+                        with self._lock:
                             packager.add_init(item.data)
                             self.inits[index] = item
                             self._maybe_write_master(index)
-                        elif not item.has_primary and self._first_msn[index] is None:
-                            continue  # audio before the run's first picture: nothing to show yet
+                        continue
+                    if not item.has_primary and self._first_msn[index] is None:
+                        continue  # audio before the run's first picture: nothing to show yet
+                    # Outside the lock: the leader must go on while a follower waits for it.
+                    aligned = self._aligned(item.start) if follower and item.independent else None
+                    with self._lock:  # reports read the other packagers' edges
+                        listed = packager.add_part(item.data, item.duration, item.independent,
+                                                   start=item.start, aligned=aligned)
+                        if listed is None:
+                            continue  # a follower before its first aligned keyframe
+                        if follower:
+                            if index not in self._following:
+                                self._following.add(index)
+                                self._maybe_write_master(index)
                         else:
-                            msn, _ = packager.add_part(item.data, item.duration, item.independent)
-                            self._check_playable(index, msn)
+                            self._check_playable(index, listed[0])
+                    if index == 0:
+                        with self._timeline:
+                            self._leader_edge = item.start + item.duration
+                            self._timeline.notify_all()
         except Exception as error:  # a broken pipe or stream must not kill the worker's loop
             log.exception("rung %s: packaging stopped", self.rungs[index].name)
             self.errors.append(f"{self.rungs[index].name}: {error}")
+
+    def _segment_opened(self, start: float, where: SegmentStart) -> None:
+        with self._timeline:
+            self._starts.append((start, where))
+            self._timeline.notify_all()
+
+    def _aligned(self, start: float) -> SegmentStart | None:
+        """The leader's segment starting at `start` (a follower's keyframe), once the leader has
+        got that far (waiting up to ALIGN_WAIT); None when no segment of the leader starts there."""
+        with self._timeline:
+            self._timeline.wait_for(lambda: self._leader_edge > start + ALIGN_TOLERANCE, ALIGN_WAIT)
+            found = [where for begins, where in self._starts if abs(begins - start) <= ALIGN_TOLERANCE]
+        return found[-1] if found else None
 
     def _check_playable(self, index: int, msn: int) -> None:
         """Once the master is out and every rung has closed a segment of this run, players can
@@ -147,14 +266,14 @@ class LadderPackager:
 
     def _maybe_write_master(self, index: int) -> None:
         """Once per run, when the last rung's init arrives (a lighter ladder after a restart
-        replaces the earlier run's master)."""
-        if all(self.inits) and not self.master_written:
+        replaces the earlier run's master), and again once added renditions have parts out."""
+        if all(self.inits) and not self.master_written and len(self._following) == len(self.extension):
             if self.guard is not None and not self.guard():
                 raise WriteRefused("master: this host no longer owns the session")
             text = master_playlist(self.rungs, [init.codecs for init in self.inits]).encode()
             write_atomic(self.out / MASTER, text)
             if self.queues:
-                self.queues[index].put(self.out / MASTER, text)  # after this rung's init
+                self.queues[index].put(self.out / MASTER, text)  # after this rung's init or part
             self.master_written = True
 
     def close(self, timeout: float = 10.0) -> None:

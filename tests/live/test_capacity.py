@@ -1,6 +1,8 @@
 """Admission by capacity (pure): what rendition sets cost, and which one a session gets for what is free."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from app.live.capacity import (
@@ -14,7 +16,7 @@ from app.live.capacity import (
     passthrough_cost,
     passthrough_problem,
 )
-from app.media.ladder import Source, ladder_for, lighter
+from app.media.ladder import Source, ladder_for, lighter, passthrough_rung
 
 MODEL = CostModel()
 HD = Source(1280, 720, 30)
@@ -153,3 +155,34 @@ def test_a_source_below_the_lowest_rung_is_still_admitted():
     tiny = Source(320, 240, 25)
     assert names(choose(tiny, free_cores=1.0, model=MODEL)) == ["240p"]
     assert choose(tiny, free_cores=0.0, model=MODEL).mode == MODE_PASSTHROUGH
+
+
+# --- lower renditions for a passthrough once capacity frees ---------------------------------------
+
+def test_a_passthrough_gains_the_lower_rungs_that_fit_beside_a_newcomers_full_ladder():
+    from app.live.capacity import added_rungs
+
+    source = Source(1280, 720, 30, keyframe_interval=2.0, video_codec="h264", audio_codec="aac")
+    model = CostModel()
+    reserve = ladder_cost(source, lighter(ladder_for(source), 0), model)
+    both = added_rungs(source, free_cores=10.0, model=model)
+    assert both.rung_names == ["480p", "360p"] and both.mode == MODE_PASSTHROUGH
+    assert all(rung.fps == 30 for rung in both.plan.rungs) and "480p, 360p" in both.reason
+    # Audio is copied: no AAC encode in their cost.
+    assert both.cost == ladder_cost(replace(source, has_audio=False), both.plan, model)
+    one = added_rungs(source, free_cores=reserve + both.cost - 0.001, model=model)
+    assert one.rung_names == ["480p"] and one.cost < both.cost
+    # What stays free must still take a newcomer's full ladder.
+    assert added_rungs(source, free_cores=reserve + one.cost - 0.001, model=model) is None
+    assert added_rungs(source, free_cores=reserve, model=model) is None
+
+
+def test_the_added_rungs_run_at_the_sources_frame_rate_and_never_at_its_height():
+    from app.live.capacity import added_rungs
+
+    sixty = Source(1920, 1080, 59.94, keyframe_interval=2.0, video_codec="h264", audio_codec="aac")
+    granted = added_rungs(sixty, free_cores=100.0, model=CostModel())
+    assert granted.rung_names == ["720p", "480p", "360p"]
+    assert {rung.fps for rung in granted.plan.rungs} == {passthrough_rung(sixty).fps}
+    # A source at the lowest rung has nothing lower to gain.
+    assert added_rungs(Source(640, 360, 30, video_codec="h264"), free_cores=100.0, model=CostModel()) is None

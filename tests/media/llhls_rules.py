@@ -23,6 +23,7 @@ class ParsedSegment:
     uri: str | None = None
     discontinuity: int = 0  # its discontinuity sequence number
     init: str | None = None  # the EXT-X-MAP that applies to it
+    program_date: str | None = None  # its EXT-X-PROGRAM-DATE-TIME, as written
 
 
 @dataclass
@@ -43,11 +44,14 @@ def parse(text: str) -> Parsed:
     target = part_target = control = hint = init = None
     sequence = discontinuity = 0
     segments: list[ParsedSegment] = []
-    pending_duration = None
+    pending_duration = pending_date = None
     ended = False
 
     def new_segment() -> ParsedSegment:
-        segments.append(ParsedSegment(msn=sequence + len(segments), discontinuity=discontinuity, init=init))
+        nonlocal pending_date
+        segments.append(ParsedSegment(msn=sequence + len(segments), discontinuity=discontinuity, init=init,
+                                      program_date=pending_date))
+        pending_date = None
         return segments[-1]
 
     for line in lines[1:]:
@@ -61,6 +65,8 @@ def parse(text: str) -> Parsed:
             discontinuity += 1
         elif line.startswith("#EXT-X-MAP:"):
             init = attributes(line)["URI"]
+        elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+            pending_date = line.split(":", 1)[1]
         elif line.startswith("#EXT-X-TARGETDURATION:"):
             target = int(line.split(":", 1)[1])
         elif line.startswith("#EXT-X-PART-INF:"):

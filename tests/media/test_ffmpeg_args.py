@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 
+from dataclasses import replace
+
 import pytest
 
 from app.media.encoder import Encoder
@@ -252,9 +254,46 @@ def test_ll_passthrough_copies_the_source_into_cmaf_parts_on_one_pipe():
     for encoding in ("-filter_complex", "libx264", "-preset", "-g", "-b:v", "-hwaccel", "-vf"):
         assert encoding not in args
     assert value_after(args, "-f") == "mp4"
-    assert value_after(args, "-movflags") == "empty_moov+default_base_moof+frag_keyframe+cmaf"
+    # The source's own timestamps, kept into the fragments, for renditions added later.
+    assert "-copyts" in args[:args.index("-i")]
+    assert value_after(args, "-movflags") == "empty_moov+default_base_moof+frag_keyframe+cmaf+frag_discont"
     assert args[-3:] == ["-frag_duration", str(plan.frag_duration_us), "pipe:9"]
     assert value_after(args, "-rw_timeout") == "10000000" and value_after(args, "-progress") == "pipe:1"
+
+
+def test_source_time_parts_have_a_frame_of_slack_and_cut_half_a_frame_late():
+    from app.media.ffmpeg_args import part_plan, source_time_part_plan
+
+    plan, base = source_time_part_plan(30), part_plan(30)
+    assert plan.frames_per_part == base.frames_per_part == 10
+    assert plan.part_target == 0.367  # 11 frames, rounded up to the millisecond
+    assert plan.frag_duration_us == round(10.5 / 30 * 1_000_000)
+
+
+def test_added_rungs_keep_the_source_rate_keyframes_and_timestamps():
+    from app.media.ffmpeg_args import ll_added_rungs_args, source_time_part_plan
+
+    rungs = [replace(rung, fps=30.0) for rung in LADDER_720[1:]]
+    plans = [source_time_part_plan(30) for _ in rungs]
+    args = ll_added_rungs_args("pipe:0", rungs, plans, [7, 8], preset="veryfast")
+    assert args.count("-i") == 1 and "-copyts" in args[:args.index("-i")]
+    graph = value_after(args, "-filter_complex")
+    assert graph.startswith("[0:v:0]split=2[s0][s1]") and "fps=" not in graph and "[st]" not in graph
+    outputs = [index for index, arg in enumerate(args) if arg.startswith("pipe:") and arg not in ("pipe:0", "pipe:1")]
+    assert [args[index] for index in outputs] == ["pipe:7", "pipe:8"]
+    start = args.index("-map")
+    for end in outputs:
+        output = args[start:end + 1]
+        assert value_after(output, "-force_key_frames") == "source"
+        assert value_after(output, "-fps_mode") == "passthrough" and value_after(output, "-enc_time_base:v") == "-1"
+        assert "-keyint_min" not in output and int(value_after(output, "-g")) >= 8 * 30
+        assert value_after(output, "-c:a") == "copy" and "-b:a" not in output
+        assert value_after(output, "-movflags").endswith("+frag_discont")
+        start = end + 1
+    reencoded = ll_added_rungs_args("pipe:0", rungs, plans, [7, 8], copy_audio=False)
+    assert value_after(reencoded, "-c:a") == "aac" and "-b:a" in reencoded
+    with pytest.raises(ValueError, match="pipe"):
+        ll_added_rungs_args("pipe:0", rungs, plans, [7])
 
 
 @pytest.mark.parametrize("has_audio, copy_audio, audio", [
@@ -357,5 +396,7 @@ def test_ll_passthrough_cuts_parts_of_whole_frames_and_starts_one_at_every_keyfr
     assert isinstance(init, InitSegment) and init.codecs.startswith("avc1.") and "mp4a.40.2" in init.codecs
     assert sum(part.duration for part in parts) == pytest.approx(2.0, abs=0.05)
     starts = [round(part.start, 3) for part in parts if part.independent]
-    assert starts[:2] == [0.0, 1.0]  # the source's keyframes, one a second
+    # The source's keyframes, one a second, at the source's own times (-copyts).
+    source_keyframes = [round(float(time), 3) for time, _, flags in video_packets(h264_mp3_source) if flags[0] == "K"]
+    assert starts[:2] == source_keyframes[:2] and source_keyframes[1] - source_keyframes[0] == pytest.approx(1.0)
     assert all(part.duration <= plan.part_target + 1e-6 for part in parts)

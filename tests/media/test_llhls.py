@@ -9,10 +9,12 @@ from app.media.llhls import (
     PLAYLIST,
     RenditionPackager,
     RenditionReport,
+    SegmentStart,
     WriteRefused,
     fmt,
     part_name,
     part_target_for,
+    program_date,
     segment_name,
 )
 
@@ -334,3 +336,55 @@ def test_longest_counts_this_run_only_not_segments_resumed_from_disk(tmp_path):
     second.add_init(b"ftypmoov2")
     feed_gops(second, 2)
     assert second.longest == pytest.approx(1.0)
+
+
+# --- a rendition added beside a leading one ------------------------------------------------------
+
+D = 10 / 30  # one part
+
+def test_the_leader_tells_where_each_segment_starts_with_its_discontinuity_sequence(tmp_path):
+    opened = []
+    first = packager(tmp_path, on_segment=lambda start, where: opened.append((start, where)))
+    for gop in range(2):
+        for n in range(3):
+            first.add_part(b"f", D, n == 0, start=10.0 + gop + n * D)
+    first.close()
+    again = packager(tmp_path, on_segment=lambda start, where: opened.append((start, where)))
+    again.add_part(b"k", D, True, start=50.0)
+    assert [(start, where.msn, where.discontinuity_sequence) for start, where in opened] == [
+        (10.0, 0, 0), (11.0, 1, 0), (50.0, 2, 1)]  # after the restart: a discontinuity
+    assert opened[-1][1].started == again.segments[-1].started
+
+
+def test_a_follower_opens_segments_only_where_the_leader_does_with_its_number_and_date(tmp_path):
+    clock = Clock()
+    started = clock.now - timedelta(seconds=3)
+    follower = packager(tmp_path, clock=clock, follower=True)
+    # Before its first aligned keyframe a follower shows nothing.
+    assert follower.add_part(b"k", D, True, aligned=None) is None
+    assert follower.add_part(b"p", D, False, aligned=None) is None
+    assert not (tmp_path / PLAYLIST).exists()
+    assert follower.add_part(b"k", D, True, aligned=SegmentStart(40, started, 3)) == (40, 0)
+    follower.add_part(b"p", D, False)
+    # A keyframe of its own where the leader has no segment start stays inside the segment.
+    assert follower.add_part(b"k", D, True, aligned=None) == (40, 2)
+    assert follower.add_part(b"k", D, True, aligned=SegmentStart(41, started + timedelta(seconds=1), 3)) == (41, 0)
+    text = (tmp_path / PLAYLIST).read_text()
+    state = check_playlist(text)
+    assert "#EXT-X-MEDIA-SEQUENCE:40" in text and "#EXT-X-DISCONTINUITY-SEQUENCE:3" in text
+    assert "#EXT-X-DISCONTINUITY\n" not in text
+    assert "#EXT-X-PROGRAM-DATE-TIME:" + program_date(started) in text
+    assert [round(s.duration, 3) for s in state.segments if s.duration] == [1.0]
+    # The leader went back (a new run): a follower never reuses a number.
+    with pytest.raises(ValueError, match="behind"):
+        follower.add_part(b"k", D, True, aligned=SegmentStart(41, started, 3))
+
+
+def test_a_follower_keeps_clear_of_files_an_earlier_run_left(tmp_path):
+    follower = RenditionPackager(tmp_path, part_target=PART, segment_min=0.0, target_duration=1,
+                                 follower=True, min_msn=57)
+    follower.add_init(b"ftypmoov")
+    assert follower.init == "init-58.mp4"
+    with pytest.raises(ValueError, match="behind"):
+        follower.add_part(b"k", D, True, aligned=SegmentStart(57, Clock()(), 0))
+    assert follower.add_part(b"k", D, True, aligned=SegmentStart(60, Clock()(), 0)) == (60, 0)

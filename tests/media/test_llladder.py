@@ -2,8 +2,11 @@
 and a classic client (ffprobe) still reads the result."""
 from __future__ import annotations
 
+import io
 import json
+import signal
 import subprocess
+import time
 from dataclasses import replace
 
 import pytest
@@ -13,6 +16,7 @@ from app.media.ffmpeg_args import filter_graph, ll_output_args, ll_passthrough_a
 from app.media.ladder import Source, ladder_for, passthrough_rung
 from app.media.llhls import PLAYLIST, part_target_for
 from app.media.llladder import MASTER, LadderPackager
+from tests.conftest import wait_for
 from tests.e2e.conftest import require_tool
 
 from .llhls_rules import PlaylistWatcher, check_playlist
@@ -209,3 +213,116 @@ def test_passthrough_is_one_rung_of_the_publishers_own_gops(tmp_path, published)
     assert [round(s.duration, 1) for s in final.segments] == [2.0, 2.0]
     assert ladder.longest_segment == pytest.approx(2.0, abs=0.05)
     assert ("360p", 0, 0) in announced and {name for name, _, _ in announced} == {"360p"}
+
+
+# --- lower renditions added to a running passthrough ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def obs_like(tmp_path_factory):
+    """Ten seconds as OBS sends them: x264 with B-frames, a keyframe every second, AAC, in FLV."""
+    path = tmp_path_factory.mktemp("obs") / "obs.flv"
+    subprocess.run([require_tool("ffmpeg"), "-hide_banner", "-loglevel", "error",
+                    "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=10",
+                    "-f", "lavfi", "-i", "sine=frequency=440:duration=9.9",
+                    "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-keyint_min", "30",
+                    "-sc_threshold", "0", "-c:a", "aac", "-f", "flv", str(path)], check=True, timeout=60)
+    return path
+
+
+def keyframe_times(path) -> list[float]:
+    probe = subprocess.run([require_tool("ffprobe"), "-v", "error", "-select_streams", "v:0", "-show_entries",
+                            "packet=pts_time,flags", "-of", "csv=p=0", str(path)],
+                           capture_output=True, text=True, timeout=30, check=True)
+    return [float(line.split(",")[0]) for line in probe.stdout.split() if line.split(",")[1].startswith("K")]
+
+
+def with_input_options(args: list[str], *options: str) -> list[str]:
+    at = args.index("-i")
+    return args[:at] + list(options) + args[at:]
+
+
+def first_decode_time(directory, init_name: str, segment: str) -> float:
+    from app.media.fmp4 import Fragment, read_fragments
+
+    data = (directory / init_name).read_bytes() + (directory / segment).read_bytes()
+    fragment = next(item for item in read_fragments(io.BytesIO(data)) if isinstance(item, Fragment))
+    return fragment.start
+
+
+def test_lower_renditions_join_a_running_passthrough_segment_for_segment_and_leave_again(tmp_path, obs_like):
+    from app.live.capacity import CostModel, added_rungs
+    from app.media.ffmpeg_args import ll_added_rungs_args, source_time_part_plan
+
+    source = Source(1280, 720, 30, keyframe_interval=1.0, video_codec="h264", audio_codec="aac")
+    rung = passthrough_rung(source)
+    plan = source_time_part_plan(rung.fps)
+    ladder = LadderPackager(tmp_path, [rung], [plan], target_duration=1, segment_min=1.0)
+    fds = ladder.open_pipes()
+    leader = subprocess.Popen(with_input_options(ll_passthrough_args(str(obs_like), plan, fds[0], live_input=False,
+                                                                      progress=None), "-re"),
+                              pass_fds=fds, stderr=subprocess.PIPE)
+    ladder.start()
+    follower = None
+    watcher = PlaylistWatcher({0: tmp_path / rung.name / PLAYLIST})
+    try:
+        with watcher:
+            wait_for(lambda: ladder.playable, 10, "the passthrough to play")
+            granted = added_rungs(source, free_cores=10.0, model=CostModel())
+            assert granted is not None and granted.rung_names == ["480p", "360p"]
+            rungs = list(granted.plan.rungs)
+            plans = [source_time_part_plan(r.fps) for r in rungs]
+            # As a second live pull through the relay gets it: from a keyframe, with the
+            # publisher's timestamps, a while behind the passthrough's edge.
+            start = next(t for t in keyframe_times(obs_like) if t >= 2.0)
+            pulled = tmp_path / "pulled.flv"
+            subprocess.run([require_tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-copyts",
+                            "-ss", f"{start:.3f}", "-i", str(obs_like), "-c", "copy", "-f", "flv", str(pulled)],
+                           check=True, timeout=30)
+            wait_for(lambda: ladder._leader_edge >= start + 1.5, 10, "the passthrough to get ahead")
+            added_fds = ladder.extend(rungs, plans)
+            args = ll_added_rungs_args(str(pulled), rungs, plans, added_fds, preset="ultrafast",
+                                       live_input=False, progress=None)
+            follower = subprocess.Popen(with_input_options(args, "-re"), pass_fds=added_fds, stderr=subprocess.PIPE)
+            ladder.start()
+            wait_for(lambda: "480p/index.m3u8" in ((tmp_path / MASTER).read_text()), 10, "the master to list 480p")
+            master = (tmp_path / MASTER).read_text()
+            assert master.count("#EXT-X-STREAM-INF:") == 3
+            assert all((tmp_path / name / PLAYLIST).exists() for name in ("480p", "360p"))
+            time.sleep(3)
+            assert follower.poll() is None, follower.stderr.read().decode()
+            snapshot = {name: (tmp_path / name / PLAYLIST).read_text() for name in ("720p", "480p", "360p")}
+            follower.send_signal(signal.SIGINT)
+            assert follower.wait(10) in (0, 255)
+            ladder.drop_extension()
+            assert (tmp_path / MASTER).read_text().count("#EXT-X-STREAM-INF:") == 1
+            assert leader.wait(20) == 0, leader.stderr.read().decode()
+        ladder.finish()
+    finally:
+        for process in (leader, follower):
+            if process is not None:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait(5)
+                process.stderr.close()
+        ladder.finish()
+    assert ladder.errors == []
+
+    # The passthrough went on as if nothing happened: one run, numbers in a row, no discontinuity.
+    final = check_playlist((tmp_path / "720p" / PLAYLIST).read_text())
+    assert "#EXT-X-DISCONTINUITY" not in (tmp_path / "720p" / PLAYLIST).read_text()
+    assert sum(segment.duration for segment in final.segments) == pytest.approx(10.0, abs=0.3)
+    assert watcher.histories[0].count >= 20
+
+    # The added renditions: the same segments under the same numbers and dates, from the same frame.
+    leader_state = check_playlist(snapshot["720p"])
+    by_msn = {segment.msn: segment for segment in leader_state.segments if segment.duration}
+    for name in ("480p", "360p"):
+        state = check_playlist(snapshot[name])
+        closed = [segment for segment in state.segments if segment.duration]
+        assert len(closed) >= 2, snapshot[name]
+        for segment in closed:
+            twin = by_msn[segment.msn]
+            assert segment.program_date == twin.program_date and segment.discontinuity == twin.discontinuity
+            assert segment.duration == pytest.approx(twin.duration, abs=0.034)
+            assert first_decode_time(tmp_path / name, segment.init, segment.uri) == pytest.approx(
+                first_decode_time(tmp_path / "720p", twin.init, twin.uri), abs=0.1)

@@ -78,6 +78,21 @@ def test_finish_keeps_a_recording_with_a_manifest(job_app):
     assert Queue(job_app.config["RQ_QUEUE"], connection=get_redis()).job_ids == [vod_job_id(session.id)]
 
 
+def test_the_manifest_leaves_out_renditions_added_live_which_record_nothing(job_app):
+    session = live_session("added")
+    out = hls_dir(job_app.config, session.internal_name)
+    for rung in ("720p", "480p"):
+        (out / rung).mkdir(parents=True)
+        (out / rung / "init-0.mp4").write_bytes(b"init")
+        for n in (40, 41):
+            (out / rung / f"s{n}.m4s").write_bytes(b"seg")
+    (out / "720p" / "recording.m3u8").write_text("#EXTM3U\n")  # the passthrough records; 480p was added
+    end(session)
+    assert finish_session(session.id) == "kept"
+    manifest = json.loads((out / RECORDING_MANIFEST).read_text())
+    assert list(manifest["rungs"]) == ["720p"] and manifest["rungs"]["720p"]["playlist"] == "recording.m3u8"
+
+
 def test_finish_deletes_the_output_when_recording_is_off(job_app):
     session = live_session("norec", record=False)
     end(session)

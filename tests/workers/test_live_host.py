@@ -445,3 +445,70 @@ def test_with_s3_classic_hls_follows_ffmpeg_into_the_bucket(make_app, rtmp_port,
         assert keys == local - {"master.ffmpeg.m3u8"} | ({"master.ffmpeg.m3u8"} & keys)
         segments = json.loads(storage.get_bytes(prefix + "recording.json"))["rungs"]["360p"]["segments"]
         assert len(segments) >= 3 and all(f"360p/{name}" in keys for name in segments)
+
+
+def test_a_passthrough_gains_lower_renditions_when_capacity_frees_and_loses_them_when_they_lag(
+        make_app, rtmp_port, tmp_path, monkeypatch):
+    """Capacity frees while a source passes through: lower rungs join it, cut at the source's
+    keyframes under the passthrough's segment numbers and dates, listed in the master; the
+    passthrough (and its recording) goes on without a break. When their encode falls behind,
+    they are taken out again and the passthrough goes on alone."""
+    from workers.live import upgrade
+
+    steady_encoder(monkeypatch)
+    monkeypatch.setattr(upgrade, "HeadroomWatch", functools.partial(HeadroomWatch, warmup=1000.0))
+    with broadcast(make_app, rtmp_port, tmp_path, monkeypatch, "upgraded", size="960x540",
+                   model=NOTHING_FITS) as live:
+        app, out, host = live.app, live.out, live.host
+        source_playlist = out / "540p" / "index.m3u8"
+        wait_for(lambda: (out / "master.m3u8").exists(), 60, "the passthrough's master")
+        runner = host.runners[live.session_id]
+        assert runner.mode == "passthrough" and runner.added is None
+        watcher = PlaylistWatcher({0: source_playlist})
+        with watcher:
+            host.model = ANY_LADDER_FITS  # capacity frees
+            master = wait_for(lambda: "480p/index.m3u8" in (text := (out / "master.m3u8").read_text()) and text,
+                              30, "the master to list the added renditions")
+            assert [line for line in master.splitlines() if line.endswith(".m3u8")] == [
+                "540p/index.m3u8", "480p/index.m3u8", "360p/index.m3u8"]
+            assert master.count("FRAME-RATE=30.000") == 3
+            added = {name: out / name / "index.m3u8" for name in ("480p", "360p")}
+            wait_for(lambda: all(len([s for s in check_playlist(p.read_text()).segments if s.duration]) >= 3
+                                 for p in added.values()), 30, "three segments of each added rendition")
+            source = check_playlist(source_playlist.read_text())
+            twins = {segment.msn: segment for segment in source.segments if segment.duration}
+            for name, path in added.items():
+                for segment in (s for s in check_playlist(path.read_text()).segments if s.duration):
+                    if segment.msn in twins:
+                        twin = twins[segment.msn]
+                        assert segment.program_date == twin.program_date and segment.discontinuity == twin.discontinuity
+                        assert abs(segment.duration - twin.duration) < 0.04, (name, segment, twin)
+            assert decoded_size(out / "480p") == (854, 480)
+            stats = wait_for(lambda: (s := live.stats()) and len(s["ladder"]) == 3 and s, 10, "stats of three rungs")
+            assert [r["name"] for r in stats["ladder"]] == ["540p", "480p", "360p"]
+            assert stats["ladder"][0]["target_kbps"] is None and stats["ladder"][1]["target_kbps"]
+            with app.app_context():
+                session = row(live)
+                assert session.mode == "passthrough" and "Lower qualities were added" in session.mode_reason
+                assert [r["name"] for r in session.renditions] == ["540p", "480p", "360p"]
+                assert [r["passthrough"] for r in session.renditions] == [True, False, False]
+            assert runner.extra_cost == runner.added.cost and host.info.reserved_cores >= runner.extra_cost
+
+            # Their encode falls behind: they go, the passthrough stays.
+            runner.added.headroom = HeadroomWatch(time.monotonic(), warmup=0.0, window=4.0, min_speed=100.0)
+            wait_for(lambda: runner.added is None, 20, "the lagging renditions to be taken out")
+            master = (out / "master.m3u8").read_text()
+            assert [line for line in master.splitlines() if line.endswith(".m3u8")] == ["540p/index.m3u8"]
+            with app.app_context():
+                assert [r["name"] for r in row(live).renditions] == ["540p"]
+            assert runner.run_ is not None and runner.run_.poll() is None
+            time.sleep(2)
+        history = watcher.histories[0]
+        assert history.count > 20
+        # One run from start to end: the source's playlist never restarted.
+        assert "#EXT-X-DISCONTINUITY" not in source_playlist.read_text()
+        live.end()
+        with app.app_context():
+            assert finish_session(live.session_id) == "kept"
+        manifest = json.loads((out / "recording.json").read_text())
+        assert set(manifest["rungs"]) == {"540p"}

@@ -40,9 +40,12 @@ def recording_manifest(session: StreamSession, out: Path) -> dict:
         numbered_inits = ((int(match[1]), p.name) for p in rung_dir.glob("init-*.mp4")
                           if (match := INIT_FILE.fullmatch(p.name)))
         inits = [name for _, name in sorted(numbered_inits)]
+        recorded = (rung_dir / RECORDING).exists()
+        if segments and not recorded and not segments[0].startswith("seg_"):
+            continue  # LL-HLS without a recording list: a rendition added live, never recorded
         if segments:
             rungs[rung_dir.name] = {"inits": inits, "segments": segments}
-            if (rung_dir / RECORDING).exists():
+            if recorded:
                 rungs[rung_dir.name]["playlist"] = RECORDING
     return {
         "session_id": session.id,

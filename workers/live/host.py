@@ -8,7 +8,9 @@ session's lease (app.live.lease). The host
   - takes sessions that need an owner: the ones the publish hook placed on it at once (a Redis
     wake-up), any other unowned live session when it is the emptiest host or the placement ran
     out, and so adopts a dead host's sessions once their leases expire (within TTL + a scan),
-  - admits each session at the best rendition set that fits what is free now (app.live.capacity).
+  - admits each session at the best rendition set that fits what is free now (app.live.capacity),
+  - and, when capacity frees beyond what a newcomer's full ladder needs, gives LL-HLS passthrough
+    sessions lower renditions (workers.live.upgrade).
 """
 from __future__ import annotations
 
@@ -70,9 +72,9 @@ class LiveHost:
     def _reserved(self, exclude: SessionRunner | None = None) -> tuple[float, int]:
         cores = hw = 0
         for runner in self.runners.values():
-            if runner is not exclude and runner.assignment is not None and runner.cost:
-                cores += runner.cost
-                hw += runner.assignment.hw_sessions
+            if runner is not exclude and runner.assignment is not None:
+                cores += runner.cost + runner.extra_cost
+                hw += runner.assignment.hw_sessions if runner.cost else 0
         return cores, hw
 
     def admit(self, runner: SessionRunner, source: Source) -> Assignment:
@@ -102,6 +104,27 @@ class LiveHost:
             return self.model
         return CostModel(encode={k: v * self.correction for k, v in self.model.encode.items()},
                          decode=self.model.decode * self.correction, measured=self.model.measured)
+
+    def grow(self) -> None:
+        """Give passthrough sessions lower renditions, oldest first, while what stays free still
+        takes a newcomer's full ladder. Not while a session is starting: it is admitted first."""
+        now = time.monotonic()
+        with self.lock:
+            runners = sorted(self.runners.values(), key=lambda runner: runner.session_id)
+            if any(runner.assignment is None for runner in runners):
+                return
+            for runner in runners:
+                if not runner.may_gain(now) or runner.source is None:
+                    continue
+                cores, _ = self._reserved()
+                granted = capacity.added_rungs(runner.source, free_cores=self.capacity.cores - cores,
+                                               model=self._corrected())
+                if granted is None:
+                    continue
+                log.info("session %s: gains %s (%.2f of %.2f cores free; costs %.2f)", runner.session_id,
+                         "/".join(granted.rung_names), self.capacity.cores - cores, self.capacity.cores,
+                         granted.cost)
+                runner.gain_rungs(granted)
 
     def release_capacity(self, runner: SessionRunner) -> None:
         with self.lock:
@@ -235,6 +258,7 @@ class LiveHost:
             try:
                 self.heartbeat()
                 self.scan()
+                self.grow()
                 if self.redis_down_logged:
                     log.info("live host %s: Redis and the database answer again", self.id)
                     self.redis_down_logged = False

@@ -27,10 +27,10 @@ from app.live.state import announce_channel, announcement, hls_dir, pull_url, wo
 from app.media.ffmpeg_args import (FFMPEG_MASTER_NAME, MASTER_NAME, PLAYLIST_NAME,
                                    classic_passthrough_args, ll_passthrough_args,
                                    ll_target_duration, ll_transcode_args, part_plan,
-                                   transcode_args)
+                                   source_time_part_plan, transcode_args)
 from app.media.hls import fix_master_playlist
 from app.media.ladder import Rung, Source, passthrough_rung
-from app.media.llhls import WriteRefused, part_target_for
+from app.media.llhls import WriteRefused
 from app.media.llladder import LadderPackager
 from app.media.mirror import DirectorySync, live_mirror
 from app.media.probe import parse_speed, source_from_probe
@@ -39,8 +39,10 @@ from app.models.channel import LATENCY_NORMAL
 from app.streams import services as streams
 from workers.context import app_context
 from workers.live.ffmpeg_process import FfmpegRun
+from workers.live.headroom import HeadroomWatch
 from workers.live.stats import encoder_stats, rung_kbps, write_stats
 from workers.live.thumbnails import LiveThumbnail
+from workers.live.upgrade import RETRY_AFTER, AddedRungs
 from workers.relay import PullRelay, ingest_has_player
 
 if TYPE_CHECKING:
@@ -53,6 +55,7 @@ RESTART_PROBE_WAIT = 3.0  # a restart's probe: the publisher may be leaving
 MAX_RESTARTS = 5          # consecutive ffmpeg failures before the runner gives the session back
 HEALTHY_RUN = 30.0        # a run this long was healthy: its exit starts a fresh count of failures
 TICK = 0.5                # seconds between looks at ffmpeg, the lease and the session
+GAIN_AFTER = 5.0          # seconds a passthrough runs before it may gain lower renditions
 
 
 class Outcome(enum.Enum):
@@ -64,36 +67,6 @@ class Outcome(enum.Enum):
     SWITCH = "switch"              # passthrough cannot serve this source after all
     NOT_PULLABLE = "not pullable"  # the ingest server never gave us the stream
     GAVE_UP = "gave up"            # ffmpeg kept failing
-
-
-class HeadroomWatch:
-    """Decides when ffmpeg has been slower than real time for long enough to go lighter."""
-
-    def __init__(self, started: float, warmup: float = 10.0, window: float = 12.0,
-                 min_speed: float = 0.95) -> None:
-        self.started, self.warmup, self.window, self.min_speed = started, warmup, window, min_speed
-        self.samples: list[tuple[float, float]] = []
-        self.first_sample: float | None = None
-
-    def add(self, now: float, speed: float) -> None:
-        if now - self.started < self.warmup:
-            return  # the first seconds drain the ingest buffer and say nothing about headroom
-        if self.first_sample is None:
-            self.first_sample = now
-        self.samples.append((now, speed))
-        self.samples = [s for s in self.samples if now - s[0] <= self.window]
-
-    def too_slow(self, now: float) -> bool:
-        if self.first_sample is None or now - self.first_sample < self.window or len(self.samples) < 3:
-            return False
-        speeds = [speed for _, speed in self.samples]
-        slow = sum(1 for speed in speeds if speed < self.min_speed)
-        # Most of the window slow, on average too: a few seconds' dip is no reason to give up quality.
-        return (slow >= 0.8 * len(speeds) and sum(speeds) / len(speeds) < self.min_speed
-                and speeds[-1] < self.min_speed)
-
-    def mean(self) -> float | None:
-        return sum(s for _, s in self.samples) / len(self.samples) if self.samples else None
 
 
 def passthrough_target(source: Source) -> int:
@@ -122,6 +95,10 @@ class SessionRunner(threading.Thread):
         self.ladder: LadderPackager | None = None
         self.sync: DirectorySync | None = None
         self.rungs: list[Rung] = []
+        # Lower renditions the host granted a passthrough (`gain`), started on this thread (`added`).
+        self.gain: Assignment | None = None
+        self.added: AddedRungs | None = None
+        self.no_gain_until = 0.0
         self.playable = threading.Event()
         self.announced_playable = False
         self.hook_told = False
@@ -145,7 +122,31 @@ class SessionRunner(threading.Thread):
 
     @property
     def rendition_names(self) -> list[str]:
-        return [rung.name for rung in self.rungs]
+        return [rung.name for rung in self.all_rungs]
+
+    @property
+    def all_rungs(self) -> list[Rung]:
+        return self.rungs + (self.added.rungs if self.added is not None else [])
+
+    @property
+    def extra_cost(self) -> float:
+        """Cores the lower renditions added to a passthrough hold (or are granted)."""
+        extra = self.added or self.gain
+        return extra.cost if extra is not None else 0.0
+
+    def may_gain(self, now: float) -> bool:
+        """Whether this session could take lower renditions now: an LL-HLS passthrough that has
+        played for a few seconds, has none, and has not just lost some."""
+        run = self.run_
+        return (self.mode == MODE_PASSTHROUGH and self.low_latency and self.state == "running"
+                and self.announced_playable and self.added is None and self.gain is None
+                and self.ladder is not None and run is not None and run.poll() is None
+                and now - run.started >= GAIN_AFTER and now >= self.no_gain_until)
+
+    def gain_rungs(self, granted: Assignment) -> None:
+        """The host granted lower renditions: the runner's thread starts them at its next look."""
+        self.gain = granted
+        self.poke()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -346,16 +347,8 @@ class SessionRunner(threading.Thread):
         copy_audio = source.audio_codec in (None, "aac")
         input_url, relay = self.take_input()
         if self.low_latency:
-            plans = [part_plan(rung.fps) for rung in self.rungs]
-            if passthrough:
-                # The publisher's timestamps are whole milliseconds (FLV) and its frame times
-                # jitter: one frame of slack keeps every part within PART-TARGET. The copied
-                # audio is not aligned with the video, and ffmpeg cuts a fragment when either
-                # track reaches -frag_duration: asked for N - 1/2 frames, the audio cut parts of
-                # N - 1 frames (under 85 % of the target); N + 1/2 gives N or N + 1, both fit.
-                plans = [replace(plan, part_target=part_target_for(plan.frames_per_part + 1, rung.fps),
-                                 frag_duration_us=round((plan.frames_per_part + 0.5) / rung.fps * 1_000_000))
-                         for plan, rung in zip(plans, self.rungs)]
+            plans = [source_time_part_plan(rung.fps) if passthrough else part_plan(rung.fps)
+                     for rung in self.rungs]
             target = passthrough_target(source) if passthrough else ll_target_duration(self.rungs, plans)
             ladder = LadderPackager(self.out, self.rungs, plans, target_duration=target,
                                     record=self.record, announce=self.announce, mirror=self.mirror,
@@ -402,15 +395,63 @@ class SessionRunner(threading.Thread):
         log.info("session %s (%s): %s started (ffmpeg %s): %s%s", self.session_id, self.internal_name,
                  assignment.mode, self.run_.pid, "/".join(self.rendition_names),
                  f", preset {assignment.plan.preset}" if assignment.plan else "")
+        self.claim_renditions()
+
+    def claim_renditions(self) -> None:
+        """Tell the session row (API `mode`, `renditions`; the dashboard) what viewers get and why."""
+        assignment = self.assignment
+        assert assignment is not None
+        passthrough = assignment.mode == MODE_PASSTHROUGH
         delivery = "ll-hls" if self.low_latency else "hls"
-        renditions = [{**rung.as_dict(), "playlist": f"{rung.name}/{PLAYLIST_NAME}",
-                       "encoder": "copy" if passthrough else self.host.encoder.name,
-                       "preset": None if passthrough else assignment.plan.preset,
-                       "passthrough": passthrough, "headroom_step": self.step, "note": self.note,
-                       "delivery": delivery} for rung in self.rungs]
+
+        def described(rung: Rung, copied: bool, preset: str | None) -> dict:
+            return {**rung.as_dict(), "playlist": f"{rung.name}/{PLAYLIST_NAME}",
+                    "encoder": "copy" if copied else self.host.encoder.name, "preset": preset,
+                    "passthrough": copied, "headroom_step": self.step, "note": self.note,
+                    "delivery": delivery}
+
+        renditions = [described(rung, passthrough, None if passthrough else assignment.plan.preset)
+                      for rung in self.rungs]
         reason = assignment.reason + (f" {self.note}" if self.note else "")
+        if self.added is not None:
+            renditions += [described(rung, False, self.added.assignment.plan.preset) for rung in self.added.rungs]
+            reason += f" {self.added.assignment.reason}"
         streams.claim_session(self.session_id, host=self.host.id, token=self.lease.token,
                               mode=assignment.mode, reason=reason, renditions=renditions)
+
+    # --- lower renditions added to a passthrough -----------------------------------------------
+
+    def start_added(self) -> None:
+        assert self.gain is not None and self.ladder is not None and self.source is not None
+        added = AddedRungs(self.gain, name=f"session {self.session_id} ({self.internal_name})")
+        try:
+            added.start(self.ladder, self.pull, self.source, self.host.encoder)
+        except (OSError, RuntimeError) as error:
+            log.warning("session %s (%s): cannot add lower renditions (%s)", self.session_id,
+                        self.internal_name, error)
+            self.gain = None
+            self.no_gain_until = time.monotonic() + RETRY_AFTER
+            return
+        self.added, self.gain = added, None
+        self._cpu_sample = None
+        self.claim_renditions()
+
+    def drop_added(self, why: str | None = None) -> None:
+        """Take the added renditions out; the passthrough goes on alone."""
+        added, self.added, self.gain = self.added, None, None
+        if added is None:
+            return
+        if why:
+            log.warning("session %s (%s): lower renditions %s taken out: %s", self.session_id,
+                        self.internal_name, "/".join(rung.name for rung in added.rungs), why)
+            self.no_gain_until = time.monotonic() + RETRY_AFTER
+        try:
+            added.stop()
+        except Exception as error:  # noqa: BLE001 - the lease ran out while rewriting the master
+            log.warning("session %s: could not take the lower renditions out cleanly (%s)", self.session_id, error)
+        self._cpu_sample = None
+        if why and self.lease.valid():
+            self.claim_renditions()
 
     def announce(self, rung: str, msn: int, part: int) -> None:
         """Wake the requests held for this part (app.hls). Runs on the packager's threads; without
@@ -427,6 +468,7 @@ class SessionRunner(threading.Thread):
     def stop_encoder(self, final: bool = False) -> None:
         """Stop ffmpeg; with LL-HLS close the open segments (`final`: end the playlists too)."""
         self.drop_relay()
+        self.drop_added()
         if self.run_ is not None:
             self.run_.stop()
             self.run_ = None
@@ -473,6 +515,10 @@ class SessionRunner(threading.Thread):
             if self.playable.is_set() and not self.announced_playable:
                 streams.mark_playable(self.session_id, self.lease.token)
                 self.announced_playable = True
+            if self.gain is not None and self.added is None:
+                self.start_added()
+            elif self.added is not None and (trouble := self.added.trouble(now)) is not None:
+                self.drop_added(trouble)
             progress = self.run_.latest
             if self.mode == MODE_PASSTHROUGH:
                 if self.ladder is not None and self.ladder.longest_segment > MAX_PASSTHROUGH_KEYFRAME_INTERVAL + 0.5:
@@ -517,12 +563,14 @@ class SessionRunner(threading.Thread):
             log.warning("session %s: thumbnail failed (%s)", self.session_id, error)
 
     def measure_cpu(self) -> None:
-        """Cores this session's ffmpeg used since the last look."""
+        """Cores this session's ffmpeg processes used since the last look."""
         if self.run_ is None:
             return
         spent, now = self.run_.cpu_seconds(), time.monotonic()
         if spent is None:
             return
+        if self.added is not None:
+            spent += self.added.cpu_seconds() or 0.0
         if self._cpu_sample is not None and now - self._cpu_sample[0] >= 0.9:
             self.cpu_rate = round((spent - self._cpu_sample[1]) / (now - self._cpu_sample[0]), 3)
             self._cpu_sample = (now, spent)
@@ -533,11 +581,12 @@ class SessionRunner(threading.Thread):
         self.measure_cpu()
         progress = self.run_.latest if self.run_ else {}
         passthrough = self.mode == MODE_PASSTHROUGH
+        copied = {r.name for r in self.rungs} if passthrough else set()
         rungs = [{"name": r.name, "width": r.width, "height": r.height, "fps": r.fps,
                   # A passthrough rung's bitrate is the publisher's; ours is only a guess.
-                  "target_kbps": None if passthrough else r.video_kbps,
+                  "target_kbps": None if r.name in copied else r.video_kbps,
                   "kbps": rung_kbps(self.out / r.name) if self.state == "running" else None}
-                 for r in self.rungs]
+                 for r in self.all_rungs]
         assignment = self.assignment
         stats = encoder_stats(
             session_id=self.session_id, name=self.internal_name, state=self.state, mode=self.mode,
