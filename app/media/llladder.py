@@ -162,7 +162,7 @@ class LadderPackager:
                 (directory / PLAYLIST).unlink(missing_ok=True)
                 self.rungs.append(rung)
                 self.inits.append(None)
-                self._first_msn.append(-1)  # this run is playable already
+                self._first_msn.append(None)  # its first segment, until it closes one
                 self._add_packager(rung, plan, segment_min=0.0, record=False, follower=True,
                                    min_msn=highest_msn(directory))
             self.master_written = False  # rewritten with the added renditions
@@ -210,7 +210,7 @@ class LadderPackager:
                             self.inits[index] = item
                             self._maybe_write_master(index)
                         continue
-                    if not item.has_primary and self._first_msn[index] is None:
+                    if not item.has_primary and self._first_msn[index] is None and not follower:
                         continue  # audio before the run's first picture: nothing to show yet
                     # Outside the lock: the leader must go on while a follower waits for it.
                     aligned = self._aligned(item.start) if follower and item.independent else None
@@ -220,9 +220,7 @@ class LadderPackager:
                         if listed is None:
                             continue  # a follower before its first aligned keyframe
                         if follower:
-                            if index not in self._following:
-                                self._following.add(index)
-                                self._maybe_write_master(index)
+                            self._follower_listed(index, listed[0])
                         else:
                             self._check_playable(index, listed[0])
                     if index == 0:
@@ -232,6 +230,23 @@ class LadderPackager:
         except Exception as error:  # a broken pipe or stream must not kill the worker's loop
             log.exception("rung %s: packaging stopped", self.rungs[index].name)
             self.errors.append(f"{self.rungs[index].name}: {error}")
+
+    def _follower_listed(self, index: int, msn: int) -> None:
+        """A follower counts as out once it has closed a segment: players treat a live playlist
+        with parts but no whole segment as empty (hls.js: levelEmptyError)."""
+        first = self._first_msn[index]
+        if first == -1 or index in self._following:
+            return
+        if first is None:
+            self._first_msn[index] = msn
+        elif msn > first:
+            self._following.add(index)
+            self._maybe_write_master(index)
+
+    @property
+    def extension_listed(self) -> bool:
+        """Whether the master lists the added renditions."""
+        return bool(self.extension) and self.master_written
 
     def _segment_opened(self, start: float, where: SegmentStart) -> None:
         with self._timeline:

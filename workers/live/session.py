@@ -413,7 +413,7 @@ class SessionRunner(threading.Thread):
         renditions = [described(rung, passthrough, None if passthrough else assignment.plan.preset)
                       for rung in self.rungs]
         reason = assignment.reason + (f" {self.note}" if self.note else "")
-        if self.added is not None:
+        if self.added is not None and self.added.listed:
             renditions += [described(rung, False, self.added.assignment.plan.preset) for rung in self.added.rungs]
             reason += f" {self.added.assignment.reason}"
         streams.claim_session(self.session_id, host=self.host.id, token=self.lease.token,
@@ -434,7 +434,6 @@ class SessionRunner(threading.Thread):
             return
         self.added, self.gain = added, None
         self._cpu_sample = None
-        self.claim_renditions()
 
     def drop_added(self, why: str | None = None) -> None:
         """Take the added renditions out; the passthrough goes on alone."""
@@ -450,7 +449,7 @@ class SessionRunner(threading.Thread):
         except Exception as error:  # noqa: BLE001 - the lease ran out while rewriting the master
             log.warning("session %s: could not take the lower renditions out cleanly (%s)", self.session_id, error)
         self._cpu_sample = None
-        if why and self.lease.valid():
+        if why and added.listed and self.lease.valid():
             self.claim_renditions()
 
     def announce(self, rung: str, msn: int, part: int) -> None:
@@ -519,6 +518,8 @@ class SessionRunner(threading.Thread):
                 self.start_added()
             elif self.added is not None and (trouble := self.added.trouble(now)) is not None:
                 self.drop_added(trouble)
+            elif self.added is not None and self.added.newly_listed():
+                self.claim_renditions()
             progress = self.run_.latest
             if self.mode == MODE_PASSTHROUGH:
                 if self.ladder is not None and self.ladder.longest_segment > MAX_PASSTHROUGH_KEYFRAME_INTERVAL + 0.5:

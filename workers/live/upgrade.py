@@ -40,7 +40,7 @@ class AddedRungs:
         self.ladder: LadderPackager | None = None
         self.headroom: HeadroomWatch | None = None
         self._last_progress: dict | None = None
-        self.problem: str | None = None
+        self.listed = False  # the master lists them (then the session row says so too)
 
     @property
     def cost(self) -> float:
@@ -63,6 +63,14 @@ class AddedRungs:
         self.ladder = ladder
         self.headroom = HeadroomWatch(time.monotonic())
         log.info("%s: added %s (ffmpeg %s)", self.name, "/".join(r.name for r in self.rungs), self.run.pid)
+
+    def newly_listed(self) -> bool:
+        """True once, when the master first lists them."""
+        if self.listed or self.ladder is None or not self.ladder.extension_listed:
+            return False
+        self.listed = True
+        log.info("%s: the master lists %s", self.name, "/".join(r.name for r in self.rungs))
+        return True
 
     def trouble(self, now: float) -> str | None:
         """Why the added rungs must go (their ffmpeg exited, packaging failed, the encode fell
