@@ -496,11 +496,12 @@ def test_a_passthrough_gains_lower_renditions_when_capacity_frees_and_loses_them
 
             # Their encode falls behind: they go, the passthrough stays.
             runner.added.headroom = HeadroomWatch(time.monotonic(), warmup=0.0, window=4.0, min_speed=100.0)
-            wait_for(lambda: runner.added is None, 20, "the lagging renditions to be taken out")
-            master = (out / "master.m3u8").read_text()
-            assert [line for line in master.splitlines() if line.endswith(".m3u8")] == ["540p/index.m3u8"]
+            wait_for(lambda: [line for line in (out / "master.m3u8").read_text().splitlines()
+                              if line.endswith(".m3u8")] == ["540p/index.m3u8"], 20,
+                     "the lagging renditions to leave the master")
             with app.app_context():
-                assert [r["name"] for r in row(live).renditions] == ["540p"]
+                wait_for(lambda: [r["name"] for r in row(live).renditions] == ["540p"], 10, "the row to say so")
+            assert runner.added is None
             assert runner.run_ is not None and runner.run_.poll() is None
             time.sleep(2)
         history = watcher.histories[0]
