@@ -101,12 +101,20 @@ def place(redis: Redis, keys: LiveKeys, session_id: int) -> str | None:
     chosen = hosts[0].id if hosts else None
     if chosen is not None:
         redis.set(keys.placement(session_id), chosen, px=int(PLACEMENT_TTL * 1000))
-    wake(redis, keys, session_id)
+    redis.publish(keys.wake, f"{PLACED}{int(session_id)}")
     return chosen
 
 
+# A wake-up for a newly placed session: hosts look for sessions to take, but a runner that may
+# already have it (a scan can find the session before this message arrives) is left alone; a
+# poke would cut short the probe of a pull that is already connected, and a new pull would
+# join mid-stream and wait a whole GOP for its first picture.
+PLACED = "placed:"
+
+
 def wake(redis: Redis, keys: LiveKeys, session_id: int) -> None:
-    """Tell the hosts a session changed (placed, its publisher left, it ended): they look now."""
+    """Tell the hosts a session changed (its publisher left, it ended): they look now, and the
+    runner that has it looks at its status at once."""
     redis.publish(keys.wake, str(int(session_id)))
 
 

@@ -123,7 +123,7 @@ def test_publish_wakes_the_live_hosts_and_places_the_session(app, client, alice)
         session = db.session.query(StreamSession).one()
         assert hosts.placed_on(get_redis(), keys, session.id) == "host-free"
         message = wake.get_message(timeout=2)
-        assert message is not None and message["data"] == str(session.id).encode()
+        assert message is not None and message["data"] == f"placed:{session.id}".encode()
     finally:
         wake.close()
 

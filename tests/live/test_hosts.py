@@ -82,7 +82,8 @@ def test_place_chooses_the_freest_host_marks_the_placement_and_wakes_the_hosts(r
         message = pubsub.get_message(timeout=2.0)
     finally:
         pubsub.close()
-    assert message["channel"].decode() == keys.wake and message["data"] == b"42"
+    # A placement wakes the hosts to look, not a runner to drop its probe (see hosts.PLACED).
+    assert message["channel"].decode() == keys.wake and message["data"] == b"placed:42"
     assert placed_on(redis, keys, 42) == "box-idle"
     assert 0 < redis.pttl(keys.placement(42)) <= hosts.PLACEMENT_TTL * 1000
     assert placed_on(redis, keys, 43) is None
@@ -97,7 +98,7 @@ def test_without_hosts_the_session_waits_but_the_hosts_are_still_woken(redis, ke
         message = pubsub.get_message(timeout=2.0)
     finally:
         pubsub.close()
-    assert message["data"] == b"9"
+    assert message["data"] == b"placed:9"
     assert placed_on(redis, keys, 9) is None
 
 

@@ -219,6 +219,7 @@ class LiveHost:
                         continue
                     self.woken.set()
                     data = message.get("data")
+                    # A session that changed (digits alone): poke its runner. Not for a placement.
                     runner = self.runners.get(int(data)) if str(data, "ascii", "replace").isdigit() else None
                     if runner is not None:
                         runner.poke()
