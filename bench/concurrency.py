@@ -33,7 +33,8 @@ between two one-second samples lose their last second.
 With --max N the rounds are K = 1, 5, 10, 15, ... N and stop at the first K where a stream did
 not play; with -k every K listed runs. Between rounds (and before the first) it stops the
 publishers and waits until the API says each channel's session has ended (status "offline", not
-"reconnecting"), so the next round opens new sessions instead of resuming these.
+"reconnecting"), so the next round opens new sessions instead of resuming these, and then until
+the box's job queue is idle (the ended sessions' VOD jobs), so every round starts on a quiet box.
 Prints a line per stream, a line per round (p50/p95 of playable_s and the CPU figures), and
 `max_concurrent_live=N` last: the largest K where every stream played.
 """
@@ -56,6 +57,8 @@ from urllib.parse import urljoin
 import requests
 from redis import Redis
 from redis.exceptions import RedisError
+from rq import Queue
+from rq.registry import StartedJobRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -74,6 +77,7 @@ API_POLL_SECONDS = 0.25
 PLAYABLE_TIMEOUT = 60.0      # seconds from publisher start to a playable master
 FIRST_PART_TIMEOUT = 30.0    # seconds from the playable master to a fetchable first part
 OFFLINE_TIMEOUT = 90.0
+JOBS_TIMEOUT = 300.0         # seconds to wait for the ended sessions' jobs (VODs) before a round
 HELD_TIMEOUT = 20.0          # seconds a playlist request may take, blocking reloads included
 MAX_STEP = 5                 # --max: K = 1, 5, 10, ...
 
@@ -559,6 +563,21 @@ def wait_sessions_ended(site: str, names: list[str], stopped: float | None = Non
         time.sleep(max(0.0, stopped + RECONNECT_GRACE.total_seconds() + 5 - time.monotonic()))
 
 
+def wait_jobs_done(redis: Redis, queue_name: str, timeout: float = JOBS_TIMEOUT) -> None:
+    """Until the box's RQ queue has nothing queued or running (the VOD jobs of the sessions that
+    just ended), or `timeout` passes: a round measured while they run measures them too."""
+    queue = Queue(queue_name, connection=redis)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if queue.count == 0 and StartedJobRegistry(queue=queue).count == 0:
+                return
+        except RedisError:
+            return
+        time.sleep(1)
+    log(f"the job queue is still busy after {timeout:.0f} s; starting anyway")
+
+
 @dataclass(frozen=True)
 class Round:
     count: int
@@ -689,6 +708,7 @@ def main(argv: list[str] | None = None) -> None:
                 log("waiting for the channels to go offline and their sessions to end")
             # Also before the first round: a session left reconnecting by an interrupted run.
             wait_sessions_ended(site, list(keys), stopped)
+            wait_jobs_done(live[0], Config.RQ_QUEUE)
             log(f"k={count}: starting {count} publisher{'s' if count > 1 else ''}")
             result, stopped = run_round(count, keys, args, source, Path(logs), live)
             report(result)

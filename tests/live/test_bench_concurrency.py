@@ -414,3 +414,21 @@ def test_waiting_sits_out_the_grace_where_the_api_cannot_tell(monkeypatch):
     monkeypatch.setattr(bench.time, "sleep", slept.append)
     bench.wait_sessions_ended("http://box", ["bench_cc_1"], stopped=bench.time.monotonic())
     assert len(slept) == 1 and slept[0] > bench.RECONNECT_GRACE.total_seconds()
+
+
+def test_rounds_wait_for_the_ended_sessions_jobs(redis, request, capsys):
+    from rq import Queue
+
+    name = f"bench-jobs-{request.node.name[-20:]}"
+    queue = Queue(name, connection=redis)
+    try:
+        started = time.monotonic()
+        bench.wait_jobs_done(redis, name, timeout=5)
+        assert time.monotonic() - started < 1  # an idle queue: at once
+        queue.enqueue("builtins.print", "a VOD job")
+        started = time.monotonic()
+        bench.wait_jobs_done(redis, name, timeout=1.5)
+        assert time.monotonic() - started >= 1.4
+        assert "still busy" in capsys.readouterr().err
+    finally:
+        queue.delete(delete_jobs=True)
