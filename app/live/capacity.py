@@ -167,8 +167,8 @@ def choose(source: Source, *, free_cores: float, model: CostModel, free_hw_sessi
     if problem is None:
         return Assignment(MODE_PASSTHROUGH, None, passthrough_cost(source), 0,
                           "The server's encoders are busy with other streams, so viewers get your "
-                          "stream exactly as you send it (source quality, no lower qualities for "
-                          "slow connections).")
+                          "stream exactly as you send it (source quality; lower qualities for slow "
+                          "connections may be added when the server frees up).")
     cheapest = steps[-1]
     return Assignment(MODE_REDUCED, cheapest, ladder_cost(source, cheapest, model), 0,
                       f"Your stream has to be re-encoded because {problem}, and the server is "
