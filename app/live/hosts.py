@@ -118,6 +118,12 @@ def wake(redis: Redis, keys: LiveKeys, session_id: int) -> None:
     redis.publish(keys.wake, str(int(session_id)))
 
 
+def changed_session(message: bytes | str) -> int | None:
+    """The session a wake-up says changed (its runner is poked), None for a placement."""
+    text = message.decode("ascii", "replace") if isinstance(message, bytes) else str(message)
+    return int(text) if text.isdigit() else None
+
+
 def placed_on(redis: Redis, keys: LiveKeys, session_id: int) -> str | None:
     raw = redis.get(keys.placement(session_id))
     return raw.decode() if raw else None

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -47,6 +48,17 @@ def part_name(msn: int, index: int) -> str:
 
 def segment_name(msn: int) -> str:
     return f"s{msn}.m4s"
+
+
+NUMBERED_NAME = re.compile(r"(?:init-|p|s)([0-9]+)\.")  # the three names above
+
+
+def highest_msn(directory: Path) -> int:
+    """The highest segment number any file in `directory` is named after (-1 for none): a
+    rendition added to a running ladder must not reuse an earlier run's names there (recordings
+    keep them)."""
+    numbers = [int(match[1]) for path in directory.glob("*") if (match := NUMBERED_NAME.match(path.name))]
+    return max(numbers, default=-1)
 
 
 @dataclass

@@ -14,13 +14,12 @@ gets lower qualities once capacity frees. The first rung leads: the added ones (
 their segments where its segments start (the second ffmpeg forces keyframes where the source has
 them, and both keep the source's timestamps), with the same numbers and program dates, so a player
 switching between them finds the same content under the same numbers. The master lists them once
-each has its first part out; `drop_extension` takes them out again.
+each has closed a segment; `drop_extension` takes them out again.
 """
 from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections import deque
 from pathlib import Path
@@ -31,7 +30,7 @@ from .ffmpeg_args import MASTER_NAME as MASTER
 from .ffmpeg_args import PartPlan
 from .fmp4 import InitSegment, read_fragments
 from .ladder import Rung
-from .llhls import PLAYLIST, RenditionPackager, RenditionReport, SegmentStart, WriteRefused
+from .llhls import PLAYLIST, RenditionPackager, RenditionReport, SegmentStart, WriteRefused, highest_msn
 from .mirror import Mirror, MirrorQueue, close_all
 
 log = logging.getLogger("app.media.llladder")
@@ -40,14 +39,6 @@ log = logging.getLogger("app.media.llladder")
 # least a second apart, and a copied source's decode times may sit a few frames off an encode's.
 ALIGN_TOLERANCE = 0.25
 ALIGN_WAIT = 2.0  # seconds a follower waits for the leader to reach one of its keyframes
-NUMBERED_FILE = re.compile(r"(?:s|p|init-)([0-9]+)[.]")
-
-
-def highest_msn(directory: Path) -> int:
-    """The highest segment number any file in `directory` carries (-1 for none): an added
-    rendition must not reuse the names of an earlier run's files there (recordings keep them)."""
-    numbers = [int(match[1]) for path in directory.glob("*") if (match := NUMBERED_FILE.match(path.name))]
-    return max(numbers, default=-1)
 
 
 def master_playlist(rungs: Sequence[Rung], codecs: Sequence[str]) -> str:
@@ -82,7 +73,8 @@ class LadderPackager:
         self.mirror = mirror
         self.target_duration = target_duration
         self.playable = False
-        # The first segment number of this run per rung: playable once each has closed one.
+        # The first segment number of this run per rung, -1 once it has closed that segment: the
+        # ladder plays once every rung has, and added rungs are listed once each has.
         self._first_msn: list[int | None] = [None] * len(rungs)
         self.rungs = list(rungs)
         self.base = len(self.rungs)  # rungs from `extend` come after these
@@ -99,7 +91,6 @@ class LadderPackager:
         self._starts: deque[tuple[float, SegmentStart]] = deque(maxlen=64)
         self._leader_edge = float("-inf")
         self._timeline = threading.Condition()
-        self._following: set[int] = set()  # followers that have listed a part
         for index, plan in enumerate(plans):
             self._add_packager(self.rungs[index], plan, segment_min=segment_min if segment_min is not None
                                else plan.gop_frames / self.rungs[index].fps - 0.01, record=record,
@@ -149,8 +140,8 @@ class LadderPackager:
 
     def extend(self, rungs: Sequence[Rung], plans: Sequence[PartPlan]) -> list[int]:
         """Add `rungs` beside the running ones, fed by another ffmpeg: returns the pipes it writes
-        to (then call `start()`). They are not recorded; the master lists them once each has its
-        first part out. A stale playlist an earlier run left in a rung's directory is replaced."""
+        to (then call `start()`). They are not recorded; the master lists them once each has closed
+        a segment. A stale playlist an earlier run left in a rung's directory is replaced."""
         with self._lock:
             if self.extension:
                 raise RuntimeError("the ladder has added renditions already")
@@ -178,14 +169,13 @@ class LadderPackager:
         self.write_fds = []
         with self._lock:
             added = self.packagers[self.base:]
-            queues = [queue for queue in self.queues if queue.name in {rung.name for rung in self.extension}]
+            queues = self.queues[self.base:]  # a queue per rung, in order, with a mirror
             for packager in added:
                 if packager.has_init and not packager.ended:
                     packager.close()
             del self.rungs[self.base:], self.packagers[self.base:], self.inits[self.base:]
             del self._first_msn[self.base:], self.read_fds[self.base:], self._threads[self.base:]
-            self.queues = [queue for queue in self.queues if queue not in queues]
-            self._following.clear()
+            del self.queues[self.base:]
             self.master_written = False
             self._maybe_write_master(0)
         close_all(queues, timeout)
@@ -220,9 +210,11 @@ class LadderPackager:
                         if listed is None:
                             continue  # a follower before its first aligned keyframe
                         if follower:
-                            self._follower_listed(index, listed[0])
-                        else:
-                            self._check_playable(index, listed[0])
+                            if self._first_msn[index] != -1 and self._closed_first(index, listed[0]):
+                                self._maybe_write_master(index)
+                        elif not self.playable:
+                            self._closed_first(index, listed[0])
+                            self._check_playable()
                     if index == 0:
                         with self._timeline:
                             self._leader_edge = item.start + item.duration
@@ -231,17 +223,16 @@ class LadderPackager:
             log.exception("rung %s: packaging stopped", self.rungs[index].name)
             self.errors.append(f"{self.rungs[index].name}: {error}")
 
-    def _follower_listed(self, index: int, msn: int) -> None:
-        """A follower counts as out once it has closed a segment: players treat a live playlist
-        with parts but no whole segment as empty (hls.js: levelEmptyError)."""
+    def _closed_first(self, index: int, msn: int) -> bool:
+        """Whether rung `index` has closed the first segment of its run, now that it lists a part
+        of segment `msn`. Players treat a live playlist with parts but no whole segment as empty
+        (hls.js: levelEmptyError), so nothing is offered before."""
         first = self._first_msn[index]
-        if first == -1 or index in self._following:
-            return
         if first is None:
             self._first_msn[index] = msn
         elif msn > first:
-            self._following.add(index)
-            self._maybe_write_master(index)
+            self._first_msn[index] = -1
+        return self._first_msn[index] == -1
 
     @property
     def extension_listed(self) -> bool:
@@ -261,15 +252,9 @@ class LadderPackager:
             found = [where for begins, where in self._starts if abs(begins - start) <= ALIGN_TOLERANCE]
         return found[-1] if found else None
 
-    def _check_playable(self, index: int, msn: int) -> None:
+    def _check_playable(self) -> None:
         """Once the master is out and every rung has closed a segment of this run, players can
         start: tell `on_playable` (once per run)."""
-        if self.playable:
-            return
-        if self._first_msn[index] is None:
-            self._first_msn[index] = msn
-        elif msn > self._first_msn[index]:
-            self._first_msn[index] = -1  # closed one
         if self.master_written and all(first == -1 for first in self._first_msn):
             self.playable = True
             if self.on_playable is not None:
@@ -282,7 +267,8 @@ class LadderPackager:
     def _maybe_write_master(self, index: int) -> None:
         """Once per run, when the last rung's init arrives (a lighter ladder after a restart
         replaces the earlier run's master), and again once added renditions have parts out."""
-        if all(self.inits) and not self.master_written and len(self._following) == len(self.extension):
+        added_out = all(first == -1 for first in self._first_msn[self.base:])
+        if all(self.inits) and not self.master_written and added_out:
             if self.guard is not None and not self.guard():
                 raise WriteRefused("master: this host no longer owns the session")
             text = master_playlist(self.rungs, [init.codecs for init in self.inits]).encode()

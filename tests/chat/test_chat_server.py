@@ -9,9 +9,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import socket
 import sys
-import threading
 import time
 import uuid
 
@@ -28,74 +26,9 @@ from app.extensions import db
 from tests.conftest import TEST_REDIS_URL, base_config, fresh_postgresql, wait_for
 from tests.e2e.conftest import free_ports, start, stop
 from tests.factories import PASSWORD, make_user
+from tests.tcpproxy import Proxy
 
 pytestmark = pytest.mark.e2e
-
-
-class Relay:
-    """A TCP relay to a service that can be cut (every connection dropped, new ones refused) and restored."""
-
-    def __init__(self, target_port: int):
-        self.target = ("127.0.0.1", target_port)
-        self.port = free_ports(1)[0]
-        self.listener = None
-        self.connections: list[socket.socket] = []
-        self.lock = threading.Lock()
-        self.restore()
-
-    def restore(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(64)
-        self.listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def cut(self) -> None:
-        # shutdown() wakes the thread blocked in accept(); close() alone would leave it listening.
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.listener.close()
-        with self.lock:
-            for conn in self.connections:
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                conn.close()
-            self.connections.clear()
-
-    def _accept(self, listener) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target)
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.connections += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source, sink) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                try:
-                    s.close()
-                except OSError:
-                    pass
 
 
 class Server:
@@ -120,8 +53,8 @@ def run_server(tmp_path_factory, database_url: str):
     with Redis.from_url(TEST_REDIS_URL) as redis:
         redis.flushdb()  # database 15 belongs to the tests: no counters left from an earlier run
     redis_params = parse_url(TEST_REDIS_URL)
-    redis_relay = Relay(redis_params.get("port", 6379))
-    db_relay = Relay(make_url(database_url).port or 5432)
+    redis_relay = Proxy(("127.0.0.1", redis_params.get("port", 6379)))
+    db_relay = Proxy(("127.0.0.1", make_url(database_url).port or 5432))
     relayed_db = make_url(database_url).set(port=db_relay.port).render_as_string(hide_password=False)
     relayed_redis = f"redis://127.0.0.1:{redis_relay.port}/{redis_params.get('db', 0)}"
 
@@ -156,8 +89,8 @@ def run_server(tmp_path_factory, database_url: str):
         yield running
     finally:
         stop(process)
-        redis_relay.cut()
-        db_relay.cut()
+        redis_relay.refuse()
+        db_relay.refuse()
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +221,7 @@ def test_an_outage_refuses_sends_visibly_and_chat_recovers(server, viewers, serv
     bob.call("join", {"channel": "streamer"})
     streamer.call("join", {"channel": "streamer"})
     during = f"during the {service} outage {time.time()}"
-    relay.cut()
+    relay.refuse()
     try:
         refused = bob.call("send", {"channel": "streamer", "text": during})
         assert refused["ok"] is False and refused["code"] == "unavailable"

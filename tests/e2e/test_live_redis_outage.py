@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import TEST_REDIS_URL, wait_for
-from tests.redisproxy import Proxy
+from tests.tcpproxy import Proxy
 
 from .conftest import stop
 from .test_live_runtime import (COST_MODEL, api, make_creator, media_playlist, publisher, site,  # noqa: F401

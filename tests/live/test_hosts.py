@@ -108,3 +108,8 @@ def test_a_placement_lapses_so_other_hosts_may_take_the_session(redis, keys, mon
     assert place(redis, keys, 5) == "box-a"
     time.sleep(0.1)
     assert placed_on(redis, keys, 5) is None
+
+
+def test_a_wake_up_names_a_changed_session_but_not_a_placement():
+    assert hosts.changed_session(b"42") == 42 and hosts.changed_session("7") == 7
+    assert hosts.changed_session(b"placed:42") is None and hosts.changed_session(b"") is None

@@ -12,7 +12,7 @@ from app.live.lease import RENEW_EVERY, SAFETY, TTL, Lease, holder
 from app.live.state import LiveKeys
 from app.media.llhls import PLAYLIST, RenditionPackager, WriteRefused
 from tests.live.conftest import redis_client
-from tests.redisproxy import Proxy
+from tests.tcpproxy import Proxy
 
 SESSION = 7
 

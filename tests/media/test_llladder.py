@@ -7,14 +7,14 @@ import json
 import signal
 import subprocess
 import time
-from dataclasses import replace
 
 import pytest
 
 from app.media.encoder import X264, Encoder
-from app.media.ffmpeg_args import filter_graph, ll_output_args, ll_passthrough_args, part_plan
+from app.media.ffmpeg_args import (filter_graph, ll_output_args, ll_passthrough_args, part_plan,
+                                   source_time_part_plan)
 from app.media.ladder import Source, ladder_for, passthrough_rung
-from app.media.llhls import PLAYLIST, part_target_for
+from app.media.llhls import PLAYLIST
 from app.media.llladder import MASTER, LadderPackager
 from tests.conftest import wait_for
 from tests.e2e.conftest import require_tool
@@ -176,26 +176,29 @@ def test_without_the_lease_no_master_and_no_playable(tmp_path):
     assert all(list((tmp_path / rung.name).iterdir()) == [] for rung in TWO_RUNGS)
 
 
+def publisher_flv(path, *, size: str, seconds: int, gop: int, preset: str):
+    """`seconds` of what a publisher sends, in FLV: x264 with a keyframe every `gop` frames, and AAC.
+    The audio stops before the video: audio past the last frame would come as a tail fragment
+    without video, which fmp4 counts as independent (a segment)."""
+    subprocess.run([require_tool("ffmpeg"), "-hide_banner", "-loglevel", "error",
+                    "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30:duration={seconds}",
+                    "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds - 0.1}",
+                    "-c:v", "libx264", "-preset", preset, "-g", str(gop), "-keyint_min", str(gop),
+                    "-sc_threshold", "0", "-c:a", "aac", "-f", "flv", str(path)], check=True, timeout=60)
+    return path
+
+
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
-    """Four seconds as a publisher sends them: H.264 with a keyframe every 2 s and AAC, in FLV."""
-    path = tmp_path_factory.mktemp("passthrough") / "published.flv"
-    subprocess.run([require_tool("ffmpeg"), "-hide_banner", "-loglevel", "error",
-                    "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=4",
-                    # The audio stops before the video: audio past the last frame would come as a
-                    # tail fragment without video, which fmp4 counts as independent (a segment).
-                    "-f", "lavfi", "-i", "sine=frequency=440:duration=3.9",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-c:a", "aac",
-                    "-f", "flv", str(path)], check=True, timeout=60)
-    return path
+    """Four seconds with a keyframe every 2 s."""
+    return publisher_flv(tmp_path_factory.mktemp("passthrough") / "published.flv", size="640x360",
+                         seconds=4, gop=60, preset="ultrafast")
 
 
 def test_passthrough_is_one_rung_of_the_publishers_own_gops(tmp_path, published):
     source = Source(640, 360, 30, keyframe_interval=2.0)
     rung = passthrough_rung(source)
-    # As the session plans it: parts of whole frames, one frame of slack in PART-TARGET.
-    plan = part_plan(rung.fps)
-    plan = replace(plan, part_target=part_target_for(plan.frames_per_part + 1, rung.fps))
+    plan = source_time_part_plan(rung.fps)  # as the session plans it
     announced = []
     playable = Playable(tmp_path)
     ladder = playable.ladder = LadderPackager(
@@ -219,14 +222,9 @@ def test_passthrough_is_one_rung_of_the_publishers_own_gops(tmp_path, published)
 
 @pytest.fixture(scope="module")
 def obs_like(tmp_path_factory):
-    """Ten seconds as OBS sends them: x264 with B-frames, a keyframe every second, AAC, in FLV."""
-    path = tmp_path_factory.mktemp("obs") / "obs.flv"
-    subprocess.run([require_tool("ffmpeg"), "-hide_banner", "-loglevel", "error",
-                    "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=10",
-                    "-f", "lavfi", "-i", "sine=frequency=440:duration=9.9",
-                    "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-keyint_min", "30",
-                    "-sc_threshold", "0", "-c:a", "aac", "-f", "flv", str(path)], check=True, timeout=60)
-    return path
+    """Ten seconds as OBS sends them: veryfast x264 has B-frames; a keyframe every second."""
+    return publisher_flv(tmp_path_factory.mktemp("obs") / "obs.flv", size="1280x720", seconds=10,
+                         gop=30, preset="veryfast")
 
 
 def keyframe_times(path) -> list[float]:
@@ -251,7 +249,7 @@ def first_decode_time(directory, init_name: str, segment: str) -> float:
 
 def test_lower_renditions_join_a_running_passthrough_segment_for_segment_and_leave_again(tmp_path, obs_like):
     from app.live.capacity import CostModel, added_rungs
-    from app.media.ffmpeg_args import ll_added_rungs_args, source_time_part_plan
+    from app.media.ffmpeg_args import ll_added_rungs_args
 
     source = Source(1280, 720, 30, keyframe_interval=1.0, video_codec="h264", audio_codec="aac")
     rung = passthrough_rung(source)

@@ -451,8 +451,8 @@ def test_a_passthrough_gains_lower_renditions_when_capacity_frees_and_loses_them
         make_app, rtmp_port, tmp_path, monkeypatch):
     """Capacity frees while a source passes through: lower rungs join it, cut at the source's
     keyframes under the passthrough's segment numbers and dates, listed in the master; the
-    passthrough (and its recording) goes on without a break. When their encode falls behind,
-    they are taken out again and the passthrough goes on alone."""
+    passthrough (and its recording) goes on without a break. When their ffmpeg dies or their
+    encode falls behind, they are taken out again and the passthrough goes on alone."""
     from workers.live import upgrade
 
     steady_encoder(monkeypatch)
@@ -494,11 +494,19 @@ def test_a_passthrough_gains_lower_renditions_when_capacity_frees_and_loses_them
                 assert [r["passthrough"] for r in session.renditions] == [True, False, False]
             assert runner.extra_cost == runner.added.cost and host.info.reserved_cores >= runner.extra_cost
 
+            def listed() -> list[str]:
+                return [line for line in (out / "master.m3u8").read_text().splitlines() if line.endswith(".m3u8")]
+
+            # Their ffmpeg killed: they go, the passthrough stays; after the retry pause they return.
+            os.kill(runner.added.run.pid, signal.SIGKILL)
+            wait_for(lambda: listed() == ["540p/index.m3u8"], 20, "the dead renditions to leave the master")
+            assert runner.run_ is not None and runner.run_.poll() is None
+            runner.no_gain_until = 0.0  # instead of waiting out RETRY_AFTER
+            wait_for(lambda: len(listed()) == 3 and runner.added is not None, 40, "the renditions to return")
+
             # Their encode falls behind: they go, the passthrough stays.
             runner.added.headroom = HeadroomWatch(time.monotonic(), warmup=0.0, window=4.0, min_speed=100.0)
-            wait_for(lambda: [line for line in (out / "master.m3u8").read_text().splitlines()
-                              if line.endswith(".m3u8")] == ["540p/index.m3u8"], 20,
-                     "the lagging renditions to leave the master")
+            wait_for(lambda: listed() == ["540p/index.m3u8"], 20, "the lagging renditions to leave the master")
             with app.app_context():
                 wait_for(lambda: [r["name"] for r in row(live).renditions] == ["540p"], 10, "the row to say so")
             assert runner.added is None

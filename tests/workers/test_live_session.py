@@ -47,3 +47,12 @@ def test_headroom_ignores_a_short_dip_and_a_recovery():
 ])
 def test_a_passthrough_playlists_target_duration_follows_the_publishers_keyframes(interval, target):
     assert passthrough_target(Source(1280, 720, 30, keyframe_interval=interval)) == target
+
+
+def test_observe_counts_each_progress_block_once():
+    watch = HeadroomWatch(started=0, warmup=0, window=2, min_speed=0.95)
+    slow = {"rate": "0.5"}
+    assert [watch.observe(now, slow) for now in (1, 2, 3)] == [False, False, False]  # one block: one sample
+    assert len(watch.samples) == 1
+    verdicts = [watch.observe(now, {"rate": "0.5"}) for now in (2, 3, 4)]
+    assert verdicts[-1] is True and not watch.observe(5, {"rate": "n/a"})

@@ -1,6 +1,8 @@
 """When an encode has run slower than real time for long enough to go lighter."""
 from __future__ import annotations
 
+from app.media.probe import parse_speed
+
 
 class HeadroomWatch:
     """Decides when ffmpeg has been slower than real time for long enough to go lighter."""
@@ -10,6 +12,16 @@ class HeadroomWatch:
         self.started, self.warmup, self.window, self.min_speed = started, warmup, window, min_speed
         self.samples: list[tuple[float, float]] = []
         self.first_sample: float | None = None
+        self._progress: dict | None = None
+
+    def observe(self, now: float, progress: dict) -> bool:
+        """Take ffmpeg's latest -progress block (FfmpegRun.latest) if it is new; whether the encode
+        has now been too slow for long enough."""
+        if progress is self._progress or (speed := parse_speed(progress.get("rate"))) is None:
+            return False
+        self._progress = progress
+        self.add(now, speed)
+        return self.too_slow(now)
 
     def add(self, now: float, speed: float) -> None:
         if now - self.started < self.warmup:

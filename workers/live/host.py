@@ -114,7 +114,7 @@ class LiveHost:
             if any(runner.assignment is None for runner in runners):
                 return
             for runner in runners:
-                if not runner.may_gain(now) or runner.source is None:
+                if not runner.may_gain(now):
                     continue
                 cores, _ = self._reserved()
                 granted = capacity.added_rungs(runner.source, free_cores=self.capacity.cores - cores,
@@ -218,9 +218,8 @@ class LiveHost:
                     if message is None:
                         continue
                     self.woken.set()
-                    data = message.get("data")
-                    # A session that changed (digits alone): poke its runner. Not for a placement.
-                    runner = self.runners.get(int(data)) if str(data, "ascii", "replace").isdigit() else None
+                    changed = hosts.changed_session(message.get("data") or b"")
+                    runner = self.runners.get(changed) if changed is not None else None
                     if runner is not None:
                         runner.poke()
             except RedisError:

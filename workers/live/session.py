@@ -33,7 +33,7 @@ from app.media.ladder import Rung, Source, passthrough_rung
 from app.media.llhls import WriteRefused
 from app.media.llladder import LadderPackager
 from app.media.mirror import DirectorySync, live_mirror
-from app.media.probe import parse_speed, source_from_probe
+from app.media.probe import source_from_probe
 from app.models import StreamSession
 from app.models.channel import LATENCY_NORMAL
 from app.streams import services as streams
@@ -140,7 +140,8 @@ class SessionRunner(threading.Thread):
         run = self.run_
         return (self.mode == MODE_PASSTHROUGH and self.low_latency and self.state == "running"
                 and self.announced_playable and self.added is None and self.gain is None
-                and self.ladder is not None and run is not None and run.poll() is None
+                and self.source is not None and self.ladder is not None and run is not None
+                and run.poll() is None
                 and now - run.started >= GAIN_AFTER and now >= self.no_gain_until)
 
     def gain_rungs(self, granted: Assignment) -> None:
@@ -437,7 +438,7 @@ class SessionRunner(threading.Thread):
 
     def drop_added(self, why: str | None = None) -> None:
         """Take the added renditions out; the passthrough goes on alone."""
-        added, self.added, self.gain = self.added, None, None
+        added, self.gain = self.added, None
         if added is None:
             return
         if why:
@@ -448,6 +449,7 @@ class SessionRunner(threading.Thread):
             added.stop()
         except Exception as error:  # noqa: BLE001 - the lease ran out while rewriting the master
             log.warning("session %s: could not take the lower renditions out cleanly (%s)", self.session_id, error)
+        self.added = None  # counted (extra_cost) until their ffmpeg has stopped
         self._cpu_sample = None
         if why and added.listed and self.lease.valid():
             self.claim_renditions()
@@ -488,7 +490,6 @@ class SessionRunner(threading.Thread):
         """Tend the running ffmpeg until something needs the loop in `main`."""
         assert self.run_ is not None and self.source is not None
         headroom = HeadroomWatch(time.monotonic())
-        last_progress = None
         checked = 0.0
         while True:
             if self.lost():
@@ -524,19 +525,16 @@ class SessionRunner(threading.Thread):
             if self.mode == MODE_PASSTHROUGH:
                 if self.ladder is not None and self.ladder.longest_segment > MAX_PASSTHROUGH_KEYFRAME_INTERVAL + 0.5:
                     return self.keyframes_too_far(self.ladder.longest_segment)
-            elif progress is not last_progress and (speed := parse_speed(progress.get("rate"))) is not None:
-                headroom.add(now, speed)
-                last_progress = progress
-                if headroom.too_slow(now):
-                    mean = headroom.mean() or 0.0
-                    lighter = self.host.lighten(self, self.source, self.step + 1)
-                    if lighter is not None:
-                        self.step += 1
-                        self.note = (f"Encoding ran at {mean:.2f}x real time for {headroom.window:.0f} s, "
-                                     f"so the stream now gets less: {lighter.reason}")
-                        log.warning("session %s (%s): %s", self.session_id, self.internal_name, self.note)
-                        self.assignment = lighter
-                        return Outcome.TOO_SLOW
+            elif headroom.observe(now, progress):
+                mean = headroom.mean() or 0.0
+                lighter = self.host.lighten(self, self.source, self.step + 1)
+                if lighter is not None:
+                    self.step += 1
+                    self.note = (f"Encoding ran at {mean:.2f}x real time for {headroom.window:.0f} s, "
+                                 f"so the stream now gets less: {lighter.reason}")
+                    log.warning("session %s (%s): %s", self.session_id, self.internal_name, self.note)
+                    self.assignment = lighter
+                    return Outcome.TOO_SLOW
             if self.poked.is_set():
                 self.poked.clear()
                 checked = 0.0  # look at the session's status now

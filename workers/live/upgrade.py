@@ -18,7 +18,6 @@ from app.media.encoder import Encoder
 from app.media.ffmpeg_args import ll_added_rungs_args, source_time_part_plan
 from app.media.ladder import Source
 from app.media.llladder import LadderPackager
-from app.media.probe import parse_speed
 from workers.live.ffmpeg_process import FfmpegRun
 from workers.live.headroom import HeadroomWatch
 from workers.relay import PullRelay
@@ -39,7 +38,6 @@ class AddedRungs:
         self.run: FfmpegRun | None = None
         self.ladder: LadderPackager | None = None
         self.headroom: HeadroomWatch | None = None
-        self._last_progress: dict | None = None
         self.listed = False  # the master lists them (then the session row says so too)
 
     @property
@@ -83,12 +81,8 @@ class AddedRungs:
                   if error.split(":", 1)[0] in {rung.name for rung in self.rungs}]
         if errors:
             return f"packaging failed ({errors[0]})"
-        progress = self.run.latest
-        if progress is not self._last_progress and (speed := parse_speed(progress.get("rate"))) is not None:
-            self._last_progress = progress
-            self.headroom.add(now, speed)
-            if self.headroom.too_slow(now):
-                return f"their encode ran at {self.headroom.mean() or 0:.2f}x real time"
+        if self.headroom.observe(now, self.run.latest):
+            return f"their encode ran at {self.headroom.mean() or 0:.2f}x real time"
         return None
 
     def stop(self) -> None:

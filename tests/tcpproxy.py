@@ -1,4 +1,5 @@
-"""A TCP proxy in front of the test Redis that can fail as a network or a restarted server does."""
+"""A TCP proxy in front of a test service (Redis, PostgreSQL) that can fail as a network or a
+restarted server does."""
 from __future__ import annotations
 
 import socket
@@ -6,8 +7,9 @@ import threading
 
 
 class Proxy:
-    """A TCP proxy to Redis that can fail as a network does: `refuse()` closes every connection and
-    refuses new ones; `go_silent()` keeps them open but lets nothing through (requests time out)."""
+    """A TCP proxy to `upstream` that can fail as a network does: `refuse()` closes every
+    connection and refuses new ones until `restore()`; `go_silent()` keeps them open but lets
+    nothing through (requests time out)."""
 
     def __init__(self, upstream: tuple[str, int] = ("127.0.0.1", 6379)):
         self.upstream = upstream
@@ -16,16 +18,25 @@ class Proxy:
         self.port = self.listener.getsockname()[1]
         self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self._accept, daemon=True, name="redis-proxy")]
+        self.threads: list[threading.Thread] = []
+        self._listen()
+
+    def _listen(self) -> None:
+        self.threads = [threading.Thread(target=self._accept, args=(self.listener,), daemon=True,
+                                         name="tcp-proxy")]
         self.threads[0].start()
 
-    def _accept(self) -> None:
+    def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
-                downstream, _ = self.listener.accept()
-                upstream = socket.create_connection(self.upstream)
+                downstream, _ = listener.accept()
             except OSError:
                 return  # refused from now on
+            try:
+                upstream = socket.create_connection(self.upstream)
+            except OSError:
+                downstream.close()  # the service itself is down: as a refused connection
+                continue
             with self.lock:
                 self.sockets += [downstream, upstream]
             for source, sink in ((downstream, upstream), (upstream, downstream)):
@@ -40,16 +51,21 @@ class Proxy:
                     sink.sendall(chunk)
         except OSError:
             pass
+        finally:
+            for end in (source, sink):  # one side gone: so is the connection
+                try:
+                    end.close()
+                except OSError:
+                    pass
 
     def go_silent(self) -> None:
         self.silent = True
 
     def restore(self) -> None:
-        """Redis is back: accept connections again on the same port (after `refuse()`)."""
+        """The service is back: accept connections again on the same port (after `refuse()`)."""
         self.silent = False
         self.listener = socket.create_server(("127.0.0.1", self.port))
-        self.threads = [threading.Thread(target=self._accept, daemon=True, name="redis-proxy")]
-        self.threads[0].start()
+        self._listen()
 
     def refuse(self) -> None:
         try:
@@ -64,5 +80,6 @@ class Proxy:
                 except OSError:
                     pass
                 sock.close()
+            self.sockets.clear()
         for thread in self.threads:
             thread.join(timeout=2)
