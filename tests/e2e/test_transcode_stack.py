@@ -63,9 +63,13 @@ def test_a_720p_publisher_gets_a_720_480_360_ladder_served_by_nginx(stack, tmp_p
         asked = time.monotonic()
         code, headers, held = fetch(f"{base}/360p/index.m3u8?_HLS_msn={msn}&_HLS_part={part}")
         waited = time.monotonic() - asked
-        assert code == 200 and f'URI="p{msn}.{part}.m4s"' in held.decode(), held.decode()
+        # A segment may close with fewer parts than the one before (its parts follow the frames), and
+        # then the part asked for is the next segment's first: the server answers with that one.
+        wanted = next((uri for uri in (f"p{msn}.{part}.m4s", f"p{msn + 1}.0.m4s") if f'URI="{uri}"' in held.decode()),
+                      None)
+        assert code == 200 and wanted, held.decode()
         assert waited < 3 * playlist.target_duration
-        code, headers, body = fetch(f"{base}/360p/p{msn}.{part}.m4s")
+        code, headers, body = fetch(f"{base}/360p/{wanted}")
         assert code == 200 and headers["Content-Type"] == "video/mp4" and body[4:8] in (b"moof", b"styp")
 
         # A classic client ignores the LL tags and reads the live stream through nginx.
