@@ -24,6 +24,12 @@ def database_url(url: str) -> str:
     return url
 
 
+# nginx keeps an idle connection to gunicorn this long (its upstream `keepalive_timeout`) and
+# gunicorn keeps it open longer (gunicorn.conf.py): so nginx never reuses a connection just as
+# gunicorn closes it, which costs a POST a 502 (nginx retries only idempotent requests).
+UPSTREAM_IDLE_SECONDS = 60
+
+
 class Config:
     # Without SECRET_KEY sessions would not survive a restart; `make run` writes one into .env.
     SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_urlsafe(48)
@@ -68,6 +74,9 @@ class Config:
     # nginx-rtmp's statistics (loopback hook server): a live host on the ingest box asks them when
     # its first pull is registered, so the publisher is let go at exactly the right moment.
     INGEST_STAT_URL = os.environ.get("INGEST_STAT_URL") or f"http://127.0.0.1:{HOOK_PORT}/stat"
+    # The ingest server, "nginx" (nginx-rtmp) or "srs": what `flask doctor` and /readyz check (the
+    # same variable is `flask nginx render --ingest`'s default).
+    INGEST = os.environ.get("INGEST", "nginx")
     # Stop on the dashboard refuses the channel's publishes this long (0: not at all), so an
     # encoder that reconnects by itself does not put it back on air; the creator can lift it.
     STOP_COOLDOWN_SECONDS = int(os.environ.get("STOP_COOLDOWN_SECONDS", "300"))

@@ -1,6 +1,8 @@
 """Log lines from our own code ("app.*" and the jobs' "workers.*" loggers) to stderr, where
-honcho, gunicorn and the RQ worker collect them."""
+supervisord, gunicorn and the RQ worker collect them. Under supervisord every process writes to
+the same terminal, so each line carries the process's name (supervisord.conf's CASCADE_PROCESS)."""
 import logging
+import os
 import sys
 
 from flask import Flask
@@ -15,5 +17,7 @@ def init_app(app: Flask) -> None:
         if not any(getattr(h, "_cascade", False) for h in logger.handlers):
             handler = logging.StreamHandler(sys.stderr)
             handler._cascade = True
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            tag = os.environ.get("CASCADE_PROCESS")
+            handler.setFormatter(logging.Formatter(
+                f"%(asctime)s {tag + ' ' if tag else ''}%(levelname)s %(name)s: %(message)s"))
             logger.addHandler(handler)

@@ -179,7 +179,7 @@ def is_stream_ffmpeg(comm: str, argv: list[str], internal_name: str) -> bool:
 
 
 def is_live_host(argv: list[str]) -> bool:
-    """`python -m workers.live` (not the shell a Procfile runner starts it through)."""
+    """`python -m workers.live` (not a shell a supervisor starts it through)."""
     return any(a == "-m" and b == "workers.live" for a, b in zip(argv, argv[1:]))
 
 

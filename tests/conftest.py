@@ -38,6 +38,9 @@ def base_config(database_url: str) -> dict:
         "SOCKETIO_ASYNC_MODE": "threading",
         "HOOK_SECRET": "test-hook-secret",
         "PROXY_COUNT": 0,
+        # Nothing listens on the discard port: no test reads the statistics of an nginx that
+        # happens to run on this box (tests that need them serve their own).
+        "INGEST_STAT_URL": "http://127.0.0.1:9/stat",
     }
 
 

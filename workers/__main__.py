@@ -3,6 +3,7 @@ notifications) with the app context pushed. Live sessions run on live hosts (`py
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from urllib.parse import urlsplit, urlunsplit
@@ -12,6 +13,7 @@ from redis.exceptions import RedisError
 from rq import Queue, Worker
 
 from workers.context import get_app
+from workers.lifetime import die_with_parent
 
 
 def _redacted(url: str) -> str:
@@ -46,8 +48,20 @@ def wait_for_redis(url: str, timeout: float) -> Redis:
             time.sleep(0.5)
 
 
+# How often the worker checks that its scheduler runs (and restarts it). RQ's default, 10 minutes,
+# left scheduled jobs (session endings, VODs) waiting that long after a Redis blip killed the
+# scheduler process; the check is a few Redis commands. An idle worker looks only when its
+# blocking wait for a job ends, after its TTL less 15 s: hence the TTL.
+MAINTENANCE_SECONDS = 15
+
+
 class AppWorker(Worker):
     """An RQ worker whose forked work horses open their own database connections."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("maintenance_interval", MAINTENANCE_SECONDS)
+        kwargs.setdefault("worker_ttl", MAINTENANCE_SECONDS + 15)
+        super().__init__(*args, **kwargs)
 
     def main_work_horse(self, job, queue):
         # Pooled connections inherited through fork() are shared with the parent; a horse
@@ -78,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
 
     app = get_app()
     connection = wait_for_redis(app.config["REDIS_URL"], args.wait)
+    # The scheduler and each work horse are forks: they go when this process goes (a killed
+    # worker is restarted by supervisord, and its abandoned job retried by the new one).
+    os.register_at_fork(after_in_child=die_with_parent)
     with app.app_context():
         from app.jobs import queue_name
 

@@ -11,18 +11,17 @@ to the transcoding ffmpeg's stdin.
 from __future__ import annotations
 
 import json
+import math
 import logging
 import os
 import select
 import subprocess
 import threading
 import time
-import urllib.request
 from typing import Callable
-from xml.etree import ElementTree
 
 from app.media.probe import PROBE_ENTRIES
-from workers.live.ffmpeg_process import die_with_parent
+from workers.lifetime import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +44,6 @@ def relay_args(pull_url: str) -> list[str]:
 def probe_args() -> list[str]:
     return ["ffprobe", "-v", "error", "-f", "flv", "-show_entries", PROBE_ENTRIES, "-of", "json",
             "-i", "pipe:0"]
-
-
-def ingest_has_player(stat_url: str, name: str, timeout: float = 0.5) -> bool | None:
-    """Whether nginx-rtmp's statistics (`rtmp_stat`, XML) list a client on stream `name`: our pull,
-    registered and waiting for the publisher. None when the statistics cannot be read."""
-    try:
-        with urllib.request.urlopen(stat_url, timeout=timeout) as response:
-            root = ElementTree.fromstring(response.read())
-    except (OSError, ElementTree.ParseError):
-        return None
-    return any(stream.findtext("name") == name and stream.find("client") is not None
-               for stream in root.iter("stream"))
 
 
 def _pid_connected_to(pid: int, port: int) -> bool:
@@ -134,7 +121,12 @@ def flv_from_keyframe(data: bytes) -> bytes:
 
 class PullRelay:
     """One ffmpeg copying the live stream to a pipe; `head()` reads its start, `feed()` pumps it
-    (head first) into a consumer's stdin until either side ends."""
+    into a consumer's stdin from a video keyframe, with the header and codec set-up first.
+
+    The pull outlives its consumer: when an encoder dies, `detach()` and a later `feed()` start the
+    next one at the next keyframe on the same connection. A new pull would land wherever the
+    ingest server accepts it now: after an nginx reload that is the new worker, which does not
+    hold the stream (nginx-rtmp keeps streams per worker), and the stream froze for good."""
 
     def __init__(self, pull_url: str) -> None:
         self.process = subprocess.Popen(relay_args(pull_url), stdin=subprocess.DEVNULL,
@@ -142,7 +134,14 @@ class PullRelay:
                                         start_new_session=True, preexec_fn=die_with_parent)
         self.buffer = bytearray()
         self.ended = False
+        self.received_at: float | None = None  # when the ingest server last sent anything
         self._pump: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._sink = None
+        self._sink_started = False
+        self._header = b""
+        # Tag kind -> its latest metadata or codec set-up tag, in the order they first came.
+        self._setup: dict[int, bytes] = {}
 
     def connected(self, port: int, timeout: float = 1.0) -> bool:
         """Whether the relay's ffmpeg has a TCP connection up to the ingest server's `port` (read
@@ -163,8 +162,17 @@ class PullRelay:
         if not chunk:
             self.ended = True
             return False
+        self.received_at = time.monotonic()
         self.buffer += chunk
         return True
+
+    def input_age(self) -> float:
+        """Seconds since the ingest server last sent anything (infinite: nothing yet)."""
+        return math.inf if self.received_at is None else time.monotonic() - self.received_at
+
+    def alive(self, within: float = 2.0) -> bool:
+        """Whether the pull is up and media came within `within` seconds: worth keeping."""
+        return not self.ended and self.process.poll() is None and self.input_age() < within
 
     def head(self, *, after_keyframe: float = 0.3, size: int = 2 * 1024 * 1024,
              wait: float = 12.0, cancel: Callable[[], bool] | None = None) -> bytes:
@@ -203,35 +211,75 @@ class PullRelay:
         return None
 
     def feed(self, sink) -> None:
-        """Write the stream from its first video keyframe (with the header and codec set-up that
-        precede it), then everything that follows, to `sink` (a consumer's stdin) on a thread; the
-        sink is closed when the relay ends, so the consumer sees end of input."""
-        def pump() -> None:
-            try:
-                # Hold everything until the first picture, then start the consumer there: audio
-                # before it would make the encoder's first parts short and video-less.
-                while not flv_has_keyframe(self.buffer):
-                    chunk = os.read(self.process.stdout.fileno(), CHUNK)
-                    if not chunk:
-                        break
-                    self.buffer += chunk
-                sink.write(flv_from_keyframe(bytes(self.buffer)))
-                self.buffer.clear()
-                while True:
-                    chunk = os.read(self.process.stdout.fileno(), CHUNK)
-                    if not chunk:
-                        break
-                    sink.write(chunk)
-            except (BrokenPipeError, OSError, ValueError):
-                pass  # the consumer stopped (or we were stopped): nothing left to deliver
-            finally:
-                try:
-                    sink.close()
-                except OSError:
-                    pass
+        """Write the stream to `sink` (a consumer's stdin) from the next video keyframe (from the
+        first one the relay read, the first time), with the header and codec set-up before it.
+        Audio before that picture is dropped: it would make the encoder's first parts short and
+        video-less. The sink is closed when the relay ends, so the consumer sees end of input."""
+        with self._lock:
+            self._sink, self._sink_started = sink, False
+        if self._pump is None:
+            self._pump = threading.Thread(target=self._run, daemon=True, name="pull-relay")
+            self._pump.start()
 
-        self._pump = threading.Thread(target=pump, daemon=True, name="pull-relay")
-        self._pump.start()
+    def detach(self) -> None:
+        """The consumer is gone: keep pulling, dropping tags, until the next `feed()`."""
+        with self._lock:
+            sink, self._sink = self._sink, None
+        _close(sink)
+
+    def _run(self) -> None:
+        data, self.buffer = self.buffer, bytearray()
+        try:
+            while True:
+                self._deliver(data)
+                chunk = os.read(self.process.stdout.fileno(), CHUNK)
+                if not chunk:
+                    break
+                self.received_at = time.monotonic()
+                data += chunk
+        except (OSError, ValueError):
+            pass  # we were stopped
+        finally:
+            self.ended = True
+            self.detach()
+
+    def _deliver(self, data: bytearray) -> None:
+        """Hand every complete tag at the start of `data` on (and remove it)."""
+        if not self._header:
+            if len(data) < 13:
+                return
+            end = int.from_bytes(data[5:9], "big") + 4  # the header, then PreviousTagSize0
+            self._header = bytes(data[:end])
+            del data[:end]
+        offset = 0
+        while offset + 11 <= len(data):
+            total = 11 + int.from_bytes(data[offset + 1:offset + 4], "big") + 4
+            if offset + total > len(data):
+                break
+            self._tag(bytes(data[offset:offset + total]))
+            offset += total
+        del data[:offset]
+
+    def _tag(self, tag: bytes) -> None:
+        kind = tag[0] & 0x1F
+        if _is_setup(tag, kind, 11):
+            self._setup[kind] = tag
+        with self._lock:
+            sink = self._sink
+            if sink is None:
+                return
+            if not self._sink_started:
+                if not _is_keyframe(tag, kind, 11):
+                    return
+                self._sink_started = True
+                tag = b"".join([self._header, *self._setup.values(), tag])
+        try:
+            sink.write(tag)
+        except (BrokenPipeError, OSError, ValueError):
+            with self._lock:  # the consumer stopped: wait for the next one
+                if self._sink is sink:
+                    self._sink = None
+            _close(sink)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -240,3 +288,12 @@ class PullRelay:
         if self._pump is not None:
             self._pump.join(timeout=5)
         self.process.stdout.close()
+
+
+def _close(sink) -> None:
+    if sink is None:
+        return
+    try:
+        sink.close()
+    except OSError:
+        pass

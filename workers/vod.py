@@ -40,7 +40,7 @@ from app.media.storage import ObjectMissing, get_storage
 from app.models import VOD, StreamSession
 from app.models.vod import VISIBILITY_PRIVATE, vod_prefix
 from workers.context import app_context
-from workers.live.ffmpeg_process import die_with_parent
+from workers.lifetime import die_with_parent
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ import jinja2
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..config import UPSTREAM_IDLE_SECONDS
 from .atomic import write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -166,6 +167,7 @@ def render_nginx_conf(settings: dict) -> str:
         raise ValueError(f"ingest must be one of {', '.join(INGESTS)}, not {values['ingest']!r}")
     prefix = str(values["prefix"])
     values.setdefault("hook_port", int(values["http_port"]) + 1)
+    values.setdefault("upstream_idle_seconds", UPSTREAM_IDLE_SECONDS)
     values.setdefault("ingest_pull_prefix", None)  # then live hosts pull from INGEST_PULL_URL
     values.setdefault("pid_path", f"{prefix}/nginx.pid")
     values.setdefault("error_log", "stderr")

@@ -5,6 +5,7 @@ No function here logs or stores a stream key: only channel ids and internal stre
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from datetime import timedelta
 
@@ -18,8 +19,8 @@ from ..chat import services as chat
 from ..extensions import db, get_redis, socketio
 from ..follow.services import announce_live
 from ..jobs import enqueue, enqueue_in
-from ..live import hosts
-from ..live.state import RECONNECT_GRACE, LiveKeys, new_internal_name
+from ..live import hosts, ingest
+from ..live.state import RECONNECT_GRACE, LiveKeys, new_internal_name, pull_url
 from ..models import Channel, StreamSession, hash_stream_key, utcnow
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,13 @@ def go_live(key: str, *, ingest: str, client_id: str | None,
     session = open_session_for(channel)
     now = utcnow()
     if session is not None and session.status == "live":
-        raise PublishRefused(f"channel {channel.id} already has a publisher (session {session.id})")
+        if not publisher_missing(session):
+            raise PublishRefused(f"channel {channel.id} already has a publisher (session {session.id})")
+        # A ghost: its publish_done never came (nginx stopped, or this app was away when it was
+        # sent). The new publisher resumes it, as a reconnect would.
+        log.warning("session %s (%s): the ingest server holds no publisher for it and no media "
+                    "flows; the new publisher resumes it", session.id, session.internal_name)
+        publisher_left(session)
     if session is not None and now - session.publisher_left_at > RECONNECT_GRACE:
         end_session(session)  # the grace period ran out before the expiry job got to it
         session = None
@@ -199,6 +206,41 @@ def claim_session(session_id: int, *, host: str, token: int, mode: str | None = 
                                 .values(**values))
     db.session.commit()
     return result.rowcount == 1
+
+
+# Media a live host received this recently (its stats, workers.live.stats) means a publisher is
+# there, whatever the ingest server's statistics say: after an nginx reload they come from the new
+# worker, and the old one still holds the publishers it had.
+INPUT_FRESH_SECONDS = 3.0
+
+
+def input_flowing(session_id: int) -> bool:
+    """Whether the live host running the session received media lately. True when Redis cannot
+    tell: nothing is ended on a doubt."""
+    try:
+        raw = get_redis().get(LiveKeys(current_app.config).stats(session_id))
+    except RedisError:
+        return True
+    try:
+        age = json.loads(raw).get("input_age") if raw else None
+    except ValueError:
+        return False
+    return age is not None and age < INPUT_FRESH_SECONDS
+
+
+def publisher_missing(session: StreamSession, held: set[str] | None = None) -> bool:
+    """Whether nobody is publishing a session the database calls live: the ingest server holds no
+    publisher on it (`held`: the names it holds, read here when not given) and no media reaches
+    its live host. False whenever that cannot be known (another ingest server, no statistics)."""
+    config = current_app.config
+    if session.ingest != "nginx" or (pull_url(config, session.internal_name, session.ingest_url)
+                                     != pull_url(config, session.internal_name)):
+        return False  # SRS, or another nginx than ours (INGEST_STAT_URL): not ours to read
+    if held is None:
+        held = ingest.publishing(config["INGEST_STAT_URL"])
+    if held is None or session.internal_name in held:
+        return False
+    return not input_flowing(session.id)
 
 
 def publisher_left(session: StreamSession) -> None:

@@ -221,12 +221,18 @@ def test_a_host_pulls_encodes_restarts_and_stops(make_app, rtmp_port, tmp_path, 
 
             # A killed ffmpeg is restarted while the session is live.
             pids.append(first["ffmpeg_pid"])
+            pull, source = live.runner.run_.relay.process.pid, live.runner.source
             os.kill(first["ffmpeg_pid"], signal.SIGKILL)
             second = wait_for(lambda: (s := live.stats()) and s["restarts"] >= 1 and s["ffmpeg_pid"]
                               and s["ffmpeg_pid"] != first["ffmpeg_pid"] and s, 30, "a restarted ffmpeg")
             pids.append(second["ffmpeg_pid"])
             assert not alive(first["ffmpeg_pid"])
             assert host.runners[live.session_id] is live.runner  # the same runner carries on
+            # On the same pull (a new one may land on an nginx worker that does not hold the stream,
+            # after a reload) and the same source: not probed again mid-stream, where the frame
+            # rate reads wrong.
+            assert live.runner.run_.relay.process.pid == pull and live.runner.source is source
+            assert second["input_age"] is not None and second["input_age"] < 2
             # The restarted run carries on the numbering after a discontinuity, with its own init.
             carried_on = wait_for(lambda: (p := check_playlist((out / "720p" / "index.m3u8").read_text()))
                                   and p.segments[-1].discontinuity == 1 and len(p.segments[-1].parts) > 1 and p,

@@ -10,6 +10,8 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from workers.lifetime import die_with_parent
+
 if TYPE_CHECKING:
     from workers.relay import PullRelay
 
@@ -25,17 +27,6 @@ def cpu_seconds(pid: int) -> float | None:
         return None
     # After the command name: state is field 3, utime 14 and stime 15 (1-based, man 5 proc).
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def die_with_parent() -> None:
-    """In the child before exec: SIGKILL ffmpeg if the job's process dies (a killed RQ work
-    horse), so a restarted job never finds an orphan still writing the same playlists."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 class FfmpegRun:

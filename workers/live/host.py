@@ -33,6 +33,7 @@ from app.live.state import LiveKeys
 from app.media.encoder import detect_encoder
 from app.media.ladder import Source
 from app.models import StreamSession
+from workers.live.reconcile import Reconciler
 from workers.live.session import SessionRunner
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class LiveHost:
         self.stopping = threading.Event()
         self.woken = threading.Event()
         self.redis_down_logged = False
+        self.reconciler = Reconciler(self)
         # What ladder sessions really cost against what they were admitted at, learnt as they run.
         self.correction = 1.0
 
@@ -259,6 +261,7 @@ class LiveHost:
                 self.heartbeat()
                 self.scan()
                 self.grow()
+                self.reconciler.step()
                 if self.redis_down_logged:
                     log.info("live host %s: Redis and the database answer again", self.id)
                     self.redis_down_logged = False

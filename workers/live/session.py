@@ -21,6 +21,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
+from app.live import ingest
 from app.live.capacity import MAX_PASSTHROUGH_KEYFRAME_INTERVAL, MODE_PASSTHROUGH, Assignment
 from app.live.lease import Lease
 from app.live.state import announce_channel, announcement, hls_dir, pull_url, work_dir
@@ -43,7 +44,7 @@ from workers.live.headroom import HeadroomWatch
 from workers.live.stats import encoder_stats, rung_kbps, write_stats
 from workers.live.thumbnails import LiveThumbnail
 from workers.live.upgrade import RETRY_AFTER, AddedRungs
-from workers.relay import PullRelay, ingest_has_player
+from workers.relay import PullRelay
 
 if TYPE_CHECKING:
     from workers.live.host import LiveHost
@@ -241,7 +242,7 @@ class SessionRunner(threading.Thread):
             tail = " | ".join(list(self.run_.tail)[-3:]) if self.run_ else ""
             if outcome in (Outcome.ENDED, Outcome.LOST, Outcome.RECONNECTING):
                 return outcome
-            self.stop_encoder()
+            self.stop_encoder(keep_input=True)
             probe_wait = RESTART_PROBE_WAIT
             if outcome in (Outcome.TOO_SLOW, Outcome.SWITCH):
                 self.restarts += 1
@@ -264,7 +265,9 @@ class SessionRunner(threading.Thread):
             self.pause(backoff)
             if self.lost():
                 return Outcome.LOST
-            self.source = None  # probe again: the publisher may have changed its settings
+            if self.relay is None or not self.relay.alive():
+                self.drop_relay()
+                self.source = None  # a new pull: probe again, the publisher may have changed its settings
 
     def lost(self) -> bool:
         return self.stopping.is_set() or not self.lease.valid()
@@ -306,7 +309,7 @@ class SessionRunner(threading.Thread):
         stat_url = current_app.config.get("INGEST_STAT_URL")
         known = None
         while stat_url and time.monotonic() < deadline:
-            known = ingest_has_player(stat_url, self.internal_name)
+            known = ingest.has_player(stat_url, self.internal_name)
             if known is not False:
                 break  # registered, or no statistics to ask
             time.sleep(0.03)
@@ -353,7 +356,8 @@ class SessionRunner(threading.Thread):
             target = passthrough_target(source) if passthrough else ll_target_duration(self.rungs, plans)
             ladder = LadderPackager(self.out, self.rungs, plans, target_duration=target,
                                     record=self.record, announce=self.announce, mirror=self.mirror,
-                                    segment_min=1.0 if passthrough else None, guard=self.lease.valid,
+                                    segment_min=1.0 if passthrough else None, fixed_gop=not passthrough,
+                                    guard=self.lease.valid,
                                     on_playable=self.playable.set)
             fds = ladder.open_pipes()
             if passthrough:
@@ -466,13 +470,22 @@ class SessionRunner(threading.Thread):
                             self.session_id, self.internal_name, error)
             self.announce_failed = True
 
-    def stop_encoder(self, final: bool = False) -> None:
-        """Stop ffmpeg; with LL-HLS close the open segments (`final`: end the playlists too)."""
+    def stop_encoder(self, final: bool = False, keep_input: bool = False) -> None:
+        """Stop ffmpeg; with LL-HLS close the open segments (`final`: end the playlists too).
+        `keep_input`: keep its pull when media still flows, for the next run (PullRelay)."""
         self.drop_relay()
         self.drop_added()
         if self.run_ is not None:
+            relay = self.run_.relay
+            if keep_input and relay is not None and relay.alive():
+                self.run_.relay = None
+            else:
+                relay = None
             self.run_.stop()
             self.run_ = None
+            if relay is not None:
+                relay.detach()
+                self.relay = relay
         if self.sync is not None:
             self.sync.stop()
         if self.ladder is not None:
@@ -576,6 +589,12 @@ class SessionRunner(threading.Thread):
         elif self._cpu_sample is None:
             self._cpu_sample = (now, spent)
 
+    def input_age(self) -> float | None:
+        """Seconds since the ingest server last sent this session anything (None: no pull)."""
+        relay = self.run_.relay if self.run_ is not None and self.run_.relay is not None else self.relay
+        age = relay.input_age() if relay is not None else math.inf
+        return round(age, 2) if math.isfinite(age) else None
+
     def publish_stats(self) -> None:
         self.measure_cpu()
         progress = self.run_.latest if self.run_ else {}
@@ -591,7 +610,7 @@ class SessionRunner(threading.Thread):
             session_id=self.session_id, name=self.internal_name, state=self.state, mode=self.mode,
             encoder=self.host.encoder.name, preset=assignment.plan.preset if assignment and assignment.plan else None,
             rungs=rungs, progress=progress, source_fps=self.source.fps if self.source else None,
-            restarts=self.restarts, step=self.step, note=self.note,
+            restarts=self.restarts, step=self.step, note=self.note, input_age=self.input_age(),
             ffmpeg_pid=self.run_.pid if self.run_ and self.run_.poll() is None else None,
             host=self.host.id, cpu=self.cpu_rate, transcoding=self.mode not in (None, MODE_PASSTHROUGH))
         try:

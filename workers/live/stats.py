@@ -51,7 +51,7 @@ def rung_kbps(rung_dir: Path, last: int = 3) -> int | None:
 def encoder_stats(*, session_id: int, name: str, state: str, mode: str | None, encoder: str,
                   preset: str | None, rungs: list[dict], progress: dict, source_fps: float | None,
                   restarts: int, step: int, note: str, ffmpeg_pid: int | None, host: str,
-                  cpu: float | None, transcoding: bool) -> dict:
+                  cpu: float | None, transcoding: bool, input_age: float | None = None) -> dict:
     padding = thumbnail_padding(progress, source_fps or 30) if transcoding else 0
     return {
         "session_id": session_id,
@@ -76,6 +76,8 @@ def encoder_stats(*, session_id: int, name: str, state: str, mode: str | None, e
         "note": note,
         "cpu_cores": cpu,
         "ffmpeg_pid": ffmpeg_pid,
+        # Seconds since the ingest server last sent media (app.streams.services.input_flowing).
+        "input_age": input_age,
         "updated_at": utcnow().isoformat(),
     }
 

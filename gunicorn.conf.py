@@ -1,0 +1,13 @@
+"""gunicorn's settings for `make run` (supervisord.conf's `web`; gunicorn reads this file from
+the working directory). Command-line flags override it (the end-to-end tests bind their own port)."""
+from app.config import UPSTREAM_IDLE_SECONDS, Config
+
+bind = f"127.0.0.1:{Config.WEB_PORT}"
+# One gevent worker: Socket.IO needs gevent's WebSockets, and one process holds every socket.
+worker_class = "gevent"
+workers = 1
+worker_connections = 20000
+graceful_timeout = 5
+# Longer than nginx keeps an idle upstream connection, so nginx is always the side that closes it.
+keepalive = UPSTREAM_IDLE_SECONDS + 15
+accesslog = "-"

@@ -1,0 +1,96 @@
+"""Reconciliation: a session the database calls live but no publisher holds (its publish_done
+never came) is closed as a publisher that left; one the ingest server holds, or whose host still
+receives media (an nginx reload hides the old worker's publishers), is left alone. Real database
+and Redis; nginx-rtmp's statistics from tests/fakestat.py."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from app.extensions import db, get_redis
+from app.live.state import LiveKeys
+from app.models import StreamSession
+from tests.factories import make_live, make_user
+from tests.fakestat import StatServer
+from workers.live.reconcile import EVERY, GHOST_AFTER, Reconciler
+
+
+@pytest.fixture
+def stat(app):
+    server = StatServer()
+    app.config["INGEST_STAT_URL"] = server.url
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def reconciler(app):
+    return Reconciler(SimpleNamespace(redis=get_redis(), keys=LiveKeys(app.config), id="host-a"))
+
+
+def live_session(name: str) -> StreamSession:
+    session = make_live(make_user(name))
+    session.ingest = "nginx"
+    session.ingest_url = "rtmp://127.0.0.1:{rtmp_port}/live/{name}"  # what our nginx's hook says
+    db.session.commit()
+    return session
+
+
+def status(session: StreamSession) -> str:
+    db.session.rollback()
+    return db.session.get(StreamSession, session.id).status
+
+
+def looks(reconciler: Reconciler, seconds: float) -> list[int]:
+    """Every look the reconciler takes over the next `seconds` (a clock of our own)."""
+    closed = []
+    now = start = max(1000.0, reconciler.next_at)
+    while now <= start + seconds:
+        closed += reconciler.step(now)
+        now += EVERY
+    return closed
+
+
+def test_a_session_nobody_publishes_is_closed_after_the_ghost_delay(app, stat, reconciler):
+    ghost, held = live_session("ghost"), live_session("held")
+    stat.publishing = {held.internal_name}
+    assert looks(reconciler, GHOST_AFTER - EVERY) == []  # not at the first look: a publish may be starting
+    assert status(ghost) == "live"
+    assert looks(reconciler, GHOST_AFTER) == [ghost.id]
+    assert status(ghost) == "reconnecting" and status(held) == "live"
+    assert not db.session.get(StreamSession, ghost.id).channel.is_live  # viewers see offline at once
+
+
+def test_media_still_reaching_its_host_keeps_a_session_the_statistics_miss(app, stat, reconciler):
+    """After an nginx reload /stat comes from the new worker; the old one still holds the publisher."""
+    session = live_session("reloaded")
+    get_redis().set(LiveKeys(app.config).stats(session.id), json.dumps({"input_age": 0.3}), ex=5)
+    assert looks(reconciler, 3 * GHOST_AFTER) == []
+    assert status(session) == "live"
+    get_redis().set(LiveKeys(app.config).stats(session.id), json.dumps({"input_age": 9.0}), ex=5)
+    assert looks(reconciler, 2 * GHOST_AFTER) == [session.id]
+
+
+def test_nothing_is_closed_when_the_statistics_cannot_be_read(app, stat, reconciler):
+    session = live_session("unknown")
+    stat.broken = True
+    assert looks(reconciler, 3 * GHOST_AFTER) == []
+    assert status(session) == "live"
+
+
+def test_sessions_of_another_ingest_server_are_left_alone(app, stat, reconciler):
+    srs, remote = live_session("srs"), live_session("remote")
+    srs.ingest = "srs"
+    remote.ingest_url = "rtmp://10.0.0.9/live/{name}"
+    db.session.commit()
+    assert looks(reconciler, 3 * GHOST_AFTER) == []
+    assert status(srs) == status(remote) == "live"
+
+
+def test_one_host_reconciles_at_a_time(app, stat, reconciler):
+    other = Reconciler(SimpleNamespace(redis=get_redis(), keys=LiveKeys(app.config), id="host-b"))
+    assert reconciler.lead() and not other.lead() and reconciler.lead()
+    get_redis().delete(reconciler.leader_key)  # host-a died: its claim expired
+    assert other.lead() and not reconciler.lead()

@@ -1,0 +1,89 @@
+"""What the database says is live, checked against what the ingest server holds.
+
+nginx sends `publish_done` when a publisher leaves, but not always: stopped gracefully it closes
+its listeners first and its hook cannot reach the app; killed, it sends nothing; and the app may be
+down when the hook comes. Such a session stayed live for good: the channel shown live with a dead
+player, and the creator refused ("already has a publisher") until they pressed Stop. One live host
+at a time (a Redis lease) looks every few seconds, from its start: a session with no publisher at
+the ingest server and no media reaching its host for GHOST_AFTER seconds is treated as a publisher
+that left (app.streams.services.publisher_left): viewers see it offline at once, the creator's next
+publish resumes it, and the reconnect grace ends it otherwise.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.extensions import db
+from app.live import ingest
+from app.models import StreamSession
+from app.streams import services as streams
+
+if TYPE_CHECKING:
+    from workers.live.host import LiveHost
+
+log = logging.getLogger(__name__)
+
+EVERY = 2.0          # seconds between looks
+GHOST_AFTER = 6.0    # seconds a session must look unpublished before it is closed
+LEADER_TTL = 10      # seconds another host waits before taking over from a host that died
+
+
+class Reconciler:
+    def __init__(self, host: "LiveHost") -> None:
+        self.host = host
+        self.next_at = 0.0
+        self.unpublished_since: dict[int, float] = {}
+
+    @property
+    def leader_key(self) -> str:
+        return f"{self.host.keys.prefix}reconciler"
+
+    def lead(self) -> bool:
+        """Whether this host is the one that reconciles (it renews its claim each time)."""
+        redis = self.host.redis
+        if redis.set(self.leader_key, self.host.id, nx=True, ex=LEADER_TTL):
+            return True
+        if (redis.get(self.leader_key) or b"").decode() == self.host.id:
+            redis.expire(self.leader_key, LEADER_TTL)
+            return True
+        return False
+
+    def step(self, now: float | None = None) -> list[int]:
+        """Look now if it is time; the ids of the sessions closed."""
+        now = time.monotonic() if now is None else now
+        if now < self.next_at:
+            return []
+        self.next_at = now + EVERY
+        if not self.lead():
+            self.unpublished_since.clear()
+            return []
+        db.session.rollback()
+        live = db.session.scalars(select(StreamSession).where(StreamSession.status == "live")).all()
+        if not live:
+            self.unpublished_since.clear()
+            db.session.rollback()
+            return []
+        held = ingest.publishing(current_app.config["INGEST_STAT_URL"])
+        closed = []
+        for session in live:
+            if held is None or not streams.publisher_missing(session, held):
+                self.unpublished_since.pop(session.id, None)
+                continue
+            since = self.unpublished_since.setdefault(session.id, now)
+            if now - since < GHOST_AFTER:
+                continue
+            log.warning("session %s (%s): no publisher at the ingest server and no media for %.0f s "
+                        "(its publish_done never came); treating it as a publisher that left",
+                        session.id, session.internal_name, now - since)
+            streams.publisher_left(session)
+            del self.unpublished_since[session.id]
+            closed.append(session.id)
+        for session_id in set(self.unpublished_since) - {s.id for s in live}:
+            del self.unpublished_since[session_id]
+        db.session.rollback()
+        return closed
