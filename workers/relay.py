@@ -26,6 +26,8 @@ from workers.lifetime import die_with_parent
 log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
+# The most a relay keeps for its next consumer while it has none: about 20 s of a 6 Mb/s stream.
+GOP_KEPT = 16 * 1024 * 1024
 
 
 def relay_args(pull_url: str) -> list[str]:
@@ -142,6 +144,8 @@ class PullRelay:
         self._header = b""
         # Tag kind -> its latest metadata or codec set-up tag, in the order they first came.
         self._setup: dict[int, bytes] = {}
+        self._gop: list[bytes] = []  # tags from a keyframe on (see _keep)
+        self._kept_bytes = 0
 
     def connected(self, port: int, timeout: float = 1.0) -> bool:
         """Whether the relay's ffmpeg has a TCP connection up to the ingest server's `port` (read
@@ -260,19 +264,36 @@ class PullRelay:
             offset += total
         del data[:offset]
 
+    def _keep(self, tag: bytes, keyframe: bool) -> None:
+        """Keep the tags since the newest keyframe; with no consumer, everything since the last
+        keyframe it got (up to GOP_KEPT bytes), which the next consumer starts with."""
+        if keyframe and (self._sink is not None or self._kept_bytes > GOP_KEPT):
+            self._gop, self._kept_bytes = [], 0
+        elif self._kept_bytes > GOP_KEPT:
+            self._gop, self._kept_bytes = [], 0  # no keyframe for that long: start again at one
+            return
+        if self._gop or keyframe:
+            self._gop.append(tag)
+            self._kept_bytes += len(tag)
+
     def _tag(self, tag: bytes) -> None:
         kind = tag[0] & 0x1F
+        keyframe = _is_keyframe(tag, kind, 11)
         if _is_setup(tag, kind, 11):
             self._setup[kind] = tag
         with self._lock:
-            sink = self._sink
-            if sink is None:
-                return
-            if not self._sink_started:
-                if not _is_keyframe(tag, kind, 11):
-                    return
+            sink, start = self._sink, None
+            if sink is not None and not self._sink_started and (self._gop or keyframe):
+                # A consumer starts at the newest keyframe this relay has: this one, or the last
+                # one before the previous consumer died, so that what it had not finished is
+                # encoded again rather than lost.
                 self._sink_started = True
-                tag = b"".join([self._header, *self._setup.values(), tag])
+                start = [self._header, *self._setup.values(), *self._gop]
+            self._keep(tag, keyframe)
+            if sink is None or not self._sink_started:
+                return
+            if start is not None:
+                tag = b"".join([*start, tag])
         try:
             sink.write(tag)
         except (BrokenPipeError, OSError, ValueError):

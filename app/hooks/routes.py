@@ -60,8 +60,22 @@ def rtmp_publish_done():
     if session is None:
         channel = streams.channel_for_key(name)  # nginx may report the name it was published under
         session = streams.open_session_for(channel) if channel else None
-    if session is not None:
-        streams.publisher_left(session)
+    client = request.form.get("clientid")
+    if session is not None and not (client and session.client_id and client != session.client_id):
+        streams.publisher_left(session)  # (a publisher the session no longer has leaves nothing)
+    return jsonify(code=0)
+
+
+@bp.route("/rtmp/update", methods=["POST"])
+@csrf.exempt
+def rtmp_update():
+    """nginx-rtmp asks, every few seconds for each client on a stream, whether it may stay
+    (`on_update`); any answer but 2xx drops it. It asks from the worker that holds the client, even
+    one that a reload left draining, which this app's control API cannot reach: a publisher whose
+    session is no longer live (stopped, or closed by reconciliation) is dropped this way, and OBS
+    reconnects to where the stream is pulled."""
+    if not streams.client_may_stay(request.form.get("name", ""), request.form.get("clientid")):
+        return jsonify(code=403, error="this stream's session is over"), 403
     return jsonify(code=0)
 
 

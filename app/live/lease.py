@@ -73,6 +73,12 @@ def holder(redis: Redis, keys: LiveKeys, session_id: int) -> tuple[str, int] | N
     return host, int(token) if token.isdigit() else 0
 
 
+def release_dead(redis: Redis, keys: LiveKeys, session_id: int, host_id: str, token: int) -> bool:
+    """Drop the lease of an owner known to be dead (a host process on this machine that is gone),
+    so a restarted host need not wait out the TTL. Only that exact lease: a newer one stays."""
+    return bool(redis.eval(_RELEASE, 1, keys.lease(session_id), f"{host_id} {token}"))
+
+
 class Lease:
     """A held lease. `valid()` is the only question a writer asks: it needs no Redis."""
 

@@ -116,6 +116,10 @@ class LiveKeys:
         """A live host's heartbeat: JSON capacity, load and sessions (app.live.hosts)."""
         return f"{self.prefix}host:{host_id}"
 
+    def cost_model(self, machine: str) -> str:
+        """A machine's measured encoding costs (JSON, hours): a restarted host reuses them."""
+        return f"{self.prefix}cost-model:{machine}"
+
     @property
     def hosts(self) -> str:
         """Sorted set of host ids by last heartbeat (seconds since the epoch)."""

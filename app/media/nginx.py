@@ -168,6 +168,7 @@ def render_nginx_conf(settings: dict) -> str:
     prefix = str(values["prefix"])
     values.setdefault("hook_port", int(values["http_port"]) + 1)
     values.setdefault("upstream_idle_seconds", UPSTREAM_IDLE_SECONDS)
+    values.setdefault("notify_update_seconds", 5)
     values.setdefault("ingest_pull_prefix", None)  # then live hosts pull from INGEST_PULL_URL
     values.setdefault("pid_path", f"{prefix}/nginx.pid")
     values.setdefault("error_log", "stderr")

@@ -243,6 +243,23 @@ def publisher_missing(session: StreamSession, held: set[str] | None = None) -> b
     return not input_flowing(session.id)
 
 
+def client_may_stay(name: str, client_id: str | None) -> bool:
+    """Whether an ingest client may stay on stream `name` (nginx-rtmp's on_update). A publisher is
+    reported under the key it published with (nginx keeps that name for its notifications), a
+    player under the internal name. A publisher may stay while its session is live and still
+    its own; a player while the session it plays is live; anything else is over."""
+    session = session_by_name(name)
+    if session is not None:
+        return session.status == "live"
+    key_shaped = Channel.id_from_stream_key(name) is not None
+    channel = channel_for_key(name) if key_shaped else None
+    if channel is None:
+        return not key_shaped  # a rotated key is over; any other name is none of ours
+    session = open_session_for(channel)
+    return (session is not None and session.status == "live"
+            and (not client_id or not session.client_id or client_id == session.client_id))
+
+
 def publisher_left(session: StreamSession) -> None:
     """The publisher disconnected: viewers see offline now; the session waits for a reconnect."""
     if session.status != "live":

@@ -331,7 +331,7 @@ def test_mark_playable_announces_followers_once_per_broadcast(app, client, alice
     assert reload(user.channel).is_live and notify_jobs(app) == []
 
     # After the grace it is a new broadcast, announced again.
-    client.post("/hooks/rtmp/publish_done", data=nginx_form(name), headers=SECRET)
+    client.post("/hooks/rtmp/publish_done", data=nginx_form(name, clientid="9"), headers=SECRET)
     old = reload(session)
     old.publisher_left_at = utcnow() - timedelta(seconds=31)
     db.session.commit()
@@ -441,3 +441,39 @@ def test_stop_drops_the_publisher_at_the_ingest_server(app, alice, caplog):
     assert streams.drop_publisher(reload(user.channel)) is True
     assert "could not reach the ingest server to drop the publisher" in caplog.text
     assert db.session.query(StreamSession).one().status == "ended"
+
+
+def test_update_drops_the_clients_of_a_session_that_is_over(client, alice):
+    """nginx-rtmp's on_update, from whichever worker holds the client (after a reload the app's
+    control API cannot reach the old one): 2xx keeps the client, anything else drops it."""
+    _, key = alice
+    client.post("/hooks/rtmp/publish", data=nginx_form(key), headers=SECRET)
+    session = db.session.query(StreamSession).one()
+    update = lambda: client.post("/hooks/rtmp/update", headers=SECRET,  # noqa: E731
+                                 data={**nginx_form(session.internal_name), "call": "update", "time": "12"})
+    # nginx names the publisher by its key in notifications, a player by the internal name.
+    as_publisher = lambda clientid="7": client.post(  # noqa: E731
+        "/hooks/rtmp/update", headers=SECRET, data={**nginx_form(key, clientid=clientid), "call": "update"})
+    assert update().status_code == 200 and as_publisher().status_code == 200
+    assert as_publisher(clientid="3").status_code == 403  # not the session's publisher (any more)
+    streams.publisher_left(reload(session))
+    assert update().status_code == 403 and as_publisher().status_code == 403
+    streams.rotate_stream_key(alice[0].channel)
+    assert as_publisher().status_code == 403  # the old key is over too
+    assert client.post("/hooks/rtmp/update", data=nginx_form("someone-elses"),
+                       headers=SECRET).status_code == 200
+    assert client.post("/hooks/rtmp/update", data=nginx_form(session.internal_name)).status_code == 403  # no secret
+
+
+def test_publish_done_of_a_publisher_the_session_no_longer_has_changes_nothing(client, alice):
+    """A ghost resumed by a new publisher: the old one's publish_done (when its worker lets it
+    go) must not send the resumed session into its grace period."""
+    _, key = alice
+    client.post("/hooks/rtmp/publish", data=nginx_form(key, clientid="40"), headers=SECRET)
+    session = db.session.query(StreamSession).one()
+    client.post("/hooks/rtmp/publish_done", headers=SECRET,
+                data={**nginx_form(session.internal_name, clientid="12"), "call": "publish_done"})
+    assert reload(session).status == "live"
+    client.post("/hooks/rtmp/publish_done", headers=SECRET,
+                data={**nginx_form(session.internal_name, clientid="40"), "call": "publish_done"})
+    assert reload(session).status == "reconnecting"

@@ -27,7 +27,8 @@ def stat(app):
 
 @pytest.fixture
 def reconciler(app):
-    return Reconciler(SimpleNamespace(redis=get_redis(), keys=LiveKeys(app.config), id="host-a"))
+    return Reconciler(SimpleNamespace(redis=get_redis(), keys=LiveKeys(app.config), id="host-a",
+                                      dead_here=lambda owner: owner == "host-dead"))
 
 
 def live_session(name: str) -> StreamSession:
@@ -90,7 +91,11 @@ def test_sessions_of_another_ingest_server_are_left_alone(app, stat, reconciler)
 
 
 def test_one_host_reconciles_at_a_time(app, stat, reconciler):
-    other = Reconciler(SimpleNamespace(redis=get_redis(), keys=LiveKeys(app.config), id="host-b"))
+    other = Reconciler(SimpleNamespace(redis=get_redis(), keys=LiveKeys(app.config), id="host-b",
+                                       dead_here=lambda owner: False))
     assert reconciler.lead() and not other.lead() and reconciler.lead()
     get_redis().delete(reconciler.leader_key)  # host-a died: its claim expired
     assert other.lead() and not reconciler.lead()
+    # A host restarted on the same machine takes over from its dead predecessor at once.
+    get_redis().set(reconciler.leader_key, "host-dead")
+    assert reconciler.lead() and not other.lead()

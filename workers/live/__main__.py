@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import socket
 import sys
 
 from workers.__main__ import wait_for_redis
@@ -21,12 +22,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     app = get_app()
-    wait_for_redis(app.config["REDIS_URL"], args.wait)
+    redis = wait_for_redis(app.config["REDIS_URL"], args.wait)
     with app.app_context():
+        from app.live.state import LiveKeys
         from workers.live.calibration import cost_model
         from workers.live.host import LiveHost
 
-        host = LiveHost(app, host_id=args.id, model=cost_model(app.config.get("LIVE_COST_MODEL")))
+        model = cost_model(app.config.get("LIVE_COST_MODEL"), redis,
+                           LiveKeys(app.config).cost_model(socket.gethostname()))
+        host = LiveHost(app, host_id=args.id, model=model)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: host.stop())
         host.serve()

@@ -58,14 +58,34 @@ def measure(ffmpeg: str = "ffmpeg") -> CostModel:
     return model
 
 
-def cost_model(configured: str | None) -> CostModel:
-    """LIVE_COST_MODEL (JSON) when set, else measured here; the built-in figures if ffmpeg fails."""
+# A measurement is kept this long (in Redis, per machine): a live host restarted by its supervisor
+# takes its sessions back without measuring again first.
+MEASURED_TTL = 6 * 3600
+
+
+def cost_model(configured: str | None, redis=None, key: str | None = None) -> CostModel:
+    """LIVE_COST_MODEL (JSON) when set, else this machine's recent measurement (at `key` in
+    `redis`), else measured here; the built-in figures if ffmpeg fails."""
     import json
 
     if configured:
         return CostModel.from_dict(json.loads(configured))
+    redis = redis if key else None
     try:
-        return measure()
+        if redis is not None and (kept := redis.get(key)):
+            model = CostModel.from_dict(json.loads(kept))
+            log.info("encoding cost as measured on this machine lately: %s", model.as_dict())
+            return model
+    except Exception:  # noqa: BLE001 - no cache: measure
+        pass
+    try:
+        model = measure()
     except (OSError, subprocess.SubprocessError) as error:
         log.warning("could not measure encoding cost (%s); using built-in figures", error)
         return CostModel()
+    try:
+        if redis is not None:
+            redis.set(key, json.dumps(model.as_dict()), ex=MEASURED_TTL)
+    except Exception:  # noqa: BLE001 - measured again next time
+        pass
+    return model

@@ -28,7 +28,7 @@ from app.extensions import db, get_redis
 from app.live import capacity, hosts
 from app.live.capacity import Assignment, Capacity, CostModel
 from app.live.hosts import HostInfo, HostSession
-from app.live.lease import Lease, holder
+from app.live.lease import Lease, holder, release_dead
 from app.live.state import LiveKeys
 from app.media.encoder import detect_encoder
 from app.media.ladder import Source
@@ -165,18 +165,37 @@ class LiveHost:
         for session_id, floor in wanted:
             if session_id in self.runners or now - self.gave_back.get(session_id, -1e9) < GIVE_BACK_PAUSE:
                 continue
-            if holder(self.redis, self.keys, session_id) is not None:
+            held = holder(self.redis, self.keys, session_id)
+            if held is not None and not (self.dead_here(held[0])
+                                         and release_dead(self.redis, self.keys, session_id, *held)):
                 continue
             placed = hosts.placed_on(self.redis, self.keys, session_id)
             if placed is not None and placed != self.id:
                 continue  # the publish hook chose another host; it gets a moment to take it
             if placed is None:
                 # Unplaced (the placement ran out, or its host died): the emptiest host takes it.
-                everyone = everyone if everyone is not None else hosts.live_hosts(self.redis, self.keys)
+                if everyone is None:
+                    everyone = [h for h in hosts.live_hosts(self.redis, self.keys) if not self.dead_here(h.id)]
                 if everyone and everyone[0].id != self.id and any(h.id == self.id for h in everyone):
                     if not self._stale(session_id):
                         continue
             self.take(session_id, floor)
+
+    def dead_here(self, owner: str) -> bool:
+        """Whether `owner` is a host process of this machine (the default id, name:pid) that has
+        died: supervisord restarted it under a new pid, and the new process takes its sessions back
+        at once instead of waiting out their leases. A pid now used by another process reads as
+        alive, so the lease is waited out as for a host elsewhere."""
+        name, _, pid = owner.rpartition(":")
+        if owner == self.id or name != socket.gethostname() or not pid.isdigit():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
 
     def _stale(self, session_id: int) -> bool:
         """Whether an unowned session has waited long enough that any host should take it."""

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVERY = 2.0          # seconds between looks
-GHOST_AFTER = 6.0    # seconds a session must look unpublished before it is closed
+GHOST_AFTER = 4.0    # seconds a session must look unpublished before it is closed
 LEADER_TTL = 10      # seconds another host waits before taking over from a host that died
 
 
@@ -48,8 +48,9 @@ class Reconciler:
         redis = self.host.redis
         if redis.set(self.leader_key, self.host.id, nx=True, ex=LEADER_TTL):
             return True
-        if (redis.get(self.leader_key) or b"").decode() == self.host.id:
-            redis.expire(self.leader_key, LEADER_TTL)
+        leader = (redis.get(self.leader_key) or b"").decode()
+        if leader == self.host.id or self.host.dead_here(leader):
+            redis.set(self.leader_key, self.host.id, ex=LEADER_TTL)
             return True
         return False
 

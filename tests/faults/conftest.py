@@ -1,0 +1,291 @@
+"""The box as `make run` runs it — every process of supervisord.conf under supervisord, with its
+own Redis — on random ports, with a creator live for the whole module (an OBS-like publisher that
+reconnects by itself) and a viewer that measures what each fault costs."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import wait_for
+from tests.e2e.conftest import ROOT, free_ports, require_tool
+
+pytestmark = pytest.mark.faults
+
+# Encoding costs fixed for the box: admission the same whatever else this machine is doing.
+COST_MODEL = {"encode": {"veryfast": 0.012, "superfast": 0.010, "ultrafast": 0.008}, "decode": 0.002}
+
+
+@dataclass
+class Box:
+    env: dict
+    var: Path
+    http_port: int
+    rtmp_port: int
+    process: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def ctl(self, *args: str) -> str:
+        """supervisorctl against this box's supervisord."""
+        result = subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", "supervisord.conf", *args],
+                                cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60)
+        return result.stdout + result.stderr
+
+    def pid(self, program: str) -> int:
+        out = self.ctl("pid", program).strip()
+        assert out.isdigit() and int(out) > 0, out
+        return int(out)
+
+    def log_text(self, tail: int = 6000) -> str:
+        path = self.var / "log" / "box.log"
+        return path.read_text(errors="replace")[-tail:] if path.exists() else ""
+
+    def get(self, path: str, timeout: float = 5) -> tuple[int | None, bytes]:
+        try:
+            with urllib.request.urlopen(self.base_url + path, timeout=timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, b""
+        except OSError:
+            return None, b""
+
+    def api(self, slug: str) -> dict | None:
+        code, body = self.get(f"/api/v1/channels/{slug}")
+        return json.loads(body) if code == 200 else None
+
+
+def _flask(env: dict, *args: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"flask {' '.join(args)}:\n{result.stdout}{result.stderr}"
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory):
+    require_tool("nginx")
+    require_tool("redis-server")
+    base = tmp_path_factory.mktemp("box")
+    var = base / "var"
+    (var / "log").mkdir(parents=True)
+    http_port, rtmp_port, hook_port, web_port, redis_port = free_ports(5)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("FLASK_", "CASCADE_"))}
+    env.update({
+        "CASCADE_VAR": str(var), "CASCADE_USER": subprocess.run(["id", "-un"], capture_output=True,
+                                                                text=True).stdout.strip(),
+        "CASCADE_REDIS": "true",  # the box's own Redis, under supervisord like make run's
+        "DATABASE_URL": f"sqlite:///{base / 'cascade.db'}",
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "SECRET_KEY": secrets.token_urlsafe(32), "HOOK_SECRET": secrets.token_urlsafe(32),
+        "HTTP_PORT": str(http_port), "RTMP_PORT": str(rtmp_port), "HOOK_PORT": str(hook_port),
+        "WEB_PORT": str(web_port), "MEDIA_ROOT": str(base / "media"), "SECURE_COOKIES": "false",
+        "PROXY_COUNT": "1", "PYTHONUNBUFFERED": "1", "RQ_QUEUE": f"faults-{uuid.uuid4().hex[:8]}",
+        "LOG_LEVEL": "INFO", "LIVE_HOST_CORES": "1", "LIVE_HOST_SHARE": "0.85",
+        "LIVE_COST_MODEL": json.dumps(COST_MODEL), "RATELIMIT_ENABLED": "false",
+    })
+    _flask(env, "db", "upgrade")
+    _flask(env, "nginx", "render", "--output", str(var / "nginx" / "nginx.conf"), "--prefix", str(var / "nginx"))
+    made = Box(env, var, http_port, rtmp_port)
+    with open(var / "log" / "box.log", "ab") as out:
+        made.process = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", "supervisord.conf"],
+                                        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(lambda: made.get("/healthz")[0] == 200, 60, "the box to answer /healthz",
+                 lambda: made.log_text())
+        yield made
+    finally:
+        made.process.send_signal(signal.SIGTERM)
+        try:
+            made.process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(made.process.pid, signal.SIGKILL)
+            made.process.wait()
+
+
+@pytest.fixture(scope="module")
+def site(box):
+    """The box's database and Redis, in this process, to set up users and look inside."""
+    from app import create_app
+
+    return create_app({"SQLALCHEMY_DATABASE_URI": box.env["DATABASE_URL"], "REDIS_URL": box.env["REDIS_URL"],
+                       "RQ_QUEUE": box.env["RQ_QUEUE"], "MEDIA_ROOT": box.env["MEDIA_ROOT"],
+                       "HOOK_PORT": int(box.env["HOOK_PORT"]), "RTMP_PORT": box.rtmp_port,
+                       "HOOK_SECRET": box.env["HOOK_SECRET"], "SOCKETIO_USE_QUEUE": False,
+                       "RATELIMIT_ENABLED": False})
+
+
+@pytest.fixture(scope="module")
+def source_file(tmp_path_factory) -> Path:
+    """720p30 H.264/AAC with 1 s GOPs, pushed with -c copy: a publisher that costs nothing."""
+    path = tmp_path_factory.mktemp("source") / "720p.flv"
+    subprocess.run([require_tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin",
+                    "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i",
+                    "sine=frequency=440:sample_rate=48000", "-t", "20", "-c:v", "libx264", "-preset",
+                    "ultrafast", "-g", "30", "-b:v", "1500k", "-c:a", "aac", str(path)], check=True, timeout=120)
+    return path
+
+
+class Publisher:
+    """OBS as a creator runs it: pushes the stream, and when the connection drops, tries again
+    after RETRY seconds (OBS's default reconnect) until stopped."""
+
+    RETRY = 2.0
+
+    def __init__(self, box: Box, source: Path, key: str, log: Path) -> None:
+        self.args = [require_tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+                     "-stream_loop", "-1", "-i", str(source), "-c", "copy", "-f", "flv",
+                     f"rtmp://127.0.0.1:{box.rtmp_port}/live/{key}"]
+        self.log, self.stopping = log, threading.Event()
+        self.process: subprocess.Popen | None = None
+        self.reconnects = -1
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.reconnects += 1
+            with open(self.log, "ab") as out:
+                self.process = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT,
+                                                stdin=subprocess.DEVNULL, start_new_session=True)
+            self.process.wait()
+            self.stopping.wait(self.RETRY)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.thread.join(timeout=10)
+
+
+@dataclass
+class Viewer:
+    """Polls the stream's first rendition through nginx, as a player reloads it, noting when a new
+    part appeared: the longest wait for one is the viewing gap."""
+    box: Box
+    path: str
+    seen: list = field(default_factory=list)       # (monotonic time, newest part URI)
+    errors: list = field(default_factory=list)     # (monotonic time, status)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> "Viewer":
+        threading.Thread(target=self.run, daemon=True).start()
+        return self
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            code, body = self.box.get(self.path, timeout=3)
+            now = time.monotonic()
+            if code != 200:
+                self.errors.append((now, code))
+            else:
+                newest = [line for line in body.decode().splitlines() if line.startswith("#EXT-X-PART:")]
+                if newest and (not self.seen or self.seen[-1][1] != newest[-1]):
+                    self.seen.append((now, newest[-1]))
+            self.stopping.wait(0.1)
+
+    def gap(self, since: float, until: float | None = None) -> float:
+        """The longest time without a new part between `since` and `until` (now)."""
+        until = time.monotonic() if until is None else until
+        times = [since] + [t for t, _ in self.seen if since < t < until] + [until]
+        return max(b - a for a, b in zip(times, times[1:]))
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def recorded_seconds(box: Box, internal_name: str, rung: str) -> float:
+    """What the recording of the stream's `rung` holds so far (its recording.m3u8's EXTINFs)."""
+    path = Path(box.env["MEDIA_ROOT"]) / "hls" / internal_name / rung / "recording.m3u8"
+    try:
+        text = path.read_text()
+    except OSError:
+        return 0.0
+    return sum(float(m) for m in re.findall(r"#EXTINF:([0-9.]+)", text))
+
+
+class Recording:
+    """Media time recorded against wall time, each read the moment a segment is added."""
+
+    def __init__(self, box: Box, internal_name: str, rung: str) -> None:
+        self.box, self.name, self.rung = box, internal_name, rung
+
+    def mark(self, timeout: float = 30) -> tuple[float, float]:
+        before = recorded_seconds(self.box, self.name, self.rung)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = recorded_seconds(self.box, self.name, self.rung)
+            if now != before:
+                return time.monotonic(), now
+            time.sleep(0.05)
+        raise AssertionError(f"the recording of {self.name}/{self.rung} did not grow in {timeout} s")
+
+    @staticmethod
+    def lost(first: tuple[float, float], last: tuple[float, float]) -> float:
+        """Wall time that passed less media recorded between two marks."""
+        return (last[0] - first[0]) - (last[1] - first[1])
+
+
+@pytest.fixture(scope="module")
+def live(box, site, source_file, tmp_path_factory):
+    """A creator live for the whole module, with a viewer; yields (status, publisher, viewer)."""
+    from datetime import date
+
+    from app.auth.services import create_account
+    from app.channels import services as channels
+
+    with site.app_context():
+        user = create_account("faulty", "faulty@example.com", "a long enough pass", date(1990, 1, 1))
+        key = channels.rotate_stream_key(user.channel)
+    publisher = Publisher(box, source_file, key, tmp_path_factory.mktemp("pub") / "publisher.log")
+    try:
+        status = wait_for(lambda: (s := box.api("faulty")) and s["live"] and s, 40, "the creator to be live",
+                          lambda: box.log_text())
+        rung = status["renditions"][0]["name"]
+        viewer = Viewer(box, status["hls_url"].rsplit("/", 1)[0] + f"/{rung}/index.m3u8").start()
+        wait_for(lambda: len(viewer.seen) > 5, 30, "parts to flow", lambda: box.log_text())
+        yield status, publisher, viewer
+        viewer.stop()
+    finally:
+        publisher.stop()
+
+
+@contextlib.contextmanager
+def fault(box: Box, live, name: str, *, max_gap: float, max_lost: float):
+    """Around one injected fault: the recording marked before and after, the viewing gap measured,
+    and the stream checked to be the same session, live and advancing, with no manual step."""
+    status, publisher, viewer = live
+    internal = status["hls_url"].split("/")[2]
+    recording = Recording(box, internal, status["renditions"][0]["name"])
+    first = recording.mark()
+    began = time.monotonic()
+    yield
+    wait_for(lambda: (s := box.api("faulty")) and s["live"] and s["hls_url"] == status["hls_url"], 60,
+             f"the stream to be live again after {name}", lambda: box.log_text())
+    wait_for(lambda: viewer.seen and viewer.seen[-1][0] > began + 1 and
+             time.monotonic() - viewer.seen[-1][0] < 1.0, 60, f"parts to flow again after {name}",
+             lambda: box.log_text())
+    time.sleep(6)
+    last = recording.mark()
+    gap, lost = viewer.gap(began), Recording.lost(first, last)
+    print(f"fault={name} viewing_gap_s={gap:.2f} recording_lost_s={lost:.2f} "
+          f"publisher_reconnects={publisher.reconnects}")
+    assert gap <= max_gap, f"{name}: no new part for {gap:.1f} s\n{box.log_text()}"
+    assert lost <= max_lost, f"{name}: {lost:.1f} s missing from the recording\n{box.log_text()}"
