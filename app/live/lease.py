@@ -83,28 +83,39 @@ class Lease:
     """A held lease. `valid()` is the only question a writer asks: it needs no Redis."""
 
     def __init__(self, redis: Redis, keys: LiveKeys, session_id: int, host_id: str, token: int,
-                 acquired: float, *, ttl: float = TTL, clock: Callable[[], float] = time.monotonic):
+                 acquired: float, *, ttl: float = TTL, clock: Callable[[], float] = time.monotonic,
+                 alone: Callable[[], bool] = lambda: False):
         self.redis, self.keys = redis, keys
         self.session_id, self.host_id, self.token = session_id, host_id, token
-        self.ttl, self.clock = ttl, clock
+        self.ttl, self.clock, self.alone = ttl, clock, alone
         self.value = f"{host_id} {token}"
         self.deadline = acquired + ttl - SAFETY
         self.lost = False
+        self.unreachable = False  # the last renewal could not reach Redis
         self.renewed_at = acquired
 
     @classmethod
     def acquire(cls, redis: Redis, keys: LiveKeys, session_id: int, host_id: str, *, floor: int = 0,
-                ttl: float = TTL, clock: Callable[[], float] = time.monotonic) -> "Lease | None":
-        """Take the session's lease if nobody holds it; `floor`: the newest token already used."""
+                ttl: float = TTL, clock: Callable[[], float] = time.monotonic,
+                alone: Callable[[], bool] = lambda: False) -> "Lease | None":
+        """Take the session's lease if nobody holds it; `floor`: the newest token already used.
+        `alone()`: whether this host was the only live host when Redis last answered (see valid)."""
         sent = clock()
         token = int(redis.eval(_ACQUIRE, 2, keys.lease(session_id), keys.fence(session_id),
                                host_id, int(ttl * 1000), int(floor)))
         if not token:
             return None
-        return cls(redis, keys, session_id, host_id, token, sent, ttl=ttl, clock=clock)
+        return cls(redis, keys, session_id, host_id, token, sent, ttl=ttl, clock=clock, alone=alone)
 
     def valid(self) -> bool:
-        return not self.lost and self.clock() < self.deadline
+        """Whether the holder may write. Past the deadline only while Redis cannot be reached and
+        no other live host was there when it last could: with no peer, nobody can take the session
+        over (and when Redis is back, the renewal finds the key ours or gone), so a stream goes on
+        through a Redis outage. With peers, a host cut off from Redis stops before its key can
+        expire, as the lease was made for."""
+        if self.lost:
+            return False
+        return self.clock() < self.deadline or (self.unreachable and self.alone())
 
     def renew(self) -> bool:
         """Extend the lease; False once it is lost for good (another owner, or past the deadline).
@@ -117,11 +128,13 @@ class Lease:
                                       self.keys.fence(self.session_id), self.value,
                                       int(self.ttl * 1000), self.token)
         except RedisError as error:
+            self.unreachable = True
             if not self.valid():
                 self.lost = True
                 log.warning("session %s: lease expired while Redis was unreachable (%s)",
                             self.session_id, error)
             return not self.lost
+        self.unreachable = False
         if not renewed:
             self.lost = True
             log.warning("session %s: lease %s was taken over", self.session_id, self.token)

@@ -1,6 +1,6 @@
-"""Redis away for 20 s under a live stream, on the real box: the live host stops writing once its
-lease can no longer be trusted, and when Redis is back it takes the session again by itself and
-the same playlist carries on after a discontinuity. No manual step."""
+"""Redis away for 20 s under a live stream, on the real box: the stream plays on (its host is the
+only one, so nobody could take its session over), and everything carries on when Redis is back.
+No manual step."""
 from __future__ import annotations
 
 import time
@@ -42,30 +42,28 @@ def parts(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("#EXT-X-PART:")]
 
 
-def test_a_live_stream_comes_back_by_itself_after_redis_was_away_for_20_s(
+def test_a_live_stream_plays_on_while_redis_is_away_for_20_s(
         stack, site, source_file, redis_proxy, tmp_path):  # noqa: F811
+    """The box's only live host keeps its session through the outage (nobody else could take it
+    over) and the stream never stops; when Redis is back, its lease is renewed as before."""
     key = make_creator(site, "outlasting")
     streamer = publisher(stack, source_file, key, tmp_path / "p.log")
     try:
         status = wait_playing(stack, "outlasting")
-        before = media_playlist(stack, status)
-
         redis_proxy.refuse()  # Redis is gone for every process of the box
-        time.sleep(OUTAGE_SECONDS)
-        frozen = media_playlist(stack, status)
-        # The host stopped writing once its lease could no longer be trusted (well within 20 s).
-        time.sleep(2)
-        assert media_playlist(stack, status) == frozen, "a host without its lease kept writing"
+        away, newest = time.monotonic(), parts(media_playlist(stack, status))[-1]
+        while time.monotonic() - away < OUTAGE_SECONDS:
+            time.sleep(3)
+            latest = parts(media_playlist(stack, status))[-1]
+            assert latest != newest, f"no new part for 3 s, {time.monotonic() - away:.0f} s into the outage"
+            newest = latest
         redis_proxy.restore()
-        back = time.monotonic()
-
-        wait_for(lambda: "#EXT-X-DISCONTINUITY" in (text := media_playlist(stack, status))
-                 and parts(text) and parts(text)[-1] not in before and parts(text)[-1] not in frozen,
-                 30, "the playlist to carry on after Redis came back", lambda: stack.log_text()[-3000:])
-        print(f"writing again {time.monotonic() - back:.1f} s after Redis came back")
+        time.sleep(4)  # a renewal or two
+        assert parts(media_playlist(stack, status))[-1] != newest
+        assert "#EXT-X-DISCONTINUITY" not in media_playlist(stack, status)  # one run throughout
         assert streamer.poll() is None  # the publisher never noticed
-        wait_for(lambda: api(stack, "outlasting")["live"], 10, "the channel to say live")
-        assert api(stack, "outlasting")["hls_url"] == status["hls_url"]  # the same stream, same URL
+        assert api(stack, "outlasting")["live"] and api(stack, "outlasting")["hls_url"] == status["hls_url"]
+        assert "lease expired" not in stack.log_text()
     finally:
         if redis_proxy.listener.fileno() == -1:
             redis_proxy.restore()

@@ -191,6 +191,22 @@ def test_a_redis_error_keeps_the_holder_going_until_its_deadline():
     assert not owned.renew() and owned.lost and not owned.valid()
 
 
+def test_a_host_alone_keeps_its_lease_through_a_redis_outage(redis, keys):
+    """No other live host was there: nobody can take the session over, so the stream goes on."""
+    clock = Clock()
+    owned = Lease.acquire(redis, keys, SESSION, "box-a", clock=clock, alone=lambda: True)
+    owned.redis = Unreachable()
+    clock.now = owned.deadline + 30
+    assert owned.renew() and owned.valid() and owned.unreachable
+    owned.redis = redis
+    redis.delete(keys.lease(SESSION))  # the key expired while Redis was out of reach
+    assert owned.renew() and owned.valid() and not owned.unreachable
+    assert holder(redis, keys, SESSION) == ("box-a", owned.token)
+    # Redis answers again: the deadline applies as before.
+    clock.now = owned.deadline
+    assert not owned.valid()
+
+
 # --- a holder cut off from Redis ----------------------------------------------------------------
 
 @pytest.fixture

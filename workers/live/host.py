@@ -66,6 +66,7 @@ class LiveHost:
         self.woken = threading.Event()
         self.redis_down_logged = False
         self.reconciler = Reconciler(self)
+        self.alone = False  # known at the first heartbeat
         # What ladder sessions really cost against what they were admitted at, learnt as they run.
         self.correction = 1.0
 
@@ -205,7 +206,7 @@ class LiveHost:
         return self.redis.pttl(key) < 1500
 
     def take(self, session_id: int, floor: int = 0) -> None:
-        lease = Lease.acquire(self.redis, self.keys, session_id, self.id, floor=floor)
+        lease = Lease.acquire(self.redis, self.keys, session_id, self.id, floor=floor, alone=lambda: self.alone)
         if lease is None:
             return
         runner = SessionRunner(self, session_id, lease)
@@ -264,6 +265,9 @@ class LiveHost:
                                           mode=r.mode, renditions=r.rendition_names, cost=round(r.cost, 3),
                                           state=r.state) for r in runners]
         hosts.publish(self.redis, self.keys, self.info)
+        # Whether this host runs alone (its dead predecessor aside): then its leases carry it
+        # through a Redis outage (app.live.lease.Lease.valid).
+        self.alone = all(h.id == self.id or self.dead_here(h.id) for h in hosts.live_hosts(self.redis, self.keys))
 
     def serve(self) -> None:
         """Run until SIGTERM/SIGINT (`stop()`)."""
