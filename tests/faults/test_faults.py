@@ -122,6 +122,21 @@ def test_nginx_killed_leaves_no_ghost_session(box, live):
     assert "already has a publisher" not in box.log_text(20000) or box.api("faulty")["live"]
 
 
+def test_nginx_stopped_gracefully(box, live):
+    """SIGQUIT: nginx closes its listeners at once and would keep running until its last publisher
+    left (the whole broadcast, with the site refusing connections). Its next on_update cannot
+    reach the hook server it closed, which drops the publisher; nginx exits, supervisord starts it
+    again, OBS reconnects and the session that still looked live resumes."""
+    status, publisher, _ = live
+    reconnects = publisher.reconnects
+    with fault(box, live, "nginx SIGQUIT", max_gap=25, max_lost=20.0):
+        master = int((box.var / "nginx" / "nginx.pid").read_text())
+        os.kill(master, signal.SIGQUIT)
+        wait_for(lambda: box.get("/healthz")[0] == 200 and box.pid("ingest") != master, 40,
+                 "the site to answer again", lambda: box.log_text())
+        wait_for(lambda: publisher.reconnects > reconnects, 30, "the publisher to reconnect")
+
+
 def test_form_posts_through_nginx_never_get_a_502(box):
     """nginx reuses idle connections to gunicorn; gunicorn closing one just as nginx sends a POST
     on it was a 502 (nginx retries only idempotent requests). 300 POSTs at 2 s and at random
