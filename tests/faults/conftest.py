@@ -8,9 +8,11 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -78,7 +80,51 @@ def _flask(env: dict, *args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def box(tmp_path_factory):
+def box_env() -> dict:
+    """Extra environment for a module's box (its own database server, say)."""
+    return {}
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own (initdb in a temporary directory, run as the postgres
+    account), so a test can restart it without touching the one the rest of the suite uses."""
+
+    def __init__(self) -> None:
+        binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+        if not binaries:
+            pytest.skip("PostgreSQL's server binaries are not installed (`make test` installs them)")
+        self.bin = binaries[-1]
+        # Outside pytest's temporary tree, which the postgres account may not enter.
+        self.data = Path(tempfile.mkdtemp(prefix="cascade-faults-pg-"))
+        (self.port,) = free_ports(1)
+        if os.geteuid() == 0:
+            shutil.chown(self.data, "postgres", "postgres")
+        self.run("initdb", "-D", str(self.data), "-A", "trust", "-U", "cascade", "--no-sync")
+        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.data / "log"), "-w", "-o",
+                 f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+
+    def run(self, tool: str, *args: str) -> None:
+        command = [str(self.bin / tool), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"{tool}: {result.stdout}{result.stderr}"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://cascade@127.0.0.1:{self.port}/postgres"
+
+    def restart(self) -> None:
+        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.data / "log"), "-w", "-m", "fast", "restart", "-o",
+                 f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off")
+
+    def stop(self) -> None:
+        self.run("pg_ctl", "-D", str(self.data), "-w", "-m", "immediate", "stop")
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory, box_env):
     require_tool("nginx")
     require_tool("redis-server")
     base = tmp_path_factory.mktemp("box")
@@ -99,6 +145,7 @@ def box(tmp_path_factory):
         "LOG_LEVEL": "INFO", "LIVE_HOST_CORES": "1", "LIVE_HOST_SHARE": "0.85",
         "LIVE_COST_MODEL": json.dumps(COST_MODEL), "RATELIMIT_ENABLED": "false",
     })
+    env.update(box_env)
     _flask(env, "db", "upgrade")
     _flask(env, "nginx", "render", "--output", str(var / "nginx" / "nginx.conf"), "--prefix", str(var / "nginx"))
     made = Box(env, var, http_port, rtmp_port)
@@ -123,8 +170,10 @@ def box(tmp_path_factory):
 def site(box):
     """The box's database and Redis, in this process, to set up users and look inside."""
     from app import create_app
+    from app.config import database_url
 
-    return create_app({"SQLALCHEMY_DATABASE_URI": box.env["DATABASE_URL"], "REDIS_URL": box.env["REDIS_URL"],
+    return create_app({"SQLALCHEMY_DATABASE_URI": database_url(box.env["DATABASE_URL"]),
+                       "REDIS_URL": box.env["REDIS_URL"],
                        "RQ_QUEUE": box.env["RQ_QUEUE"], "MEDIA_ROOT": box.env["MEDIA_ROOT"],
                        "HOOK_PORT": int(box.env["HOOK_PORT"]), "RTMP_PORT": box.rtmp_port,
                        "HOOK_SECRET": box.env["HOOK_SECRET"], "SOCKETIO_USE_QUEUE": False,

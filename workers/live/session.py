@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.live import ingest
@@ -106,6 +107,8 @@ class SessionRunner(threading.Thread):
         self.master_done = False
         self.step = 0
         self.restarts = 0
+        self.last_status: str | None = "live"  # what the database said last (see status)
+        self.db_away = False
         self.failures = 0
         self.note = ""
         self.state = "starting"
@@ -273,13 +276,25 @@ class SessionRunner(threading.Thread):
         return self.stopping.is_set() or not self.lease.valid()
 
     def status(self) -> str | None:
+        """The session's status now; while the database does not answer, the last one it gave: a
+        database restart must not stop a stream (nothing can end it meanwhile either)."""
         db.session.rollback()  # a fresh snapshot: the hooks change the row under us
         try:
-            return db.session.scalar(select(StreamSession.status).where(StreamSession.id == self.session_id))
+            self.last_status = db.session.scalar(select(StreamSession.status)
+                                                 .where(StreamSession.id == self.session_id))
+            if self.db_away:
+                log.info("session %s: the database answers again", self.session_id)
+                self.db_away = False
+        except SQLAlchemyError as error:
+            if not self.db_away:
+                log.warning("session %s: the database does not answer (%s); carrying on as %s",
+                            self.session_id, type(error).__name__, self.last_status)
+                self.db_away = True
         finally:
             # Give the connection back: a host runs dozens of sessions, and a connection each,
             # held between looks, would drain the pool.
             db.session.rollback()
+        return self.last_status
 
     # --- input ---------------------------------------------------------------------------------
 
@@ -357,7 +372,7 @@ class SessionRunner(threading.Thread):
             ladder = LadderPackager(self.out, self.rungs, plans, target_duration=target,
                                     record=self.record, announce=self.announce, mirror=self.mirror,
                                     segment_min=1.0 if passthrough else None, fixed_gop=not passthrough,
-                                    guard=self.lease.valid,
+                                    closed_captions=source.closed_captions, guard=self.lease.valid,
                                     on_playable=self.playable.set)
             fds = ladder.open_pipes()
             if passthrough:
@@ -522,12 +537,16 @@ class SessionRunner(threading.Thread):
                 return Outcome.LOST if not self.lease.valid() else Outcome.EXITED
             if not self.low_latency and not self.master_done:
                 self.master_done = fix_master_playlist(self.out / FFMPEG_MASTER_NAME, self.rungs,
-                                                       self.source.has_audio, target=self.out / MASTER_NAME)
+                                                       self.source.has_audio, target=self.out / MASTER_NAME,
+                                                       closed_captions=self.source.closed_captions)
                 if self.master_done:
                     self.playable.set()
-            if self.playable.is_set() and not self.announced_playable:
-                streams.mark_playable(self.session_id, self.lease.token)
-                self.announced_playable = True
+            if self.playable.is_set() and not self.announced_playable and not self.db_away:
+                try:
+                    streams.mark_playable(self.session_id, self.lease.token)
+                    self.announced_playable = True
+                except SQLAlchemyError:
+                    db.session.rollback()  # the database is away: at the next look
             if self.gain is not None and self.added is None:
                 self.start_added()
             elif self.added is not None and (trouble := self.added.trouble(now)) is not None:
