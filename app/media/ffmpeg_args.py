@@ -244,6 +244,10 @@ def part_plan(fps: float, part_seconds: float = LL_PART_SECONDS,
 
 
 CMAF_MOVFLAGS = "empty_moov+default_base_moof+frag_keyframe+cmaf"
+# Every run's video in the same timescale: ffmpeg derives it from the frame rate it probed, which
+# a restart joining mid-stream may read differently (179/6 for 30), and the VOD's concat demuxer
+# joins runs without rescaling them (its MP4 drifted 22 s from the audio).
+VIDEO_TIMESCALE = ["-video_track_timescale", "90000"]
 # With -copyts, fragments carry the source's own timestamps (ffmpeg's mp4 muxer otherwise starts
 # every run at zero): a passthrough and the renditions added to it later share one timeline.
 SOURCE_TIME_MOVFLAGS = CMAF_MOVFLAGS + "+frag_discont"
@@ -278,7 +282,7 @@ def ll_output_args(rung_index: int, rung: Rung, plan: PartPlan, fd: int, *, has_
     if has_audio and not copy_audio:
         args += ["-b:a", f"{rung.audio_kbps}k"]
     return args + ["-f", "mp4", "-movflags", SOURCE_TIME_MOVFLAGS if follow_source else CMAF_MOVFLAGS,
-                   "-frag_duration", str(plan.frag_duration_us), f"pipe:{fd}"]
+                   *VIDEO_TIMESCALE, "-frag_duration", str(plan.frag_duration_us), f"pipe:{fd}"]
 
 
 def ll_transcode_args(input_url: str, rungs: Sequence[Rung], plans: Sequence[PartPlan],
@@ -348,7 +352,7 @@ def ll_passthrough_args(input_url: str, plan: PartPlan, fd: int, *, has_audio: b
     args = _head(progress, ffmpeg, loglevel, copyts=True)
     args += input_args(input_url, Encoder(X264), live=live_input)
     args += _passthrough_streams(has_audio, copy_audio)
-    return args + ["-f", "mp4", "-movflags", SOURCE_TIME_MOVFLAGS,
+    return args + ["-f", "mp4", "-movflags", SOURCE_TIME_MOVFLAGS, *VIDEO_TIMESCALE,
                    "-frag_duration", str(plan.frag_duration_us), f"pipe:{fd}"]
 
 

@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -170,3 +171,36 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
 
+
+
+def test_the_recording_of_the_whole_broadcast_stays_in_sync(box, site, live):
+    """Last: the creator stops. The VOD of a broadcast that lived through every fault above is
+    built, and its MP4 keeps audio and video together across all the restarts (each run's video
+    in the same timescale: the concat demuxer does not rescale)."""
+    import subprocess
+
+    from app.extensions import db
+    from app.models import VOD, Channel
+    from app.streams import services as streams
+
+    status, publisher, viewer = live
+    viewer.stop()
+    publisher.stop()
+    with site.app_context():
+        streams.drop_publisher(db.session.query(Channel).filter_by(slug="faulty").one())
+
+    def built():
+        with site.app_context():
+            db.session.rollback()
+            vod = db.session.query(VOD).filter(VOD.download_key.isnot(None)).first()
+            return vod and (vod.download_key, vod.duration_seconds)
+
+    key, duration = wait_for(built, 180, "the VOD to be built", lambda: box.log_text())
+    mp4 = Path(box.env["MEDIA_ROOT"]) / "objects" / key
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,duration",
+                            "-of", "json", str(mp4)], capture_output=True, text=True, timeout=60)
+    streams_found = {s["codec_type"]: float(s["duration"]) for s in json.loads(probe.stdout)["streams"]}
+    print(f"vod duration {duration:.1f} s; mp4 video {streams_found['video']:.1f} s, "
+          f"audio {streams_found['audio']:.1f} s")
+    assert abs(streams_found["video"] - streams_found["audio"]) < 1.0, streams_found
+    assert abs(streams_found["video"] - duration) < 2.0, (streams_found, duration)
