@@ -49,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .dashboard import bp as dashboard_bp
     from .directory import bp as directory_bp
     from .follow import bp as follow_bp
+    from .health import bp as health_bp
     from .hls import bp as hls_bp
     from .home import bp as home_bp
     from .hooks import bp as hooks_bp
@@ -59,7 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     for bp in (home_bp, auth_bp, settings_bp, dashboard_bp, channels_bp, profiles_bp,
                directory_bp, api_bp, hooks_bp, chat_bp, moderation_bp, hls_bp, follow_bp, vods_bp,
-               admin_bp):
+               admin_bp, health_bp):
         app.register_blueprint(bp)
 
     logs.init_app(app)

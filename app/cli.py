@@ -5,6 +5,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from .auth.cli import users_cli
     from .channels.cli import channels_cli
+    from .health.cli import doctor_command
     from .live.cli import live_cli
     from .media.nginx import nginx_cli
     from .media.storage_cli import storage_cli
@@ -17,3 +18,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(chat_cli)
     app.cli.add_command(vods_cli)
     app.cli.add_command(live_cli)
+    app.cli.add_command(doctor_command)

@@ -38,6 +38,10 @@ class Config:
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # How long a request waits on Redis for what it can do without or do otherwise (viewer counts,
+    # encoder stats, rate-limit counters): a Redis that accepts connections and never answers
+    # must not hold every page. Redis answers in about a millisecond; 0.25 s is generous.
+    REDIS_QUICK_TIMEOUT = float(os.environ.get("REDIS_QUICK_TIMEOUT", "0.25"))
 
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
     SITE_NAME = os.environ.get("SITE_NAME", "Cascade Live")
@@ -109,6 +113,17 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "cascade-limits")
     RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_timeout": REDIS_QUICK_TIMEOUT,
+                                 "socket_connect_timeout": REDIS_QUICK_TIMEOUT}
+    # With Redis away the limits are counted in each web process's memory until Flask-Limiter
+    # finds Redis again (it looks after 1, 2, 4 ... 32 s). Login and signup stay throttled, only
+    # per process (N processes allow N times the attempts): failing open would switch the
+    # brute-force guard off whenever Redis is unreachable, and refusing every login would lock
+    # everybody out for a Redis problem.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    # Whatever still fails in the limiter (a race with the switch to memory) lets that one
+    # request through, logged, rather than answering it 500.
+    RATELIMIT_SWALLOW_ERRORS = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per minute;30 per hour")
     SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "5 per hour")
 

@@ -1,4 +1,12 @@
 """Flask extensions, created without an app so models, workers and tests can import them."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -9,6 +17,11 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+log = logging.getLogger(__name__)
 
 # Named constraints make Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -56,6 +69,81 @@ def get_redis():
                                 socket_connect_timeout=2)
         current_app.extensions["cascade_redis"] = client
     return client
+
+
+T = TypeVar("T")
+
+
+class OptionalRedis:
+    """Redis for what a request can do without: viewer counts, the directory's ordering snapshot,
+    encoder stats, the live hosts. `ask(question, otherwise, what)` gives `question(redis)`, or
+    `otherwise` when Redis is away, so pages render without those numbers instead of failing.
+
+    Its client waits REDIS_QUICK_TIMEOUT at most and never retries, and once a question failed
+    requests skip Redis for RETRY_SECONDS, answering `otherwise` at once, while one of them at a
+    time tries again. So a Redis that refuses connections, or accepts them and never answers,
+    costs a page at most one short wait, not a timeout per question. Nothing sticks: the first
+    answer ends the outage. One warning when an outage starts and one line when it ends.
+    """
+
+    RETRY_SECONDS = 1.0
+
+    def __init__(self, url: str, timeout: float) -> None:
+        from redis import Redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        self.client = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                     retry=Retry(NoBackoff(), 0))
+        self._lock = threading.Lock()
+        self._away_since: float | None = None  # time.monotonic() of the first failure
+        self._next_try = 0.0
+
+    def ask(self, question: Callable[[Redis], T], otherwise: T, what: str) -> T:
+        from redis.exceptions import RedisError
+
+        with self._lock:
+            if self._away_since is not None:
+                now = time.monotonic()
+                if now < self._next_try:
+                    return otherwise
+                self._next_try = now + self.RETRY_SECONDS  # this request tries; the rest wait for it
+        try:
+            answer = question(self.client)
+        except RedisError as error:
+            self._failed(error, what)
+            return otherwise
+        if self._away_since is not None:
+            self._answered()
+        return answer
+
+    def _failed(self, error: Exception, what: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._next_try = now + self.RETRY_SECONDS
+            if self._away_since is not None:
+                return
+            self._away_since = now
+        log.warning("Redis is away (%s: %s, asked for %s): pages go on without what it holds and "
+                    "ask again every %.0f s", type(error).__name__, error, what, self.RETRY_SECONDS)
+
+    def _answered(self) -> None:
+        with self._lock:
+            if self._away_since is None:
+                return
+            seconds, self._away_since = time.monotonic() - self._away_since, None
+        log.info("Redis is back after %.1f s", seconds)
+
+
+def optional_redis() -> OptionalRedis:
+    """The app's OptionalRedis, made once per app."""
+    from flask import current_app
+
+    found = current_app.extensions.get("cascade_optional_redis")
+    if found is None:
+        found = current_app.extensions.setdefault("cascade_optional_redis", OptionalRedis(
+            current_app.config["REDIS_URL"], current_app.config["REDIS_QUICK_TIMEOUT"]))
+    return found
 
 
 def socketio_channel(config) -> str:

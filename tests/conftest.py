@@ -130,6 +130,8 @@ def make_app(database_url):
                 redis.flushdb()
             if client := app.extensions.get("cascade_redis"):
                 client.close()
+            if optional := app.extensions.get("cascade_optional_redis"):
+                optional.client.close()
             db.engine.dispose()
 
 

@@ -54,6 +54,12 @@ class Proxy:
         finally:
             for end in (source, sink):  # one side gone: so is the connection
                 try:
+                    # shutdown first: close() alone leaves the other pump blocked in recv() on
+                    # this socket (and refuse() waiting 2 s for it) until its peer speaks
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                try:
                     end.close()
                 except OSError:
                     pass
@@ -62,10 +68,12 @@ class Proxy:
         self.silent = True
 
     def restore(self) -> None:
-        """The service is back: accept connections again on the same port (after `refuse()`)."""
+        """The service is back: let traffic through again (after `go_silent()`), and accept
+        connections again on the same port (after `refuse()`)."""
         self.silent = False
-        self.listener = socket.create_server(("127.0.0.1", self.port))
-        self._listen()
+        if self.listener.fileno() == -1:  # refused: listen again
+            self.listener = socket.create_server(("127.0.0.1", self.port))
+            self._listen()
 
     def refuse(self) -> None:
         try:

@@ -58,7 +58,9 @@ def _viewer_id() -> str:
 @limiter.limit("600 per minute")  # per address: a household or campus behind one NAT
 @limiter.limit("8 per minute", key_func=lambda: "viewer:" + _viewer_id(), scope="watch-viewer")
 def watch(slug: str):
-    """A player's heartbeat: counts the viewer and answers with the channel's current status."""
+    """A player's heartbeat: counts the viewer and answers with the channel's current status.
+    While Redis is away the beat is not counted and `viewers` is null; the player keeps the
+    count it shows and still follows the stream (the status comes from the database)."""
     found = channels.channel_by_slug(slug)
     if found is None:
         abort(404)

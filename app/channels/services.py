@@ -109,7 +109,7 @@ class ChannelStatus:
     slug: str
     title: str
     live: bool
-    viewers: int
+    viewers: int | None  # None while Redis is away: unknown, so pages leave the number out
     hls_url: str | None
 
 

@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from redis.exceptions import RedisError
 
 from ..channels import services as channels
-from ..extensions import db, get_redis
+from ..extensions import db, optional_redis
 from ..live import hosts
 from ..live.capacity import MODE_LADDER, MODE_PASSTHROUGH, MODE_REDUCED
 from ..live.state import RECONNECT_GRACE, LiveKeys
@@ -86,7 +85,7 @@ class LivePanel:
     # "offline" or "stopped" (offline, and Stop's cool-down refuses publishes).
     status: str
     session: StreamSession | None
-    viewers: int
+    viewers: int | None  # None while Redis is away
     stats: EncoderStats | None
     rungs: list[Rung] = field(default_factory=list)
     mode: str | None = None
@@ -261,12 +260,10 @@ def viewer_rungs(session: StreamSession, stats: EncoderStats | None) -> list[Run
 
 
 def encoder_stats(session: StreamSession) -> EncoderStats | None:
-    """The live host's latest report for this session, or None when there is none (or it expired)."""
-    try:
-        raw = get_redis().get(LiveKeys(current_app.config).stats(session.id))
-    except RedisError:
-        log.warning("session %s: Redis did not answer for encoder stats", session.id)
-        return None
+    """The live host's latest report for this session, or None when there is none (or it expired,
+    or Redis is away)."""
+    key = LiveKeys(current_app.config).stats(session.id)
+    raw = optional_redis().ask(lambda redis: redis.get(key), otherwise=None, what="encoder stats")
     if not raw:
         return None
     try:
@@ -284,11 +281,9 @@ def stop_cooldown_words() -> str | None:
 
 def live_hosts_running() -> int | None:
     """How many live hosts are sending heartbeats, or None when Redis does not answer."""
-    try:
-        return len(hosts.live_hosts(get_redis(), LiveKeys(current_app.config)))
-    except RedisError:
-        log.warning("Redis did not answer for the live hosts")
-        return None
+    keys = LiveKeys(current_app.config)
+    return optional_redis().ask(lambda redis: len(hosts.live_hosts(redis, keys)), otherwise=None,
+                                what="the live hosts")
 
 
 def live_panel(channel: Channel) -> LivePanel:
@@ -300,10 +295,7 @@ def live_panel(channel: Channel) -> LivePanel:
                              stop_cooldown=cooldown)
         return LivePanel("offline", None, 0, None, stop_cooldown=cooldown)
     status = streams.stream_status(channel, session)
-    try:
-        count = viewers.count(channel.id) if status == "live" else 0
-    except RedisError:
-        count = 0
+    count = viewers.count(channel.id) if status == "live" else 0
     stats = encoder_stats(session)
     panel = LivePanel(status, session, count, stats, rungs=viewer_rungs(session, stats),
                       mode=session.mode or (stats.mode if stats else None), stop_cooldown=cooldown)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from ..extensions import db, get_redis
+from ..extensions import db, optional_redis
 from ..models import Category, Channel, Follow, User
 from ..streams import viewers
 from .search import Results, search  # noqa: F401 - search is part of this module's interface
@@ -27,7 +27,8 @@ _CURSOR = re.compile(r"^([A-Za-z0-9_-]{12})\.(\d{1,6})$")
 
 @dataclass
 class LivePage:
-    """One page of live channels, most watched first, and the cursor of the next page."""
+    """One page of live channels, most watched first, and the cursor of the next page.
+    `viewers` leaves out the channels whose count is unknown (Redis is away)."""
 
     channels: list[Channel] = field(default_factory=list)
     viewers: dict[int, int] = field(default_factory=dict)
@@ -60,7 +61,8 @@ def ordered_live(category_id: int | None = None, tag: str | None = None) -> tupl
 
     Live channels are few on a self-hosted site, so they are all read and sorted by their
     viewer counts, fetched from Redis in one round trip; the tag test happens here because
-    tags are a JSON list that the two databases query differently.
+    tags are a JSON list that the two databases query differently. While Redis is away the
+    counts are unknown (an empty dict) and the most recently live come first.
     """
     channels = [c for c in db.session.scalars(_with_cards(_live_query(category_id))) if _has_tag(c, tag)]
     counts = viewers.counts(c.id for c in channels)
@@ -72,13 +74,22 @@ def ordered_live(category_id: int | None = None, tag: str | None = None) -> tupl
 def live_page(category_id: int | None = None, tag: str | None = None, cursor: str | None = None,
               page_size: int = PAGE_SIZE) -> LivePage:
     """A page of live channels. The first page stores the whole ordering in Redis under a token;
-    the cursor (`token.offset`) pages through that snapshot, so there are no duplicates or gaps."""
+    the cursor (`token.offset`) pages through that snapshot, so there are no duplicates or gaps.
+    While Redis is away a snapshot can be neither stored nor read: a cursor then starts a fresh
+    ordering at its offset, as it does when its snapshot has expired."""
     match = _CURSOR.match(cursor or "")
-    redis = get_redis()
     if match:
         token, offset = match.group(1), int(match.group(2))
-        ids = [int(i) for i in redis.lrange(_snapshot_key(token), offset, offset + page_size - 1)]
-        total = redis.llen(_snapshot_key(token))
+        key = _snapshot_key(token)
+
+        def read(redis):
+            pipe = redis.pipeline(transaction=False)
+            pipe.lrange(key, offset, offset + page_size - 1)
+            pipe.llen(key)
+            ids, total = pipe.execute()
+            return [int(i) for i in ids], total
+
+        ids, total = optional_redis().ask(read, otherwise=([], 0), what="a directory snapshot")
         if ids or offset >= total > 0:
             by_id = {c.id: c for c in db.session.scalars(_with_cards(_live_query(category_id).where(Channel.id.in_(ids))))}
             # A channel that went offline since the snapshot leaves a gap, never a duplicate.
@@ -95,12 +106,16 @@ def live_page(category_id: int | None = None, tag: str | None = None, cursor: st
     if len(channels) > offset + page_size:
         token = secrets.token_urlsafe(9)
         key = _snapshot_key(token)
-        pipe = redis.pipeline()
-        pipe.rpush(key, *[c.id for c in channels])
-        pipe.expire(key, SNAPSHOT_SECONDS)
-        pipe.execute()
+
+        def store(redis):
+            pipe = redis.pipeline()
+            pipe.rpush(key, *[c.id for c in channels])
+            pipe.expire(key, SNAPSHOT_SECONDS)
+            pipe.execute()
+
+        optional_redis().ask(store, otherwise=None, what="storing a directory snapshot")
         next_cursor = f"{token}.{offset + page_size}"
-    return LivePage(page, {c.id: counts.get(c.id, 0) for c in page}, next_cursor, offset)
+    return LivePage(page, {c.id: counts[c.id] for c in page if c.id in counts}, next_cursor, offset)
 
 
 def recently_live(limit: int = 12, category_id: int | None = None) -> list[Channel]:

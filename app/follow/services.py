@@ -60,9 +60,9 @@ def unfollow(user: User, channel: Channel) -> None:
     db.session.commit()
 
 
-def following(user: User) -> list[tuple[Channel, int]]:
-    """The channels `user` follows with their viewer counts: live first, busiest first, then
-    the most recently live; channels of disabled accounts are left out."""
+def following(user: User) -> list[tuple[Channel, int | None]]:
+    """The channels `user` follows with their viewer counts (None while Redis is away): live
+    first, busiest first, then the most recently live; channels of disabled accounts are left out."""
     channels = db.session.scalars(
         select(Channel).join(Follow, Follow.channel_id == Channel.id)
         .join(User, Channel.owner_id == User.id)
@@ -74,7 +74,7 @@ def following(user: User) -> list[tuple[Channel, int]]:
     def order(row):
         channel, watching = row
         last = channel.last_live_at.timestamp() if channel.last_live_at else never
-        return (not channel.is_live, -watching, -last, channel.slug)
+        return (not channel.is_live, -(watching or 0), -last, channel.slug)
 
     return sorted(rows, key=order)
 

@@ -27,6 +27,7 @@ from typing import ClassVar, Protocol
 
 from redis import Redis
 from redis.backoff import NoBackoff
+from redis.exceptions import TimeoutError as RedisTimeout
 from redis.retry import Retry
 
 from ..live.state import ANNOUNCE_PREFIX, INTERNAL_NAME, parse_announcement
@@ -46,6 +47,10 @@ TIMEOUT_TARGET_DURATIONS = 3
 DEFAULT_TARGET_DURATION = 2.0  # only for a playlist that omits EXT-X-TARGETDURATION
 POLL_SECONDS = 0.1  # how often waiters re-read the file while Redis is unreachable
 RECONNECT_SECONDS = 1.0
+# A Redis that accepts connections and never answers (a network black hole) raises nothing on a
+# quiet subscription, so the listener pings it and gives it up after this long without a word.
+PING_SECONDS = 0.5
+SILENCE_SECONDS = 1.5
 STORAGE_WARNING_EVERY = 10.0  # seconds between log lines about an unreadable store
 
 
@@ -219,14 +224,23 @@ class PartListener:
             try:
                 # No silent retries inside redis-py: while it would retry, waiters would believe
                 # the subscription live and stop polling. A failure surfaces here at once instead.
-                client = Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_keepalive=True,
-                                        retry=Retry(NoBackoff(), 0))
+                # The socket timeout bounds the connection's handshake, which has no other limit.
+                client = Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=2,
+                                        socket_keepalive=True, retry=Retry(NoBackoff(), 0))
                 pubsub = client.pubsub()
                 pubsub.psubscribe(self.pattern)
+                heard = pinged = time.monotonic()
                 while not self._stopping.is_set():
-                    message = pubsub.get_message(timeout=1.0)
+                    now = time.monotonic()
+                    if now - heard > SILENCE_SECONDS:
+                        raise RedisTimeout(f"Redis did not answer for {SILENCE_SECONDS:.1f} s")
+                    if now - pinged >= PING_SECONDS:
+                        pubsub.ping()
+                        pinged = now
+                    message = pubsub.get_message(timeout=PING_SECONDS)
                     if message is None:
                         continue
+                    heard = time.monotonic()  # any message, a pong included, says Redis is there
                     if message["type"] == "psubscribe":
                         # Subscribed: from now on nothing is missed, so stop polling, and let
                         # every waiter re-read once for what happened before.

@@ -1,6 +1,7 @@
 """The whole box as `make run` starts it: nginx in front of gunicorn/gevent, RTMP ingest guarded by hooks."""
 from __future__ import annotations
 
+import json
 import re
 import socket
 import stat
@@ -12,6 +13,8 @@ import uuid
 
 import pytest
 import socketio
+
+from tests.conftest import wait_for
 
 from .conftest import ROOT, require_tool
 
@@ -47,6 +50,24 @@ def test_healthz_through_nginx(stack):
     status, headers, _ = get(f"{stack.base_url}/healthz")
     assert status == 200
     assert headers["Server"] == "nginx"  # server_tokens off: no version
+
+
+def test_readyz_through_nginx_finds_the_processes_of_the_box(stack):
+    """From the box itself (nginx passes the client address on) /readyz has the details, and finds
+    nginx-rtmp's statistics, the live host and the RQ worker the stack runs."""
+    def answered():
+        status, headers, body = get(f"{stack.base_url}/readyz")
+        found = {check["name"]: check for check in json.loads(body)["checks"]}
+        wanted = ("database", "redis", "ingest", "live_hosts", "workers")
+        return (status, headers, found, body) if all(found[name]["ok"] for name in wanted) else None
+
+    status, headers, found, body = wait_for(answered, 30, "/readyz to find every process", stack.log_text)
+    assert status == 200 and headers["Cache-Control"] == "no-store"
+    assert "nginx" in found["ingest"]["summary"] and found["ingest"]["required"] is False
+    assert found["live_hosts"]["detail"]["capacity_cores"] > 0
+    assert found["workers"]["detail"]["queue"] == stack.env["RQ_QUEUE"]
+    for secret in (stack.env["HOOK_SECRET"], stack.env["SECRET_KEY"]):
+        assert secret.encode() not in body
 
 
 def test_home_page_through_nginx_carries_security_headers(stack):

@@ -1,0 +1,6 @@
+"""Readiness an operator can read: /readyz and `flask doctor`, both from app.health.checks."""
+from flask import Blueprint
+
+bp = Blueprint("health", __name__)
+
+from . import routes  # noqa: E402,F401
