@@ -99,3 +99,18 @@ def test_one_host_reconciles_at_a_time(app, stat, reconciler):
     # A host restarted on the same machine takes over from its dead predecessor at once.
     get_redis().set(reconciler.leader_key, "host-dead")
     assert reconciler.lead() and not other.lead()
+
+
+def test_a_session_whose_expiry_job_was_lost_is_ended_all_the_same(app, stat, reconciler):
+    """The expiry job lives in Redis; a Redis that was away or lost its data lost it too."""
+    from datetime import timedelta
+
+    from app.live.state import RECONNECT_GRACE
+    from app.models import utcnow
+
+    stale, waiting = live_session("stale"), live_session("waiting")
+    for session, left in ((stale, RECONNECT_GRACE + timedelta(seconds=15)), (waiting, timedelta(seconds=5))):
+        session.status, session.publisher_left_at = "reconnecting", utcnow() - left
+    db.session.commit()
+    looks(reconciler, EVERY)
+    assert status(stale) == "ended" and status(waiting) == "reconnecting"

@@ -7,12 +7,14 @@ player, and the creator refused ("already has a publisher") until they pressed S
 at a time (a Redis lease) looks every few seconds, from its start: a session with no publisher at
 the ingest server and no media reaching its host for GHOST_AFTER seconds is treated as a publisher
 that left (app.streams.services.publisher_left): viewers see it offline at once, the creator's next
-publish resumes it, and the reconnect grace ends it otherwise.
+publish resumes it, and the reconnect grace ends it otherwise. It also ends the sessions whose grace
+ran out long ago: the job that should have ended them lived in a Redis that went away.
 """
 from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from flask import current_app
@@ -20,7 +22,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.live import ingest
-from app.models import StreamSession
+from app.live.state import RECONNECT_GRACE
+from app.models import StreamSession, utcnow
 from app.streams import services as streams
 
 if TYPE_CHECKING:
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 EVERY = 2.0          # seconds between looks
 GHOST_AFTER = 4.0    # seconds a session must look unpublished before it is closed
 LEADER_TTL = 10      # seconds another host waits before taking over from a host that died
+EXPIRY_LATE = 10     # seconds past the reconnect grace before a session's lost expiry is made up
 
 
 class Reconciler:
@@ -64,6 +68,7 @@ class Reconciler:
             self.unpublished_since.clear()
             return []
         db.session.rollback()
+        self.expire_overdue()
         live = db.session.scalars(select(StreamSession).where(StreamSession.status == "live")).all()
         if not live:
             self.unpublished_since.clear()
@@ -88,3 +93,14 @@ class Reconciler:
             del self.unpublished_since[session_id]
         db.session.rollback()
         return closed
+
+    def expire_overdue(self) -> None:
+        """End the sessions whose reconnect grace ran out well ago: their expiry job is scheduled in
+        Redis, and a Redis that was away (or lost its data) lost it with them."""
+        overdue = utcnow() - RECONNECT_GRACE - timedelta(seconds=EXPIRY_LATE)
+        for session in db.session.scalars(select(StreamSession).where(
+                StreamSession.status == "reconnecting", StreamSession.publisher_left_at < overdue)).all():
+            log.warning("session %s (%s): its reconnect grace ended %.0f s ago and nothing ended it; "
+                        "ending it now", session.id, session.internal_name,
+                        (utcnow() - session.publisher_left_at - RECONNECT_GRACE).total_seconds())
+            streams.expire_session(session)
