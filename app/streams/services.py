@@ -272,7 +272,11 @@ def publisher_left(session: StreamSession) -> None:
     log.info("session %s (%s): publisher left; waiting %ss for a reconnect", session.id,
              session.internal_name, int(RECONNECT_GRACE.total_seconds()))
     _wake_hosts(session)  # its host stops the encoders now, freeing the capacity
-    enqueue_in(RECONNECT_GRACE + timedelta(seconds=1), "workers.streams.expire_session", session.id)
+    try:
+        enqueue_in(RECONNECT_GRACE + timedelta(seconds=1), "workers.streams.expire_session", session.id)
+    except RedisError as error:
+        # The live hosts' reconciliation ends it when the grace has run out (a little late).
+        log.warning("session %s: no expiry job (Redis: %s)", session.id, error)
 
 
 def expire_session(session: StreamSession) -> bool:
@@ -298,7 +302,11 @@ def end_session(session: StreamSession) -> None:
     db.session.commit()
     log.info("session %s (%s) ended", session.id, session.internal_name)
     _wake_hosts(session)
-    enqueue("workers.live.finish.finish_session", session.id)
+    try:
+        enqueue("workers.live.finish.finish_session", session.id)
+    except RedisError as error:
+        # Ended all the same: the live hosts' reconciliation queues it once Redis is back.
+        log.warning("session %s: its recording is finished later (Redis: %s)", session.id, error)
 
 
 def _wake_hosts(session: StreamSession) -> None:

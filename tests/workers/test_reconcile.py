@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from app.extensions import db, get_redis
-from app.live.state import LiveKeys
+from app.live.state import LiveKeys, new_internal_name
 from app.models import StreamSession
 from tests.factories import make_live, make_user
 from tests.fakestat import StatServer
@@ -33,6 +33,7 @@ def reconciler(app):
 
 def live_session(name: str) -> StreamSession:
     session = make_live(make_user(name))
+    session.internal_name = new_internal_name()
     session.ingest = "nginx"
     session.ingest_url = "rtmp://127.0.0.1:{rtmp_port}/live/{name}"  # what our nginx's hook says
     db.session.commit()
@@ -114,3 +115,24 @@ def test_a_session_whose_expiry_job_was_lost_is_ended_all_the_same(app, stat, re
     db.session.commit()
     looks(reconciler, EVERY)
     assert status(stale) == "ended" and status(waiting) == "reconnecting"
+
+
+def test_a_session_ended_while_redis_was_away_gets_its_recording_finished(app, stat, reconciler, tmp_path):
+    """Its finishing job could not be queued; the work directory it removes first is still there."""
+    from datetime import timedelta
+
+    app.config["MEDIA_ROOT"] = str(tmp_path)
+
+    from app.jobs import queue
+    from app.live.state import work_dir
+    from app.models import utcnow
+
+    lost, done = live_session("lost"), live_session("done")
+    for session in (lost, done):
+        session.status, session.ended_at = "ended", utcnow() - timedelta(minutes=5)
+    db.session.commit()
+    work_dir(app.config, lost.internal_name).mkdir(parents=True)
+    looks(reconciler, EVERY)
+    assert [(job.func_name, job.args) for job in queue().jobs] == [("workers.live.finish.finish_session", (lost.id,))]
+    looks(reconciler, EVERY)  # not queued again while it waits its turn
+    assert len(queue().jobs) == 1

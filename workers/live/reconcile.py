@@ -8,7 +8,8 @@ at a time (a Redis lease) looks every few seconds, from its start: a session wit
 the ingest server and no media reaching its host for GHOST_AFTER seconds is treated as a publisher
 that left (app.streams.services.publisher_left): viewers see it offline at once, the creator's next
 publish resumes it, and the reconnect grace ends it otherwise. It also ends the sessions whose grace
-ran out long ago: the job that should have ended them lived in a Redis that went away.
+ran out long ago, and finishes the recordings of sessions that ended without it: the jobs that
+should have done so lived in a Redis that went away.
 """
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
+from app.jobs import enqueue
 from app.live import ingest
-from app.live.state import RECONNECT_GRACE
+from app.live.state import RECONNECT_GRACE, work_dir
 from app.models import StreamSession, utcnow
 from app.streams import services as streams
 
@@ -35,6 +37,8 @@ EVERY = 2.0          # seconds between looks
 GHOST_AFTER = 4.0    # seconds a session must look unpublished before it is closed
 LEADER_TTL = 10      # seconds another host waits before taking over from a host that died
 EXPIRY_LATE = 10     # seconds past the reconnect grace before a session's lost expiry is made up
+FINISH_LATE = 60     # seconds after its end before a session's finishing job counts as lost
+FINISH_LOOKBACK_HOURS = 24
 
 
 class Reconciler:
@@ -69,6 +73,7 @@ class Reconciler:
             return []
         db.session.rollback()
         self.expire_overdue()
+        self.finish_missed()
         live = db.session.scalars(select(StreamSession).where(StreamSession.status == "live")).all()
         if not live:
             self.unpublished_since.clear()
@@ -104,3 +109,22 @@ class Reconciler:
                         "ending it now", session.id, session.internal_name,
                         (utcnow() - session.publisher_left_at - RECONNECT_GRACE).total_seconds())
             streams.expire_session(session)
+
+    def finish_missed(self) -> None:
+        """Queue the finishing job (workers.live.finish, safe to run twice) of the sessions that
+        ended lately and still have their work directory, which that job removes first: ended
+        while Redis was away, their job was never queued."""
+        config = current_app.config
+        recent = utcnow() - timedelta(hours=FINISH_LOOKBACK_HOURS)
+        settled = utcnow() - timedelta(seconds=FINISH_LATE)
+        for session_id, name in db.session.execute(select(StreamSession.id, StreamSession.internal_name).where(
+                StreamSession.status == "ended", StreamSession.ended_at > recent,
+                StreamSession.ended_at < settled)).all():
+            if not work_dir(config, name).is_dir():
+                continue
+            if not self.host.redis.set(f"{self.host.keys.prefix}finish-queued:{session_id}", "1",
+                                       nx=True, ex=FINISH_LATE * 10):
+                continue  # queued a while ago: give it time
+            log.warning("session %s (%s): ended but never finished; queueing its recording now",
+                        session_id, name)
+            enqueue("workers.live.finish.finish_session", session_id)
