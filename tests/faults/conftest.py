@@ -292,9 +292,107 @@ class Recording:
         return (last[0] - first[0]) - (last[1] - first[1])
 
 
+class Chat:
+    """Chat as chat.js does it, through nginx: the creator sends a message every second and keeps
+    the ids acknowledged; an anonymous viewer records every message it gets, and rejoins after
+    a dropped socket with `after=<last id>` for what it missed. Nothing acknowledged may be lost."""
+
+    def __init__(self, box: Box, cookie: str) -> None:
+        self.box, self.cookie = box, cookie
+        self.acked: list[int] = []
+        self.received: set[int] = set()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self.send_loop, daemon=True),
+                        threading.Thread(target=self.receive_loop, daemon=True)]
+        for thread in self.threads:
+            thread.start()
+
+    def client(self, headers: dict | None = None):
+        import socketio
+
+        client = socketio.Client(reconnection=False)
+        return client, headers or {}
+
+    def connect(self, client, headers: dict) -> None:
+        client.connect(self.box.base_url, namespaces=["/chat"], transports=["websocket"],
+                       headers=headers, wait_timeout=5)
+
+    def send_loop(self) -> None:
+        count = 0
+        while not self.stopping.is_set():
+            client, headers = self.client({"Cookie": self.cookie})
+            try:
+                self.connect(client, headers)
+                client.call("join", {"channel": "faulty"}, namespace="/chat", timeout=5)
+                while client.connected and not self.stopping.is_set():
+                    count += 1
+                    try:
+                        ack = client.call("send", {"channel": "faulty", "text": f"still here {count}"},
+                                          namespace="/chat", timeout=5)
+                    except Exception:  # noqa: BLE001 - not acknowledged: not counted
+                        ack = None
+                    if isinstance(ack, dict) and ack.get("ok"):
+                        self.acked.append(int(ack["id"]))
+                    self.stopping.wait(1.0)
+            except Exception:  # noqa: BLE001 - the box is mid-fault: try again
+                pass
+            finally:
+                try:
+                    client.disconnect()
+                except Exception:  # noqa: BLE001
+                    pass
+            self.stopping.wait(0.5)
+
+    def receive_loop(self) -> None:
+        while not self.stopping.is_set():
+            client, headers = self.client()
+            client.on("message", lambda data: self.received.add(int(data["id"])), namespace="/chat")
+            try:
+                self.connect(client, headers)
+                state = client.call("join", {"channel": "faulty", "after": max(self.received, default=0)},
+                                    namespace="/chat", timeout=5)
+                self.received.update(int(m["id"]) for m in (state or {}).get("messages", ()))
+                while client.connected and not self.stopping.is_set():
+                    self.stopping.wait(0.2)
+            except Exception:  # noqa: BLE001 - the box is mid-fault: try again
+                pass
+            finally:
+                try:
+                    client.disconnect()
+                except Exception:  # noqa: BLE001
+                    pass
+            self.stopping.wait(0.5)
+
+    def lost(self) -> list[int]:
+        """Acknowledged messages the viewer has not had (waiting a little for the newest)."""
+        acked = list(self.acked)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not set(acked) <= self.received:
+            time.sleep(0.2)
+        return sorted(set(acked) - self.received)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+
+
+def login_cookie(box: Box, username: str, password: str) -> str:
+    import requests
+
+    http = requests.Session()
+    page = http.get(f"{box.base_url}/login", timeout=10).text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    response = http.post(f"{box.base_url}/login", allow_redirects=False, timeout=10,
+                         data={"login": username, "password": password, "csrf_token": token})
+    assert response.status_code == 303, response.text[:500]
+    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+
+
 @pytest.fixture(scope="module")
 def live(box, site, source_file, tmp_path_factory):
-    """A creator live for the whole module, with a viewer; yields (status, publisher, viewer)."""
+    """A creator live for the whole module, with a viewer and chat; yields (status, publisher,
+    viewer, chat)."""
     from datetime import date
 
     from app.auth.services import create_account
@@ -304,15 +402,20 @@ def live(box, site, source_file, tmp_path_factory):
         user = create_account("faulty", "faulty@example.com", "a long enough pass", date(1990, 1, 1))
         key = channels.rotate_stream_key(user.channel)
     publisher = Publisher(box, source_file, key, tmp_path_factory.mktemp("pub") / "publisher.log")
+    chat = None
     try:
         status = wait_for(lambda: (s := box.api("faulty")) and s["live"] and s, 40, "the creator to be live",
                           lambda: box.log_text())
         rung = status["renditions"][0]["name"]
         viewer = Viewer(box, status["hls_url"].rsplit("/", 1)[0] + f"/{rung}/index.m3u8").start()
-        wait_for(lambda: len(viewer.seen) > 5, 30, "parts to flow", lambda: box.log_text())
-        yield status, publisher, viewer
+        chat = Chat(box, login_cookie(box, "faulty", "a long enough pass"))
+        wait_for(lambda: len(viewer.seen) > 5 and chat.acked, 30, "parts and chat to flow",
+                 lambda: box.log_text())
+        yield status, publisher, viewer, chat
         viewer.stop()
     finally:
+        if chat is not None:
+            chat.stop()
         publisher.stop()
 
 
@@ -320,7 +423,7 @@ def live(box, site, source_file, tmp_path_factory):
 def fault(box: Box, live, name: str, *, max_gap: float, max_lost: float):
     """Around one injected fault: the recording marked before and after, the viewing gap measured,
     and the stream checked to be the same session, live and advancing, with no manual step."""
-    status, publisher, viewer = live
+    status, publisher, viewer, chat = live
     internal = status["hls_url"].split("/")[2]
     recording = Recording(box, internal, status["renditions"][0]["name"])
     first = recording.mark()
@@ -333,8 +436,12 @@ def fault(box: Box, live, name: str, *, max_gap: float, max_lost: float):
              lambda: box.log_text())
     time.sleep(6)
     last = recording.mark()
-    gap, lost = viewer.gap(began), Recording.lost(first, last)
+    acked = len(chat.acked)
+    wait_for(lambda: len(chat.acked) > acked, 30, f"chat to work again after {name}", lambda: box.log_text())
+    gap, lost, unheard = viewer.gap(began), Recording.lost(first, last), chat.lost()
     print(f"fault={name} viewing_gap_s={gap:.2f} recording_lost_s={lost:.2f} "
-          f"publisher_reconnects={publisher.reconnects}")
+          f"publisher_reconnects={publisher.reconnects} chat_acknowledged={len(chat.acked)} "
+          f"chat_lost={len(unheard)}")
     assert gap <= max_gap, f"{name}: no new part for {gap:.1f} s\n{box.log_text()}"
     assert lost <= max_lost, f"{name}: {lost:.1f} s missing from the recording\n{box.log_text()}"
+    assert not unheard, f"{name}: acknowledged chat messages never delivered: {unheard}"

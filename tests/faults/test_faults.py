@@ -101,7 +101,7 @@ def test_nginx_reloaded_then_the_live_host_killed(box, live):
     the one the reload left draining: no media. Reconciliation closes the session as a publisher
     that left, the draining worker drops the publisher at its next on_update, OBS reconnects to
     the new worker, and the session resumes. Slow, but no manual step."""
-    status, publisher, _ = live
+    status, publisher, _, _ = live
     reconnects = publisher.reconnects
     with fault(box, live, "nginx SIGHUP, then live host kill -9", max_gap=30, max_lost=25.0):
         os.kill(int((box.var / "nginx" / "nginx.pid").read_text()), signal.SIGHUP)
@@ -114,7 +114,7 @@ def test_nginx_reloaded_then_the_live_host_killed(box, live):
 def test_nginx_killed_leaves_no_ghost_session(box, live):
     """nginx dies with the publisher on it: no publish_done reaches the app. supervisord starts
     nginx again, OBS reconnects, and the session that still looks live does not refuse it."""
-    status, publisher, _ = live
+    status, publisher, _, _ = live
     reconnects = publisher.reconnects
     with fault(box, live, "nginx kill -9", max_gap=15, max_lost=12.0):
         master = int((box.var / "nginx" / "nginx.pid").read_text())
@@ -128,7 +128,7 @@ def test_nginx_stopped_gracefully(box, live):
     left (the whole broadcast, with the site refusing connections). Its next on_update cannot
     reach the hook server it closed, which drops the publisher; nginx exits, supervisord starts it
     again, OBS reconnects and the session that still looked live resumes."""
-    status, publisher, _ = live
+    status, publisher, _, _ = live
     reconnects = publisher.reconnects
     with fault(box, live, "nginx SIGQUIT", max_gap=25, max_lost=20.0):
         master = int((box.var / "nginx" / "nginx.pid").read_text())
@@ -183,7 +183,8 @@ def test_the_recording_of_the_whole_broadcast_stays_in_sync(box, site, live):
     from app.models import VOD, Channel
     from app.streams import services as streams
 
-    status, publisher, viewer = live
+    status, publisher, viewer, chat = live
+    chat.stop()
     viewer.stop()
     publisher.stop()
     with site.app_context():
