@@ -260,3 +260,14 @@ def login(app):
         assert Actions(client).login(username, PASSWORD).status_code == 303
         return client
     return factory
+
+
+@pytest.fixture
+def ingest_stat(app):
+    """nginx-rtmp's statistics page, as this test sets it (tests/fakestat.py), at INGEST_STAT_URL."""
+    from tests.fakestat import StatServer
+
+    server = StatServer()
+    app.config["INGEST_STAT_URL"] = server.url
+    yield server
+    server.close()

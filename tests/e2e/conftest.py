@@ -210,3 +210,14 @@ def stack(tmp_path_factory, stack_env):
     finally:
         for process in reversed(processes):
             stop(process)
+
+
+@pytest.fixture(scope="module")
+def source_file(tmp_path_factory) -> Path:
+    """A 720p30 H.264/AAC file with 1 s GOPs: publishers push it with -c copy and cost nothing."""
+    path = tmp_path_factory.mktemp("source") / "720p.flv"
+    subprocess.run([require_tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin",
+                    "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i",
+                    "sine=frequency=440:sample_rate=48000", "-t", "20", "-c:v", "libx264", "-preset",
+                    "ultrafast", "-g", "30", "-b:v", "2000k", "-c:a", "aac", str(path)], check=True, timeout=120)
+    return path

@@ -13,7 +13,7 @@ from tests.tcpproxy import Proxy
 
 from .conftest import stop
 from .test_live_runtime import (COST_MODEL, api, make_creator, media_playlist, publisher, site,  # noqa: F401
-                                source_file, wait_playing)
+                                wait_playing)
 
 pytestmark = pytest.mark.e2e
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import wait_for
-from tests.e2e.conftest import ROOT, free_ports, require_tool
+from tests.e2e.conftest import ROOT, free_ports, require_tool, source_file  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.faults
 
@@ -180,17 +180,6 @@ def site(box):
                        "RATELIMIT_ENABLED": False})
 
 
-@pytest.fixture(scope="module")
-def source_file(tmp_path_factory) -> Path:
-    """720p30 H.264/AAC with 1 s GOPs, pushed with -c copy: a publisher that costs nothing."""
-    path = tmp_path_factory.mktemp("source") / "720p.flv"
-    subprocess.run([require_tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin",
-                    "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i",
-                    "sine=frequency=440:sample_rate=48000", "-t", "20", "-c:v", "libx264", "-preset",
-                    "ultrafast", "-g", "30", "-b:v", "1500k", "-c:a", "aac", str(path)], check=True, timeout=120)
-    return path
-
-
 class Publisher:
     """OBS as a creator runs it: pushes the stream, and when the connection drops, tries again
     after RETRY seconds (OBS's default reconnect) until stopped."""
@@ -307,61 +296,54 @@ class Chat:
         for thread in self.threads:
             thread.start()
 
-    def client(self, headers: dict | None = None):
+    def keep(self, headers: dict, session, handlers: dict | None = None) -> None:
+        """Connect, run `session(client)` while connected, and again after any failure (the box is
+        mid-fault), until stopped."""
         import socketio
 
-        client = socketio.Client(reconnection=False)
-        return client, headers or {}
-
-    def connect(self, client, headers: dict) -> None:
-        client.connect(self.box.base_url, namespaces=["/chat"], transports=["websocket"],
-                       headers=headers, wait_timeout=5)
+        while not self.stopping.is_set():
+            client = socketio.Client(reconnection=False)
+            for event, handler in (handlers or {}).items():
+                client.on(event, handler, namespace="/chat")
+            try:
+                client.connect(self.box.base_url, namespaces=["/chat"], transports=["websocket"],
+                               headers=headers, wait_timeout=5)
+                session(client)
+            except Exception:  # noqa: BLE001 - try again
+                pass
+            finally:
+                try:
+                    client.disconnect()
+                except Exception:  # noqa: BLE001 - already gone
+                    pass
+            self.stopping.wait(0.5)
 
     def send_loop(self) -> None:
-        count = 0
-        while not self.stopping.is_set():
-            client, headers = self.client({"Cookie": self.cookie})
-            try:
-                self.connect(client, headers)
-                client.call("join", {"channel": "faulty"}, namespace="/chat", timeout=5)
-                while client.connected and not self.stopping.is_set():
-                    count += 1
-                    try:
-                        ack = client.call("send", {"channel": "faulty", "text": f"still here {count}"},
-                                          namespace="/chat", timeout=5)
-                    except Exception:  # noqa: BLE001 - not acknowledged: not counted
-                        ack = None
-                    if isinstance(ack, dict) and ack.get("ok"):
-                        self.acked.append(int(ack["id"]))
-                    self.stopping.wait(1.0)
-            except Exception:  # noqa: BLE001 - the box is mid-fault: try again
-                pass
-            finally:
+        sent = iter(range(1, 10**9))
+
+        def session(client) -> None:
+            client.call("join", {"channel": "faulty"}, namespace="/chat", timeout=5)
+            while client.connected and not self.stopping.is_set():
                 try:
-                    client.disconnect()
-                except Exception:  # noqa: BLE001
-                    pass
-            self.stopping.wait(0.5)
+                    ack = client.call("send", {"channel": "faulty", "text": f"still here {next(sent)}"},
+                                      namespace="/chat", timeout=5)
+                except Exception:  # noqa: BLE001 - not acknowledged: not counted
+                    ack = None
+                if isinstance(ack, dict) and ack.get("ok"):
+                    self.acked.append(int(ack["id"]))
+                self.stopping.wait(1.0)
+
+        self.keep({"Cookie": self.cookie}, session)
 
     def receive_loop(self) -> None:
-        while not self.stopping.is_set():
-            client, headers = self.client()
-            client.on("message", lambda data: self.received.add(int(data["id"])), namespace="/chat")
-            try:
-                self.connect(client, headers)
-                state = client.call("join", {"channel": "faulty", "after": max(self.received, default=0)},
-                                    namespace="/chat", timeout=5)
-                self.received.update(int(m["id"]) for m in (state or {}).get("messages", ()))
-                while client.connected and not self.stopping.is_set():
-                    self.stopping.wait(0.2)
-            except Exception:  # noqa: BLE001 - the box is mid-fault: try again
-                pass
-            finally:
-                try:
-                    client.disconnect()
-                except Exception:  # noqa: BLE001
-                    pass
-            self.stopping.wait(0.5)
+        def session(client) -> None:
+            state = client.call("join", {"channel": "faulty", "after": max(self.received, default=0)},
+                                namespace="/chat", timeout=5)
+            self.received.update(int(m["id"]) for m in (state or {}).get("messages", ()))
+            while client.connected and not self.stopping.is_set():
+                self.stopping.wait(0.2)
+
+        self.keep({}, session, {"message": lambda data: self.received.add(int(data["id"]))})
 
     def lost(self) -> list[int]:
         """Acknowledged messages the viewer has not had (waiting a little for the newest)."""

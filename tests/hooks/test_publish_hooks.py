@@ -181,27 +181,17 @@ def test_second_publisher_is_refused(client, alice):
     assert db.session.query(StreamSession).count() == 1
 
 
-@pytest.fixture
-def stat(app):
-    from tests.fakestat import StatServer
-
-    server = StatServer()
-    app.config["INGEST_STAT_URL"] = server.url
-    yield server
-    server.close()
-
-
-def test_a_ghost_session_does_not_refuse_its_creator(app, client, alice, stat):
+def test_a_ghost_session_does_not_refuse_its_creator(app, client, alice, ingest_stat):
     """nginx stopped (or the app was away) and publish_done never came: the session is live in the
     database, but nginx holds no publisher on it and no media reaches a host. The creator's next
     publish resumes it instead of being refused."""
     _, key = alice
     assert client.post("/hooks/rtmp/publish", data=nginx_form(key), headers=SECRET).status_code == 302
     session = db.session.query(StreamSession).one()
-    stat.publishing = {session.internal_name}
+    ingest_stat.publishing = {session.internal_name}
     assert client.post("/hooks/rtmp/publish", data=nginx_form(key), headers=SECRET).status_code == 403
     # Media still reaches its host (an nginx reload hides the old worker's publishers): refused too.
-    stat.publishing = set()
+    ingest_stat.publishing = set()
     get_redis().set(LiveKeys(app.config).stats(session.id), '{"input_age": 0.5}', ex=5)
     assert client.post("/hooks/rtmp/publish", data=nginx_form(key), headers=SECRET).status_code == 403
     get_redis().delete(LiveKeys(app.config).stats(session.id))

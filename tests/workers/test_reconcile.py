@@ -13,16 +13,7 @@ from app.extensions import db, get_redis
 from app.live.state import LiveKeys, new_internal_name
 from app.models import StreamSession
 from tests.factories import make_live, make_user
-from tests.fakestat import StatServer
 from workers.live.reconcile import EVERY, GHOST_AFTER, Reconciler
-
-
-@pytest.fixture
-def stat(app):
-    server = StatServer()
-    app.config["INGEST_STAT_URL"] = server.url
-    yield server
-    server.close()
 
 
 @pytest.fixture
@@ -55,9 +46,9 @@ def looks(reconciler: Reconciler, seconds: float) -> list[int]:
     return closed
 
 
-def test_a_session_nobody_publishes_is_closed_after_the_ghost_delay(app, stat, reconciler):
+def test_a_session_nobody_publishes_is_closed_after_the_ghost_delay(app, ingest_stat, reconciler):
     ghost, held = live_session("ghost"), live_session("held")
-    stat.publishing = {held.internal_name}
+    ingest_stat.publishing = {held.internal_name}
     assert looks(reconciler, GHOST_AFTER - EVERY) == []  # not at the first look: a publish may be starting
     assert status(ghost) == "live"
     assert looks(reconciler, GHOST_AFTER) == [ghost.id]
@@ -65,7 +56,7 @@ def test_a_session_nobody_publishes_is_closed_after_the_ghost_delay(app, stat, r
     assert not db.session.get(StreamSession, ghost.id).channel.is_live  # viewers see offline at once
 
 
-def test_media_still_reaching_its_host_keeps_a_session_the_statistics_miss(app, stat, reconciler):
+def test_media_still_reaching_its_host_keeps_a_session_the_statistics_miss(app, ingest_stat, reconciler):
     """After an nginx reload /stat comes from the new worker; the old one still holds the publisher."""
     session = live_session("reloaded")
     get_redis().set(LiveKeys(app.config).stats(session.id), json.dumps({"input_age": 0.3}), ex=5)
@@ -75,14 +66,14 @@ def test_media_still_reaching_its_host_keeps_a_session_the_statistics_miss(app, 
     assert looks(reconciler, 2 * GHOST_AFTER) == [session.id]
 
 
-def test_nothing_is_closed_when_the_statistics_cannot_be_read(app, stat, reconciler):
+def test_nothing_is_closed_when_the_statistics_cannot_be_read(app, ingest_stat, reconciler):
     session = live_session("unknown")
-    stat.broken = True
+    ingest_stat.broken = True
     assert looks(reconciler, 3 * GHOST_AFTER) == []
     assert status(session) == "live"
 
 
-def test_sessions_of_another_ingest_server_are_left_alone(app, stat, reconciler):
+def test_sessions_of_another_ingest_server_are_left_alone(app, ingest_stat, reconciler):
     srs, remote = live_session("srs"), live_session("remote")
     srs.ingest = "srs"
     remote.ingest_url = "rtmp://10.0.0.9/live/{name}"
@@ -91,7 +82,7 @@ def test_sessions_of_another_ingest_server_are_left_alone(app, stat, reconciler)
     assert status(srs) == status(remote) == "live"
 
 
-def test_one_host_reconciles_at_a_time(app, stat, reconciler):
+def test_one_host_reconciles_at_a_time(app, ingest_stat, reconciler):
     other = Reconciler(SimpleNamespace(redis=get_redis(), keys=LiveKeys(app.config), id="host-b",
                                        dead_here=lambda owner: False))
     assert reconciler.lead() and not other.lead() and reconciler.lead()
@@ -102,7 +93,7 @@ def test_one_host_reconciles_at_a_time(app, stat, reconciler):
     assert reconciler.lead() and not other.lead()
 
 
-def test_a_session_whose_expiry_job_was_lost_is_ended_all_the_same(app, stat, reconciler):
+def test_a_session_whose_expiry_job_was_lost_is_ended_all_the_same(app, ingest_stat, reconciler):
     """The expiry job lives in Redis; a Redis that was away or lost its data lost it too."""
     from datetime import timedelta
 
@@ -117,7 +108,7 @@ def test_a_session_whose_expiry_job_was_lost_is_ended_all_the_same(app, stat, re
     assert status(stale) == "ended" and status(waiting) == "reconnecting"
 
 
-def test_a_session_ended_while_redis_was_away_gets_its_recording_finished(app, stat, reconciler, tmp_path):
+def test_a_session_ended_while_redis_was_away_gets_its_recording_finished(app, ingest_stat, reconciler, tmp_path):
     """Its finishing job could not be queued; the work directory it removes first is still there."""
     from datetime import timedelta
 
