@@ -2,8 +2,9 @@
 
 Run against the box `make run` started (site on :8080, RTMP on :1935):
 
-    .venv/bin/python bench/latency.py [--classic] [--seconds 60] [--url http://127.0.0.1:8080]
-                                      [--rtmp rtmp://127.0.0.1:1935/live] [--channel bench_latency]
+    .venv/bin/python bench/latency.py [--classic] [--player hls|shaka|site] [--seconds 60]
+                                      [--url http://127.0.0.1:8080] [--rtmp rtmp://127.0.0.1:1935/live]
+                                      [--channel bench_latency]
 
 By default the bench channel streams in low latency (LL-HLS: ~0.33 s parts, blocking playlist
 reload); `--classic` switches it to normal latency (classic HLS, 1 s segments, no parts) first,
@@ -13,17 +14,23 @@ so the two can be compared on the same box. The mode is the channel's own settin
 The publisher (ffmpeg, 1280x720 at 30 fps, pushed in real time with -re) draws the time of day in
 centiseconds as a row of 24 black and white boxes, one per bit, using drawbox timeline
 expressions: each frame shows the moment ffmpeg read it, which is the capture time. Headless
-Chromium opens /c/<channel> (hls.js, as a viewer would), and once a second reads the boxes from
-the frame on screen through a canvas and compares them with its own clock (the same machine's).
-That is the whole path: encode, ingest, transcode, package, nginx, player buffer, decode.
-(hls.js's own `latency` figure starts at the playlist edge and leaves the encoder and packager
-out.) Prints `samples=`, `stalls=`, `playlist=` (LL-HLS or HLS, what the player got),
-`glass_to_glass_p95_s=`, and `glass_to_glass_p50_s=` last.
+Chromium plays the channel and once a second reads the boxes from the frame on screen through a
+canvas and compares them with its own clock (the same machine's). That is the whole path:
+encode, ingest, transcode, package, nginx, player buffer, decode. (hls.js's own `latency` figure
+starts at the playlist edge and leaves the encoder and packager out.)
+
+`--player` picks what plays it, on a bare page at the site's origin that loads only the vendored
+player (app/static/vendor/), with that player's own low-latency defaults: `hls` (the default),
+hls.js as `new Hls({lowLatencyMode: true})`; `shaka`, Shaka Player with nothing configured but
+`streaming.lowLatencyMode = true`. `site` opens /c/<channel> instead: our player, tuned, as a
+viewer gets it. Prints `player=`, `samples=`, `stalls=`, `playlist=` (LL-HLS or HLS, what the
+player got), `glass_to_glass_p95_s=`, and `glass_to_glass_p50_s=` last.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import secrets
 import statistics
 import subprocess
@@ -31,11 +38,14 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urljoin
 from urllib.request import urlopen
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_FILE = ROOT / "var" / "bench" / "latency.json"
+VENDOR = ROOT / "app" / "static" / "vendor"
 CHROMIUM = "/usr/bin/chromium"
+PLAYERS = ("hls", "shaka", "site")
 BITS = 24          # centiseconds of the day need 24 bits (8,640,000 < 2**24)
 BOX = 40           # px per bit box in the 1280-wide source
 LEFT, TOP = 40, 40
@@ -62,6 +72,39 @@ READ_FRAME = """
   return { shown_cs: value, now_cs: Math.floor((now - midnight) / 10) };
 }
 """
+
+
+# The bare page for --player hls|shaka: the video and the vendored builds, nothing of ours.
+BARE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>latency</title></head>
+<body style="margin:0"><video muted autoplay playsinline width="1280" height="720"></video>
+<script src="/static/vendor/{script}"></script></body></html>"""
+
+# Starts the player on the bare page with its defaults but for low-latency mode.
+START_PLAYER = """
+async ([player, url]) => {
+  const video = document.querySelector('video');
+  if (player === 'shaka') {
+    shaka.polyfill.installAll();
+    const shakaPlayer = window.__player = new shaka.Player();
+    await shakaPlayer.attach(video);
+    shakaPlayer.configure({ streaming: { lowLatencyMode: true } });
+    await shakaPlayer.load(url);
+  } else {
+    const hls = window.__player = new Hls({ lowLatencyMode: true });
+    hls.loadSource(url);
+    hls.attachMedia(video);
+  }
+}
+"""
+
+
+def vendored(pattern: str) -> str:
+    """The file name of a vendored build (its version is part of the name)."""
+    found = sorted(VENDOR.glob(pattern))
+    if not found:
+        sys.exit(f"no {pattern} in {VENDOR}")
+    return found[-1].name
 
 
 def log(text: str) -> None:
@@ -146,6 +189,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=15, help="seconds of playback before measuring")
     parser.add_argument("--classic", action="store_true",
                         help="classic HLS with 1 s segments and no parts, for comparison")
+    parser.add_argument("--player", choices=PLAYERS, default="hls",
+                        help="hls.js (default) or Shaka Player with their own low-latency defaults on a bare "
+                             "page, or site: the channel page's tuned player")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -157,7 +203,7 @@ def main() -> None:
     log(mode.stdout.strip().splitlines()[-1])
     publisher = publish(args.rtmp, key, args.seconds + args.warmup + 60)
     try:
-        wait_live(args.url, args.channel)
+        status = wait_live(args.url, args.channel)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                         args=["--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -167,13 +213,24 @@ def main() -> None:
             # The bench's own probes are evaluated in the page, which our CSP (no eval) would refuse.
             context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
             page = context.new_page()
-            page.goto(f"{args.url}/c/{args.channel}")
+            parts_fetched = []
+            page.on("request", lambda request: re.search(r"/p[0-9]+\.[0-9]+\.m4s$", request.url)
+                    and parts_fetched.append(request.url))
+            if args.player == "site":
+                page.goto(f"{args.url}/c/{args.channel}")
+            else:
+                script = vendored("shaka-player-*.compiled.js" if args.player == "shaka" else "hls-*.min.js")
+                page.route(f"{args.url}/__bench-player", lambda route: route.fulfill(
+                    body=BARE_PAGE.format(script=script), content_type="text/html"))
+                page.goto(f"{args.url}/__bench-player")
+                page.evaluate(START_PLAYER, [args.player, urljoin(args.url + "/", status["hls_url"])])
             page.wait_for_function("document.querySelector('video') && document.querySelector('video').currentTime > 1",
                                    timeout=60_000)
             page.evaluate("""() => { window.__stalls = 0; window.__measuring = false;
                 document.querySelector('video').addEventListener('waiting', () => {
                   if (window.__measuring) window.__stalls += 1; }); }""")
-            page.click("[data-stats-toggle]")  # the overlay says whether parts (LL-HLS) are in use
+            if args.player == "site":
+                page.click("[data-stats-toggle]")  # the overlay says whether parts (LL-HLS) are in use
             log(f"playing; warming up {args.warmup} s")
             time.sleep(args.warmup)
             page.evaluate("window.__measuring = true")
@@ -190,8 +247,11 @@ def main() -> None:
                         log(f"unreadable frame (read {reading['shown_cs']}, now {reading['now_cs']})")
                 time.sleep(1)
             stalls = page.evaluate("window.__stalls")
-            mode = page.evaluate("""() => { const h = document.querySelector('[data-stat=mode]');
-                return h ? h.textContent : ''; }""")
+            if args.player == "site":
+                mode = page.evaluate("""() => { const h = document.querySelector('[data-stat=mode]');
+                    return h ? h.textContent : ''; }""")
+            else:
+                mode = "LL-HLS" if parts_fetched else "HLS"
             browser.close()
     finally:
         publisher.terminate()
@@ -201,6 +261,7 @@ def main() -> None:
             publisher.kill()
     if len(samples) < args.seconds // 2:
         sys.exit(f"only {len(samples)} readable frames out of {args.seconds}")
+    print(f"player={args.player}")
     print(f"samples={len(samples)}")
     print(f"glass_to_glass_min_s={min(samples):.2f}")
     print(f"glass_to_glass_max_s={max(samples):.2f}")

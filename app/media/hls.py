@@ -21,8 +21,10 @@ def avc_codec(rung: Rung) -> str:
     return "avc1.640033"
 
 
-def complete_master(text: str, rungs: Sequence[Rung], has_audio: bool = True) -> str:
-    """`text` with FRAME-RATE (and CODECS, if missing) on every variant; other lines untouched."""
+def complete_master(text: str, rungs: Sequence[Rung], has_audio: bool = True, *,
+                    closed_captions: bool = False) -> str:
+    """`text` with FRAME-RATE (and CODECS, if missing) on every variant, and CLOSED-CAPTIONS=NONE
+    when the source has no captions (see app.media.llladder.master_playlist); other lines untouched."""
     by_uri = {f"{r.name}/index.m3u8": r for r in rungs}
     lines = text.splitlines()
     out = []
@@ -36,6 +38,8 @@ def complete_master(text: str, rungs: Sequence[Rung], has_audio: bool = True) ->
                 if "CODECS=" not in line:
                     codecs = avc_codec(rung) + (",mp4a.40.2" if has_audio else "")
                     line += f',CODECS="{codecs}"'
+                if not closed_captions and "CLOSED-CAPTIONS=" not in line:
+                    line += ",CLOSED-CAPTIONS=NONE"
         out.append(line)
     return "\n".join(out) + "\n"
 
@@ -47,7 +51,7 @@ def master_is_complete(text: str, rungs: Sequence[Rung]) -> bool:
 
 
 def fix_master_playlist(path: Path, rungs: Sequence[Rung], has_audio: bool = True,
-                        target: Path | None = None) -> bool:
+                        target: Path | None = None, *, closed_captions: bool = False) -> bool:
     """Write `path`'s master with the missing attributes to `target` (default: in place).
 
     True once the complete master is in place. ffmpeg writes its master once per run, so the
@@ -61,9 +65,8 @@ def fix_master_playlist(path: Path, rungs: Sequence[Rung], has_audio: bool = Tru
         return False
     if len(re.findall(r"^#EXT-X-STREAM-INF:", text, flags=re.M)) != len(rungs):
         return False
-    if not master_is_complete(text, rungs):
-        text = complete_master(text, rungs, has_audio)
-    elif target == path:
+    completed = complete_master(text, rungs, has_audio, closed_captions=closed_captions)
+    if completed == text and target == path:
         return True
-    write_atomic(target, text.encode())
+    write_atomic(target, completed.encode())
     return True

@@ -35,6 +35,9 @@ class Source:
     keyframe_interval: float | None = None
     # The publisher's total bitrate when the container says (FLV metadata), else None.
     kbps: int | None = None
+    # CEA-608/708 captions in the video (ffprobe saw them while probing). Without them the master
+    # playlists say CLOSED-CAPTIONS=NONE, so players need not look for captions in the media.
+    closed_captions: bool = False
 
 
 @dataclass(frozen=True)

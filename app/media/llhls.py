@@ -9,8 +9,9 @@ files leave it; the announcement of a part then waits until the part and the pla
 it are stored.
 
 Names inside a rendition's directory: init-<msn>.mp4 (the init segment of the run whose first
-segment is <msn>), p<msn>.<part>.m4s (parts), s<msn>.m4s (segments), index.m3u8 (the playlist)
-and, when recording, recording.m3u8 (every segment of the session, appended as each closes).
+segment is <msn>), p<msn>.<part>.m4s (parts, named when hinted: see next_part_name), s<msn>.m4s
+(segments), index.m3u8 (the playlist) and, when recording, recording.m3u8 (every segment of the
+session, appended as each closes). Segments are dated by their media time (ProgramDates).
 
 A restarted ffmpeg (a lighter ladder, a publisher who reconnected, a worker that took over) gets a
 new packager that resumes from the playlist on disk: media sequence numbers carry on, and the
@@ -22,6 +23,7 @@ import functools
 import logging
 import math
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -35,6 +37,9 @@ from .playlist import attributes, parse_media_playlist
 log = logging.getLogger("app.media.llhls")
 
 RECORDING = "recording.m3u8"
+# Seconds a segment may differ from whole GOPs and still count as ending where one does: parts'
+# durations are whole frames read from the fragments, so far less than a frame.
+GOP_TOLERANCE = 0.002
 VERSION = 9  # EXT-X-SKIP in delta updates needs 9; parts need 6
 
 
@@ -66,9 +71,7 @@ class Part:
     index: int
     duration: float
     independent: bool
-
-    def uri(self, msn: int) -> str:
-        return part_name(msn, self.index)
+    uri: str  # named when hinted (RenditionPackager.next_part_name), so usually part_name(msn, index)
 
 
 @dataclass
@@ -123,6 +126,37 @@ def part_target_for(frames_per_part: int, frame_rate: float) -> float:
     return math.ceil(frames_per_part / frame_rate * 1000) / 1000
 
 
+class ProgramDates:
+    """EXT-X-PROGRAM-DATE-TIME for each segment, from its media time.
+
+    The tag dates a segment's first sample (§4.4.4.6), so the dates of consecutive segments
+    differ by exactly their durations: the wall clock when the run's first segment opened, plus
+    the media time since. (The moment a segment's first part reached the packager is not its
+    date: it jitters by tens of milliseconds, and players that place segments on the timeline
+    by date, Shaka Player among them, then find gaps and overlaps between them and stall.) The
+    renditions of one ladder share ffmpeg's timeline and one ProgramDates, so a segment has the
+    same date in each of them, as matching content in variants must. Dates are whole
+    milliseconds, as written.
+    """
+
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self.clock = clock
+        self._anchor: tuple[datetime, float] | None = None
+        self._lock = threading.Lock()
+
+    def date(self, start: float | None) -> datetime:
+        """The date of a segment whose first sample decodes at `start` seconds (None: unknown,
+        dated by the clock)."""
+        now = self.clock()
+        if start is None:
+            return now
+        with self._lock:
+            if self._anchor is None:
+                self._anchor = (now.replace(microsecond=now.microsecond // 1000 * 1000), start)
+            wall, media = self._anchor
+        return wall + timedelta(milliseconds=round((start - media) * 1000))
+
+
 class WriteRefused(RuntimeError):
     """The packager may no longer write: its host lost the session's lease (app.live.lease)."""
 
@@ -141,6 +175,12 @@ class RenditionPackager:
     follower: the rendition was added beside a leading one; its segments open only where the
     leader's do (add_part's `aligned`), with the leader's number and program date, and no
     number at or below `min_msn` (files an earlier run left in the directory).
+    gop: the encoder's fixed GOP in seconds, when it has one (our ladders, not a passthrough of
+    the publisher's keyframes). A segment then closes with the part that completes its last
+    GOP, not when the next keyframe arrives: the playlist lists it whole at once and hints the
+    next segment's first part, which is the part that comes next (a hint naming the part after
+    the last one of a segment would name a part that never exists).
+    dates: dates segments (ProgramDates); a ladder's renditions share one.
     """
 
     def __init__(self, directory: Path, *, part_target: float, segment_min: float,
@@ -151,7 +191,8 @@ class RenditionPackager:
                  mirror: Mirror | MirrorQueue | None = None,
                  guard: Callable[[], bool] | None = None,
                  on_segment: Callable[[float, SegmentStart], None] | None = None,
-                 follower: bool = False, min_msn: int = -1):
+                 follower: bool = False, min_msn: int = -1, gop: float | None = None,
+                 dates: ProgramDates | None = None):
         if target_duration < math.ceil(segment_min):
             raise ValueError("TARGETDURATION must cover the minimum segment duration")
         if not 1 <= part_segments <= window:
@@ -171,6 +212,8 @@ class RenditionPackager:
         self.on_segment = on_segment
         self.follower = follower
         self.min_msn = min_msn
+        self.gop = gop
+        self.dates = dates or ProgramDates(clock)
         self.longest = 0.0  # the longest segment this packager closed, in seconds
         self.segments: list[Segment] = []
         self.ended = False
@@ -187,6 +230,28 @@ class RenditionPackager:
     @property
     def has_init(self) -> bool:
         return self.init is not None
+
+    @property
+    def next_part_name(self) -> str:
+        """The name of the next part, which the playlist hints (EXT-X-PRELOAD-HINT).
+
+        The next part of the open segment, or the first of the next segment when none is open.
+        A part is named when it is hinted, because players request the hint before the part
+        exists: while a segment is open, whether the next part continues it or, starting with
+        a keyframe, opens the next segment is only known once the part arrives (a publisher's
+        keyframes come when they come), so a part that opens a segment keeps the name it was
+        hinted under (p12.6.m4s, say, listed as segment 13's first part). Names stay unique:
+        a segment's number and part count only grow.
+        """
+        if self.segments and not self.segments[-1].complete:
+            current = self.segments[-1]
+            return part_name(current.msn, len(current.parts))
+        return part_name(self._next_msn, 0)
+
+    @property
+    def segment_open(self) -> bool:
+        """Whether a segment is taking parts (the next part may continue it)."""
+        return bool(self.segments) and not self.segments[-1].complete
 
     def _resume(self, text: str) -> None:
         """Carry on after an earlier run's playlist: its segments stay listed (without their
@@ -218,7 +283,8 @@ class RenditionPackager:
                 pending["length"] = float(line[len("#EXTINF:"):].split(",", 1)[0])
             elif line.startswith("#EXT-X-PART:"):
                 found = attributes(line)
-                parts.append(Part(len(parts), float(found["DURATION"]), found.get("INDEPENDENT") == "YES"))
+                parts.append(Part(len(parts), float(found["DURATION"]), found.get("INDEPENDENT") == "YES",
+                                  found["URI"]))
             elif line and not line.startswith("#"):
                 done = segment()
                 done.complete, done.length = True, pending.get("length", 0.0)
@@ -258,6 +324,9 @@ class RenditionPackager:
             raise ValueError("a part lasts some time")
         if duration > self.part_target + 1e-6:
             log.warning("part of %.3f s is longer than PART-TARGET %.3f s", duration, self.part_target)
+        # The name the playlist hinted, whichever segment the part opens. Before the first part
+        # nothing was hinted: a follower's first segment is numbered after the leader's.
+        hinted = self.next_part_name if self.segments else None
         current = self.segments[-1] if self.segments and not self.segments[-1].complete else None
         if self.follower:
             current = self._follow(current, independent, aligned)
@@ -265,17 +334,27 @@ class RenditionPackager:
                 return None
         else:
             if current is None and not independent:
-                raise ValueError("a segment must start with an independent part")
+                if not self.segments or self.gop is None:
+                    raise ValueError("a segment must start with an independent part")
+                # The encoder broke its fixed GOP after a segment closed with its last GOP: carry
+                # on (a segment that starts without a keyframe beats a stream that stops), and
+                # close segments at keyframes from now on.
+                log.error("%s: no keyframe where the fixed GOP of %.3f s puts one; segments close "
+                          "at keyframes from now on", self.directory.name, self.gop)
+                self.gop = None
             if current is not None and independent and current.duration >= self.segment_min - 1e-6:
                 self._close(current)
                 current = None
             if current is None:
-                current = self._open(self._next_msn, self.clock())
+                current = self._open(self._next_msn, self.dates.date(start))
                 if self.on_segment is not None and start is not None:
                     self.on_segment(start, SegmentStart(current.msn, current.started, self._sequence_of(current)))
-        part = Part(index=len(current.parts), duration=duration, independent=independent)
-        self._write(self.directory / part.uri(current.msn), data)
+        part = Part(index=len(current.parts), duration=duration, independent=independent,
+                    uri=hinted or part_name(current.msn, len(current.parts)))
+        self._write(self.directory / part.uri, data)
         current.parts.append(part)
+        if self._completes_gop(current):
+            self._close(current)
         self._write_playlist()
         if self.on_part:
             announce = functools.partial(self.on_part, current.msn, part.index)
@@ -284,6 +363,14 @@ class RenditionPackager:
             else:
                 announce()
         return current.msn, part.index
+
+    def _completes_gop(self, segment: Segment) -> bool:
+        """Whether `segment`, long enough to close, now holds whole GOPs of a fixed GOP: it
+        started at a keyframe, so the next part starts with one and belongs to the next segment."""
+        if self.gop is None or self.follower or segment.duration < self.segment_min - 1e-6:
+            return False
+        gops = segment.duration / self.gop
+        return abs(gops - round(gops)) * self.gop < GOP_TOLERANCE
 
     def _open(self, msn: int, started: datetime) -> Segment:
         segment = Segment(msn=msn, started=started, init=self.init, discontinuity=self._resumed)
@@ -351,7 +438,7 @@ class RenditionPackager:
     def _close(self, segment: Segment) -> None:
         def concatenate(out):
             for part in segment.parts:
-                out.write((self.directory / part.uri(segment.msn)).read_bytes())
+                out.write((self.directory / part.uri).read_bytes())
         self._write(self.directory / segment_name(segment.msn), concatenate)
         segment.complete = True
         if segment.parts:
@@ -411,7 +498,7 @@ class RenditionPackager:
         for segment in segments:
             if segment.complete and not segment.parts_expiring:
                 segment.parts_expiring = True
-                self._expiring.append((self._due(), [self.directory / part.uri(segment.msn)
+                self._expiring.append((self._due(), [self.directory / part.uri
                                                      for part in segment.parts]))
 
     def _expire_files(self) -> None:
@@ -452,7 +539,7 @@ class RenditionPackager:
             lines.append("#EXT-X-PROGRAM-DATE-TIME:" + program_date(segment.started))
             if segment.msn in with_parts and not self.ended:
                 for part in segment.parts:
-                    lines.append(f'#EXT-X-PART:DURATION={fmt(part.duration)},URI="{part.uri(segment.msn)}"'
+                    lines.append(f'#EXT-X-PART:DURATION={fmt(part.duration)},URI="{part.uri}"'
                                  + (",INDEPENDENT=YES" if part.independent else ""))
             if segment.complete:
                 lines.append(f"#EXTINF:{segment.duration:.3f},")
@@ -460,11 +547,7 @@ class RenditionPackager:
         if self.ended:
             lines.append("#EXT-X-ENDLIST")
             return "\n".join(lines) + "\n"
-        current = listed[-1] if listed else None
-        if current is not None and not current.complete:
-            lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{part_name(current.msn, len(current.parts))}"')
-        else:
-            lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{part_name(self._next_msn, 0)}"')
+        lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{self.next_part_name}"')
         for report in (self.reports() if self.reports else ()):
             lines.append(f'#EXT-X-RENDITION-REPORT:URI="{report.uri}",LAST-MSN={report.last_msn},'
                          f"LAST-PART={report.last_part}")

@@ -30,7 +30,8 @@ from .ffmpeg_args import MASTER_NAME as MASTER
 from .ffmpeg_args import PartPlan
 from .fmp4 import InitSegment, read_fragments
 from .ladder import Rung
-from .llhls import PLAYLIST, RenditionPackager, RenditionReport, SegmentStart, WriteRefused, highest_msn
+from .llhls import (PLAYLIST, ProgramDates, RenditionPackager, RenditionReport, SegmentStart, WriteRefused,
+                    highest_msn)
 from .mirror import Mirror, MirrorQueue, close_all
 
 log = logging.getLogger("app.media.llladder")
@@ -41,11 +42,15 @@ ALIGN_TOLERANCE = 0.25
 ALIGN_WAIT = 2.0  # seconds a follower waits for the leader to reach one of its keyframes
 
 
-def master_playlist(rungs: Sequence[Rung], codecs: Sequence[str]) -> str:
+def master_playlist(rungs: Sequence[Rung], codecs: Sequence[str], *, closed_captions: bool = False) -> str:
+    """The multivariant playlist. Without captions in the source every variant says
+    CLOSED-CAPTIONS=NONE (§4.4.6.2): players then do not fetch segments at startup to look for
+    them (Shaka Player's search for them fails on a live playlist that is only seconds old)."""
+    captions = "" if closed_captions else ",CLOSED-CAPTIONS=NONE"
     lines = ["#EXTM3U", "#EXT-X-VERSION:9", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for rung, codec in zip(rungs, codecs):
         lines.append(f'#EXT-X-STREAM-INF:BANDWIDTH={rung.bandwidth},RESOLUTION={rung.width}x{rung.height},'
-                     f'CODECS="{codec}",FRAME-RATE={rung.fps:.3f}')
+                     f'CODECS="{codec}",FRAME-RATE={rung.fps:.3f}{captions}')
         lines.append(f"{rung.name}/{PLAYLIST}")
     return "\n".join(lines) + "\n"
 
@@ -57,7 +62,10 @@ class LadderPackager:
     ll_output_args), `start()` after, and once ffmpeg has exited `close()` (a restart follows,
     whose packagers resume from the playlists) or `finish()` (the stream ended).
     `announce(rung_name, msn, part)` is called after each part is listed (Redis publish), and
-    with a `mirror` after the part and that playlist are stored too.
+    with a `mirror` after the part and that playlist are stored too. `fixed_gop`: ffmpeg encodes
+    every rung with its plan's fixed GOP (ll_transcode_args), so a segment closes with the part
+    that ends its last GOP; False when the keyframes are the publisher's (a passthrough).
+    `closed_captions`: the source carries captions (the master then does not deny them).
     """
 
     def __init__(self, out: Path, rungs: Sequence[Rung], plans: Sequence[PartPlan], *,
@@ -65,8 +73,10 @@ class LadderPackager:
                  announce: Callable[[str, int, int], None] | None = None,
                  mirror: Mirror | None = None, segment_min: float | None = None,
                  guard: Callable[[], bool] | None = None,
-                 on_playable: Callable[[], None] | None = None):
+                 on_playable: Callable[[], None] | None = None, fixed_gop: bool = True,
+                 closed_captions: bool = False):
         self.out = Path(out)
+        self.closed_captions = closed_captions
         self.on_playable = on_playable
         self.guard = guard
         self.announce = announce
@@ -91,10 +101,15 @@ class LadderPackager:
         self._starts: deque[tuple[float, SegmentStart]] = deque(maxlen=64)
         self._leader_edge = float("-inf")
         self._timeline = threading.Condition()
+        # Every rung's segments are dated on ffmpeg's one timeline (added renditions take the
+        # leader's dates with its segment numbers).
+        self.dates = ProgramDates()
         for index, plan in enumerate(plans):
+            gop = plan.gop_frames / self.rungs[index].fps
             self._add_packager(self.rungs[index], plan, segment_min=segment_min if segment_min is not None
-                               else plan.gop_frames / self.rungs[index].fps - 0.01, record=record,
-                               on_segment=self._segment_opened if index == 0 else None)
+                               else gop - 0.01, record=record,
+                               on_segment=self._segment_opened if index == 0 else None,
+                               gop=gop if fixed_gop else None, dates=self.dates)
 
     def _add_packager(self, rung: Rung, plan: PartPlan, *, segment_min: float, record: bool,
                       **options) -> None:
@@ -200,8 +215,11 @@ class LadderPackager:
                             self.inits[index] = item
                             self._maybe_write_master(index)
                         continue
-                    if not item.has_primary and self._first_msn[index] is None and not follower:
-                        continue  # audio before the run's first picture: nothing to show yet
+                    if not item.has_primary and not follower and not packager.segment_open:
+                        # Audio with no segment to hold it: before the run's first picture, or
+                        # the tail ffmpeg flushes after its last one (a fixed-GOP segment closes
+                        # with its last picture).
+                        continue
                     # Outside the lock: the leader must go on while a follower waits for it.
                     aligned = self._aligned(item.start) if follower and item.independent else None
                     with self._lock:  # reports read the other packagers' edges
@@ -271,7 +289,8 @@ class LadderPackager:
         if all(self.inits) and not self.master_written and added_out:
             if self.guard is not None and not self.guard():
                 raise WriteRefused("master: this host no longer owns the session")
-            text = master_playlist(self.rungs, [init.codecs for init in self.inits]).encode()
+            text = master_playlist(self.rungs, [init.codecs for init in self.inits],
+                                   closed_captions=self.closed_captions).encode()
             write_atomic(self.out / MASTER, text)
             if self.queues:
                 self.queues[index].put(self.out / MASTER, text)  # after this rung's init or part

@@ -9,7 +9,7 @@ from .ladder import Source
 
 # Streams, the container, and each packet's type, time and flags (K = keyframe).
 PROBE_ENTRIES = ("packet=codec_type,pts_time,flags"
-                 ":stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,bit_rate"
+                 ":stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,bit_rate,closed_captions"
                  ":format=bit_rate:format_tags=videodatarate,audiodatarate")
 
 
@@ -62,7 +62,7 @@ def source_from_probe(info: dict) -> Source | None:
                   video_codec=str(video.get("codec_name") or "unknown"),
                   audio_codec=str(audio.get("codec_name") or "unknown") if audio else None,
                   keyframe_interval=keyframe_interval(info.get("packets", [])),
-                  kbps=_kbps(info))
+                  kbps=_kbps(info), closed_captions=bool(video.get("closed_captions")))
 
 
 def parse_speed(value: str | None) -> float | None:

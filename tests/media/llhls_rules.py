@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import threading
-import re
 from dataclasses import dataclass, field
 
 from app.media.playlist import attributes
@@ -42,14 +41,14 @@ def parse(text: str) -> Parsed:
     lines = [line for line in text.splitlines() if line.strip()]
     assert lines and lines[0] == "#EXTM3U", "a playlist starts with #EXTM3U"
     target = part_target = control = hint = init = None
-    sequence = discontinuity = 0
+    sequence = discontinuity = skipped = 0
     segments: list[ParsedSegment] = []
     pending_duration = pending_date = None
     ended = False
 
     def new_segment() -> ParsedSegment:
         nonlocal pending_date
-        segments.append(ParsedSegment(msn=sequence + len(segments), discontinuity=discontinuity, init=init,
+        segments.append(ParsedSegment(msn=sequence + skipped + len(segments), discontinuity=discontinuity, init=init,
                                       program_date=pending_date))
         pending_date = None
         return segments[-1]
@@ -75,6 +74,8 @@ def parse(text: str) -> Parsed:
             control = line
         elif line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
             sequence = int(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-SKIP:"):  # a delta update: the segments it skips keep their numbers
+            skipped = int(attributes(line)["SKIPPED-SEGMENTS"])
         elif line.startswith("#EXT-X-PART:"):
             if not segments or segments[-1].uri is not None:
                 new_segment()
@@ -132,10 +133,9 @@ def check_playlist(text: str) -> Parsed:
         assert hold >= 3 * playlist.part_target - 1e-9, "PART-HOLD-BACK is at least three PART-TARGETs"
         assert playlist.preload_hint, "a live LL-HLS playlist hints the next part"
         last = playlist.segments[-1]
-        if last.duration is None:
-            expected = re.sub(r"\.(\d+)\.m4s$", lambda m: f".{int(m.group(1)) + 1}.m4s", last.parts[-1]["uri"])
-        else:
-            expected = f"p{last.msn + 1}.0.m4s"
+        # The next part of the open segment, or the next segment's first part (a part keeps the
+        # name it was hinted under, even if it turns out to open the next segment).
+        expected = f"p{last.msn}.{len(last.parts)}.m4s" if last.duration is None else f"p{last.msn + 1}.0.m4s"
         assert playlist.preload_hint == expected, f"the hint names the next part {expected}, not {playlist.preload_hint}"
     return playlist
 
@@ -166,6 +166,13 @@ class PlaylistHistory:
             if before.segments and playlist.segments:
                 assert playlist.segments[-1].msn >= before.segments[-1].msn
                 assert playlist.media_sequence <= before.segments[-1].msn + 1, "no segment vanished unseen"
+            # The hint named the part that came next (a player has already asked for it).
+            parts = [part["uri"] for segment in playlist.segments for part in segment.parts]
+            earlier = [part["uri"] for segment in before.segments for part in segment.parts]
+            if before.preload_hint and earlier and earlier[-1] in parts[:-1]:
+                following = parts[parts.index(earlier[-1]) + 1]
+                assert following == before.preload_hint, \
+                    f"{before.preload_hint} was hinted, but the next part is {following}"
         self.previous = playlist
         self.count += 1
         return playlist

@@ -140,6 +140,16 @@ def test_master_gets_frame_rate_and_missing_codecs(tmp_path):
     assert not fix_master_playlist(tmp_path / "missing.m3u8", LADDER_720)
 
 
+def test_master_denies_captions_unless_the_source_has_them(tmp_path):
+    """CLOSED-CAPTIONS=NONE on every variant (§4.4.6.2): players need not search the media."""
+    assert complete_master(FFMPEG_MASTER, LADDER_720).count(",CLOSED-CAPTIONS=NONE") == 3
+    assert "CLOSED-CAPTIONS" not in complete_master(FFMPEG_MASTER, LADDER_720, closed_captions=True)
+    path = tmp_path / "master.m3u8"
+    path.write_text(complete_master(FFMPEG_MASTER, LADDER_720))
+    before = path.stat().st_mtime_ns
+    assert fix_master_playlist(path, LADDER_720) and path.stat().st_mtime_ns == before  # complete already
+
+
 def ffprobe_json(path, *entries) -> dict:
     result = subprocess.run(["ffprobe", "-v", "error", "-show_entries", ",".join(entries), "-of", "json",
                              str(path)], capture_output=True, text=True, timeout=30)

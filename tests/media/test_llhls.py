@@ -7,6 +7,7 @@ import pytest
 
 from app.media.llhls import (
     PLAYLIST,
+    ProgramDates,
     RenditionPackager,
     RenditionReport,
     SegmentStart,
@@ -81,6 +82,89 @@ def test_segments_start_at_keyframes_once_long_enough(tmp_path):
     assert text.count("#EXT-X-PROGRAM-DATE-TIME:") == 4
 
 
+def test_with_a_fixed_gop_a_segment_closes_with_its_last_part_and_the_hint_names_the_next(tmp_path):
+    """Our ladders' GOPs are fixed: the part that completes a GOP completes the segment, so the
+    playlist lists it whole at once and hints the part that really comes next (Shaka Player asks
+    for the hint before it exists: a hint of a part that never comes is a 404 it stalls on)."""
+    pack = packager(tmp_path, gop=1.0)
+    history = PlaylistHistory()
+    feed_gops(pack, 3, history=history)
+    playlist = check_playlist((tmp_path / PLAYLIST).read_text())
+    assert [(s.msn, s.uri, len(s.parts)) for s in playlist.segments] == [
+        (0, "s0.m4s", 3), (1, "s1.m4s", 3), (2, "s2.m4s", 3)]
+    assert playlist.preload_hint == part_name(3, 0)
+    assert (tmp_path / "recording.m3u8").read_text().count("#EXTINF:") == 3
+    # Short GOPs (two parts here) are joined until the segment is long enough, and it still
+    # closes with the part that completes its last GOP.
+    pack = packager(tmp_path / "short", gop=2 * D, target_duration=2)
+    feed_gops(pack, 4, parts_per_gop=2, history=PlaylistHistory())
+    assert [len(s.parts) for s in pack.segments] == [4, 4] and pack.segments[-1].complete
+
+
+def test_a_broken_fixed_gop_is_logged_and_the_stream_goes_on(tmp_path, caplog):
+    pack = packager(tmp_path, gop=1.0)
+    feed_gops(pack, 1)
+    assert pack.add_part(b"no keyframe", D, False) == (1, 0)
+    assert "no keyframe where the fixed GOP" in caplog.text and pack.gop is None
+    pack.add_part(b"p", D, False)
+    pack.add_part(b"p", D, False)
+    pack.add_part(b"k", D, True)  # segments now close at keyframes again
+    assert [s.msn for s in pack.segments] == [0, 1, 2] and pack.segments[1].complete
+
+
+def test_a_part_that_opens_a_segment_keeps_the_name_it_was_hinted_under(tmp_path):
+    """A publisher's keyframes come when they come (a passthrough): while a segment is open the
+    next part may continue it or open the next one, so the hint names it as the next part of the
+    open segment, and the part keeps that name whichever it turns out to be."""
+    pack = packager(tmp_path, target_duration=2)
+    history = PlaylistHistory()
+    feed_gops(pack, 1, history=history)
+    assert parse((tmp_path / PLAYLIST).read_text()).preload_hint == "p0.3.m4s"
+    feed_gops(pack, 2, history=history)  # the keyframe part after it opens segment 1
+    playlist = check_playlist((tmp_path / PLAYLIST).read_text())
+    assert [[part["uri"] for part in s.parts] for s in playlist.segments] == [
+        ["p0.0.m4s", "p0.1.m4s", "p0.2.m4s"], ["p0.3.m4s", "p1.1.m4s", "p1.2.m4s"],
+        ["p1.3.m4s", "p2.1.m4s", "p2.2.m4s"]]
+    assert playlist.segments[1].parts[0]["independent"] and playlist.preload_hint == "p2.3.m4s"
+    assert (tmp_path / segment_name(1)).read_bytes() == b"".join(
+        (tmp_path / name).read_bytes() for name in ("p0.3.m4s", "p1.1.m4s", "p1.2.m4s"))
+    assert history.count == 9  # every playlist's hint was the next part listed
+
+
+def test_program_dates_follow_the_media_not_the_moment_parts_arrive(tmp_path):
+    """EXT-X-PROGRAM-DATE-TIME dates a segment's first sample: consecutive dates differ by the
+    segments' durations however late parts reach the packager, and the renditions of a ladder
+    (one ProgramDates) date a segment alike."""
+    clock = Clock()
+    dates = ProgramDates(clock)
+    packs = [packager(tmp_path / name, clock=clock, gop=1.0, dates=dates) for name in ("720p", "480p")]
+    first = clock.now
+    for gop in range(4):
+        for n in range(3):
+            for lag, pack in zip((0.0, 0.007), packs):
+                clock.advance(lag)  # the second rung's parts arrive a little later
+                pack.add_part(b"x", D, n == 0, start=100.0 + gop + n * D)
+            clock.advance(D + (0.09 if gop % 2 else -0.05))  # and delivery jitters
+    for pack in packs:
+        playlist = parse((pack.directory / PLAYLIST).read_text())
+        assert [s.program_date for s in playlist.segments] == [
+            program_date(first + timedelta(seconds=n)) for n in range(4)]
+    assert ProgramDates(clock).date(None) == clock.now  # no media time: the clock's
+
+
+def test_rules_catch_a_hint_that_is_not_the_next_part():
+    history = PlaylistHistory()
+    head = ("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.002\n"
+            "#EXT-X-PART-INF:PART-TARGET=0.334\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-MAP:URI=\"init-0.mp4\"\n")
+    parts = ['#EXT-X-PART:DURATION=0.334,URI="p0.0.m4s",INDEPENDENT=YES',
+             '#EXT-X-PART:DURATION=0.334,URI="p0.1.m4s"', '#EXT-X-PART:DURATION=0.334,URI="p0.2.m4s"']
+    history.add(head + "\n".join(parts[:2]) + '\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p0.2.m4s"\n')
+    with pytest.raises(AssertionError, match="p0.2.m4s was hinted, but the next part is p1.0.m4s"):
+        history.add(head + "\n".join(parts[:2]) + "\n#EXTINF:0.668,\ns0.m4s\n"
+                    '#EXT-X-PART:DURATION=0.334,URI="p1.0.m4s",INDEPENDENT=YES\n'
+                    '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p1.1.m4s"\n')
+
+
 def test_short_gops_are_joined_until_the_segment_is_long_enough(tmp_path):
     pack = packager(tmp_path, segment_min=1.0, target_duration=2)
     # Keyframes every 2 parts (0.67 s): a segment closes at the first keyframe after 1 s.
@@ -105,7 +189,7 @@ def test_the_first_part_must_be_independent_and_init_comes_first(tmp_path):
 
 def test_window_slides_and_parts_are_listed_for_the_newest_segments_only(tmp_path):
     clock = Clock()
-    pack = packager(tmp_path, clock=clock, window=4, part_segments=2)
+    pack = packager(tmp_path, clock=clock, window=4, part_segments=2, gop=1.0)
     history = PlaylistHistory()
     feed_gops(pack, 9, clock=clock, history=history)
     playlist = parse((tmp_path / PLAYLIST).read_text())
@@ -137,7 +221,7 @@ def test_parts_are_announced_and_rendition_reports_listed(tmp_path):
     announced = []
     reports = [RenditionReport("../v1/index.m3u8", 7, 2)]
     pack = packager(tmp_path, on_part=lambda msn, part: announced.append((msn, part)),
-                    reports=lambda: reports)
+                    reports=lambda: reports, gop=1.0)
     feed_gops(pack, 2)
     assert announced == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
     assert pack.last == (1, 2)
@@ -218,6 +302,7 @@ def test_a_segment_left_open_by_a_dead_run_is_closed_from_its_listed_parts(tmp_p
     first = packager(tmp_path, clock=clock)
     feed_gops(first, 2, clock=clock)  # segment 1 is still open: the worker died
     before = (tmp_path / PLAYLIST).read_text()
+    dead_parts = [part.uri for segment in first.segments for part in segment.parts]
     second = RenditionPackager(tmp_path, part_target=PART, segment_min=1.0, target_duration=1, clock=clock)
     second.add_init(b"again")
     feed_gops(second, 1, clock=clock)
@@ -230,10 +315,10 @@ def test_a_segment_left_open_by_a_dead_run_is_closed_from_its_listed_parts(tmp_p
     history.add(before)
     history.add((tmp_path / PLAYLIST).read_text())
     # The dead run's parts are deleted three target durations later.
-    assert (tmp_path / part_name(1, 0)).exists()
+    assert all((tmp_path / name).exists() for name in dead_parts)
     clock.advance(3.1)
     second.add_part(b"more", 10 / 30, False)
-    assert not (tmp_path / part_name(1, 0)).exists() and not (tmp_path / part_name(0, 0)).exists()
+    assert not any((tmp_path / name).exists() for name in dead_parts)
 
 
 def test_without_recording_segments_go_three_target_durations_after_leaving(tmp_path):
@@ -264,7 +349,8 @@ def test_the_blocking_endpoint_reads_what_the_packager_writes(tmp_path):
     assert state.can_skip_until == 6.0 and state.target_duration == 1
     delta = delta_update((tmp_path / PLAYLIST).read_text(), state.can_skip_until)
     assert "#EXT-X-SKIP:SKIPPED-SEGMENTS=" in delta
-    check_playlist(delta.replace("#EXT-X-SKIP", "#SKIPPED"))  # the kept part still keeps the rules
+    skipped = int(delta.split("#EXT-X-SKIP:SKIPPED-SEGMENTS=")[1].split()[0])
+    assert check_playlist(delta).segments[0].msn == skipped  # the kept part still keeps the rules
 
 
 class LeaseStandIn:
@@ -388,3 +474,4 @@ def test_a_follower_keeps_clear_of_files_an_earlier_run_left(tmp_path):
     with pytest.raises(ValueError, match="behind"):
         follower.add_part(b"k", D, True, aligned=SegmentStart(57, Clock()(), 0))
     assert follower.add_part(b"k", D, True, aligned=SegmentStart(60, Clock()(), 0)) == (60, 0)
+    assert (tmp_path / part_name(60, 0)).exists()  # named after its segment: p0.0 may be an earlier run's

@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import time
+from datetime import datetime
 
 import pytest
 
@@ -15,7 +16,7 @@ from app.media.ffmpeg_args import (filter_graph, ll_output_args, ll_passthrough_
                                    source_time_part_plan)
 from app.media.ladder import Source, ladder_for, passthrough_rung
 from app.media.llhls import PLAYLIST
-from app.media.llladder import MASTER, LadderPackager
+from app.media.llladder import MASTER, LadderPackager, master_playlist
 from tests.conftest import wait_for
 from tests.e2e.conftest import require_tool
 
@@ -62,12 +63,20 @@ def test_live_ladder_playlists_keep_the_rules_and_classic_clients_read_them(tmp_
     master = (tmp_path / MASTER).read_text()
     assert master.count("#EXT-X-STREAM-INF:") == len(rungs)
     assert 'CODECS="avc1.' in master and "mp4a.40.2" in master and "FRAME-RATE=30.000" in master
+    assert master.count(",CLOSED-CAPTIONS=NONE") == len(rungs)  # a test pattern has no captions
+    dates = []
     for index in range(len(rungs)):
         final = check_playlist((tmp_path / rungs[index].name / PLAYLIST).read_text())
         assert final.ended
         total = sum(segment.duration for segment in final.segments)
         assert abs(total - SECONDS) < 0.5, total
         assert all(0.9 <= s.duration <= 1.1 for s in final.segments[:-1])
+        # Each segment dated by its first sample: dates advance by the segments' durations.
+        moments = [datetime.fromisoformat(s.program_date.replace("Z", "+00:00")) for s in final.segments]
+        steps = [(later - earlier).total_seconds() for earlier, later in zip(moments, moments[1:])]
+        assert steps == pytest.approx([s.duration for s in final.segments[:-1]], abs=0.0015)
+        dates.append([s.program_date for s in final.segments])
+    assert all(rung_dates == dates[0] for rung_dates in dates)  # a segment has one date in every rung
     assert (rungs[0].name, 0, 0) in announced and len({rung for rung, _, _ in announced}) == len(rungs)
 
     # A classic HLS client ignores the LL tags and reads the stream from the master playlist.
@@ -77,6 +86,13 @@ def test_live_ladder_playlists_keep_the_rules_and_classic_clients_read_them(tmp_
     assert probe.returncode == 0, probe.stderr
     codecs = {s["codec_name"] for s in json.loads(probe.stdout)["streams"]}
     assert {"h264", "aac"} <= codecs
+
+
+def test_the_master_denies_captions_only_when_the_source_has_none():
+    rungs = ladder_for(Source(640, 360, 30))
+    codecs = ["avc1.64001e,mp4a.40.2"] * len(rungs)
+    assert master_playlist(rungs, codecs).count(",CLOSED-CAPTIONS=NONE") == len(rungs)
+    assert "CLOSED-CAPTIONS" not in master_playlist(rungs, codecs, closed_captions=True)
 
 
 # --- this run's first playable moment, segment length, passthrough ------------------------------
@@ -202,7 +218,7 @@ def test_passthrough_is_one_rung_of_the_publishers_own_gops(tmp_path, published)
     announced = []
     playable = Playable(tmp_path)
     ladder = playable.ladder = LadderPackager(
-        tmp_path, [rung], [plan], target_duration=2, segment_min=1.0, on_playable=playable,
+        tmp_path, [rung], [plan], target_duration=2, segment_min=1.0, fixed_gop=False, on_playable=playable,
         announce=lambda name, msn, part: announced.append((name, msn, part)))
     fds = ladder.open_pipes()
     run(ladder, ll_passthrough_args(str(published), plan, fds[0], live_input=False, progress=None), fds)

@@ -219,7 +219,7 @@ def test_packager_mirrors_every_file_and_announces_only_what_the_bucket_holds(s3
         announced.append((msn, part, state.has(msn, part) and (expired or s3.exists(key))))
 
     pack = RenditionPackager(directory, part_target=PART, segment_min=1.0, target_duration=1, window=4,
-                             part_segments=2, clock=clock, on_part=on_part, mirror=queue)
+                             part_segments=2, clock=clock, on_part=on_part, mirror=queue, gop=1.0)
     pack.add_init(b"ftypmoov")
     for gop in range(8):
         for n in range(3):

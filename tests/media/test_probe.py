@@ -42,6 +42,13 @@ def test_source_from_probe_reads_codecs_keyframes_and_the_publishers_bitrate():
     assert bare == Source(640, 360, 30.0, False, "unknown", None, None, None)
 
 
+def test_source_from_probe_says_whether_the_video_carries_captions():
+    video = {"codec_type": "video", "codec_name": "h264", "width": 640, "height": 360, "avg_frame_rate": "30/1"}
+    assert source_from_probe({"streams": [{**video, "closed_captions": 1}]}).closed_captions
+    assert not source_from_probe({"streams": [{**video, "closed_captions": 0}]}).closed_captions
+    assert not source_from_probe({"streams": [video]}).closed_captions
+
+
 def test_keyframe_interval_is_the_longest_gap_between_video_keyframes():
     assert keyframe_interval([video_packet(t, True) for t in (3.0, 1.0, 2.0, 5.5)]) == 2.5  # out of order too
     assert keyframe_interval([video_packet(0.0, True), video_packet(1.0, False)]) is None
