@@ -69,5 +69,5 @@ constraints:
 
 ## clean: generated runtime files and caches (keeps .venv, .env, the database and var/media)
 clean:
-	rm -rf var/nginx var/redis .pytest_cache tests/artifacts
+	rm -rf var/nginx var/redis var/log var/supervisord.conf .pytest_cache tests/artifacts
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

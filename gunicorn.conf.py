@@ -1,4 +1,4 @@
-"""gunicorn's settings for `make run` (supervisord.conf's `web`; gunicorn reads this file from
+"""gunicorn's settings for `make run` (the Procfile's `web`; gunicorn reads this file from
 the working directory). Command-line flags override it (the end-to-end tests bind their own port)."""
 from app.config import UPSTREAM_IDLE_SECONDS, Config
 

@@ -1,6 +1,6 @@
 """Log lines from our own code ("app.*" and the jobs' "workers.*" loggers) to stderr, where
 supervisord, gunicorn and the RQ worker collect them. Under supervisord every process writes to
-the same terminal, so each line carries the process's name (supervisord.conf's CASCADE_PROCESS)."""
+the same terminal, so each line carries the process's name (CASCADE_PROCESS, set by scripts/supervisord_conf.py)."""
 import logging
 import os
 import sys

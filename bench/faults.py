@@ -2,7 +2,7 @@
 gap and recording loss printed as figures.
 
 Run: .venv/bin/python bench/faults.py [-k EXPR]. Starts the box exactly as the suite does (every
-process of supervisord.conf under supervisord, its own Redis, random ports; Redis and PostgreSQL
+Procfile process under supervisord, its own Redis, random ports; Redis and PostgreSQL
 for the test database need to answer as for `make test`), keeps one creator live through an
 OBS-like publisher that reconnects after 2 s, injects each fault in turn and measures, from a
 viewer polling the first rendition through nginx, the longest wait for a new part

@@ -1,5 +1,5 @@
-"""The box as `make run` runs it — every process of supervisord.conf under supervisord, with its
-own Redis — on random ports, with a creator live for the whole module (an OBS-like publisher that
+"""The box as `make run` runs it — every Procfile process under supervisord, with its own Redis —
+on random ports, with a creator live for the whole module (an OBS-like publisher that
 reconnects by itself) and a viewer that measures what each fault costs."""
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ class Box:
 
     def ctl(self, *args: str) -> str:
         """supervisorctl against this box's supervisord."""
-        result = subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", "supervisord.conf", *args],
+        result = subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c",
+                                 str(self.var / "supervisord.conf"), *args],
                                 cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60)
         return result.stdout + result.stderr
 
@@ -133,9 +134,6 @@ def box(tmp_path_factory, box_env):
     http_port, rtmp_port, hook_port, web_port, redis_port = free_ports(5)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("FLASK_", "CASCADE_"))}
     env.update({
-        "CASCADE_VAR": str(var), "CASCADE_USER": subprocess.run(["id", "-un"], capture_output=True,
-                                                                text=True).stdout.strip(),
-        "CASCADE_REDIS": "true",  # the box's own Redis, under supervisord like make run's
         "DATABASE_URL": f"sqlite:///{base / 'cascade.db'}",
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "SECRET_KEY": secrets.token_urlsafe(32), "HOOK_SECRET": secrets.token_urlsafe(32),
@@ -149,8 +147,12 @@ def box(tmp_path_factory, box_env):
     _flask(env, "db", "upgrade")
     _flask(env, "nginx", "render", "--output", str(var / "nginx" / "nginx.conf"), "--prefix", str(var / "nginx"))
     made = Box(env, var, http_port, rtmp_port)
+    # Every Procfile process, its own Redis included, under supervisord as `make run` runs them.
+    conf = subprocess.run([sys.executable, "scripts/supervisord_conf.py", str(var), "--start",
+                           "web,worker,live,ingest,redis"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
     with open(var / "log" / "box.log", "ab") as out:
-        made.process = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", "supervisord.conf"],
+        made.process = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", conf],
                                         cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True)
     try:
