@@ -174,12 +174,23 @@ def site(box):
     from app import create_app
     from app.config import database_url
 
-    return create_app({"SQLALCHEMY_DATABASE_URI": database_url(box.env["DATABASE_URL"]),
-                       "REDIS_URL": box.env["REDIS_URL"],
-                       "RQ_QUEUE": box.env["RQ_QUEUE"], "MEDIA_ROOT": box.env["MEDIA_ROOT"],
-                       "HOOK_PORT": int(box.env["HOOK_PORT"]), "RTMP_PORT": box.rtmp_port,
-                       "HOOK_SECRET": box.env["HOOK_SECRET"], "SOCKETIO_USE_QUEUE": False,
-                       "RATELIMIT_ENABLED": False})
+    from app.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(box.env["DATABASE_URL"]),
+                      "REDIS_URL": box.env["REDIS_URL"],
+                      "RQ_QUEUE": box.env["RQ_QUEUE"], "MEDIA_ROOT": box.env["MEDIA_ROOT"],
+                      "HOOK_PORT": int(box.env["HOOK_PORT"]), "RTMP_PORT": box.rtmp_port,
+                      "HOOK_SECRET": box.env["HOOK_SECRET"], "SOCKETIO_USE_QUEUE": False,
+                      "RATELIMIT_ENABLED": False})
+    yield app
+    # Close what this process opened before the box (and its database server) goes: a pooled
+    # connection left to the garbage collector warns in whichever test happens to run then.
+    with app.app_context():
+        db.engine.dispose()
+        for name in ("cascade_redis", "cascade_optional_redis"):
+            client = app.extensions.get(name)
+            if client is not None:
+                getattr(client, "client", client).close()
 
 
 class Publisher:

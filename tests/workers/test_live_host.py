@@ -201,8 +201,9 @@ def test_a_host_pulls_encodes_restarts_and_stops(make_app, rtmp_port, tmp_path, 
                 assert session.mode == "ladder" and session.mode_reason.startswith("Full quality ladder")
                 assert [r["name"] for r in session.renditions] == ["720p", "480p", "360p"]
                 assert all(r["delivery"] == "ll-hls" and not r["passthrough"] for r in session.renditions)
-                # Announced live once it plays.
-                assert session.playable_at is not None and session.channel.is_live
+                # Announced live once it plays (at the runner's next look after the master is whole).
+                session = wait_for(lambda: (s := row(live)).playable_at is not None and s, 10, "the announcement")
+                assert session.channel.is_live
                 key = f"thumbnails/{live.channel_id}/live.jpg"
                 wait_for(lambda: get_storage().exists(key), 20, "the live thumbnail")
                 assert get_storage().get_bytes(key)[:2] == b"\xff\xd8"
