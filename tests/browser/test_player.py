@@ -162,7 +162,8 @@ def test_player_goes_live_plays_and_goes_offline_without_reload(player_server, b
         assert page.locator("[data-unmute]").inner_text().strip() == "Unmute"
         page.locator("[data-unmute]").click()
         assert page.evaluate("document.querySelector('video').muted") is False
-        assert page.locator("[data-unmute]").inner_text().strip() == "Mute"
+        # The label follows the video's volumechange event, which the browser fires a moment later.
+        until_true(page, "document.querySelector('[data-unmute]').textContent.trim() === 'Mute'", 5)
 
         # Stats for nerds: what hls.js sees, refreshed every second, remembered across pages.
         page.get_by_role("button", name="Stats for nerds").click()

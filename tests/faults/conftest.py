@@ -187,10 +187,10 @@ def site(box):
     # connection left to the garbage collector warns in whichever test happens to run then.
     with app.app_context():
         db.engine.dispose()
-        for name in ("cascade_redis", "cascade_optional_redis"):
-            client = app.extensions.get(name)
-            if client is not None:
-                getattr(client, "client", client).close()
+        if client := app.extensions.get("cascade_redis"):
+            client.close()
+        if optional := app.extensions.get("cascade_optional_redis"):
+            optional.client.close()
 
 
 class Publisher:
