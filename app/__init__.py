@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 def create_app(test_config: dict | None = None) -> Flask:
     from . import cli, errors, logs, security, static_files
     from .config import ROOT, Config
-    from .extensions import csrf, db, limiter, login_manager, migrate, socketio, socketio_channel
+    from .extensions import csrf, db, limiter, login_manager, migrate, socketio, socketio_channel, socketio_queue
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(Config())
@@ -30,12 +30,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         # init_app merges into the options an earlier app in this process left (tests build
         # many apps): an app without a queue must not inherit an earlier one's queue manager.
         socketio.server_options.pop("client_manager", None)
-    socketio.init_app(
-        app,
-        message_queue=app.config["REDIS_URL"] if app.config.get("SOCKETIO_USE_QUEUE", True) else None,
-        async_mode=app.config.get("SOCKETIO_ASYNC_MODE"),
-        channel=socketio_channel(app.config),
-    )
+    queue: dict = {"message_queue": None}  # named either way: init_app keeps an earlier app's options
+    if app.config.get("SOCKETIO_USE_QUEUE", True):
+        queue = {"message_queue": app.config["REDIS_URL"],
+                 "client_manager": socketio_queue(app.config["REDIS_URL"], socketio_channel(app.config))}
+    socketio.init_app(app, async_mode=app.config.get("SOCKETIO_ASYNC_MODE"), **queue)
     if app.config["PROXY_COUNT"]:
         # Outermost, so Socket.IO requests see the client's address too.
         n = app.config["PROXY_COUNT"]

@@ -49,6 +49,7 @@ PLAYERS = ("hls", "shaka", "site")
 BITS = 24          # centiseconds of the day need 24 bits (8,640,000 < 2**24)
 BOX = 40           # px per bit box in the 1280-wide source
 LEFT, TOP = 40, 40
+FRAME_RATE = 30
 
 # Runs in the page: read the boxes from the frame now on screen and say what time they show.
 READ_FRAME = """
@@ -69,7 +70,13 @@ READ_FRAME = """
     if ((r + g + b) / 3 > 128) value += 2 ** i;
   }
   const midnight = new Date(now); midnight.setHours(0, 0, 0, 0);
-  return { shown_cs: value, now_cs: Math.floor((now - midnight) / 10) };
+  // The player's own figure: how far behind the playlist's live edge it plays.
+  const player = window.__player;
+  let behind_edge = null;
+  if (player && typeof player.latency === 'number') behind_edge = player.latency;
+  else if (player && player.getStats) behind_edge = player.getStats().liveLatency;
+  const ahead = video.buffered.length ? video.buffered.end(video.buffered.length - 1) - video.currentTime : 0;
+  return { shown_cs: value, now_cs: Math.floor((now - midnight) / 10), behind_edge, ahead };
 }
 """
 
@@ -132,30 +139,33 @@ def stream_key(channel: str) -> str:
     return rotated.stdout.strip().splitlines()[-1]
 
 
-def clock_filter(start_cs: int) -> str:
-    """drawbox filters writing (start + t) in centiseconds of the day as BITS boxes, white = 1."""
-    parts = [f"drawbox=x={LEFT - 8}:y={TOP - 8}:w={BITS * BOX + 16}:h={BOX + 16}:color=black:t=fill"]
+def clock_filter(midnight_us: int) -> str:
+    """Filters that write the wall-clock moment each frame is read, in centiseconds of the day,
+    as BITS boxes (white = 1).
+
+    The moment comes from the frame itself (setpts's RTCTIME, microseconds since the epoch, as
+    the filter sees the frame), not from "when we started ffmpeg + t": ffmpeg's start-up, the RTMP
+    connect and the publish hook would otherwise count as latency."""
+    parts = ["settb=1/1000", f"setpts=(RTCTIME-{midnight_us})/1000",
+             f"drawbox=x={LEFT - 8}:y={TOP - 8}:w={BITS * BOX + 16}:h={BOX + 16}:color=black:t=fill"]
     for bit in range(BITS):
         parts.append(
             f"drawbox=x={LEFT + bit * BOX}:y={TOP}:w={BOX}:h={BOX}:color=white:t=fill:"
-            f"enable='eq(mod(floor((t*100+{start_cs})/{2 ** bit}),2),1)'")
+            f"enable='eq(mod(floor(t*100/{2 ** bit}),2),1)'")
+    # Timestamps from the same clock, from zero, as OBS stamps frames with its capture clock: a
+    # publisher slowed by a busy box then sends fewer frames, not a stream that runs slow.
+    parts.append("setpts=PTS-STARTPTS")
     return ",".join(parts)
 
 
-def centiseconds_of_day(moment: datetime) -> int:
-    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    return int((moment - midnight).total_seconds() * 100)
-
-
 def publish(rtmp: str, key: str, seconds: int) -> subprocess.Popen:
-    # -re paces frames at real time from this moment, so frame t is read at start + t.
-    start = datetime.now()
-    start_cs = centiseconds_of_day(start)
+    # -re paces frames at real time, so the moment a frame is read is its capture time.
+    midnight = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
     return subprocess.Popen(
         ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-         "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
+         "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate={FRAME_RATE}",
          "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-         "-t", str(seconds), "-vf", clock_filter(start_cs),
+         "-t", str(seconds), "-vf", clock_filter(round(midnight.timestamp() * 1_000_000)),
          "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "30", "-bf", "0",
          "-b:v", "3000k", "-c:a", "aac", "-b:a", "128k", "-f", "flv", f"{rtmp}/{key}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -235,6 +245,8 @@ def main() -> None:
             time.sleep(args.warmup)
             page.evaluate("window.__measuring = true")
             samples: list[float] = []
+            behind_edge: list[float] = []  # the player's own latency figure: from the playlist's edge
+            buffered: list[float] = []     # seconds buffered ahead of the frame on screen
             for _ in range(args.seconds):
                 reading = page.evaluate(READ_FRAME, [BITS, BOX, LEFT, TOP])
                 if reading:
@@ -243,6 +255,9 @@ def main() -> None:
                         delay += 86400
                     if 0 <= delay < 60:
                         samples.append(delay)
+                        if isinstance(reading.get("behind_edge"), (int, float)) and reading["behind_edge"] > 0:
+                            behind_edge.append(reading["behind_edge"])
+                        buffered.append(reading["ahead"])
                     else:
                         log(f"unreadable frame (read {reading['shown_cs']}, now {reading['now_cs']})")
                 time.sleep(1)
@@ -266,6 +281,10 @@ def main() -> None:
     print(f"glass_to_glass_min_s={min(samples):.2f}")
     print(f"glass_to_glass_max_s={max(samples):.2f}")
     print(f"stalls={stalls}")
+    if behind_edge:
+        # Glass to glass minus this is the pipeline: capture to the playlist's edge.
+        print(f"player_behind_edge_p50_s={statistics.median(behind_edge):.2f}")
+    print(f"buffered_ahead_p50_s={statistics.median(buffered):.2f}")
     print(f"playlist={mode or 'unknown'}")
     print(f"glass_to_glass_p95_s={percentile(samples, 0.95):.2f}")
     print(f"glass_to_glass_p50_s={statistics.median(samples):.2f}")

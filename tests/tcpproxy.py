@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 
 class Proxy:
     """A TCP proxy to `upstream` that can fail as a network does: `refuse()` closes every
     connection and refuses new ones until `restore()`; `go_silent()` keeps them open but lets
-    nothing through (requests time out)."""
+    nothing through (requests time out). `close_delay` passes the service's closing of a
+    connection on that many seconds late, as a network between two hosts does: what the client
+    sends meanwhile reaches a closed socket."""
 
-    def __init__(self, upstream: tuple[str, int] = ("127.0.0.1", 6379)):
+    def __init__(self, upstream: tuple[str, int] = ("127.0.0.1", 6379), close_delay: float = 0.0):
         self.upstream = upstream
+        self.close_delay = close_delay
         self.silent = False
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -39,16 +43,17 @@ class Proxy:
                 continue
             with self.lock:
                 self.sockets += [downstream, upstream]
-            for source, sink in ((downstream, upstream), (upstream, downstream)):
-                thread = threading.Thread(target=self._pump, args=(source, sink), daemon=True)
+            for source, sink, delay in ((downstream, upstream, 0.0), (upstream, downstream, self.close_delay)):
+                thread = threading.Thread(target=self._pump, args=(source, sink, delay), daemon=True)
                 thread.start()
                 self.threads.append(thread)
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, close_delay: float = 0.0) -> None:
         try:
             while chunk := source.recv(65536):
                 if not self.silent:
                     sink.sendall(chunk)
+            time.sleep(close_delay)
         except OSError:
             pass
         finally:

@@ -227,3 +227,32 @@ def test_held_playlist_requests_are_answered_from_disk_while_redis_is_away(site,
         written = time.monotonic()
         assert join(2).status_code == 200
         assert time.monotonic() - written < 0.5
+
+
+def test_an_emit_never_hangs_its_request_while_redis_is_away(redis_proxy, make_app, tmp_path):
+    """Chat notices, moderation and go-live announcements are emitted from requests and chat
+    handlers through the Socket.IO queue: on a silent Redis the first emit waits the publish
+    timeout at most, the next ones not at all, and once Redis is back emits are delivered again."""
+    from app.chat import services as chat
+    from app.extensions import socketio, socketio_channel
+
+    url = f"redis://127.0.0.1:{redis_proxy.port}/{parse_url(TEST_REDIS_URL).get('db', 0)}"
+    app = make_app(REDIS_URL=url, RATELIMIT_STORAGE_URI="memory://", SOCKETIO_USE_QUEUE=True,
+                   MEDIA_ROOT=str(tmp_path))
+    manager = socketio.server.manager
+    limit = manager.PUBLISH_TIMEOUT
+    with Redis.from_url(TEST_REDIS_URL) as redis, redis.pubsub(ignore_subscribe_messages=True) as heard:
+        heard.subscribe(socketio_channel(app.config))
+        with app.test_request_context("/"):
+            with redis_away(redis_proxy, "go_silent"):
+                _, first = timed(lambda: chat.emit("notice", {"text": "while away"}, to="chat:1"))
+                _, next_one = timed(lambda: chat.emit("notice", {"text": "still away"}, to="chat:1"))
+            assert first < limit + 0.5 and next_one < 0.1, (first, next_one)
+
+            def delivered() -> bool:
+                chat.emit("notice", {"text": "back"}, to="chat:1")
+                message = heard.get_message(timeout=0.5)
+                return bool(message) and b"back" in message["data"]
+
+            wait_for(delivered, 5, "an emit to reach Redis once it is back")
+        manager.publisher.client.close()
