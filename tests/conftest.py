@@ -163,6 +163,15 @@ def s3_server():
 
 
 @pytest.fixture
+def proxied_s3(s3_server):
+    """The test S3 server through a proxy that can make it unreachable: (server, proxy)."""
+    from tests.s3server import behind_proxy
+
+    with behind_proxy(s3_server) as found:
+        yield found
+
+
+@pytest.fixture
 def s3_bucket(s3_server):
     """A new, empty bucket on the test S3 server; emptied and deleted after the test."""
     from app.media.storage import S3Storage

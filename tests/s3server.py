@@ -8,6 +8,7 @@ otherwise moto. Each test gets its own bucket, deleted afterwards.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import socket
@@ -16,7 +17,11 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from tests.tcpproxy import Proxy
 
 
 @dataclass(frozen=True)
@@ -88,3 +93,16 @@ def running_s3():
         yield S3Server(f"http://127.0.0.1:{port}", "testing", "testing-secret", "moto")
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def behind_proxy(server: S3Server) -> Iterator[tuple[S3Server, Proxy]]:
+    """(`server` as reached through a TCP proxy (tests/tcpproxy.py), the proxy) for the duration
+    of the block, so a test can make the store unreachable: `go_silent()` (connections accepted,
+    nothing answered), `refuse()`, then `restore()`."""
+    endpoint = urlsplit(server.endpoint_url)
+    proxy = Proxy((endpoint.hostname, endpoint.port))
+    try:
+        yield dataclasses.replace(server, endpoint_url=f"http://127.0.0.1:{proxy.port}"), proxy
+    finally:
+        proxy.refuse()  # closes its listener and every connection

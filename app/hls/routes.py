@@ -1,9 +1,11 @@
-"""Playlist requests with delivery directives, and preload-hinted parts nginx could not find yet.
+"""Playlist requests with delivery directives, preload-hinted parts nginx could not find yet, and
+whatever nginx could not get from the bucket.
 
-nginx serves /hls/ from disk (or, with STORAGE_BACKEND=s3, from the bucket); it hands the app a
-media playlist request only when its query carries _HLS_msn, _HLS_part or _HLS_skip, and a file
-request only when the file is missing (media/nginx.conf.j2). The app answers both from the same
-files or objects (services.live_files).
+nginx serves /hls/ from disk (or, with STORAGE_BACKEND=s3, this host's disk and the bucket); it
+hands the app a media playlist request only when its query carries _HLS_msn, _HLS_part or
+_HLS_skip, a file request when the file is missing, and with S3 any request the bucket did not
+answer (an outage: media/nginx.conf.j2). The app answers them all from the same files or objects
+(services.live_files).
 """
 from pathlib import Path
 
@@ -52,6 +54,12 @@ def media_playlist(name: str, rung: str):
     except services.BadDirective as refusal:
         return _text(f"{refusal}\n", 400)
     answer = services.answer_playlist(live_files(), name, rung, directives, listener())
+    return _text(answer.body, answer.status, PLAYLIST_TYPE if answer.status == 200 else "text/plain")
+
+
+@bp.route(f"/<internal_name:name>/{services.MASTER}")
+def master_playlist(name: str):
+    answer = services.answer_master(live_files(), name)
     return _text(answer.body, answer.status, PLAYLIST_TYPE if answer.status == 200 else "text/plain")
 
 

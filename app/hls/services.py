@@ -8,9 +8,12 @@ poll the file every 100 ms instead. Under gunicorn's gevent worker, threading is
 so the listener is a greenlet and each held request costs one greenlet and one Event.
 
 Where the files are read from is a LiveFiles: DiskFiles (MEDIA_ROOT/hls, STORAGE_BACKEND=local)
-or StoredFiles (keys `hls/<name>/<rung>/...` in the bucket, STORAGE_BACKEND=s3, so a web
-process needs no disk shared with the worker; the worker announces a part only once the part
-and its playlist are stored). A store that cannot be read gives a 503, never a 500.
+or, with STORAGE_BACKEND=s3, FirstFound: the disk for the streams a live host on this machine
+writes, StoredFiles (keys `hls/<name>/<rung>/...` in the bucket) for the others, so a web process
+needs no disk shared with the worker, and the streams of its own host play on while the store is
+unreachable. The worker announces a part once the part and its playlist are stored, or at once
+while the store is failing (app.media.mirror.MirrorQueue). A store that cannot be read gives a
+503, never a 500.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from redis.exceptions import TimeoutError as RedisTimeout
 from redis.retry import Retry
 
 from ..live.state import ANNOUNCE_PREFIX, INTERNAL_NAME, parse_announcement
+from ..media.ffmpeg_args import MASTER_NAME as MASTER
 from ..media.ffmpeg_args import PLAYLIST_NAME as PLAYLIST
 from ..media.mirror import LIVE_PREFIX
 from ..media.playlist import PlaylistState, delta_update, parse_media_playlist
@@ -39,7 +43,11 @@ from ..media.storage import ObjectMissing
 log = logging.getLogger(__name__)
 
 RUNG = re.compile(r"[0-9]{1,4}p|[va][0-9]{1,2}")  # 720p (the packager's), v0/a0 (spare)
-PART_FILE = re.compile(r"p[0-9]{1,12}\.[0-9]{1,6}\.m4s")
+# Every media file of a rendition, as the app may serve it when nginx cannot (the routes'
+# `part_file`): LL-HLS parts p<msn>.<part>.m4s, segments s<msn>.m4s and init sections
+# init-<msn>.mp4 (app.media.llhls); ffmpeg's classic seg_<n>.m4s and init-<n>-<rung>.mp4.
+PART_FILE = re.compile(r"p[0-9]{1,12}\.[0-9]{1,6}\.m4s|s[0-9]{1,12}\.m4s|seg_[0-9]{1,15}\.m4s"
+                       rf"|init-[0-9]{{1,15}}(?:-(?:{RUNG.pattern}))?\.mp4")
 _DIRECTIVE_NUMBER = re.compile(r"[0-9]{1,12}")
 
 # §6.2.5.2: a request the server cannot answer within three target durations gets 503.
@@ -52,6 +60,11 @@ RECONNECT_SECONDS = 1.0
 PING_SECONDS = 0.5
 SILENCE_SECONDS = 1.5
 STORAGE_WARNING_EVERY = 10.0  # seconds between log lines about an unreadable store
+# A rendition whose playlist on this host's disk was rewritten this recently is written here: a
+# live packager rewrites it with every part, and an encoder restart pauses it for seconds, while
+# a session taken over by another host (at least 15 s after this one stopped renewing its lease)
+# leaves a copy here that no longer changes.
+LOCAL_FRESH_SECONDS = 30.0
 
 
 class BadDirective(ValueError):
@@ -309,12 +322,19 @@ class LiveFiles(Protocol):
         ...
 
     def part(self, name: str, rung: str, filename: str) -> Path | bytes | None:
-        """The part's file or bytes; None when it does not exist (yet)."""
+        """A part's (or a segment's, or an init section's) file or bytes; None when it does not
+        exist (yet)."""
+        ...
+
+    def master(self, name: str) -> str:
+        """The stream's master playlist; FileNotFoundError without one, StorageUnavailable when
+        the store cannot say."""
         ...
 
 
 class DiskFiles:
-    """MEDIA_ROOT/hls, where the worker on this host writes (STORAGE_BACKEND=local)."""
+    """MEDIA_ROOT/hls, where the worker on this host writes: every stream with
+    STORAGE_BACKEND=local, this host's own with s3 (FirstFound)."""
 
     def __init__(self, hls_root: Path) -> None:
         self.hls_root = Path(hls_root)
@@ -331,6 +351,30 @@ class DiskFiles:
             return None
         path = directory / filename
         return path if path.is_file() else None
+
+    def master(self, name: str) -> str:
+        if not INTERNAL_NAME.fullmatch(name):
+            raise FileNotFoundError(name)
+        return (self.hls_root / name / MASTER).read_text(encoding="utf-8")
+
+    def writes(self, name: str, rung: str | None = None) -> bool:
+        """Whether a live host on this machine writes `name` (its rendition `rung`, or any): a
+        playlist here rewritten within LOCAL_FRESH_SECONDS."""
+        if not INTERNAL_NAME.fullmatch(name) or (rung is not None and not RUNG.fullmatch(rung)):
+            return False
+        stream = self.hls_root / name
+        try:
+            rungs = [rung] if rung is not None else [entry.name for entry in stream.iterdir()]
+        except OSError:
+            return False
+        now = time.time()
+        for found in rungs:
+            try:
+                if now - (stream / found / PLAYLIST).stat().st_mtime < LOCAL_FRESH_SECONDS:
+                    return True
+            except OSError:
+                continue
+        return False
 
 
 class _Fetch:
@@ -440,14 +484,47 @@ class StoredFiles:
         except ObjectMissing:
             return None
 
+    def master(self, name: str) -> str:
+        if not INTERNAL_NAME.fullmatch(name):
+            raise FileNotFoundError(name)
+        return self._get(self._storage(), f"{self.prefix}{name}/{MASTER}").decode("utf-8", "replace")
+
+
+class FirstFound:
+    """STORAGE_BACKEND=s3: this host's disk for what a live host here writes, the bucket otherwise.
+
+    The live host writes MEDIA_ROOT/hls before it stores anything, so for its own streams the
+    disk is never behind the bucket, and it still answers when the store does not (down, or
+    accepting connections and never answering): the host's viewers watch on through an outage.
+    A rendition not rewritten here lately (DiskFiles.writes) is another host's, or one this host
+    no longer writes: the bucket is the truth for it.
+    """
+
+    def __init__(self, disk: DiskFiles, stored: StoredFiles) -> None:
+        self.disk = disk
+        self.stored = stored
+
+    def _files(self, name: str, rung: str | None = None) -> LiveFiles:
+        return self.disk if self.disk.writes(name, rung) else self.stored
+
+    def playlist(self, name: str, rung: str, not_before: float = 0.0) -> tuple[str, PlaylistState]:
+        return self._files(name, rung).playlist(name, rung, not_before)
+
+    def part(self, name: str, rung: str, filename: str) -> Path | bytes | None:
+        return self._files(name, rung).part(name, rung, filename)
+
+    def master(self, name: str) -> str:
+        return self._files(name).master(name)
+
 
 def live_files(config, hls_root: Path) -> LiveFiles:
     """The LiveFiles of this app's configuration."""
+    disk = DiskFiles(hls_root)
     if config.get("STORAGE_BACKEND", "local") == "s3":
-        from ..media.storage import get_storage
+        from ..media.storage import live_storage
 
-        return StoredFiles(lambda: get_storage(config))
-    return DiskFiles(hls_root)
+        return FirstFound(disk, StoredFiles(lambda: live_storage(config)))
+    return disk
 
 
 def _files(found: LiveFiles | Path) -> LiveFiles:
@@ -487,6 +564,18 @@ def answer_playlist(files: LiveFiles | Path, name: str, rung: str, directives: D
         return Answer(404, "no such playlist\n")
     try:
         return _answer_playlist(files, name, rung, directives, listener, clock)
+    except FileNotFoundError:
+        return Answer(404, "no such playlist\n")
+    except StorageUnavailable:
+        return Answer(503, UNAVAILABLE)
+
+
+def answer_master(files: LiveFiles | Path, name: str) -> Answer:
+    """The master playlist, for nginx when the bucket could not give it: 404 without one, 503
+    when the store cannot be read."""
+    files = _files(files)
+    try:
+        return Answer(200, files.master(name))
     except FileNotFoundError:
         return Answer(404, "no such playlist\n")
     except StorageUnavailable:

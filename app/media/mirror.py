@@ -13,6 +13,11 @@ Mirror puts each file at the matching key under `hls/` (`MEDIA_ROOT/hls/st-x/720
 
 In every case media goes up before the playlist that names it, so a player (or a held request
 woken by an announcement) never finds a playlist whose parts are not in the bucket yet.
+
+An unreachable store (down, or accepting connections and never answering) loses nothing: a
+queue tries a failed upload again with backoff until it is stored, and a scan that failed is
+run again. Meanwhile the stream goes on from the disk, which this host's web reads first
+(app.hls.services.FirstFound).
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .ffmpeg_args import PLAYLIST_NAME
 from .playlist import attributes
 from .storage import BadKey, Storage, StoredObject, check_key
 from ..live.state import hls_root
@@ -37,6 +43,15 @@ SMALL_FILE = 8 * 1024 * 1024  # files up to this size go up in one PUT from memo
 # Bytes a MirrorQueue may hold for uploads still waiting (a store that is down or slow): past
 # this, media is read back from disk when its turn comes instead of kept in memory.
 QUEUED_BYTES_LIMIT = 64 * 1024 * 1024
+# A failed upload (or DirectorySync scan) is tried again after RETRY_FIRST seconds, then after
+# twice as long each time up to RETRY_MAX. Short: until a store that is back has been asked
+# again, nginx serves viewers the stale live playlist the bucket still holds; and asking a store
+# that is down once a second per rung costs it nothing.
+RETRY_FIRST = 0.25
+RETRY_MAX = 1.0
+# An upload running longer than this means the store is not keeping up: a part's announcement
+# then stops waiting for it (see MirrorQueue). A part takes milliseconds to store when all is well.
+STALL_SECONDS = 1.0
 
 
 def _temporary(path: Path) -> bool:
@@ -82,13 +97,31 @@ class Mirror:
 class MirrorQueue:
     """A Mirror's calls run in order on a thread of their own.
 
-    An upload that fails (the store is down after boto3's retries) is logged and skipped: the
-    stream on disk goes on, and finish_session uploads whatever the bucket still lacks. A
-    playlist put is skipped when a newer put of the same playlist is already queued (only the
-    newest matters, and a queue that fell behind catches up faster); the callbacks queued after
-    a skipped playlist then wait for that newer put, so a callback still never runs before a
-    playlist listing what was queued ahead of it is stored. `max_lag` is the longest any task
-    waited from being queued to being done, in seconds.
+    An upload that fails (the store is down, or answers errors) is tried again, with backoff,
+    until it is stored or no longer wanted. Nothing queued after it goes first, so the bucket
+    never lists media it lacks, and nothing it should hold is lost to an outage. What is no
+    longer wanted is skipped, so that a queue that fell behind catches up fast (and spends little
+    of the CPU the encoder needs doing it): a playlist put when a newer put of the same playlist
+    is already queued (only the newest matters), a media put whose file the packager has deleted
+    since (an expired part), and then that file's removal (there is nothing to remove: media
+    files are written once). The callbacks queued after a skipped playlist wait for the newer
+    put, so a callback still never runs before a playlist listing what was queued ahead of it
+    is stored. Once a failing store answers again, the newest live playlist (index.m3u8) and the
+    queued media it names jump the rest of the backlog: the bucket's live edge is current again
+    at once, and the older media (segments for the recording) follow, still before the recording
+    list that names them.
+
+    While the store is failing or stalled (an upload running over STALL_SECONDS), and until the
+    queue has caught up again, `then` runs its callback at once instead of after the uploads
+    before it. The part is on this host's disk, which this host's web reads first, and the
+    requests held there for it must not wait out an outage; other hosts' webs cannot read the
+    bucket meanwhile anyway, and a woken request that does not find its part yet waits for the
+    next announcement.
+
+    During an outage the queue grows by a few small tasks per part; the bytes it holds stay
+    under QUEUED_BYTES_LIMIT (media past it is read back from disk when its turn comes). `max_lag`
+    is the longest any task waited from being queued to being done, in seconds; `failures`
+    counts failed attempts.
     """
 
     def __init__(self, mirror: Mirror, name: str = "mirror") -> None:
@@ -102,6 +135,11 @@ class MirrorQueue:
         self._pending_playlists: collections.Counter = collections.Counter()
         self._ready = threading.Condition()
         self._closing = False
+        self._storing_since: float | None = None  # when the store call in progress began
+        self._failing_since: float | None = None  # when the store began failing; None: it works
+        self._behind = False  # failing or stalled since the queue last caught up
+        self._never_stored: set[Path] = set()  # media skipped as gone, whose removal is queued
+        self._recovered = False  # the store answers again after failing: see _live_edge_first
         self._thread = threading.Thread(target=self._run, name=f"mirror-{name}", daemon=True)
         self._thread.start()
 
@@ -112,12 +150,27 @@ class MirrorQueue:
         self._add("remove", Path(path), None)
 
     def then(self, callback: Callable[[], None]) -> None:
-        self._add("call", callback, None)
+        if self._add("call", callback, None):
+            self._call(callback)
 
-    def _add(self, kind: str, target, data) -> None:
+    @property
+    def behind(self) -> bool:
+        """Whether callbacks run at once, without waiting for the store (see the class)."""
+        with self._ready:
+            return self._is_behind()
+
+    def _is_behind(self) -> bool:
+        if not self._behind and self._storing_since is not None:
+            self._behind = time.monotonic() - self._storing_since > STALL_SECONDS
+        return self._behind
+
+    def _add(self, kind: str, target, data) -> bool:
+        """Queue a task; True for a callback to run at once instead (the store is behind)."""
         with self._ready:
             if self._closing:
                 raise RuntimeError(f"mirror queue {self.name} is closed")
+            if kind == "call" and self._is_behind():
+                return True
             if kind == "put" and target.suffix == PLAYLIST_SUFFIX:
                 self._pending_playlists[target] += 1
             elif data is not None:
@@ -127,6 +180,7 @@ class MirrorQueue:
                     self._queued_bytes += len(data)
             self._tasks.append((kind, target, data, time.monotonic()))
             self._ready.notify()
+        return False
 
     def pending(self) -> int:
         with self._ready:
@@ -150,34 +204,125 @@ class MirrorQueue:
                         del self._pending_playlists[target]
                 elif data is not None:
                     self._queued_bytes -= len(data)
-            if superseded:
-                skipped.add(target)
-            elif kind == "call" and skipped:
-                deferred.append(target)
-            else:
-                self._do(kind, target, data)
-                if kind == "put" and target in skipped:
-                    skipped.discard(target)
-                    if not skipped:
-                        for callback in deferred:
-                            self._do("call", callback, None)
-                        deferred = []
+            if kind == "call":
+                if skipped:
+                    deferred.append(target)
+                else:
+                    self._call(target)
+            elif superseded or not self._store(kind, target, data):
+                if kind == "put" and self._replaced(target):
+                    skipped.add(target)
+            elif kind == "put" and target in skipped:
+                skipped.discard(target)
+                if not skipped:
+                    for callback in deferred:
+                        self._call(callback)
+                    deferred = []
             self.max_lag = max(self.max_lag, time.monotonic() - queued)
             self.done += 1
+            with self._ready:
+                if self._recovered:
+                    self._recovered = False
+                    self._live_edge_first()
+                if not self._tasks and self._failing_since is None:
+                    self._behind = False  # caught up: callbacks wait for the store again
 
-    def _do(self, kind: str, target, data) -> None:
+    def _live_edge_first(self) -> None:
+        """Move the newest put of each live playlist, and the queued media puts it names, to the
+        front of the queue (in their order), dropping the older puts of that playlist."""
+        tasks = list(self._tasks)
+        newest = {task[1]: index for index, task in enumerate(tasks)
+                  if task[0] == "put" and task[1].name == PLAYLIST_NAME and task[2] is not None}
+        first: set[int] = set()
+        for playlist, index in newest.items():
+            text = tasks[index][2].decode("utf-8", "replace")
+            named = {_local_name(playlist.parent, uri) for uri in playlist_media(text)}
+            first.update(i for i, (kind, target, _, _) in enumerate(tasks[:index])
+                         if kind == "put" and target in named)
+            first.add(index)
+            self._pending_playlists[playlist] = 1
+        self._tasks = collections.deque(
+            [tasks[i] for i in sorted(first)]
+            + [task for i, task in enumerate(tasks) if i not in first
+               and not (task[0] == "put" and task[1] in newest)])  # the older puts of those playlists
+
+    def _call(self, callback: Callable[[], None]) -> None:
         try:
-            if kind == "put":
-                self.mirror.put(target, data)
-            elif kind == "remove":
-                self.mirror.remove(target)
-            else:
-                target()
-        except Exception as error:  # noqa: BLE001 - a failed upload must not stop the stream
-            self.failures += 1
-            if self.failures == 1 or self.failures % 100 == 0:
-                log.warning("mirror %s: %s of %s failed (%d so far): %s", self.name, kind,
-                            getattr(target, "name", "a callback"), self.failures, error)
+            callback()
+        except Exception as error:  # noqa: BLE001 - an announcement must not stop the uploads
+            log.warning("mirror %s: a callback failed: %s", self.name, error)
+
+    def _replaced(self, target: Path) -> bool:
+        """Whether `target` is a playlist with a newer put queued."""
+        with self._ready:
+            return target.suffix == PLAYLIST_SUFFIX and self._pending_playlists[target] > 0
+
+    def _wanted(self, kind: str, target: Path) -> bool:
+        """Whether a failed put or remove is still worth another try."""
+        if kind != "put":
+            return True
+        if target.suffix == PLAYLIST_SUFFIX:
+            return not self._replaced(target)
+        return target.exists()
+
+    def _store(self, kind: str, target: Path, data: bytes | None) -> bool:
+        """Put or remove, trying again with backoff while the store fails and it is still
+        wanted. True once done; False when dropped (no longer wanted, or never storable)."""
+        if kind == "remove" and target in self._never_stored:
+            self._never_stored.discard(target)
+            return True
+        delay = RETRY_FIRST
+        while True:
+            if not self._wanted(kind, target):
+                if kind == "put" and target.suffix != PLAYLIST_SUFFIX:
+                    self._never_stored.add(target)
+                return False
+            with self._ready:
+                self._storing_since = time.monotonic()
+            failed = False
+            try:
+                if kind == "put":
+                    self.mirror.put(target, data)
+                else:
+                    self.mirror.remove(target)
+                self._stored()
+                return True
+            except ValueError as error:  # a bad key or a path outside the root: never storable
+                log.error("mirror %s: %s of %s refused: %s", self.name, kind, target.name, error)
+                return False
+            except Exception as error:  # noqa: BLE001 - a store that is down, slow or refusing
+                # A file deleted while it was read (an expired part) is no failure: dropped above.
+                failed = not (isinstance(error, FileNotFoundError) and kind == "put" and not target.exists())
+                if failed:
+                    self._failed(kind, target, error)
+            finally:
+                with self._ready:
+                    self._storing_since = None
+            if failed:
+                time.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
+
+    def _failed(self, kind: str, target: Path, error: BaseException) -> None:
+        self.failures += 1
+        with self._ready:
+            first = self._failing_since is None
+            if first:
+                self._failing_since = time.monotonic()
+            self._behind = True
+            queued = len(self._tasks)
+        if first or self.failures % 100 == 0:
+            log.warning("mirror %s: %s of %s failed (%d so far, %d queued): %s; trying again until "
+                        "it is stored, and announcing parts without waiting for the store meanwhile",
+                        self.name, kind, target.name, self.failures, queued, error)
+
+    def _stored(self) -> None:
+        with self._ready:
+            since, self._failing_since = self._failing_since, None
+            self._recovered = since is not None
+            queued = len(self._tasks)
+        if since is not None:
+            log.info("mirror %s: the store answers again after %.1f s; %d uploads queued",
+                        self.name, time.monotonic() - since, queued)
 
     def close(self, timeout: float = 10.0) -> None:
         """Finish what is queued (for at most `timeout` seconds), then stop the thread."""
@@ -232,7 +377,9 @@ class DirectorySync:
     since their last upload (a file only counts once a playlist names it, when its writer is
     done with it), then the playlists that changed, then deletes the keys of files that are
     gone. `sync_once()` is one scan; `start()`/`stop()` run scans every `every` seconds on a
-    thread (stop runs a last one).
+    thread (stop runs a last one). A scan stops at its first failed upload and the next one
+    tries again from there (a store that is down loses nothing that is still on disk); while
+    scans fail, they come further apart (RETRY_FIRST doubling up to RETRY_MAX).
     """
 
     def __init__(self, mirror: Mirror, directory: str | os.PathLike, every: float = SYNC_EVERY,
@@ -242,6 +389,7 @@ class DirectorySync:
         self.every = every
         self.skip = set(skip)  # file names never uploaded (ffmpeg's raw master)
         self.failures = 0
+        self._failing_since: float | None = None
         self._uploaded: dict[Path, tuple[int, int] | bytes] = {}
         self._unstorable: set[Path] = set()
         self._stopping = threading.Event()
@@ -261,17 +409,27 @@ class DirectorySync:
         self._sync_logged()
 
     def _run(self) -> None:
-        while not self._stopping.wait(self.every):
-            self._sync_logged()
+        wait = self.every
+        while not self._stopping.wait(wait):
+            wait = self.every if self._sync_logged() else min(max(wait * 2, RETRY_FIRST), RETRY_MAX)
 
-    def _sync_logged(self) -> None:
+    def _sync_logged(self) -> bool:
+        """One scan; False (and logged now and then) when it failed."""
         try:
             self.sync_once()
         except Exception as error:  # noqa: BLE001 - the next scan tries again
             self.failures += 1
+            if self._failing_since is None:
+                self._failing_since = time.monotonic()
             if self.failures == 1 or self.failures % 100 == 0:
                 log.warning("mirror of %s: scan failed (%d so far): %s", self.directory.name,
                             self.failures, error)
+            return False
+        if self._failing_since is not None:
+            log.info("mirror of %s: the store answers again after %.1f s", self.directory.name,
+                     time.monotonic() - self._failing_since)
+            self._failing_since = None
+        return True
 
     def sync_once(self) -> int:
         """One scan; returns how many objects it put or deleted."""
@@ -364,10 +522,11 @@ def sync_directory(mirror: Mirror, directory: str | os.PathLike) -> dict[str, in
 
 
 def live_mirror(config) -> Mirror | None:
-    """The mirror of MEDIA_ROOT/hls into the configured storage, or None when live HLS stays on
-    disk only (STORAGE_BACKEND local: nginx serves the directory itself)."""
+    """The mirror of MEDIA_ROOT/hls into the configured storage (its live client, which fails
+    fast: storage.LIVE_TIMEOUTS), or None when live HLS stays on disk only (STORAGE_BACKEND
+    local: nginx serves the directory itself)."""
     if config.get("STORAGE_BACKEND", "local") != "s3":
         return None
-    from .storage import get_storage
+    from .storage import live_storage
 
-    return Mirror(get_storage(config), hls_root(config), LIVE_PREFIX)
+    return Mirror(live_storage(config), hls_root(config), LIVE_PREFIX)

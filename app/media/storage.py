@@ -186,6 +186,24 @@ class LocalStorage:
         return self.base_url + check_key(key)
 
 
+@dataclass(frozen=True)
+class StoreTimeouts:
+    """How long an S3 client waits (seconds) and how often botocore tries a request in all.
+
+    The defaults suit recordings and pictures, where waiting beats failing."""
+    connect: float = 5
+    read: float = 60
+    attempts: int = 5
+
+
+# Live HLS (the live host's uploads, the web's reads of playlists and parts) fails fast instead:
+# a part is a third of a second of video, and with the defaults a store that accepts connections
+# and never answers would hold an upload, and the viewers waiting on it, for minutes. Whoever
+# reads or writes live media tries again by itself (the mirror with backoff, a player at its
+# next reload). Two attempts, so a kept-alive connection the store closed costs no failure.
+LIVE_TIMEOUTS = StoreTimeouts(connect=2, read=3, attempts=2)
+
+
 class S3Storage:
     """Objects in one S3 bucket (MinIO, AWS, any S3-compatible store) through boto3.
 
@@ -199,7 +217,8 @@ class S3Storage:
 
     def __init__(self, bucket: str, *, endpoint_url: str | None = None, region: str | None = None,
                  access_key: str | None = None, secret_key: str | None = None,
-                 base_url: str = "/media/", multipart_mb: int = 16) -> None:
+                 base_url: str = "/media/", multipart_mb: int = 16,
+                 timeouts: StoreTimeouts | None = None) -> None:
         import boto3
         from boto3.s3.transfer import TransferConfig
         from botocore.config import Config as BotoConfig
@@ -209,13 +228,15 @@ class S3Storage:
         self.bucket = bucket
         self.endpoint_url = endpoint_url or None
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.timeouts = timeouts or StoreTimeouts()
         # Path-style addressing works with MinIO and any endpoint without wildcard DNS.
         self.client = boto3.client(
             "s3", endpoint_url=self.endpoint_url, region_name=region or "us-east-1",
             aws_access_key_id=access_key or None, aws_secret_access_key=secret_key or None,
             config=BotoConfig(s3={"addressing_style": "path"}, signature_version="s3v4",
-                              retries={"max_attempts": 5, "mode": "standard"},
-                              connect_timeout=5, read_timeout=60, max_pool_connections=32),
+                              retries={"max_attempts": self.timeouts.attempts, "mode": "standard"},
+                              connect_timeout=self.timeouts.connect, read_timeout=self.timeouts.read,
+                              max_pool_connections=32),
         )
         size = multipart_mb * 1024 * 1024
         self.transfer = TransferConfig(multipart_threshold=size, multipart_chunksize=size,
@@ -350,8 +371,9 @@ def storage_root(config) -> Path:
     return Path(root)
 
 
-def get_storage(config=None) -> Storage:
-    """The storage backend the app's config names (STORAGE_BACKEND, STORAGE_ROOT, STORAGE_URL)."""
+def get_storage(config=None, timeouts: StoreTimeouts | None = None) -> Storage:
+    """The storage backend the app's config names (STORAGE_BACKEND, STORAGE_ROOT, STORAGE_URL);
+    with S3, a client that waits as `timeouts` say (live_storage for live HLS)."""
     if config is None:
         from flask import current_app
 
@@ -361,16 +383,22 @@ def get_storage(config=None) -> Storage:
     if backend == "local":
         return LocalStorage(storage_root(config), base_url)
     if backend == "s3":
+        timeouts = timeouts or StoreTimeouts()
         # One client per process and settings: boto3 clients are thread-safe and pool connections.
         settings = (config.get("S3_BUCKET"), config.get("S3_ENDPOINT_URL"), config.get("S3_REGION"),
-                    config.get("AWS_ACCESS_KEY_ID"), config.get("AWS_SECRET_ACCESS_KEY"), base_url)
+                    config.get("AWS_ACCESS_KEY_ID"), config.get("AWS_SECRET_ACCESS_KEY"), base_url, timeouts)
         storage = _s3_clients.get(settings)
         if storage is None:
             storage = _s3_clients[settings] = S3Storage(
                 settings[0], endpoint_url=settings[1], region=settings[2], access_key=settings[3],
-                secret_key=settings[4], base_url=base_url)
+                secret_key=settings[4], base_url=base_url, timeouts=timeouts)
         return storage
     raise ValueError(f"STORAGE_BACKEND {backend!r} is not supported (use 'local' or 's3')")
+
+
+def live_storage(config=None) -> Storage:
+    """The store of live HLS: the configured one, with LIVE_TIMEOUTS when it is S3."""
+    return get_storage(config, LIVE_TIMEOUTS)
 
 
 _s3_clients: dict[tuple, S3Storage] = {}

@@ -1,21 +1,26 @@
 """Blocking playlist reload through the app, with real Redis announcements (threads, like the test server).
 
 Every test runs twice: with live HLS read from MEDIA_ROOT/hls (STORAGE_BACKEND=local) and from
-the bucket (STORAGE_BACKEND=s3, a real S3 API on loopback), where the stand-in packager stores
-each file before announcing it, as the worker's mirror does.
+the bucket (STORAGE_BACKEND=s3, a real S3 API on loopback) by a web process on another host than
+the stand-in packager, which stores each file before announcing it, as the worker's mirror does.
+The s3-only tests at the end cover the web beside its live host, which reads its own disk first,
+through an outage of the store too.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from app import create_app
 from app.extensions import db
 from app.hls import services
+from app.media.atomic import write_atomic
 from app.media.mirror import live_mirror
 from app.media.playlist import parse_media_playlist
 from tests.conftest import TEST_REDIS_URL, base_config
@@ -30,8 +35,14 @@ def backend(request) -> dict:
 
 
 @pytest.fixture
-def hls_app(sqlite_url, tmp_path, backend):
-    app = create_app({**base_config(sqlite_url), "MEDIA_ROOT": str(tmp_path), **backend})
+def web_root(tmp_path, backend) -> Path:
+    """The web's MEDIA_ROOT: the packager's on the local backend, another host's with S3."""
+    return tmp_path / "web" if backend else tmp_path
+
+
+@pytest.fixture
+def hls_app(sqlite_url, web_root, backend):
+    app = create_app({**base_config(sqlite_url), "MEDIA_ROOT": str(web_root), **backend})
     yield app
     found = app.extensions.get("cascade_hls_listener")
     if found is not None:
@@ -47,8 +58,8 @@ def mirror(tmp_path, backend):
 
 
 @pytest.fixture
-def files(tmp_path, backend) -> services.LiveFiles:
-    return services.live_files(backend, tmp_path / "hls")
+def files(web_root, backend) -> services.LiveFiles:
+    return services.live_files(backend, web_root / "hls")
 
 
 @pytest.fixture
@@ -361,25 +372,40 @@ def s3_app(sqlite_url, tmp_path, **config):
     return create_app({**base_config(sqlite_url), "MEDIA_ROOT": str(tmp_path), **config})
 
 
-def test_with_s3_the_bucket_answers_not_the_disk(sqlite_url, tmp_path, s3_config, name):
-    """A web process on another host has no MEDIA_ROOT/hls: only what is stored counts."""
+def test_with_s3_the_disk_answers_for_streams_written_here_and_the_bucket_for_the_rest(
+        sqlite_url, tmp_path, s3_config, name):
+    """The web beside a live host reads what that host writes from disk (never behind the
+    bucket); other hosts' streams, and a copy here nobody has rewritten lately (a session another
+    host took over), from the bucket."""
     app = s3_app(sqlite_url, tmp_path, **s3_config)
-    on_disk = FakePackager(tmp_path / "hls", name)  # no mirror: written, never stored
-    on_disk.write(live_playlist(segments=3, parts=2))
-    on_disk.write_part(3, 2)
     client = app.test_client()
-    assert client.get(f"/hls/{name}/720p/index.m3u8?_HLS_msn=1").status_code == 404
+    here = FakePackager(tmp_path / "hls", name)  # no mirror: written here, not stored yet
+    here.write(live_playlist(segments=3, parts=2))
+    here.write_part(3, 2, b"part-on-disk")
+    assert client.get(f"/hls/{name}/720p/index.m3u8?_HLS_msn=3&_HLS_part=1").status_code == 200
     with client.get(f"/hls/{name}/720p/p3.2.m4s") as response:
-        assert response.status_code == 404
-    stored = FakePackager(tmp_path / "elsewhere" / "hls", name, mirror=live_mirror({**s3_config, "MEDIA_ROOT": str(tmp_path / "elsewhere")}))
+        assert response.status_code == 200 and response.data == b"part-on-disk"
+
+    elsewhere_root = tmp_path / "elsewhere"
+    elsewhere = FakePackager(elsewhere_root / "hls", name, "480p",
+                             mirror=live_mirror({**s3_config, "MEDIA_ROOT": str(elsewhere_root)}))
     text = live_playlist(segments=3, parts=3)
-    stored.write(text)
-    stored.write_part(3, 2, b"stored-part")
-    response = client.get(f"/hls/{name}/720p/index.m3u8?_HLS_msn=3&_HLS_part=2")
+    elsewhere.write(text)
+    elsewhere.write_part(3, 2, b"stored-part")
+    response = client.get(f"/hls/{name}/480p/index.m3u8?_HLS_msn=3&_HLS_part=2")
     assert response.status_code == 200 and response.get_data(as_text=True) == text
-    with client.get(f"/hls/{name}/720p/p3.2.m4s") as response:
+    with client.get(f"/hls/{name}/480p/p3.2.m4s") as response:
         assert response.status_code == 200 and response.data == b"stored-part"
         assert response.mimetype == "video/mp4" and "immutable" in response.headers["Cache-Control"]
+
+    # The session moved: this host's copy of 720p stopped changing, the bucket's goes on.
+    moved = FakePackager(elsewhere_root / "hls", name, mirror=elsewhere.mirror)
+    newer = live_playlist(segments=5, parts=1)
+    moved.write(newer)
+    stale = time.time() - services.LOCAL_FRESH_SECONDS - 1
+    os.utime(here.dir / "index.m3u8", (stale, stale))
+    response = client.get(f"/hls/{name}/720p/index.m3u8")
+    assert response.status_code == 200 and response.get_data(as_text=True) == newer
     with app.app_context():
         db.engine.dispose()
 
@@ -402,7 +428,7 @@ def test_an_unreadable_store_is_a_clear_503(sqlite_url, tmp_path, s3_config, nam
 
 
 def test_held_requests_woken_together_share_one_read_of_the_bucket(sqlite_url, tmp_path, s3_config, name):
-    app = s3_app(sqlite_url, tmp_path, **s3_config)
+    app = s3_app(sqlite_url, tmp_path / "web", **s3_config)  # on another host than the packager
     mirror = live_mirror({**s3_config, "MEDIA_ROOT": str(tmp_path)})
     packager = FakePackager(tmp_path / "hls", name, "720p", TEST_REDIS_URL, mirror)
     reads = []
@@ -434,3 +460,56 @@ def test_held_requests_woken_together_share_one_read_of_the_bucket(sqlite_url, t
         packager.close()
         with app.app_context():
             db.engine.dispose()
+
+
+@pytest.mark.parametrize("outage", ["go_silent", "refuse"])
+def test_through_an_outage_of_the_store_the_disk_answers_for_streams_written_here(
+        sqlite_url, tmp_path, s3_bucket, proxied_s3, name, outage):
+    """S3 accepting connections and never answering (or refusing them): the web beside the live
+    host answers everything of that host's streams from disk at once, playlists as playlists;
+    another host's stream is a 503 (never a 500, never a minute's wait), and is back with the store."""
+    server, proxy = proxied_s3
+    config = server.config(s3_bucket)
+    app = s3_app(sqlite_url, tmp_path, **config)
+    client = app.test_client()
+    mirror = live_mirror({**config, "MEDIA_ROOT": str(tmp_path)})
+    here = FakePackager(tmp_path / "hls", name, mirror=mirror)
+    elsewhere = FakePackager(tmp_path / "elsewhere" / "hls", name, "480p",
+                             mirror=live_mirror({**config, "MEDIA_ROOT": str(tmp_path / "elsewhere")}))
+    elsewhere.write(live_playlist(segments=3))
+    here.write(live_playlist(segments=3, parts=2))
+    for path, data in (("init-0.mp4", b"init"), ("s2.m4s", b"segment-2")):
+        write_atomic(here.dir / path, data)
+        mirror.put(here.dir / path)
+    write_atomic(tmp_path / "hls" / name / "master.m3u8", b"#EXTM3U\n720p/index.m3u8\n")
+
+    getattr(proxy, outage)()
+    text = live_playlist(segments=3, parts=3)
+    write_atomic(here.dir / "index.m3u8", text.encode())  # the worker's upload of it fails now
+    write_atomic(here.dir / "p3.2.m4s", b"newest-part")
+    started = time.monotonic()
+    for url in (f"/hls/{name}/720p/index.m3u8", f"/hls/{name}/720p/index.m3u8?_HLS_msn=3&_HLS_part=2"):
+        response = client.get(url)
+        assert response.status_code == 200 and response.get_data(as_text=True) == text, url
+        assert response.mimetype == "application/vnd.apple.mpegurl" and response.headers["Cache-Control"] == "no-cache"
+    master = client.get(f"/hls/{name}/master.m3u8")
+    assert master.status_code == 200 and master.mimetype == "application/vnd.apple.mpegurl"
+    assert master.headers["Cache-Control"] == "no-cache" and master.data == b"#EXTM3U\n720p/index.m3u8\n"
+    for path, data in (("p3.2.m4s", b"newest-part"), ("s2.m4s", b"segment-2"), ("init-0.mp4", b"init")):
+        with client.get(f"/hls/{name}/720p/{path}") as response:
+            assert response.status_code == 200 and response.data == data, path
+            assert response.mimetype == "video/mp4" and "immutable" in response.headers["Cache-Control"]
+    assert time.monotonic() - started < 1  # nothing waited on the store
+
+    started = time.monotonic()
+    response = client.get(f"/hls/{name}/480p/index.m3u8")
+    assert response.status_code == 503 and "storage is not answering" in response.get_data(as_text=True)
+    assert time.monotonic() - started < 10  # two tries of LIVE_TIMEOUTS, not botocore's minutes
+
+    proxy.restore()
+    deadline = time.monotonic() + 10
+    while client.get(f"/hls/{name}/480p/index.m3u8").status_code != 200:
+        assert time.monotonic() < deadline, "the bucket was not read again once back"
+        time.sleep(0.2)
+    with app.app_context():
+        db.engine.dispose()

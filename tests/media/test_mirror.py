@@ -139,32 +139,43 @@ def test_queue_keeps_order_and_runs_callbacks_once_earlier_uploads_are_stored(s3
         queue.put(tmp_path / NAME / "720p" / "late.m4s", b"x")
 
 
-def test_queue_skips_playlists_a_newer_one_replaces_and_survives_failures(s3, tmp_path):
+def test_queue_skips_playlists_a_newer_one_replaces_and_retries_failures(s3, tmp_path, monkeypatch):
+    from app.media import mirror as mirror_module
+
+    monkeypatch.setattr(mirror_module, "RETRY_FIRST", 0.05)
     recorder = Recorder(s3)
     queue = MirrorQueue(Mirror(recorder, tmp_path), "480p")
-    playlist = tmp_path / NAME / "480p" / "index.m3u8"
+    rung = tmp_path / NAME / "480p"
+    playlist = rung / "index.m3u8"
+    for name, data in (("first.m4s", b"1"), ("broken.m4s", b"x"), ("after.m4s", b"2")):
+        write_atomic(rung / name, data)
     woken = []
     recorder.gate.clear()  # the store hangs: everything below queues up behind the first put
     recorder.failing.add(f"hls/{NAME}/480p/broken.m4s")
     try:
-        queue.put(tmp_path / NAME / "480p" / "first.m4s", b"1")
+        queue.put(rung / "first.m4s", b"1")
         for n in range(6):
             queue.put(playlist, b"#EXTM3U\n#v%d\n" % n)
             queue.then(lambda n=n: woken.append((n, s3.get_bytes(f"hls/{NAME}/480p/index.m3u8"))))
-        queue.put(tmp_path / NAME / "480p" / "broken.m4s", b"x")
-        queue.put(tmp_path / NAME / "480p" / "after.m4s", b"2")
-        queue.put(playlist, b"#EXTM3U\n#last\n")
+        queue.put(rung / "broken.m4s", b"x")
+        queue.put(rung / "after.m4s", b"2")
+        queue.put(playlist, b"#EXTM3U\nfirst.m4s\nbroken.m4s\nafter.m4s\n")
         assert queue.pending() >= 9
         time.sleep(0.2)
         recorder.gate.set()
+        deadline = time.monotonic() + 5
+        while queue.failures < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not s3.exists(f"hls/{NAME}/480p/after.m4s")  # nothing overtakes a failed upload
+        recorder.failing.clear()
     finally:
         queue.close()
     puts = [key.rsplit("/", 1)[1] for op, key, _ in recorder.calls]
-    assert puts == ["first.m4s", "after.m4s", "index.m3u8"]  # five stale playlists skipped
-    assert s3.get_bytes(f"hls/{NAME}/480p/index.m3u8") == b"#EXTM3U\n#last\n"
-    assert queue.failures == 1 and queue.max_lag >= 0.2
+    assert puts == ["first.m4s", "broken.m4s", "after.m4s", "index.m3u8"]  # five stale playlists skipped
+    assert s3.get_bytes(f"hls/{NAME}/480p/index.m3u8") == b"#EXTM3U\nfirst.m4s\nbroken.m4s\nafter.m4s\n"
+    assert queue.failures >= 2 and queue.max_lag >= 0.2
     # The callbacks behind the skipped playlists ran, in order, once the newest was stored.
-    assert woken == [(n, b"#EXTM3U\n#last\n") for n in range(6)]
+    assert woken == [(n, b"#EXTM3U\nfirst.m4s\nbroken.m4s\nafter.m4s\n") for n in range(6)]
 
 
 def test_a_stalled_store_bounds_the_queue_memory_and_closing(s3, tmp_path, monkeypatch):
@@ -190,6 +201,167 @@ def test_a_stalled_store_bounds_the_queue_memory_and_closing(s3, tmp_path, monke
         assert [s3.get_bytes(f"hls/{NAME}/{queue.name}/p0.{n}.m4s") for n in range(4)] == \
             [b"part-%d" % n for n in range(4)]
         assert queue._queued_bytes == 0
+
+
+def test_a_failed_upload_is_retried_until_stored_and_parts_are_announced_meanwhile(s3, tmp_path, monkeypatch):
+    """The store fails: the upload is tried again (nothing behind it goes first) until it is
+    stored, callbacks stop waiting for the store meanwhile, and wait again once it caught up."""
+    from app.media import mirror as mirror_module
+
+    monkeypatch.setattr(mirror_module, "RETRY_FIRST", 0.05)
+    recorder = Recorder(s3)
+    queue = MirrorQueue(Mirror(recorder, tmp_path), "720p")
+    rung = tmp_path / NAME / "720p"
+    segment, playlist = rung / "s0.m4s", rung / "index.m3u8"
+    write_atomic(segment, b"segment-0")
+    recorder.failing.add(f"hls/{NAME}/720p/s0.m4s")
+    announced = []
+    try:
+        queue.put(segment, b"segment-0")
+        queue.put(playlist, b"#EXTM3U\ns0.m4s\n")
+        deadline = time.monotonic() + 5
+        while not queue.failures and time.monotonic() < deadline:
+            time.sleep(0.01)
+        queue.then(lambda: announced.append("during"))
+        assert announced == ["during"] and queue.behind  # at once, not after the failing upload
+        # An expired part deleted from disk while the store was failing is not tried forever.
+        gone = rung / "p0.0.m4s"
+        write_atomic(gone, b"part")
+        queue.put(gone)
+        gone.unlink()
+        queue.remove(gone)
+        time.sleep(0.3)
+        assert queue.failures >= 3 and not s3.exists(f"hls/{NAME}/720p/index.m3u8")
+        recorder.failing.clear()  # the store is back
+        deadline = time.monotonic() + 5
+        while (queue.pending() or queue.behind) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not queue.behind
+        recorder.gate.clear()  # caught up: a callback waits for what is queued before it again
+        write_atomic(rung / "s1.m4s", b"segment-1")
+        queue.put(rung / "s1.m4s", b"segment-1")
+        queue.then(lambda: announced.append("after"))
+        time.sleep(0.1)
+        assert announced == ["during"]
+        recorder.gate.set()
+    finally:
+        queue.close()
+    assert announced == ["during", "after"]
+    assert s3.get_bytes(f"hls/{NAME}/720p/s0.m4s") == b"segment-0"
+    assert s3.get_bytes(f"hls/{NAME}/720p/index.m3u8") == b"#EXTM3U\ns0.m4s\n"
+    assert_media_before_playlists(recorder.calls)
+    assert not any(key.endswith("p0.0.m4s") for _, key, _ in recorder.calls)  # neither put nor removed
+
+
+def test_after_an_outage_the_live_playlist_catches_up_before_the_rest(s3, tmp_path, monkeypatch):
+    """Once the store answers again, the newest live playlist and the media it names go first (the
+    bucket's live edge is current at once); older media follow, before the recording list."""
+    from app.media import mirror as mirror_module
+
+    monkeypatch.setattr(mirror_module, "RETRY_FIRST", 0.05)
+    recorder = Recorder(s3)
+    queue = MirrorQueue(Mirror(recorder, tmp_path), "720p")
+    rung = tmp_path / NAME / "720p"
+    for name in ("first.m4s", "old.m4s", "recent.m4s"):
+        write_atomic(rung / name, name.encode())
+    recorder.failing.add(f"hls/{NAME}/720p/first.m4s")  # the store is away
+    try:
+        queue.put(rung / "first.m4s", b"first.m4s")
+        deadline = time.monotonic() + 5
+        while not queue.failures and time.monotonic() < deadline:
+            time.sleep(0.01)
+        queue.put(rung / "old.m4s", b"old.m4s")
+        queue.put(rung / PLAYLIST, b"#EXTM3U\nfirst.m4s\nold.m4s\n")
+        queue.put(rung / "recent.m4s", b"recent.m4s")
+        queue.put(rung / RECORDING, b"#EXTM3U\nold.m4s\n")
+        queue.put(rung / PLAYLIST, b"#EXTM3U\nfirst.m4s\nrecent.m4s\n")
+        recorder.failing.clear()  # back
+    finally:
+        queue.close()
+    assert [key.rsplit("/", 1)[1] for _, key, _ in recorder.calls] == \
+        ["first.m4s", "recent.m4s", PLAYLIST, "old.m4s", RECORDING]
+    assert s3.get_bytes(f"hls/{NAME}/720p/{PLAYLIST}") == b"#EXTM3U\nfirst.m4s\nrecent.m4s\n"
+    assert_media_before_playlists(recorder.calls)
+
+
+@pytest.mark.parametrize("outage", ["go_silent", "refuse"])
+def test_a_store_away_for_seconds_loses_nothing_and_parts_are_announced_throughout(
+        proxied_s3, s3, tmp_path, outage):
+    """LL-HLS through the live mirror (its fail-fast client) while S3 is a black hole or refuses
+    connections: every part is announced within about STALL_SECONDS, and once the store is back
+    the bucket holds exactly what the disk does, recording list and segments included."""
+    server, proxy = proxied_s3
+    root = tmp_path / "hls"
+    directory = root / NAME / "720p"
+    queue = MirrorQueue(live_mirror({**server.config(s3.bucket), "MEDIA_ROOT": str(tmp_path)}), "720p")
+    announced: list[float] = []
+    pack = RenditionPackager(directory, part_target=PART, segment_min=1.0, target_duration=1, window=4,
+                             part_segments=2, on_part=lambda msn, part: announced.append(time.monotonic()),
+                             mirror=queue, gop=1.0)
+    pack.add_init(b"ftypmoov")
+
+    def stream(gops: int) -> None:
+        for gop in range(gops):
+            for n in range(3):
+                pack.add_part(b"gop-part-%d" % n, 10 / 30, independent=n == 0)
+                time.sleep(0.1)
+
+    stream(2)
+    getattr(proxy, outage)()
+    went = time.monotonic()
+    stream(12)  # about 4 s without a store
+    proxy.restore()
+    back = time.monotonic()
+    stream(3)
+    pack.finish()
+    queue.close(timeout=30)
+    during = [went] + [t for t in announced if went < t < back] + [back]
+    assert max(b - a for a, b in zip(during, during[1:])) < 1.5
+    local = {f"hls/{NAME}/720p/{p.name}": p.read_bytes() for p in directory.iterdir() if not p.name.startswith(".")}
+    stored = {obj.key: s3.get_bytes(obj.key) for obj in s3.list(f"hls/{NAME}/")}
+    assert stored == local
+    assert stored[f"hls/{NAME}/720p/{RECORDING}"].decode().count("#EXTINF:") == 17
+    assert queue.max_lag > 1.0  # the outage was felt (botocore's second try may hide the failure)
+
+
+def test_directory_sync_catches_up_after_a_silent_store(proxied_s3, s3, tmp_path, monkeypatch):
+    """Classic HLS: scans fail while S3 is a black hole, and the first after it is back uploads
+    every segment still named, media before the playlist."""
+    from app.media import storage
+
+    # Quicker to give up than the real client, for a quicker test: only the failing matters here.
+    monkeypatch.setattr(storage, "LIVE_TIMEOUTS", storage.StoreTimeouts(connect=1, read=1, attempts=1))
+    server, proxy = proxied_s3
+    root = tmp_path / "hls"
+    rung = root / NAME / "360p"
+    sync = DirectorySync(live_mirror({**server.config(s3.bucket), "MEDIA_ROOT": str(tmp_path)}), root / NAME,
+                         every=0.05)
+    write_atomic(rung / "init-5-360p.mp4", b"init")
+    write_atomic(rung / "seg_1.m4s", b"seg1")
+    write_atomic(rung / "index.m3u8", classic_playlist(1, 1))
+    sync.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not s3.exists(f"hls/{NAME}/360p/index.m3u8") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proxy.go_silent()
+        for n in range(2, 6):
+            write_atomic(rung / f"seg_{n}.m4s", b"seg%d" % n)
+            write_atomic(rung / "index.m3u8", classic_playlist(1, n))
+            time.sleep(0.5)
+        deadline = time.monotonic() + 5
+        while not sync.failures and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sync.failures >= 1
+        assert s3.get_bytes(f"hls/{NAME}/360p/index.m3u8") == classic_playlist(1, 1)
+        proxy.restore()
+        deadline = time.monotonic() + 12
+        while s3.get_bytes(f"hls/{NAME}/360p/index.m3u8") != classic_playlist(1, 5):
+            assert time.monotonic() < deadline, "the sync did not catch up once the store was back"
+            time.sleep(0.1)
+    finally:
+        sync.stop()
+    assert [s3.get_bytes(f"hls/{NAME}/360p/seg_{n}.m4s") for n in range(1, 6)] == [b"seg%d" % n for n in range(1, 6)]
 
 
 class Clock:

@@ -97,7 +97,8 @@ def test_hls_reloads_with_delivery_directives_go_to_the_app(tmp_path):
     assert "if ($cascade_hls_directives) {\n                return 418;" in text
     assert "_HLS_(msn|part|skip)=" in text
     assert "proxy_pass" not in hls[0]  # only `return` inside the location's `if`
-    assert "location @hls_app {\n            proxy_pass http://cascade_web;" in text
+    # The app gets the request as the viewer sent it, whatever a location rewrote on the way.
+    assert "location @hls_app {\n            proxy_pass http://cascade_web$request_uri;" in text
 
 
 # --- storage: the local directory or an S3 bucket, and VOD access -----------------------------
@@ -110,10 +111,10 @@ def s3_settings(tmp_path, **overrides) -> dict:
                                  "s3_bucket": "cascade", **overrides})
 
 
-def location(text: str, head: str) -> str:
-    """The body of the location block that starts with `head` (blocks here never nest)."""
-    start = text.index(head + " {\n") + len(head) + 3
-    return text[start:text.index("\n        }\n", start)]
+def location(text: str, head: str, indent: int = 8) -> str:
+    """The body of the location block that starts with `head` (one nested in another: `indent` 12)."""
+    start = text.index(" " * indent + head + " {\n") + indent + len(head) + 3
+    return text[start:text.index("\n" + " " * indent + "}\n", start)]
 
 
 def directives(block: str) -> list[str]:
@@ -146,19 +147,48 @@ def test_s3_media_is_proxied_to_the_bucket_with_a_cache_and_nothing_of_the_viewe
     assert has(location(text, "location @cascade_missing"), "return 404;")
 
 
-def test_s3_hls_keeps_directives_and_missing_parts_for_the_app_and_never_caches_playlists(tmp_path):
+BUCKET_FAILS_TO_APP = "error_page 403 404 418 500 502 503 504 = @hls_app;"
+
+
+def test_s3_hls_serves_this_hosts_media_from_disk_and_the_rest_from_the_bucket(tmp_path):
+    """Media a live host here writes from disk, other hosts' from the bucket (cached); playlists
+    from the bucket, never cached; directives and whatever the bucket cannot give to the app."""
     text = render_nginx_conf(s3_settings(tmp_path))
     hls = location(text, "location /hls/")
-    assert "alias" not in hls
-    for directive in ("error_page 418 = @hls_app;", "error_page 404 = @hls_app;", "error_page 403 = @hls_app;",
-                      "proxy_pass http://cascade_s3/cascade/hls/;", "proxy_cache cascade_objects;",
-                      "proxy_cache_lock on;", "proxy_no_cache $cascade_hls_playlist;",
-                      "proxy_cache_bypass $cascade_hls_playlist;",
-                      "add_header Cache-Control $cascade_hls_cache always;"):
-        assert has(hls, directive), directive
+    assert directives(hls)[0] == f'alias "{tmp_path}/media/hls/";'
+    assert has(hls, "try_files $uri @hls_bucket;") and "proxy_pass" not in hls.split("location ~")[0]
+    playlists = location(text, "location ~ \\.m3u8$", indent=12)
+    bucket = location(text, "location @hls_bucket")
+    for block in (playlists, bucket):
+        for directive in (BUCKET_FAILS_TO_APP, 'rewrite "(?s)^/hls/(.*)$" /cascade/hls/$1? break;',
+                          "proxy_pass http://cascade_s3;", "proxy_pass_request_headers off;",
+                          "add_header Cache-Control $cascade_hls_cache always;", "access_log off;"):
+            assert has(block, directive), directive
+    assert "proxy_cache" not in playlists
+    for directive in ("proxy_cache cascade_objects;", "proxy_cache_lock on;", "proxy_cache_valid 200 10m;"):
+        assert has(bucket, directive), directive
     # The directive test comes before the query is dropped, so the app still sees _HLS_msn.
-    assert hls.index("return 418;") < hls.index('set $args "";')
-    assert "~\\.m3u8$  1;" in text.split("map $uri $cascade_hls_playlist {", 1)[1].split("}", 1)[0]
+    assert directives(playlists)[:2] == ["if ($cascade_hls_directives) {", "return 418;"]
+    # A file missing beside a playlist written here is not in the bucket either: straight to the app.
+    assert directives(bucket)[:2] == ["if (-f $cascade_hls_playlist_here) {", "return 418;"]
+    playlist_here = text.split("map $uri $cascade_hls_playlist_here {", 1)[1].split("}", 1)[0]
+    assert f'"{tmp_path}/media/hls/$cascade_stream/$cascade_rung/index.m3u8"' in playlist_here
+
+
+def test_s3_hls_never_waits_long_on_a_store_that_does_not_answer(tmp_path):
+    """A blackholed store (connections accepted, nothing said) costs a viewer 2 s, then the app
+    answers from this host's disk; nginx's defaults would hold every request 60 s."""
+    text = render_nginx_conf(s3_settings(tmp_path))
+    for block in (location(text, "location ~ \\.m3u8$", indent=12), location(text, "location @hls_bucket")):
+        for directive in ("proxy_connect_timeout 2s;", "proxy_read_timeout 2s;", "proxy_send_timeout 2s;",
+                          BUCKET_FAILS_TO_APP, "proxy_intercept_errors on;"):
+            assert has(block, directive), directive
+        assert "proxy_next_upstream" not in block  # one server: a timeout is final already
+    # Pictures beside the player: a short wait, then what the cache holds.
+    media = location(text, "location /media/")
+    for directive in ("proxy_connect_timeout 2s;", "proxy_read_timeout 5s;",
+                      "proxy_cache_use_stale error timeout http_500 http_502 http_503 http_504;"):
+        assert has(media, directive), directive
 
 
 @pytest.mark.parametrize("backend", ["local", "s3"])
