@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Sequence
 
 from .encoder import NVENC, X264, Encoder
@@ -44,7 +45,7 @@ def input_args(input_url: str, encoder: Encoder, *, live: bool = True) -> list[s
     if live:
         # A stalled publisher makes ffmpeg give up after 10 s instead of hanging forever; the
         # worker decides whether to restart. Short probing gets the first segment out sooner.
-        args += ["-rw_timeout", "10000000", "-probesize", "1000000", "-analyzeduration", "2000000"]
+        args += ["-rw_timeout", "10000000", "-probesize", "1000000", "-analyzeduration", "2000000", "-fpsprobesize", "0"]
     return args + ["-i", input_url]
 
 
@@ -184,11 +185,18 @@ def _head(progress: str | None, ffmpeg: str, loglevel: str, *, copyts: bool = Fa
     return args + (["-copyts"] if copyts else [])
 
 
+# The thumbnail output's frame rate. ffmpeg pads it with copies of the last picture up to the
+# next pick (see thumbnail_filter); at the stream's own rate that was 900 JPEGs encoded at once
+# every 30 s, which held every rendition's next part for 1.1-1.4 s (a player's blocking playlist
+# request timed out and it stalled, every 30 s). At one frame per 5 s the padding is 6 pictures.
+THUMBNAIL_RATE = Fraction(1, 5)
+
+
 def _thumbnail_output(thumbnail_path: str | None) -> list[str]:
     if not thumbnail_path:
         return []
-    return ["-map", "[thumb]", "-an", "-c:v", "mjpeg", "-strict", "unofficial", "-q:v", "4",
-            "-f", "image2", "-update", "1", thumbnail_path]
+    return ["-map", "[thumb]", "-an", "-r", str(THUMBNAIL_RATE), "-c:v", "mjpeg", "-strict", "unofficial",
+            "-q:v", "4", "-f", "image2", "-update", "1", thumbnail_path]
 
 
 # --- LL-HLS: each rung as fragmented CMAF MP4 on its own pipe, packaged by app.media.llhls ---

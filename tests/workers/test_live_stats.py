@@ -21,9 +21,9 @@ def test_rung_kbps_skips_segments_already_gone(tmp_path):
 
 
 def test_thumbnail_padding_is_not_reported_as_the_streams_duplicates():
-    assert thumbnail_padding({"out_time_us": "29000000"}, 30) == 0
-    assert thumbnail_padding({"out_time_us": "61000000"}, 30) == 2 * 899
-    assert thumbnail_padding({"out_time_us": "N/A"}, 30) == 0
+    assert thumbnail_padding({"out_time_us": "29000000"}) == 0
+    assert thumbnail_padding({"out_time_us": "61000000"}) == 2 * 5  # 30 s at 1/5 fps, less the pick
+    assert thumbnail_padding({"out_time_us": "N/A"}) == 0
 
 
 def stats(progress: dict, *, transcoding: bool) -> dict:
@@ -35,11 +35,11 @@ def stats(progress: dict, *, transcoding: bool) -> dict:
 
 
 def test_encoder_stats_leave_out_the_thumbnail_duplicates_and_name_the_copy():
-    progress = {"out_time_us": "61000000", "dup_frames": "1800", "drop_frames": "3", "frame": "1830",
+    progress = {"out_time_us": "61000000", "dup_frames": "12", "drop_frames": "3", "frame": "1830",
                 "fps": "30.0", "speed": "1.01x", "rate": "0.980"}
     ladder = stats(progress, transcoding=True)
     assert ladder["dup_frames"] == 2 and ladder["drop_frames"] == 3 and ladder["frame"] == 1830
     assert ladder["speed"] == 0.98 and ladder["speed_avg"] == 1.01 and ladder["encoder"] == "libx264"
     copy = stats(progress, transcoding=False)  # passthrough writes no thumbnail output
-    assert copy["dup_frames"] == 1800 and "passthrough" in copy["encoder"] and copy["speed"] is None
+    assert copy["dup_frames"] == 12 and "passthrough" in copy["encoder"] and copy["speed"] is None
     assert stats({}, transcoding=True)["speed"] is None and stats({}, transcoding=True)["frame"] is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.media.ffmpeg_args import PLAYLIST_NAME, THUMBNAIL_SECONDS
+from app.media.ffmpeg_args import PLAYLIST_NAME, THUMBNAIL_RATE, THUMBNAIL_SECONDS
 from app.media.probe import parse_speed
 from app.models import utcnow
 
@@ -18,11 +18,11 @@ def _int(value) -> int:
         return 0
 
 
-def thumbnail_padding(progress: dict, fps: float) -> int:
-    """Duplicates the thumbnail output gets (30 s worth of frames, less the pick, at every
-    pick after the first), which are not the stream's: ffmpeg counts all outputs together."""
+def thumbnail_padding(progress: dict) -> int:
+    """Duplicates the thumbnail output gets (THUMBNAIL_SECONDS at THUMBNAIL_RATE, less the pick,
+    at every pick after the first), which are not the stream's: ffmpeg counts all outputs together."""
     seconds = _int(progress.get("out_time_us")) / 1e6
-    return int(seconds // THUMBNAIL_SECONDS) * max(0, round(THUMBNAIL_SECONDS * fps) - 1)
+    return int(seconds // THUMBNAIL_SECONDS) * max(0, round(THUMBNAIL_SECONDS * THUMBNAIL_RATE) - 1)
 
 
 def rung_kbps(rung_dir: Path, last: int = 3) -> int | None:
@@ -52,7 +52,7 @@ def encoder_stats(*, session_id: int, name: str, state: str, mode: str | None, e
                   preset: str | None, rungs: list[dict], progress: dict, source_fps: float | None,
                   restarts: int, step: int, note: str, ffmpeg_pid: int | None, host: str,
                   cpu: float | None, transcoding: bool, input_age: float | None = None) -> dict:
-    padding = thumbnail_padding(progress, source_fps or 30) if transcoding else 0
+    padding = thumbnail_padding(progress) if transcoding else 0
     return {
         "session_id": session_id,
         "internal_name": name,
