@@ -94,6 +94,9 @@ class Config:
     LIVE_HOST_SHARE = float(os.environ.get("LIVE_HOST_SHARE", "0.5"))
     # A JSON cost model (app.live.capacity.CostModel) instead of measuring it at start.
     LIVE_COST_MODEL = os.environ.get("LIVE_COST_MODEL") or None
+    # How far a host may raise its cost model after measuring what its ladders really use (1 to
+    # trust the model as it is, say one measured on this very machine).
+    LIVE_COST_CORRECTION_MAX = float(os.environ.get("LIVE_COST_CORRECTION_MAX", "3"))
 
     # Behind HTTPS the session cookies must be Secure; plain-HTTP installs set this false.
     SECURE_COOKIES = _bool("SECURE_COOKIES", False)

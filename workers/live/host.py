@@ -69,6 +69,7 @@ class LiveHost:
         self.alone = False  # known at the first heartbeat
         # What ladder sessions really cost against what they were admitted at, learnt as they run.
         self.correction = 1.0
+        self.correction_max = float(config.get("LIVE_COST_CORRECTION_MAX") or 3.0)
 
     # --- capacity -----------------------------------------------------------------------------
 
@@ -140,7 +141,7 @@ class LiveHost:
         if not samples:
             return
         ratio = sum(cpu for cpu, _ in samples) / sum(cost * self.correction for _, cost in samples)
-        self.correction = min(3.0, max(1.0, 0.9 * self.correction + 0.1 * ratio * self.correction))
+        self.correction = min(self.correction_max, max(1.0, 0.9 * self.correction + 0.1 * ratio * self.correction))
 
     # --- sessions -----------------------------------------------------------------------------
 
