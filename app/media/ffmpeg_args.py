@@ -45,7 +45,7 @@ def input_args(input_url: str, encoder: Encoder, *, live: bool = True) -> list[s
     if live:
         # A stalled publisher makes ffmpeg give up after 10 s instead of hanging forever; the
         # worker decides whether to restart. Short probing gets the first segment out sooner.
-        args += ["-rw_timeout", "10000000", "-probesize", "1000000", "-analyzeduration", "2000000", "-fpsprobesize", "0"]
+        args += ["-rw_timeout", "10000000", "-probesize", "1000000", "-analyzeduration", "2000000"]
     return args + ["-i", input_url]
 
 
@@ -201,10 +201,10 @@ def _thumbnail_output(thumbnail_path: str | None) -> list[str]:
 
 # --- LL-HLS: each rung as fragmented CMAF MP4 on its own pipe, packaged by app.media.llhls ---
 
-# Parts of 0.2 s (whole frames: 6 at 30 fps), the shortest the spec's authors suggest: a player
-# holds back three parts (PART-HOLD-BACK 0.6 s), which with 1/3 s parts was a whole second, and
-# hls.js and Shaka play that far behind by default.
-LL_PART_SECONDS = 0.2
+# About 1/3 s parts (10 frames at 30 fps; never below 0.2 s). 0.2 s parts (PART-HOLD-BACK 0.6 s,
+# where hls.js and Shaka put themselves by default) broke the 85 % rule after an encoder restart:
+# the restarted run's audio starts earlier than its video and cut a part a frame short (5 of 6).
+LL_PART_SECONDS = 1 / 3
 LL_SEGMENT_SECONDS = 1.0  # one GOP per segment
 # The ladder's audio: AAC frames of 1024 samples at 48 kHz (-ar 48000 in every LL output).
 AAC_FRAME_SECONDS = 1024 / 48_000

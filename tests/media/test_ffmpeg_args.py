@@ -203,8 +203,8 @@ def test_built_command_runs_and_writes_a_playable_ladder(tmp_path):
 
 
 @pytest.mark.parametrize("fps, frames, parts, target", [
-    (30, 6, 5, 0.2), (29.97, 6, 5, 0.201), (25, 5, 5, 0.2), (60, 12, 5, 0.2),
-    (24, 5, 5, 0.209), (50, 10, 5, 0.2), (15, 3, 5, 0.2), (5, 1, 5, 0.2),
+    (30, 10, 3, 0.334), (29.97, 10, 3, 0.334), (25, 8, 3, 0.32), (60, 20, 3, 0.334),
+    (24, 8, 3, 0.334), (50, 17, 3, 0.34), (15, 5, 3, 0.334), (5, 2, 2, 0.4),
 ])
 def test_part_plan_cuts_whole_frames_and_whole_parts(fps, frames, parts, target):
     from app.media.ffmpeg_args import part_plan
@@ -230,7 +230,7 @@ def test_ll_output_args_pipe_one_rung_as_cmaf():
     assert args[args.index("-c:a") + 1] == "aac"
     assert args[args.index("-g") + 1] == "30" and args[args.index("-keyint_min") + 1] == "30"
     assert "empty_moov+default_base_moof+frag_keyframe+cmaf" in args
-    assert args[-3:] == ["-frag_duration", "196000", "pipe:7"]
+    assert args[-3:] == ["-frag_duration", "326667", "pipe:7"]
     assert "-map" in ll_output_args(0, rung, part_plan(30), 3, has_audio=False)
     assert "0:a:0" not in ll_output_args(0, rung, part_plan(30), 3, has_audio=False)
 
@@ -279,14 +279,9 @@ def test_source_time_parts_have_a_frame_of_slack_and_cut_half_a_frame_late():
     from app.media.ffmpeg_args import part_plan, source_time_part_plan
 
     plan, base = source_time_part_plan(30), part_plan(30)
-    assert plan.frames_per_part == base.frames_per_part == 6
-    assert plan.part_target == 0.234  # 7 frames, rounded up to the millisecond
-    assert plan.frag_duration_us == round(6.5 / 30 * 1_000_000)
-    # Parts of N or N + 1 frames against a target of N + 1: N of them must be 85 % of it (6 of 7),
-    # so 25 fps takes 6 frames where the ladder takes 5.
-    at_25 = source_time_part_plan(25)
-    assert (at_25.frames_per_part, at_25.part_target) == (6, 0.28)
-    assert 6 / 25 / at_25.part_target > 0.85
+    assert plan.frames_per_part == base.frames_per_part == 10
+    assert plan.part_target == 0.367  # 11 frames, rounded up to the millisecond
+    assert plan.frag_duration_us == round(10.5 / 30 * 1_000_000)
 
 
 def test_added_rungs_keep_the_source_rate_keyframes_and_timestamps():
