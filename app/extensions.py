@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from engineio import json as engineio_json
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -14,6 +15,7 @@ from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from socketio import RedisManager
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
@@ -159,36 +161,32 @@ def socketio_channel(config) -> str:
     return f"cascade-socketio-{parse_url(config['REDIS_URL']).get('db', 0)}"
 
 
-def socketio_queue(url: str, channel: str):
-    """The Socket.IO message queue for REDIS_URL `url` (QuickPublishManager; python-socketio's
-    own manager for URLs it knows and redis-py's from_url does not, such as Sentinel's)."""
-    import socketio as python_socketio
+class QuickPublishManager(RedisManager):
+    """The Socket.IO queue on Redis, publishing through an OptionalRedis of its own.
 
+    python-socketio publishes on a client with no timeout, so on a Redis that accepts
+    connections and never answers, an emit from a request or a chat handler hung it for good.
+    Here an emit waits PUBLISH_TIMEOUT at most (well above a publish's usual millisecond, so a
+    busy box does not drop chat), and while Redis is away emits are dropped at once with one
+    warning per outage: nothing could deliver them anyway. The listener keeps the manager's own
+    connection, which blocks on purpose: a read timeout there would resubscribe every few
+    seconds and lose what was published meanwhile.
+    """
+
+    PUBLISH_TIMEOUT = 2.0
+
+    def __init__(self, url: str, channel: str) -> None:
+        super().__init__(url, channel=channel)
+        self.publisher = OptionalRedis(url, self.PUBLISH_TIMEOUT)
+
+    def _publish(self, data) -> None:
+        payload = engineio_json.dumps(data)  # what the listener decodes with
+        self.publisher.ask(lambda redis: redis.publish(self.channel, payload), None, "a Socket.IO emit")
+
+
+def socketio_queue(url: str, channel: str) -> RedisManager:
+    """The Socket.IO message queue for REDIS_URL `url`: QuickPublishManager, or python-socketio's
+    own manager for URLs it knows and redis-py's from_url does not (Sentinel's)."""
     if not url.startswith(("redis://", "rediss://", "unix://")):
-        return python_socketio.RedisManager(url, channel=channel)
-
-    class QuickPublishManager(python_socketio.RedisManager):
-        """The queue on Redis, publishing through an OptionalRedis of its own.
-
-        python-socketio publishes on a client with no timeout, so on a Redis that accepts
-        connections and never answers, an emit from a request or a chat handler hung it for good.
-        Here an emit waits PUBLISH_TIMEOUT at most (well above a publish's usual millisecond, so a
-        busy box does not drop chat), and while Redis is away emits are dropped at once with one
-        warning per outage: nothing could deliver them anyway. The listener keeps the manager's
-        own connection, which blocks on purpose: a read timeout there would resubscribe every few
-        seconds and lose what was published meanwhile.
-        """
-
-        PUBLISH_TIMEOUT = 2.0
-
-        def __init__(self) -> None:
-            super().__init__(url, channel=channel)
-            self.publisher = OptionalRedis(url, self.PUBLISH_TIMEOUT)
-
-        def _publish(self, data) -> None:
-            from engineio import json as engineio_json  # what the listener decodes with
-
-            payload = engineio_json.dumps(data)
-            self.publisher.ask(lambda redis: redis.publish(self.channel, payload), None, "a Socket.IO emit")
-
-    return QuickPublishManager()
+        return RedisManager(url, channel=channel)
+    return QuickPublishManager(url, channel)

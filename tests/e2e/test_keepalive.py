@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TEST_REDIS_URL
 from tests.tcpproxy import Proxy
 
 from .conftest import ROOT, free_ports, require_tool, start, stop
@@ -61,7 +62,7 @@ class WebPair:
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin", "PYTHONUNBUFFERED": "1",
             "DATABASE_URL": f"sqlite:///{self.base / 'cascade.db'}",
-            "REDIS_URL": _redis_url(), "RATELIMIT_ENABLED": "false",
+            "REDIS_URL": TEST_REDIS_URL, "RATELIMIT_ENABLED": "false",
             "SECRET_KEY": secrets.token_urlsafe(32), "HOOK_SECRET": secrets.token_urlsafe(32),
             "HTTP_PORT": str(self.http_port), "RTMP_PORT": str(rtmp_port), "HOOK_PORT": str(hook_port),
             "WEB_PORT": str(web_port), "MEDIA_ROOT": str(self.base / "media"), "SECURE_COOKIES": "false",
@@ -115,12 +116,6 @@ class WebPair:
             time.sleep(gap)
             answers.append(self.status("POST", "/login"))
         return answers
-
-
-def _redis_url() -> str:
-    import os
-
-    return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def test_no_form_post_gets_a_5xx_from_the_keep_alive_race(tmp_path):
