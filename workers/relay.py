@@ -7,17 +7,26 @@ seconds of every recording. The relay connects once, as early as it can (nginx-r
 player that arrives before the publisher and then sends it everything from the first frame),
 copies the stream as FLV, keeps the head for the probe and hands the whole of it, head first,
 to the transcoding ffmpeg's stdin.
+
+A live host's relay also spools what it copies to files in the session's work directory, and it
+outlives the host: when the host is killed, the relay keeps pulling (from the nginx worker that
+holds the publisher, even after a reload) and keeps spooling. The restarted host adopts it and
+carries on from where the dead host's output ended (`PullRelay.adopt`), so a host crash loses
+none of the broadcast.
 """
 from __future__ import annotations
 
 import json
-import math
 import logging
+import math
 import os
 import select
+import shutil
+import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Callable
 
 from app.media.probe import PROBE_ENTRIES
@@ -30,7 +39,35 @@ CHUNK = 64 * 1024
 GOP_KEPT = 16 * 1024 * 1024
 
 
-def relay_args(pull_url: str) -> list[str]:
+# The spool: one FLV file per publisher GOP (cut at the first keyframe past SPOOL_CUT seconds),
+# flushed packet by packet, the newest SPOOL_KEEP files kept (at least that many seconds).
+SPOOL_CUT = 1
+SPOOL_KEEP = 20
+SPOOL_FILE = "{:08d}.flv"
+RELAY_FILE = "relay.json"  # the spooling relay's pid and pull, for the host that adopts it
+FLV_HEADER = 13            # ffmpeg's FLV header (9 bytes) and PreviousTagSize0
+# Characters that would end a path inside ffmpeg's tee output list.
+TEE_SPECIAL = set("[]|:;,\\'=")
+
+
+def relay_args(pull_url: str, spool: Path | None = None) -> list[str]:
+    """The relay's ffmpeg: the stream as FLV on stdout and, with `spool`, also in files there
+    (`onfail=ignore`: when the reader of stdout dies, the spool goes on alone)."""
+    return _relay_input(pull_url) + _relay_output(spool)
+
+
+def _relay_output(spool: Path | None) -> list[str]:
+    if spool is None:
+        return ["-f", "flv", "-flvflags", "no_duration_filesize", "pipe:1"]
+    if TEE_SPECIAL & set(str(spool)):
+        raise ValueError(f"a spool path ffmpeg's tee cannot take: {spool}")
+    pipe = "[f=flv:flvflags=no_duration_filesize:onfail=ignore]pipe:1"
+    files = (f"[f=segment:segment_format=flv:segment_time={SPOOL_CUT}:"
+             f"segment_format_options=flush_packets=1:onfail=ignore]{spool}/%08d.flv")
+    return ["-f", "tee", f"{pipe}|{files}"]
+
+
+def _relay_input(pull_url: str) -> list[str]:
     return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin",
             # Give up when the ingest server sends nothing for 10 s (a publisher that never came).
             # ffmpeg writes nothing until it has seen a video keyframe (it needs the picture size):
@@ -39,8 +76,7 @@ def relay_args(pull_url: str) -> list[str]:
             "-rw_timeout", "10000000", "-fpsprobesize", "0", "-probesize", "262144",
             # The publisher's own timestamps, not restarted at zero by each pull: renditions added
             # to a running passthrough (workers.live.upgrade) pull again and must line up with it.
-            "-copyts", "-i", pull_url,
-            "-map", "0", "-c", "copy", "-f", "flv", "-flvflags", "no_duration_filesize", "pipe:1"]
+            "-copyts", "-i", pull_url, "-map", "0", "-c", "copy"]
 
 
 def probe_args() -> list[str]:
@@ -102,6 +138,11 @@ def _is_keyframe(data: bytes | bytearray, kind: int, body: int) -> bool:
     return frame_type == 1 and (codec not in (7, 12) or data[body + 1] == 1)
 
 
+def _is_sequence_end(data: bytes | bytearray, kind: int, body: int) -> bool:
+    """An AVC/HEVC end-of-sequence tag: ffmpeg ends every FLV file (each spool file) with one."""
+    return kind == 9 and body + 2 <= len(data) and data[body] & 0x0F in (7, 12) and data[body + 1] == 2
+
+
 def flv_has_keyframe(data: bytes | bytearray) -> bool:
     """Whether an FLV byte stream holds a video keyframe (a coded frame, not the AVC header)."""
     return any(_is_keyframe(data, kind, body) for _, kind, body, _ in _flv_tags(data))
@@ -121,6 +162,115 @@ def flv_from_keyframe(data: bytes) -> bytes:
     return data
 
 
+def tag_time(tag: bytes | bytearray, offset: int = 0) -> float:
+    """An FLV tag's timestamp in seconds (24 bits, then the extended high byte)."""
+    return (int.from_bytes(tag[offset + 4:offset + 7], "big") | tag[offset + 7] << 24) / 1000
+
+
+def first_keyframe_time(path: Path) -> float | None:
+    """When the first video keyframe of an FLV file decodes (seconds), None if it has none yet."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read(1024 * 1024)
+    except OSError:
+        return None
+    for offset, kind, body, _ in _flv_tags(data):
+        if _is_keyframe(data, kind, body):
+            return tag_time(data, offset)
+    return None
+
+
+def _spool_files(spool: Path) -> list[int]:
+    """The numbers of the spool's files, oldest first."""
+    try:
+        names = os.listdir(spool)
+    except OSError:
+        return []
+    return sorted(int(name[:-4]) for name in names if name.endswith(".flv") and name[:-4].isdigit())
+
+
+def _runs_relay(pid: int, spool: Path) -> bool:
+    """Whether `pid` is a relay ffmpeg spooling into `spool` (not a process that took its pid)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            args = cmdline.read().split(b"\0")
+    except OSError:
+        return False
+    return bool(args) and os.path.basename(args[0]) == b"ffmpeg" and any(
+        arg.endswith(f"]{spool}/%08d.flv".encode()) for arg in args)
+
+
+class _Pipe:
+    """The relay ffmpeg's stdout."""
+
+    def __init__(self, stdout) -> None:
+        self.stdout = stdout
+
+    def read(self, timeout: float | None) -> bytes | None:
+        """What came within `timeout` seconds (None: wait for it): b"" for nothing yet, None once
+        the relay has ended."""
+        if timeout is not None:
+            ready, _, _ = select.select([self.stdout], [], [], timeout)
+            if not ready:
+                return b""
+        return os.read(self.stdout.fileno(), CHUNK) or None
+
+    def close(self) -> None:
+        self.stdout.close()
+
+
+class SpoolTail:
+    """A spool read as one FLV stream: from file `first` on, each next file without its FLV
+    header, following the newest as the relay writes it (it flushes every packet). Ends when the
+    relay is gone and everything it wrote has been read."""
+
+    POLL = 0.01
+
+    def __init__(self, spool: Path, first: int, running: Callable[[], bool]) -> None:
+        self.spool, self.index, self.running = spool, first, running
+        self.file = None
+        self.strip = 0  # header bytes still to drop from the file being read
+
+    def read(self, timeout: float | None) -> bytes | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            chunk = self._read_once()
+            if chunk is None or chunk:
+                return chunk
+            if deadline is not None and time.monotonic() >= deadline:
+                return b""
+            time.sleep(self.POLL if deadline is None else min(self.POLL, max(0.0, deadline - time.monotonic())))
+
+    def _read_once(self) -> bytes | None:
+        if self.file is None:
+            try:
+                self.file = open(self.spool / SPOOL_FILE.format(self.index), "rb")
+            except FileNotFoundError:
+                return b"" if self.running() else None
+        chunk = self.file.read(CHUNK)
+        if chunk and self.strip:
+            dropped = min(self.strip, len(chunk))
+            chunk, self.strip = chunk[dropped:], self.strip - dropped
+        if chunk:
+            return chunk
+        running = self.running()
+        # The relay closes a file before it opens the next: once the next exists, this one is whole.
+        if (self.spool / SPOOL_FILE.format(self.index + 1)).exists():
+            rest = self.file.read()
+            if rest and not self.strip:
+                return rest
+            self.file.close()
+            self.file, self.index, self.strip = None, self.index + 1, FLV_HEADER
+            return b""
+        if not running:
+            return self.file.read() or None
+        return b""
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
 class PullRelay:
     """One ffmpeg copying the live stream to a pipe; `head()` reads its start, `feed()` pumps it
     into a consumer's stdin from a video keyframe, with the header and codec set-up first.
@@ -128,15 +278,32 @@ class PullRelay:
     The pull outlives its consumer: when an encoder dies, `detach()` and a later `feed()` start the
     next one at the next keyframe on the same connection. A new pull would land wherever the
     ingest server accepts it now: after an nginx reload that is the new worker, which does not
-    hold the stream (nginx-rtmp keeps streams per worker), and the stream froze for good."""
+    hold the stream (nginx-rtmp keeps streams per worker), and the stream froze for good.
 
-    def __init__(self, pull_url: str) -> None:
-        self.process = subprocess.Popen(relay_args(pull_url), stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        start_new_session=True, preexec_fn=die_with_parent)
+    With a `spool` directory it also outlives its host (see the module's docstring and `adopt`).
+    """
+
+    def __init__(self, pull_url: str, spool: Path | None = None) -> None:
+        if spool is not None:
+            shutil.rmtree(spool, ignore_errors=True)
+            spool.mkdir(parents=True)
+        # A spooling relay is not killed with its host: that is what it is for.
+        self.process: subprocess.Popen | None = subprocess.Popen(
+            relay_args(pull_url, spool), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=None if spool is not None else die_with_parent)
+        if spool is not None:
+            (spool / RELAY_FILE).write_text(json.dumps({"pid": self.process.pid, "pull": pull_url}))
+        self._begin(self.process.pid, spool, _Pipe(self.process.stdout))
+
+    def _begin(self, pid: int, spool: Path | None, source: "_Pipe | SpoolTail") -> None:
+        self.pid, self.spool = pid, spool
+        self._source = source
         self.buffer = bytearray()
         self.ended = False
         self.received_at: float | None = None  # when the ingest server last sent anything
+        # Called with the decode time (seconds) of the keyframe each consumer starts at.
+        self.on_start: Callable[[float], None] | None = None
         self._pump: threading.Thread | None = None
         self._lock = threading.Lock()
         self._sink = None
@@ -146,28 +313,59 @@ class PullRelay:
         self._setup: dict[int, bytes] = {}
         self._gop: list[bytes] = []  # tags from a keyframe on (see _keep)
         self._kept_bytes = 0
+        self._pruned_at = 0.0
+
+    @classmethod
+    def adopt(cls, spool: Path, pull_url: str, resume_at: float | None) -> tuple["PullRelay", float] | None:
+        """The spooling relay a killed host left running for `pull_url`, read from its spool from
+        the last file whose first keyframe is at or before `resume_at` (the source time the
+        dead host's output reached; None: unknown, the newest file). Returns the relay and the
+        time of the keyframe it starts at, or None when there is no such relay."""
+        try:
+            info = json.loads((spool / RELAY_FILE).read_text())
+            pid = int(info["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if info.get("pull") != pull_url or not _runs_relay(pid, spool):
+            return None
+        starts = [(number, first_keyframe_time(spool / SPOOL_FILE.format(number)))
+                  for number in _spool_files(spool)]
+        starts = [(number, start) for number, start in starts if start is not None]
+        if not starts:
+            return None
+        number, start = starts[-1]
+        if resume_at is not None:
+            number, start = next(((n, s) for n, s in reversed(starts) if s <= resume_at + 0.001), starts[0])
+        relay = cls.__new__(cls)
+        relay.process = None
+        relay._begin(pid, spool, SpoolTail(spool, number, relay.running))
+        return relay, start
+
+    def running(self) -> bool:
+        """Whether the relay's ffmpeg runs (ours, or the one we adopted)."""
+        if self.process is not None:
+            return self.process.poll() is None
+        return _runs_relay(self.pid, self.spool) if self.spool is not None else False
 
     def connected(self, port: int, timeout: float = 1.0) -> bool:
         """Whether the relay's ffmpeg has a TCP connection up to the ingest server's `port` (read
         from /proc: ffmpeg says nothing until data flows). Waits up to `timeout` seconds."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.process.poll() is None:
-            if _pid_connected_to(self.process.pid, port):
+        while time.monotonic() < deadline and self.running():
+            if _pid_connected_to(self.pid, port):
                 return True
             time.sleep(0.02)
         return False
 
     def _read(self, timeout: float) -> bool:
         """Append what the relay has within `timeout` seconds; False once it has ended."""
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-        if not ready:
-            return True
-        chunk = os.read(self.process.stdout.fileno(), CHUNK)
-        if not chunk:
+        chunk = self._source.read(timeout)
+        if chunk is None:
             self.ended = True
             return False
-        self.received_at = time.monotonic()
-        self.buffer += chunk
+        if chunk:
+            self.received_at = time.monotonic()
+            self.buffer += chunk
         return True
 
     def input_age(self) -> float:
@@ -176,7 +374,7 @@ class PullRelay:
 
     def alive(self, within: float = 2.0) -> bool:
         """Whether the pull is up and media came within `within` seconds: worth keeping."""
-        return not self.ended and self.process.poll() is None and self.input_age() < within
+        return not self.ended and self.running() and self.input_age() < within
 
     def head(self, *, after_keyframe: float = 0.3, size: int = 2 * 1024 * 1024,
              wait: float = 12.0, cancel: Callable[[], bool] | None = None) -> bytes:
@@ -236,8 +434,9 @@ class PullRelay:
         try:
             while True:
                 self._deliver(data)
-                chunk = os.read(self.process.stdout.fileno(), CHUNK)
-                if not chunk:
+                self._prune()
+                chunk = self._source.read(None)
+                if chunk is None:
                     break
                 self.received_at = time.monotonic()
                 data += chunk
@@ -246,6 +445,23 @@ class PullRelay:
         finally:
             self.ended = True
             self.detach()
+
+    def _prune(self) -> None:
+        """Delete spool files older than the newest SPOOL_KEEP (and than the one being read)."""
+        if self.spool is None or time.monotonic() - self._pruned_at < 1.0:
+            return
+        self._pruned_at = time.monotonic()
+        numbers = _spool_files(self.spool)
+        oldest_kept = len(numbers) and numbers[-1] - SPOOL_KEEP
+        if isinstance(self._source, SpoolTail):
+            oldest_kept = min(oldest_kept, self._source.index - 1)
+        for number in numbers:
+            if number >= oldest_kept:
+                break
+            try:
+                os.unlink(self.spool / SPOOL_FILE.format(number))
+            except OSError:
+                pass
 
     def _deliver(self, data: bytearray) -> None:
         """Hand every complete tag at the start of `data` on (and remove it)."""
@@ -279,7 +495,11 @@ class PullRelay:
     def _tag(self, tag: bytes) -> None:
         kind = tag[0] & 0x1F
         keyframe = _is_keyframe(tag, kind, 11)
+        if _is_sequence_end(tag, kind, 11):
+            return
         if _is_setup(tag, kind, 11):
+            if self._setup.get(kind, b"")[11:] == tag[11:]:
+                return  # the same set-up again (each spool file starts with it)
             self._setup[kind] = tag
         with self._lock:
             sink, start = self._sink, None
@@ -289,6 +509,8 @@ class PullRelay:
                 # encoded again rather than lost.
                 self._sink_started = True
                 start = [self._header, *self._setup.values(), *self._gop]
+                if self.on_start is not None:
+                    self.on_start(tag_time(self._gop[0] if self._gop else tag))
             self._keep(tag, keyframe)
             if sink is None or not self._sink_started:
                 return
@@ -303,12 +525,24 @@ class PullRelay:
             _close(sink)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
+        """Stop the relay's ffmpeg (ours or adopted) and delete its spool."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+        elif self.running():
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            deadline = time.monotonic() + 2
+            while self.running() and time.monotonic() < deadline:
+                time.sleep(0.01)  # not our child: it is reaped by init
         if self._pump is not None:
             self._pump.join(timeout=5)
-        self.process.stdout.close()
+        self._source.close()
+        if self.spool is not None:
+            shutil.rmtree(self.spool, ignore_errors=True)
 
 
 def _close(sink) -> None:

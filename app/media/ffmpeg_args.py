@@ -303,17 +303,21 @@ def ll_transcode_args(input_url: str, rungs: Sequence[Rung], plans: Sequence[Par
                       preset: str = DEFAULT_PRESET, has_audio: bool = True,
                       source_fps: float | None = None, thumbnail_path: str | None = None,
                       progress: str | None = "pipe:1", live_input: bool = True,
-                      ffmpeg: str = "ffmpeg", loglevel: str = "warning") -> list[str]:
+                      ffmpeg: str = "ffmpeg", loglevel: str = "warning", skip: float = 0.0) -> list[str]:
     """The whole ffmpeg command for one LL-HLS live transcode: the same decode and split as
     transcode_args, each rung written as CMAF fragments to its pipe in `fds` (run it with
-    pass_fds=fds), and the thumbnail output."""
+    pass_fds=fds), and the thumbnail output. `skip`: seconds of input decoded but not output
+    (the input starts at a keyframe before where the output must start), frame-exact."""
     if not len(rungs) == len(plans) == len(fds):
         raise ValueError("every rung needs its part plan and its pipe")
     args = _decode_args(input_url, rungs, encoder=encoder, source_fps=source_fps,
                         thumbnail=thumbnail_path is not None, progress=progress,
                         live_input=live_input, ffmpeg=ffmpeg, loglevel=loglevel)
+    # An output's -ss: frames before it are decoded and dropped, and its time starts there.
+    trim = ["-ss", f"{skip:.3f}"] if skip > 0 else []
     for index, (rung, plan, fd) in enumerate(zip(rungs, plans, fds)):
-        args += ll_output_args(index, rung, plan, fd, has_audio=has_audio, encoder=encoder, preset=preset)
+        args += trim + ll_output_args(index, rung, plan, fd, has_audio=has_audio, encoder=encoder,
+                                      preset=preset)
     return args + _thumbnail_output(thumbnail_path)
 
 

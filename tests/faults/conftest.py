@@ -24,12 +24,69 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import wait_for
-from tests.e2e.conftest import ROOT, free_ports, require_tool, source_file  # noqa: F401 - a fixture
+from tests.e2e.conftest import ROOT, free_ports, require_tool
 
 pytestmark = pytest.mark.faults
 
 # Encoding costs fixed for the box: admission the same whatever else this machine is doing.
 COST_MODEL = {"encode": {"veryfast": 0.012, "superfast": 0.010, "ultrafast": 0.008}, "decode": 0.002}
+
+
+# The publisher's frames carry their number, so that what a fault cost the recording is counted in
+# frames, not guessed from clocks: CODE_BITS white-or-black squares of CODE_SIZE pixels along the
+# top of the 1280x720 picture, bit i set on frame n when bit i of n is.
+CODE_BITS, CODE_SIZE, SOURCE_FPS, SOURCE_SECONDS = 10, 40, 30, 20
+
+
+@pytest.fixture(scope="module")
+def source_file(tmp_path_factory) -> Path:
+    """A 720p30 H.264/AAC file with 1 s GOPs and numbered frames (see CODE_BITS); publishers push
+    it with -c copy, looped."""
+    path = tmp_path_factory.mktemp("source") / "720p.flv"
+    code = [f"drawbox=x=0:y=0:w={CODE_BITS * CODE_SIZE}:h={CODE_SIZE}:color=black:t=fill"]
+    code += [f"drawbox=x={bit * CODE_SIZE}:y=0:w={CODE_SIZE}:h={CODE_SIZE}:color=white:t=fill:"
+             f"enable='mod(floor(round(t*{SOURCE_FPS})/{2 ** bit}),2)'" for bit in range(CODE_BITS)]
+    subprocess.run([require_tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin",
+                    "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate={SOURCE_FPS}," + ",".join(code),
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(SOURCE_SECONDS),
+                    "-c:v", "libx264", "-preset", "ultrafast", "-g", str(SOURCE_FPS), "-b:v", "2000k",
+                    "-c:a", "aac", str(path)], check=True, timeout=120)
+    return path
+
+
+def frame_numbers(rendition: Path, segments: list[tuple[str, str]]) -> list[int]:
+    """The publisher's number of every frame in `segments` ((init, segment) names, in order), read
+    from the squares along the top (scaled with the rendition)."""
+    numbers: list[int] = []
+    runs: list[tuple[str, list[str]]] = []
+    for init, segment in segments:
+        if not runs or runs[-1][0] != init:
+            runs.append((init, []))
+        runs[-1][1].append(segment)
+    for init, names in runs:
+        data = b"".join((rendition / name).read_bytes() for name in [init, *names])
+        strip = (f"crop=iw*{CODE_BITS * CODE_SIZE}/1280:ih*{CODE_SIZE}/720:0:0,"
+                 f"scale={CODE_BITS}:1:flags=area,format=gray")
+        raw = subprocess.run([require_tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-i", "pipe:0",
+                              "-vf", strip, "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1"], input=data, capture_output=True,
+                             check=True, timeout=120).stdout
+        for offset in range(0, len(raw) - CODE_BITS + 1, CODE_BITS):
+            numbers.append(sum(1 << bit for bit, value in enumerate(raw[offset:offset + CODE_BITS])
+                               if value > 128))
+    return numbers
+
+
+def missing_and_repeated(numbers: list[int]) -> tuple[int, int]:
+    """Frames missing between the first and the last of `numbers`, and frames seen twice, with the
+    publisher's loop (SOURCE_SECONDS) unwrapped."""
+    loop = SOURCE_FPS * SOURCE_SECONDS
+    unwrapped, base = [], 0
+    for previous, number in zip([None, *numbers], numbers):
+        if previous is not None and number < previous - loop // 2:
+            base += loop
+        unwrapped.append(base + number)
+    seen = set(unwrapped)
+    return (max(unwrapped) - min(unwrapped) + 1 - len(seen)), len(unwrapped) - len(seen)
 
 
 @dataclass
@@ -277,6 +334,17 @@ class Recording:
 
     def __init__(self, box: Box, internal_name: str, rung: str) -> None:
         self.box, self.name, self.rung = box, internal_name, rung
+        self.directory = Path(box.env["MEDIA_ROOT"]) / "hls" / internal_name / rung
+
+    def segments(self) -> list[tuple[str, str]]:
+        """(init, segment) of every segment recorded so far."""
+        found, init = [], ""
+        for line in (self.directory / "recording.m3u8").read_text().splitlines():
+            if line.startswith("#EXT-X-MAP:"):
+                init = re.search(r'URI="([^"]+)"', line).group(1)
+            elif line and not line.startswith("#"):
+                found.append((init, line))
+        return found
 
     def mark(self, timeout: float = 30) -> tuple[float, float]:
         before = recorded_seconds(self.box, self.name, self.rung)
@@ -422,6 +490,8 @@ def fault(box: Box, live, name: str, *, max_gap: float, max_lost: float):
     internal = status["hls_url"].split("/")[2]
     recording = Recording(box, internal, status["renditions"][0]["name"])
     first = recording.mark()
+    recorded_before = len(recording.segments())
+    reconnects = publisher.reconnects
     began = time.monotonic()
     yield
     wait_for(lambda: (s := box.api("faulty")) and s["live"] and s["hls_url"] == status["hls_url"], 60,
@@ -434,7 +504,15 @@ def fault(box: Box, live, name: str, *, max_gap: float, max_lost: float):
     acked = len(chat.acked)
     wait_for(lambda: len(chat.acked) > acked, 30, f"chat to work again after {name}", lambda: box.log_text())
     gap, lost, unheard = viewer.gap(began), Recording.lost(first, last), chat.lost()
+    # Counted in frames unless the publisher reconnected (its file starts again at frame 0): then
+    # wall time less media recorded, which also counts media that is only later than before (a
+    # run restarted from a backlog records it no faster than real time: `later_by`).
+    missing, repeated = missing_and_repeated(
+        frame_numbers(recording.directory, recording.segments()[recorded_before - 1:]))
+    if publisher.reconnects == reconnects:
+        lost = missing / SOURCE_FPS
     print(f"fault={name} viewing_gap_s={gap:.2f} recording_lost_s={lost:.2f} "
+          f"recording_repeated_s={repeated / SOURCE_FPS:.2f} later_by_s={Recording.lost(first, last):.2f} "
           f"publisher_reconnects={publisher.reconnects} chat_acknowledged={len(chat.acked)} "
           f"chat_lost={len(unheard)}")
     assert gap <= max_gap, f"{name}: no new part for {gap:.1f} s\n{box.log_text()}"

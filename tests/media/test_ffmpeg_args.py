@@ -247,6 +247,20 @@ def test_ll_transcode_args_one_decode_a_pipe_per_rung_and_the_thumbnail():
         ll_transcode_args("in", LADDER_720, plans, [5, 6])
 
 
+def test_a_skip_starts_every_rung_later_and_leaves_the_thumbnail_alone():
+    from app.media.ffmpeg_args import ll_transcode_args, part_plan
+
+    plans = [part_plan(rung.fps) for rung in LADDER_720]
+    plain = ll_transcode_args("pipe:0", LADDER_720, plans, [5, 6, 7], thumbnail_path="/t.jpg")
+    skipped = ll_transcode_args("pipe:0", LADDER_720, plans, [5, 6, 7], thumbnail_path="/t.jpg", skip=0.6667)
+    assert "-ss" not in plain
+    # An output option: after the input, once before each rung's output, not before the JPEG's.
+    starts = [index for index, arg in enumerate(skipped) if arg == "-ss"]
+    assert [skipped[index + 1] for index in starts] == ["0.667"] * 3
+    assert starts[0] > skipped.index("-i")
+    assert [arg for arg in skipped if arg != "-ss" and arg != "0.667"] == plain
+
+
 # --- source passthrough: no decode, no encode ----------------------------------------------------
 
 SOURCE_1080 = Source(1920, 1080, 30, kbps=4500)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
-from tests.e2e.conftest import require_tool
-from workers.relay import PullRelay, flv_from_keyframe, flv_has_keyframe, relay_args
+from tests.conftest import wait_for
+from tests.e2e.conftest import ROOT, require_tool
+from workers.relay import PullRelay, flv_from_keyframe, flv_has_keyframe, relay_args, tag_time
 
 AVC, HEVC, H263 = 7, 12, 2
 KEY, INTER = 1, 2
@@ -109,6 +111,12 @@ def test_the_relay_copies_any_ffmpeg_input_as_flv():
     assert args[args.index("-c") + 1] == "copy" and args[-3:] == ["-flvflags", "no_duration_filesize", "pipe:1"]
 
 
+def test_a_spool_path_the_tee_output_cannot_take_is_refused(tmp_path):
+    assert relay_args("/tmp/in.flv", tmp_path / "spool")[-2] == "tee"
+    with pytest.raises(ValueError):
+        relay_args("/tmp/in.flv", tmp_path / "a|b")
+
+
 @pytest.fixture
 def relays():
     """Relays started by a test, stopped after it whatever happened."""
@@ -144,8 +152,11 @@ def test_feed_hands_over_the_head_and_then_the_rest_exactly_once(flv_file, relay
     with os.fdopen(read_fd, "rb") as received, os.fdopen(write_fd, "wb") as sink:
         relay.feed(sink)
         got = received.read()  # until the relay ends and the pump closes the sink
-    # From the first picture on (audio the file has before it is dropped), nothing lost or doubled.
-    assert got == flv_from_keyframe(whole) and got.startswith(flv_from_keyframe(head))
+    # From the first picture on (audio the file has before it is dropped), nothing lost or doubled;
+    # the end-of-sequence tag ffmpeg ends the file with is left out (a spool file ends with one).
+    end_of_sequence = whole[-20:]
+    assert end_of_sequence[0] == 9 and end_of_sequence[11:13] == bytes([KEY << 4 | AVC, 2])
+    assert got == flv_from_keyframe(whole)[:-20] and got.startswith(flv_from_keyframe(head))
     assert len(got) < len(whole)
 
 
@@ -193,3 +204,75 @@ def test_a_consumer_starts_at_the_first_picture_with_the_codec_setup_kept():
     assert flv_from_keyframe(joined) == joined  # no picture yet: nothing to cut at
     partial = HEADER + AVC_HEADER + AUDIO + AVC_KEYFRAME[:15]  # the keyframe still arriving
     assert flv_from_keyframe(partial) == HEADER + AVC_HEADER + AVC_KEYFRAME[:15]
+
+
+def media_tags(data: bytes) -> list[tuple[int, float, bytes]]:
+    """(kind, time, body) of every audio and coded video tag: what a decoder gets."""
+    found = []
+    for offset, kind in tag_offsets(data):
+        size = int.from_bytes(data[offset + 1:offset + 4], "big")
+        body = data[offset + 11:offset + 11 + size]
+        if kind == 8 and body[1:2] == b"\x01" or kind == 9 and body[1:2] == b"\x01":
+            found.append((kind, tag_time(data, offset), body))
+    return found
+
+
+HOST = """
+import os, sys, time
+from pathlib import Path
+from workers.relay import PullRelay
+relay = PullRelay(sys.argv[1], spool=Path(sys.argv[2]))
+relay.feed(open(os.devnull, "wb"))
+print(relay.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_spooling_relay_outlives_its_host_and_the_next_host_resumes_from_its_spool(tmp_path):
+    """A host (a real process) runs a spooling relay and is killed -9 mid-stream: the relay goes on
+    writing its spool, and the next host adopts it and gets every tag from the keyframe at or
+    before where it resumes, through the files the relay writes after that, exactly once."""
+    ffmpeg = require_tool("ffmpeg")
+    source = tmp_path / "six-seconds.flv"
+    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
+                    "-t", "6", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac",
+                    "-f", "flv", str(source)], check=True, timeout=60)
+    whole = subprocess.run(relay_args(str(source)), capture_output=True, check=True, timeout=30).stdout
+    fifo, spool = tmp_path / "ingest", tmp_path / "spool"
+    os.mkfifo(fifo)
+    host = subprocess.Popen([sys.executable, "-c", HOST, str(fifo), str(spool)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    data = source.read_bytes()
+    half = len(data) // 2
+    with open(fifo, "wb") as ingest:
+        ingest.write(data[:half])
+        ingest.flush()
+        relay_pid = int(host.stdout.readline())
+        assert wait_for(lambda: len(list(spool.glob("*.flv"))) >= 2, 10, "the spool to fill")
+        host.kill()
+        host.wait()
+        host.stdout.close()
+        assert PullRelay.adopt(spool, "rtmp://elsewhere/live/x", 2.5) is None  # not this stream's
+        adopted = PullRelay.adopt(spool, str(fifo), 2.5)
+        assert adopted is not None
+        relay, start = adopted
+        assert relay.pid == relay_pid and relay.running()
+        ingest.write(data[half:])  # the relay outlived its host: it still reads the publisher
+    read_fd, write_fd = os.pipe()
+    try:
+        with os.fdopen(read_fd, "rb") as received, os.fdopen(write_fd, "wb") as sink:
+            relay.feed(sink)
+            got = received.read()  # until the relay ends and the tail has read the spool
+    finally:
+        relay.stop()
+    # This relay read a FIFO, the reference run a file: their times may differ by a constant.
+    keyframes = [time for kind, time, body in media_tags(whole) if kind == 9 and body[0] >> 4 == KEY]
+    shift = start - min(keyframes, key=lambda time: abs(time - start))
+    assert abs(shift) < 0.05 and 1.5 < start <= 2.5
+    frames = [(round(time - shift, 3), body) for kind, time, body in media_tags(got) if kind == 9]
+    assert frames[0][0] == round(start - shift, 3) and media_tags(got)[0][0] == 9
+    # Every picture from that keyframe to the end, once, in order (times may round apart by 1 ms).
+    assert [body for _, body in frames] == [body for kind, time, body in media_tags(whole)
+                                            if kind == 9 and time >= start - shift - 0.001]
+    assert not spool.exists()

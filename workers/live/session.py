@@ -14,7 +14,7 @@ from dataclasses import replace
 import math
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -42,6 +42,7 @@ from app.streams import services as streams
 from workers.context import app_context
 from workers.live.ffmpeg_process import FfmpegRun
 from workers.live.headroom import HeadroomWatch
+from workers.live.resume import resume_point, write_origin
 from workers.live.stats import encoder_stats, rung_kbps, write_stats
 from workers.live.thumbnails import LiveThumbnail
 from workers.live.upgrade import RETRY_AFTER, AddedRungs
@@ -104,6 +105,8 @@ class SessionRunner(threading.Thread):
         self.playable = threading.Event()
         self.announced_playable = False
         self.hook_told = False
+        self.adoption_tried = False
+        self.skip = 0.0  # seconds the next run decodes before its output starts (see adopt_relay)
         self.master_done = False
         self.step = 0
         self.restarts = 0
@@ -202,6 +205,7 @@ class SessionRunner(threading.Thread):
         self.pull = pull_url(config, self.internal_name, session.ingest_url)
         self.out = hls_dir(config, self.internal_name)
         self.work = work_dir(config, self.internal_name)
+        self.spool = self.work / "spool"
         self.thumbnail = LiveThumbnail(self.channel_id, self.work / "thumb.jpg")
         self.mirror = live_mirror(config)
         self.announce_failed = False
@@ -303,7 +307,7 @@ class SessionRunner(threading.Thread):
         feeds the next ffmpeg, so neither the probe nor a wait for the next keyframe costs the
         recording its first seconds."""
         self.drop_relay()
-        relay = PullRelay(self.pull)
+        relay = self.adopt_relay() or PullRelay(self.pull, spool=self.spool)
         if not self.hook_told:
             self.hook_told = True
             self.tell_hook(relay)
@@ -316,6 +320,35 @@ class SessionRunner(threading.Thread):
             return None
         self.relay = relay
         return source
+
+    def adopt_relay(self) -> PullRelay | None:
+        """The spooling relay of a host killed while it ran this session, if it still pulls: the
+        next run starts where that host's output ended (workers.live.resume), from the spool."""
+        if self.adoption_tried:
+            return None
+        self.adoption_tried = True
+        resume_at = resume_point(self.out, self.work)
+        adopted = PullRelay.adopt(self.spool, self.pull, resume_at)
+        if adopted is None:
+            return None
+        relay, start = adopted
+        self.hook_told = True  # the publisher has long been released
+        self.skip = max(0.0, resume_at - start) if resume_at is not None else 0.0
+        log.info("session %s (%s): adopted the running relay (pid %s) of a host that died; resuming "
+                 "at source time %s from its keyframe at %.3f s", self.session_id, self.internal_name,
+                 relay.pid, f"{resume_at:.3f} s" if resume_at is not None else "unknown (its newest file)",
+                 start)
+        return relay
+
+    def note_origin(self, passthrough: bool, skip: float) -> Callable[[float], None]:
+        """What a run's relay calls with the keyframe it starts the run at: the run's origin, noted
+        for the host that may adopt the relay (a passthrough keeps the source's times)."""
+        def noted(keyframe: float) -> None:
+            try:
+                write_origin(self.work, 0.0 if passthrough else keyframe + skip)
+            except OSError as error:
+                log.warning("session %s: cannot note the run's origin (%s)", self.session_id, error)
+        return noted
 
     def tell_hook(self, relay: PullRelay) -> None:
         """Let the publish hook (app.streams.services.place_session) release the publisher once
@@ -349,7 +382,7 @@ class SessionRunner(threading.Thread):
         """What the next ffmpeg reads: the probe's pull when there is one, else a new pull; either
         way through a relay, which starts it at a video keyframe (see PullRelay.feed)."""
         relay, self.relay = self.relay, None
-        return "pipe:0", relay if relay is not None else PullRelay(self.pull)
+        return "pipe:0", relay if relay is not None else PullRelay(self.pull, spool=self.spool)
 
     # --- output --------------------------------------------------------------------------------
 
@@ -365,6 +398,8 @@ class SessionRunner(threading.Thread):
         self.rungs = [passthrough_rung(source)] if passthrough else list(assignment.plan.rungs)
         copy_audio = source.audio_codec in (None, "aac")
         input_url, relay = self.take_input()
+        skip, self.skip = (0.0 if passthrough else self.skip), 0.0
+        relay.on_start = self.note_origin(passthrough, skip)
         if self.low_latency:
             plans = [source_time_part_plan(rung.fps) if passthrough else part_plan(rung.fps)
                      for rung in self.rungs]
@@ -381,7 +416,7 @@ class SessionRunner(threading.Thread):
             else:
                 args = ll_transcode_args(input_url, self.rungs, plans, fds, encoder=self.host.encoder,
                                          preset=assignment.plan.preset, has_audio=source.has_audio,
-                                         source_fps=source.fps,
+                                         source_fps=source.fps, skip=skip,
                                          thumbnail_path=str(self.thumbnail.jpeg_path))
             try:
                 self.run_ = FfmpegRun(args, pass_fds=tuple(fds), relay=relay)
