@@ -200,6 +200,30 @@ def _runs_relay(pid: int, spool: Path) -> bool:
         arg.endswith(f"]{spool}/%08d.flv".encode()) for arg in args)
 
 
+def _spooling_pid(spool: Path) -> int | None:
+    """The pid of the relay that spools into `spool`, if one runs."""
+    try:
+        pid = int(json.loads((spool / RELAY_FILE).read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return pid if _runs_relay(pid, spool) else None
+
+
+def _stop_spooling(spool: Path, wait: float = 2.0) -> None:
+    """Kill the relay spooling into `spool`, if any (a relay nobody adopted: two would write the
+    same file names)."""
+    pid = _spooling_pid(spool)
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        return
+    deadline = time.monotonic() + wait
+    while _runs_relay(pid, spool) and time.monotonic() < deadline:
+        time.sleep(0.01)  # not our child: init reaps it
+
+
 class _Pipe:
     """The relay ffmpeg's stdout."""
 
@@ -284,7 +308,12 @@ class PullRelay:
     """
 
     def __init__(self, pull_url: str, spool: Path | None = None) -> None:
+        if spool is not None and TEE_SPECIAL & set(str(spool)):
+            log.warning("not spooling to %s (a character ffmpeg's tee output cannot take): a live "
+                        "host killed will lose what its publisher sends until the next one pulls", spool)
+            spool = None
         if spool is not None:
+            _stop_spooling(spool)
             shutil.rmtree(spool, ignore_errors=True)
             spool.mkdir(parents=True)
         # A spooling relay is not killed with its host: that is what it is for.
@@ -321,12 +350,12 @@ class PullRelay:
         the last file whose first keyframe is at or before `resume_at` (the source time the
         dead host's output reached; None: unknown, the newest file). Returns the relay and the
         time of the keyframe it starts at, or None when there is no such relay."""
+        pid = _spooling_pid(spool)
         try:
-            info = json.loads((spool / RELAY_FILE).read_text())
-            pid = int(info["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
+            pull = json.loads((spool / RELAY_FILE).read_text()).get("pull")
+        except (OSError, ValueError, AttributeError):
             return None
-        if info.get("pull") != pull_url or not _runs_relay(pid, spool):
+        if pid is None or pull != pull_url:
             return None
         starts = [(number, first_keyframe_time(spool / SPOOL_FILE.format(number)))
                   for number in _spool_files(spool)]
@@ -530,14 +559,8 @@ class PullRelay:
             if self.process.poll() is None:
                 self.process.kill()
             self.process.wait()
-        elif self.running():
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            deadline = time.monotonic() + 2
-            while self.running() and time.monotonic() < deadline:
-                time.sleep(0.01)  # not our child: it is reaped by init
+        elif self.spool is not None:
+            _stop_spooling(self.spool)
         if self._pump is not None:
             self._pump.join(timeout=5)
         self._source.close()

@@ -2,6 +2,7 @@
 file (it takes any ffmpeg input), from a FIFO nobody writes to, and from a silent TCP server."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 
 from tests.conftest import wait_for
 from tests.e2e.conftest import ROOT, require_tool
-from workers.relay import PullRelay, flv_from_keyframe, flv_has_keyframe, relay_args, tag_time
+from workers.relay import PullRelay, _runs_relay, flv_from_keyframe, flv_has_keyframe, relay_args, tag_time
 
 AVC, HEVC, H263 = 7, 12, 2
 KEY, INTER = 1, 2
@@ -276,3 +277,30 @@ def test_a_spooling_relay_outlives_its_host_and_the_next_host_resumes_from_its_s
     assert [body for _, body in frames] == [body for kind, time, body in media_tags(whole)
                                             if kind == 9 and time >= start - shift - 0.001]
     assert not spool.exists()
+
+
+def test_a_spool_path_the_tee_cannot_take_means_no_spool_not_no_stream(flv_file, tmp_path):
+    relay = PullRelay(str(flv_file), spool=tmp_path / "odd:name")
+    try:
+        assert relay.spool is None and relay.head(wait=10).startswith(b"FLV")
+    finally:
+        relay.stop()
+    assert not (tmp_path / "odd:name").exists()
+
+
+def test_a_new_relay_stops_the_one_nobody_adopted_before_it_takes_the_spool(tmp_path):
+    fifo, spool = tmp_path / "ingest", tmp_path / "spool"
+    os.mkfifo(fifo)  # nobody writes: the relay waits, as for a publisher that never came
+    host = subprocess.Popen([sys.executable, "-c", HOST, str(fifo), str(spool)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    orphan = int(host.stdout.readline())
+    host.kill()
+    host.wait()
+    host.stdout.close()
+    assert _runs_relay(orphan, spool)  # it outlived its host
+    relay = PullRelay(str(fifo), spool=spool)
+    try:
+        assert not _runs_relay(orphan, spool)  # stopped (a zombie has no command line)
+        assert json.loads((spool / "relay.json").read_text())["pid"] == relay.pid
+    finally:
+        relay.stop()
