@@ -6,8 +6,10 @@ Procfile process under supervisord, its own Redis, random ports; Redis and Postg
 for the test database need to answer as for `make test`), keeps one creator live through an
 OBS-like publisher that reconnects after 2 s, injects each fault in turn and measures, from a
 viewer polling the first rendition through nginx, the longest wait for a new part
-(`<fault>_viewing_gap_s=`) and, from the recording's playlist, wall time less media recorded
-(`<fault>_recording_lost_s=`; a publisher that had to reconnect counts its own absence too).
+(`<fault>_viewing_gap_s=`) and the publisher's frames missing from the recording (its frames
+carry their number; `<fault>_recording_lost_s=`, in seconds). Where the publisher had to
+reconnect, its file starts again at frame 0, so that loss is wall time less media recorded, its
+own absence included.
 Prints `worst_viewing_gap_s=` and `worst_recording_loss_s=` last. The suite's assertions still
 apply: a fault over its bound fails the run (exit 1), figures printed all the same.
 """
