@@ -3,8 +3,8 @@
 Run against the box `make run` started (site on :8080, RTMP on :1935):
 
     .venv/bin/python bench/latency.py [--classic] [--player hls|shaka|site] [--seconds 60]
-                                      [--url http://127.0.0.1:8080] [--rtmp rtmp://127.0.0.1:1935/live]
-                                      [--channel bench_latency]
+                                      [--join-after 0] [--url http://127.0.0.1:8080]
+                                      [--rtmp rtmp://127.0.0.1:1935/live] [--channel bench_latency]
 
 By default the bench channel streams in low latency (LL-HLS: ~0.33 s parts, blocking playlist
 reload); `--classic` switches it to normal latency (classic HLS, 1 s segments, no parts) first,
@@ -224,6 +224,9 @@ def main() -> None:
     parser.add_argument("--rtmp", default="rtmp://127.0.0.1:1935/live")
     parser.add_argument("--channel", default="bench_latency")
     parser.add_argument("--warmup", type=int, default=15, help="seconds of playback before measuring")
+    parser.add_argument("--join-after", type=float, default=0.0,
+                        help="seconds after the stream goes live before the player joins (default 0: at once; "
+                             "most viewers join a stream already running)")
     parser.add_argument("--classic", action="store_true",
                         help="classic HLS with 1 s segments and no parts, for comparison")
     parser.add_argument("--player", choices=PLAYERS, default="hls",
@@ -243,6 +246,7 @@ def main() -> None:
     publisher = publish(args.rtmp, key, args.seconds + args.warmup + 60)
     try:
         status = wait_live(args.url, args.channel)
+        time.sleep(args.join_after)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                         args=["--no-sandbox", "--disable-gpu", "--disable-quic",
