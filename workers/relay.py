@@ -50,6 +50,11 @@ FLV_HEADER = 13            # ffmpeg's FLV header (9 bytes) and PreviousTagSize0
 TEE_SPECIAL = set("[]|:;,\\'=")
 
 
+def tee_safe(path: Path) -> bool:
+    """Whether ffmpeg's tee output list can name `path`."""
+    return not TEE_SPECIAL & set(str(path))
+
+
 def relay_args(pull_url: str, spool: Path | None = None) -> list[str]:
     """The relay's ffmpeg: the stream as FLV on stdout and, with `spool`, also in files there
     (`onfail=ignore`: when the reader of stdout dies, the spool goes on alone)."""
@@ -59,7 +64,7 @@ def relay_args(pull_url: str, spool: Path | None = None) -> list[str]:
 def _relay_output(spool: Path | None) -> list[str]:
     if spool is None:
         return ["-f", "flv", "-flvflags", "no_duration_filesize", "pipe:1"]
-    if TEE_SPECIAL & set(str(spool)):
+    if not tee_safe(spool):
         raise ValueError(f"a spool path ffmpeg's tee cannot take: {spool}")
     pipe = "[f=flv:flvflags=no_duration_filesize:onfail=ignore]pipe:1"
     files = (f"[f=segment:segment_format=flv:segment_time={SPOOL_CUT}:"
@@ -200,21 +205,23 @@ def _runs_relay(pid: int, spool: Path) -> bool:
         arg.endswith(f"]{spool}/%08d.flv".encode()) for arg in args)
 
 
-def _spooling_pid(spool: Path) -> int | None:
-    """The pid of the relay that spools into `spool`, if one runs."""
+def _spooling(spool: Path) -> tuple[int, str] | None:
+    """(pid, pull URL) of the relay that spools into `spool`, if one runs."""
     try:
-        pid = int(json.loads((spool / RELAY_FILE).read_text())["pid"])
+        info = json.loads((spool / RELAY_FILE).read_text())
+        pid, pull = int(info["pid"]), str(info["pull"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return pid if _runs_relay(pid, spool) else None
+    return (pid, pull) if _runs_relay(pid, spool) else None
 
 
 def _stop_spooling(spool: Path, wait: float = 2.0) -> None:
     """Kill the relay spooling into `spool`, if any (a relay nobody adopted: two would write the
     same file names)."""
-    pid = _spooling_pid(spool)
-    if pid is None:
+    found = _spooling(spool)
+    if found is None:
         return
+    pid = found[0]
     try:
         os.kill(pid, signal.SIGKILL)
     except OSError:
@@ -277,7 +284,6 @@ class SpoolTail:
             chunk, self.strip = chunk[dropped:], self.strip - dropped
         if chunk:
             return chunk
-        running = self.running()
         # The relay closes a file before it opens the next: once the next exists, this one is whole.
         if (self.spool / SPOOL_FILE.format(self.index + 1)).exists():
             rest = self.file.read()
@@ -286,7 +292,7 @@ class SpoolTail:
             self.file.close()
             self.file, self.index, self.strip = None, self.index + 1, FLV_HEADER
             return b""
-        if not running:
+        if not self.running():
             return self.file.read() or None
         return b""
 
@@ -308,7 +314,7 @@ class PullRelay:
     """
 
     def __init__(self, pull_url: str, spool: Path | None = None) -> None:
-        if spool is not None and TEE_SPECIAL & set(str(spool)):
+        if spool is not None and not tee_safe(spool):
             log.warning("not spooling to %s (a character ffmpeg's tee output cannot take): a live "
                         "host killed will lose what its publisher sends until the next one pulls", spool)
             spool = None
@@ -350,13 +356,10 @@ class PullRelay:
         the last file whose first keyframe is at or before `resume_at` (the source time the
         dead host's output reached; None: unknown, the newest file). Returns the relay and the
         time of the keyframe it starts at, or None when there is no such relay."""
-        pid = _spooling_pid(spool)
-        try:
-            pull = json.loads((spool / RELAY_FILE).read_text()).get("pull")
-        except (OSError, ValueError, AttributeError):
+        found = _spooling(spool)
+        if found is None or found[1] != pull_url:
             return None
-        if pid is None or pull != pull_url:
-            return None
+        pid = found[0]
         starts = [(number, first_keyframe_time(spool / SPOOL_FILE.format(number)))
                   for number in _spool_files(spool)]
         starts = [(number, start) for number, start in starts if start is not None]
