@@ -214,6 +214,40 @@ def test_player_goes_live_plays_and_goes_offline_without_reload(player_server, b
     assert errors == []
 
 
+def test_an_offline_page_plays_as_soon_as_the_stream_is_announced(player_server, browser, media_root,
+                                                                   tmp_path):
+    """The "live" push over the chat socket starts the player on a page still showing the offline
+    card, whose own poll comes only every 3 s (and may not have seen "starting" yet)."""
+    base, app = player_server
+    with app.app_context():
+        user = make_user("pusher")
+        slug, channel_id = user.channel.slug, user.channel.id
+    ready = tmp_path / "ladder"
+    ffmpeg = start_ladder(ready)
+    context = open_context(browser, base, "light", 390)
+    try:
+        wait_for(lambda: (ready / "master.m3u8").exists() and (ready / "v2" / "seg2.m4s").exists(), 20,
+                 "the first segments")
+        page = context.new_page()
+        page.goto(f"{base}/c/{slug}")
+        assert page.get_by_text("pusher is offline").is_visible()
+        time.sleep(0.5)  # the page's first poll has been answered: the next one is 2.5 s away
+        with app.app_context():
+            key = channels.rotate_stream_key(db.session.get(Channel, channel_id))
+            session = streams.go_live(key, ingest="nginx", client_id="8")
+            (media_root / "hls").mkdir(exist_ok=True)
+            (media_root / "hls" / session.internal_name).symlink_to(ready, target_is_directory=True)
+            announced = time.monotonic()
+            assert streams.mark_playable(session.id, 0)
+        page.locator("video").wait_for(state="visible", timeout=5_000)
+        assert time.monotonic() - announced < 1.5, "the page waited for its next poll"
+        assert page.locator("[data-status-pill]").inner_text() == "Live"
+    finally:
+        ffmpeg.kill()
+        ffmpeg.wait(5)
+        context.close()
+
+
 def test_dashboard_live_panel_screenshots(player_server, browser, screenshot_dir, monkeypatch):
     base, app = player_server
     with app.app_context():

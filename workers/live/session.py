@@ -163,6 +163,12 @@ class SessionRunner(threading.Thread):
     def poke(self) -> None:
         self.poked.set()
 
+    def became_playable(self) -> None:
+        """The packager's word that every rendition has a whole segment: the loop announces the
+        stream at once instead of at its next look (up to TICK later)."""
+        self.playable.set()
+        self.poked.set()
+
     def pause(self, seconds: float) -> None:
         """Sleep, but wake at once when the session changes or the runner must stop."""
         self.poked.wait(seconds)
@@ -408,7 +414,7 @@ class SessionRunner(threading.Thread):
                                     record=self.record, announce=self.announce, mirror=self.mirror,
                                     segment_min=1.0 if passthrough else None, fixed_gop=not passthrough,
                                     closed_captions=source.closed_captions, guard=self.lease.valid,
-                                    on_playable=self.playable.set)
+                                    on_playable=self.became_playable)
             fds = ladder.open_pipes()
             if passthrough:
                 args = ll_passthrough_args(input_url, plans[0], fds[0], has_audio=source.has_audio,

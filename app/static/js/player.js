@@ -77,9 +77,10 @@
 
   function beat() { check("POST"); }
 
-  // Pushed over the chat socket when the stream becomes playable: ask now, not at the next poll.
+  // Pushed over the chat socket when the stream becomes playable: ask now, not at the next poll
+  // (also from the offline card, whose poll is slower and may not have seen "starting" yet).
   document.addEventListener("cascade:stream-live", function () {
-    if (!current && starting) check();
+    if (current === null) check();
   });
 
   function apply(status) {
