@@ -85,7 +85,8 @@ class Config:
     # encoder that reconnects by itself does not put it back on air; the creator can lift it.
     STOP_COOLDOWN_SECONDS = int(os.environ.get("STOP_COOLDOWN_SECONDS", "300"))
     # The live host of this machine (workers.live): its id (default: host name and pid), the
-    # cores it may use (default: all of them), and hardware encoder sessions where NVENC works.
+    # cores it may use (default: all of them), and hardware encoder sessions where a GPU encoder
+    # (NVENC, Quick Sync or VAAPI) passes its trial encode.
     LIVE_HOST_ID = os.environ.get("LIVE_HOST_ID") or None
     LIVE_HOST_CORES = float(os.environ.get("LIVE_HOST_CORES") or 0) or None
     LIVE_HW_SESSIONS = int(os.environ.get("LIVE_HW_SESSIONS", "3"))

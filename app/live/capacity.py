@@ -57,11 +57,14 @@ def megapixels_per_second(width: int, height: int, fps: float) -> float:
     return width * height * fps / 1e6
 
 
-def ladder_cost(source: Source, plan: HeadroomPlan, model: CostModel, *, gpu: bool = False) -> float:
+def ladder_cost(source: Source, plan: HeadroomPlan, model: CostModel, *, gpu: bool = False,
+                cpu_decode: bool = False) -> float:
     """CPU cores one ffmpeg needs for `plan`: the decode and every rung's encode (on a GPU, the
-    CPU only feeds it)."""
+    CPU only feeds it, and decodes the source where the GPU encoder takes uploaded pictures:
+    Quick Sync and VAAPI)."""
     if gpu:
-        return 0.05 + AUDIO_ENCODE_COST * len(plan.rungs)
+        decode = model.decode * megapixels_per_second(source.width, source.height, source.fps) if cpu_decode else 0.0
+        return 0.05 + decode + AUDIO_ENCODE_COST * len(plan.rungs)
     rate = model.encode.get(plan.preset, max(model.encode.values()))
     cost = model.decode * megapixels_per_second(source.width, source.height, source.fps)
     for rung in plan.rungs:
@@ -138,18 +141,20 @@ def after_falling_behind(source: Source, step: int, model: CostModel) -> Assignm
 
 
 def choose(source: Source, *, free_cores: float, model: CostModel, free_hw_sessions: int = 0,
-           gpu: bool = False) -> Assignment:
-    """The best rendition set for `source` that fits in what is free now."""
+           gpu: bool = False, cpu_decode: bool = False) -> Assignment:
+    """The best rendition set for `source` that fits in what is free now (`gpu`: the host has a
+    hardware encoder; `cpu_decode`: which takes pictures the CPU decoded)."""
     ladder = ladder_for(source)
     problem = passthrough_problem(source)
     steps = [plan for step in range(6) if (plan := lighter(ladder, step)) is not None]
 
     if gpu:
         fits_hw = [plan for plan in steps if len(plan.rungs) <= free_hw_sessions]
-        if fits_hw and ladder_cost(source, fits_hw[0], model, gpu=True) <= free_cores:
+        hw_cost = [ladder_cost(source, plan, model, gpu=True, cpu_decode=cpu_decode) for plan in fits_hw[:1]]
+        if hw_cost and hw_cost[0] <= free_cores:
             plan = fits_hw[0]
             mode = mode_of(source, plan)
-            return Assignment(mode, plan, ladder_cost(source, plan, model, gpu=True), len(plan.rungs),
+            return Assignment(mode, plan, hw_cost[0], len(plan.rungs),
                               f"Hardware encoding: {_names(plan)}." if mode == MODE_LADDER else
                               f"Hardware encoder sessions are busy, so a smaller ladder: {_names(plan)}.")
 

@@ -1,6 +1,13 @@
-"""Which H.264 encoder this machine can use, found by a one-frame trial encode (never assumed)."""
+"""Which H.264 encoder this machine can use, found by a one-frame trial encode (never assumed).
+
+NVIDIA's NVENC first, then Intel Quick Sync (QSV) and VAAPI (Intel and AMD) on each DRM render
+node, else libx264 on the CPU. Being compiled into ffmpeg proves nothing (Debian's ffmpeg has all
+three; a machine may have no driver, or a GPU without an encoder engine such as the H100): only a
+real encode of one frame does.
+"""
 from __future__ import annotations
 
+import glob
 import logging
 import subprocess
 from dataclasses import dataclass
@@ -9,43 +16,84 @@ from functools import lru_cache
 log = logging.getLogger(__name__)
 
 NVENC = "h264_nvenc"
+QSV = "h264_qsv"
+VAAPI = "h264_vaapi"
 X264 = "libx264"
-# Being compiled in proves nothing (no driver, or a GPU without an NVENC engine such as the
-# H100): only a real encode of one frame does.
-NVENC_TRIAL = ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "color=black:s=256x144",
-               "-frames:v", "1", "-c:v", NVENC, "-f", "null", "-"]
+RENDER_NODES = "/dev/dri/renderD*"  # the DRM render nodes VAAPI and QSV open
+TRIAL_SOURCE = ["-f", "lavfi", "-i", "color=black:s=256x144"]
 
 
 @dataclass(frozen=True)
 class Encoder:
-    name: str  # "h264_nvenc" or "libx264"
+    name: str  # NVENC, QSV, VAAPI or X264
+    device: str | None = None  # the render node QSV and VAAPI open (/dev/dri/renderD128)
 
     @property
     def is_gpu(self) -> bool:
-        return self.name == NVENC
+        return self.name != X264
+
+    @property
+    def uploads(self) -> bool:
+        """Frames are decoded on the CPU and uploaded to the GPU once (QSV, VAAPI): any source
+        decodes, whatever the GPU's decoder supports. NVENC decodes on the GPU instead."""
+        return self.name in (QSV, VAAPI)
+
+    def device_args(self) -> list[str]:
+        """Global options that open the GPU for the filter graph (before the input)."""
+        if self.name == VAAPI:
+            return ["-init_hw_device", f"vaapi=gpu:{self.device}", "-filter_hw_device", "gpu"]
+        if self.name == QSV:
+            # QSV on Linux runs on a VAAPI device of the same render node.
+            return ["-init_hw_device", f"vaapi=va:{self.device}", "-init_hw_device", "qsv=gpu@va",
+                    "-filter_hw_device", "gpu"]
+        return []
+
+    def upload_filter(self) -> str:
+        """The filter that takes CPU frames to the GPU (QSV wants a pool of extra surfaces)."""
+        return "format=nv12,hwupload=extra_hw_frames=16" if self.name == QSV else "format=nv12,hwupload"
 
 
-def nvenc_works(ffmpeg: str = "ffmpeg", timeout: float = 20.0) -> bool:
+def trial_args(encoder: Encoder) -> list[str]:
+    """ffmpeg's arguments for encoding one frame with `encoder`, as the live ladder would."""
+    if encoder.uploads:
+        return ["-hide_banner", "-loglevel", "error", *encoder.device_args(), *TRIAL_SOURCE,
+                "-vf", encoder.upload_filter(), "-frames:v", "1", "-c:v", encoder.name, "-f", "null", "-"]
+    return ["-hide_banner", "-loglevel", "error", *TRIAL_SOURCE, "-frames:v", "1", "-c:v", encoder.name,
+            "-f", "null", "-"]
+
+
+def works(encoder: Encoder, ffmpeg: str = "ffmpeg", timeout: float = 20.0) -> bool:
+    """Whether a one-frame trial encode with `encoder` succeeds here."""
+    where = f" on {encoder.device}" if encoder.device else ""
     try:
-        result = subprocess.run([ffmpeg, *NVENC_TRIAL], capture_output=True, timeout=timeout,
+        result = subprocess.run([ffmpeg, *trial_args(encoder)], capture_output=True, timeout=timeout,
                                 stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        log.info("NVENC trial encode did not run (%s); using libx264", exc)
+        log.info("%s trial encode%s did not run (%s)", encoder.name, where, exc)
         return False
     if result.returncode != 0:
         reason = result.stderr.decode(errors="replace").strip().splitlines()
-        log.info("NVENC trial encode failed (%s); using libx264", reason[-1] if reason else "no output")
+        log.info("%s trial encode%s failed (%s)", encoder.name, where, reason[-1] if reason else "no output")
         return False
     return True
 
 
-def choose_encoder(nvenc_ok: bool) -> Encoder:
-    return Encoder(NVENC if nvenc_ok else X264)
+def candidates(render_nodes: list[str]) -> list[Encoder]:
+    """The hardware encoders to try, best first: NVENC, then QSV and VAAPI on each render node."""
+    found = [Encoder(NVENC)]
+    for node in render_nodes:
+        found += [Encoder(QSV, node), Encoder(VAAPI, node)]
+    return found
+
+
+def first_working(encoders: list[Encoder], ffmpeg: str = "ffmpeg") -> Encoder:
+    """The first of `encoders` whose trial encode works, else libx264."""
+    return next((hw for hw in encoders if works(hw, ffmpeg)), Encoder(X264))
 
 
 @lru_cache(maxsize=None)
 def detect_encoder(ffmpeg: str = "ffmpeg") -> Encoder:
     """The encoder for this process, probed once and cached."""
-    encoder = choose_encoder(nvenc_works(ffmpeg))
-    log.info("H.264 encoder: %s", encoder.name)
-    return encoder
+    chosen = first_working(candidates(sorted(glob.glob(RENDER_NODES))), ffmpeg)
+    log.info("H.264 encoder: %s%s", chosen.name, f" on {chosen.device}" if chosen.device else "")
+    return chosen

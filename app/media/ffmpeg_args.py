@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Sequence
 
-from .encoder import NVENC, X264, Encoder
+from .encoder import NVENC, QSV, VAAPI, X264, Encoder
 from .ladder import DEFAULT_PRESET, Rung
 
 # Classic HLS (a channel's "normal latency" mode): 1 s segments of one GOP each, which players
@@ -28,8 +28,12 @@ FFMPEG_MASTER_NAME = "master.ffmpeg.m3u8"
 PLAYLIST_NAME = "index.m3u8"
 THUMBNAIL_WIDTH = 640
 THUMBNAIL_SECONDS = 30
-# x264 preset names map onto NVENC's p1 (fastest) .. p7 (best).
+# x264 preset names map onto NVENC's p1 (fastest) .. p7 (best), and onto Quick Sync's (whose
+# fastest is veryfast). VAAPI has no presets.
 NVENC_PRESETS = {"veryfast": "p4", "superfast": "p2", "ultrafast": "p1"}
+QSV_PRESETS = {"veryfast": "faster", "superfast": "veryfast", "ultrafast": "veryfast"}
+# The GPU's scaler per hardware encoder (frames stay on the GPU from decode or upload to encode).
+GPU_SCALERS = {NVENC: "scale_cuda={w}:{h}", QSV: "scale_qsv=w={w}:h={h}", VAAPI: "scale_vaapi=w={w}:h={h}"}
 
 
 def gop_frames(rung: Rung) -> int:
@@ -38,7 +42,7 @@ def gop_frames(rung: Rung) -> int:
 
 
 def input_args(input_url: str, encoder: Encoder, *, live: bool = True) -> list[str]:
-    args = []
+    args = encoder.device_args()
     if encoder.name == NVENC:
         # Decode on the GPU and keep frames there for scale_cuda.
         args += ["-hwaccel", "cuda", "-hwaccel_output_format", "cuda"]
@@ -59,7 +63,7 @@ def thumbnail_filter(encoder: Encoder, every: int = THUMBNAIL_SECONDS) -> str:
     # worker's relay): so every pick takes the frame after it too, which releases it at once.
     select = (f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{every})"
               "+eq(mod(selected_n\\,2)\\,1)*eq(n-prev_selected_n\\,1)'")
-    download = "hwdownload,format=nv12," if encoder.name == NVENC else ""
+    download = "hwdownload,format=nv12," if encoder.is_gpu else ""
     # Full-range yuv420p is what mjpeg wants, without swscale's "deprecated pixel format" warning.
     return f"{select},{download}scale={THUMBNAIL_WIDTH}:-2:out_range=full,format=yuv420p"
 
@@ -70,13 +74,14 @@ def filter_graph(rungs: Sequence[Rung], encoder: Encoder, source_fps: float | No
     `keep_rate`) chain per rung."""
     branches = len(rungs) + (1 if thumbnail else 0)
     labels = "".join(f"[s{i}]" for i in range(len(rungs))) + ("[st]" if thumbnail else "")
-    parts = [f"[0:v:0]split={branches}{labels}"]
+    upload = f"{encoder.upload_filter()}," if encoder.uploads else ""
+    parts = [f"[0:v:0]{upload}split={branches}{labels}"]
     for i, rung in enumerate(rungs):
         chain = []
         if not keep_rate and (source_fps is None or rung.fps < source_fps - 0.01):
             chain.append(f"fps={rung.fps}")
-        if encoder.name == NVENC:
-            chain.append(f"scale_cuda={rung.width}:{rung.height}")
+        if encoder.is_gpu:
+            chain.append(GPU_SCALERS[encoder.name].format(w=rung.width, h=rung.height))
         else:
             chain += [f"scale={rung.width}:{rung.height}", "setsar=1", "format=yuv420p"]
         parts.append(f"[s{i}]{','.join(chain)}[v{i}]")
@@ -86,9 +91,16 @@ def filter_graph(rungs: Sequence[Rung], encoder: Encoder, source_fps: float | No
 
 
 def video_codec_args(rungs: Sequence[Rung], encoder: Encoder, preset: str) -> list[str]:
+    # Every GPU encoder: no B-frames, each keyframe an IDR (-idr_interval 0: every GOP opens
+    # with one; forced keyframes become IDRs too), one frame in flight (latency).
     if encoder.name == NVENC:
         args = ["-c:v", NVENC, "-preset", NVENC_PRESETS.get(preset, "p4"), "-tune", "ll",
                 "-rc", "cbr", "-bf", "0", "-no-scenecut", "1", "-forced-idr", "1"]
+    elif encoder.name == QSV:
+        args = ["-c:v", QSV, "-preset", QSV_PRESETS.get(preset, "faster"), "-look_ahead", "0",
+                "-bf", "0", "-idr_interval", "0", "-forced_idr", "1", "-async_depth", "1"]
+    elif encoder.name == VAAPI:
+        args = ["-c:v", VAAPI, "-rc_mode", "VBR", "-bf", "0", "-idr_interval", "0", "-async_depth", "1"]
     else:
         args = ["-c:v", X264, "-preset", preset, "-tune", "zerolatency", "-profile:v", "high",
                 "-sc_threshold", "0", "-bf", "0"]

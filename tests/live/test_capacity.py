@@ -51,6 +51,12 @@ def test_a_faster_preset_costs_less_and_an_unknown_one_is_priced_as_the_dearest(
 def test_on_a_gpu_the_cpu_only_feeds_the_encoder():
     full = lighter(ladder_for(HD), 0)
     assert ladder_cost(HD, full, MODEL, gpu=True) == pytest.approx(0.05 + 3 * 0.01)
+    # Quick Sync and VAAPI take pictures the CPU decoded: the decode is the CPU's.
+    decode = MODEL.decode * 1280 * 720 * 30 / 1e6
+    assert ladder_cost(HD, full, MODEL, gpu=True, cpu_decode=True) == pytest.approx(0.05 + decode + 3 * 0.01)
+    assert choose(HD, free_cores=0.05 + decode, model=MODEL, free_hw_sessions=3, gpu=True,
+                  cpu_decode=True).mode != "ladder"  # the decode does not fit
+    assert choose(HD, free_cores=1.0, model=MODEL, free_hw_sessions=3, gpu=True, cpu_decode=True).mode == "ladder"
 
 
 @pytest.mark.parametrize("source, cost", [

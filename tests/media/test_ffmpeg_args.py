@@ -103,6 +103,37 @@ def test_nvenc_decodes_and_scales_on_the_gpu():
     assert value_after(args, "-g:v:0") == "30"
 
 
+@pytest.mark.parametrize("name, scaler, preset", [("h264_qsv", "scale_qsv=w=1280:h=720", "veryfast"),
+                                                   ("h264_vaapi", "scale_vaapi=w=1280:h=720", None)])
+def test_quick_sync_and_vaapi_upload_once_and_scale_on_the_gpu(name, scaler, preset):
+    # No GPU here: the command is checked; the filters and options are ffmpeg's own (below).
+    args = build(encoder=Encoder(name, "/dev/dri/renderD128"), preset="superfast")
+    devices = [value for flag, value in zip(args, args[1:]) if flag == "-init_hw_device"]
+    assert devices[0] == "vaapi=" + ("va" if name == "h264_qsv" else "gpu") + ":/dev/dri/renderD128"
+    assert args.index("-filter_hw_device") < args.index("-i") and "-hwaccel" not in args
+    graph = value_after(args, "-filter_complex")
+    assert graph.startswith("[0:v:0]format=nv12,hwupload")  # decoded on the CPU, uploaded once
+    assert scaler in graph and "scale=1280" not in graph
+    assert "hwdownload,format=nv12" in graph  # the thumbnail comes back to system memory
+    assert value_after(args, "-c:v") == name and value_after(args, "-bf") == "0"
+    assert value_after(args, "-idr_interval") == "0" and value_after(args, "-async_depth") == "1"
+    assert (value_after(args, "-preset") if "-preset" in args else None) == preset
+    assert "-sc_threshold" not in args and value_after(args, "-g:v:0") == "30"
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_the_gpu_commands_name_filters_and_options_this_ffmpeg_has():
+    filters = subprocess.run(["ffmpeg", "-hide_banner", "-filters"], capture_output=True, text=True).stdout
+    for name in ("scale_cuda", "scale_qsv", "scale_vaapi", "hwupload", "hwdownload"):
+        assert f" {name} " in filters, name
+    for encoder, options in (("h264_qsv", ("-preset", "-look_ahead", "-idr_interval", "-forced_idr", "-async_depth")),
+                             ("h264_vaapi", ("-rc_mode", "-idr_interval", "-async_depth"))):
+        help_text = subprocess.run(["ffmpeg", "-hide_banner", "-h", f"encoder={encoder}"],
+                                   capture_output=True, text=True).stdout
+        for option in options:
+            assert f"{option} " in help_text, (encoder, option)
+
+
 def test_live_input_gives_up_on_a_stalled_publisher_but_files_do_not():
     assert value_after(build(), "-rw_timeout") == "10000000"
     assert "-rw_timeout" not in build(live_input=False)

@@ -88,7 +88,7 @@ class LiveHost:
             model = self._corrected()
             chosen = capacity.choose(source, free_cores=self.capacity.cores - cores, model=model,
                                      free_hw_sessions=self.capacity.hw_sessions - hw,
-                                     gpu=self.encoder.is_gpu)
+                                     gpu=self.encoder.is_gpu, cpu_decode=self.encoder.uploads)
             runner.assignment = chosen
             runner.cost = chosen.cost
             log.info("session %s: %s (%.2f of %.2f cores free; costs %.2f): %s", runner.session_id,
