@@ -149,7 +149,7 @@ def test_three_at_once_first_ladder_then_passthrough_and_freed_capacity_goes_to_
         wait_for(lambda: api(stack, "ladderfirst")["status"] == "reconnecting", 10, "the session to wait for a reconnect")
         left = time.monotonic()
         wait_for(lambda: reserved_cores(site) < 0.1, 5, "the ladder's capacity to be freed")
-        assert time.monotonic() - left < 3
+        assert time.monotonic() - left < 2  # the encoder stops at once; the heartbeat says so within 1 s
         publishers["nextladder"] = publisher(stack, source_file, keys["nextladder"], tmp_path / "4.log")
         nxt = wait_playing(stack, "nextladder")
         assert nxt["mode"] == "ladder", nxt

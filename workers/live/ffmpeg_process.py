@@ -82,7 +82,11 @@ class FfmpegRun:
         return self.process.poll()
 
     def stop(self, timeout: float = 8.0) -> int | None:
-        """SIGINT first (ffmpeg finishes the segment and writes ENDLIST), then SIGKILL the group."""
+        """End of input and SIGINT first (ffmpeg finishes the segment and writes ENDLIST), then
+        SIGKILL the group. The relay stops feeding first: ffmpeg blocked reading a quiet pipe
+        (the publisher has left) sees SIGINT only with the next byte, which took 2 s here."""
+        if self.relay is not None:
+            self.relay.detach()
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGINT)

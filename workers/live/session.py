@@ -535,12 +535,12 @@ class SessionRunner(threading.Thread):
             relay = self.run_.relay
             if keep_input and relay is not None and relay.alive():
                 self.run_.relay = None
+                relay.detach()  # end of input: ffmpeg finishes at once (FfmpegRun.stop)
             else:
                 relay = None
             self.run_.stop()
             self.run_ = None
             if relay is not None:
-                relay.detach()
                 self.relay = relay
         if self.sync is not None:
             self.sync.stop()
