@@ -61,7 +61,7 @@ run: migrate nginx-conf storage
 test: install-dev
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-redis.sh
-	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest --durations=30 $(PYTEST_ARGS)
 
 ## constraints: re-pin every installed package (transitive ones too) after changing requirements
 constraints:
