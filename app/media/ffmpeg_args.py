@@ -253,9 +253,9 @@ def part_plan(fps: float, part_seconds: float = LL_PART_SECONDS,
     """Parts of whole frames, and a GOP of whole parts, so every part but none is short.
 
     ffmpeg (5.1) starts a new fragment once the current one holds at least -frag_duration, so
-    asking for half a frame less than N frames gives parts of N frames (the audio, cut on its own
-    21.3 ms frames, sometimes closes one a frame early: 9 of 10 is still over the spec's 85 %); a
-    GOP that is a multiple of N leaves no short part before each keyframe.
+    asking for just under N frames gives parts of N frames (_exact_frames_us keeps the audio from
+    closing one a frame early); a GOP that is a multiple of N leaves no short part before each
+    keyframe.
     """
     if fps <= 0:
         raise ValueError("frame rate must be positive")
@@ -264,8 +264,25 @@ def part_plan(fps: float, part_seconds: float = LL_PART_SECONDS,
         frames += 1
     parts = max(1, round(segment_seconds / (frames / fps)))
     return PartPlan(frames_per_part=frames, parts_per_gop=parts,
-                    frag_duration_us=round((frames - 0.5) / fps * 1_000_000),
+                    frag_duration_us=_exact_frames_us(frames, fps),
                     part_target=math.ceil(frames / fps * 1000) / 1000)
+
+
+# The ladder's audio is AAC at 48 kHz (audio_codec_args, ll_output_args): 1,024 samples a frame.
+AAC_FRAME_SECONDS = 1024 / 48000
+
+
+def _exact_frames_us(frames: int, fps: float) -> int:
+    """-frag_duration for fragments of exactly `frames` video frames. ffmpeg (5.1) closes a
+    fragment when a packet of *either* track would take that track past -frag_duration. Just
+    under N frames, the video closes it on its Nth frame; it must also be above the last whole
+    AAC frame before N frames, or the audio (whose first sample in a fragment may come up to a
+    frame before the video's) closes it first, a frame early: a part of N - 1 frames and a one-
+    or two-frame part before each keyframe, where hls.js stalled on a 26 ms hole (docs/latency.md)."""
+    part = frames / fps
+    audio_below = math.floor(part / AAC_FRAME_SECONDS - 1e-9) * AAC_FRAME_SECONDS
+    low = max((frames - 1) / fps, audio_below)
+    return round((low + part) / 2 * 1_000_000)
 
 
 CMAF_MOVFLAGS = "empty_moov+default_base_moof+frag_keyframe+cmaf"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -243,8 +244,12 @@ def test_part_plan_cuts_whole_frames_and_whole_parts(fps, frames, parts, target)
     assert (plan.frames_per_part, plan.parts_per_gop, plan.part_target) == (frames, parts, target)
     assert plan.frames_per_part / fps >= 0.2
     assert plan.gop_frames == frames * parts
-    # Half a frame short of N frames: ffmpeg closes the fragment on the Nth frame.
-    assert (frames - 1) / fps < plan.frag_duration_us / 1e6 < frames / fps
+    # Just short of N frames: ffmpeg closes the fragment on the Nth frame, and never on an
+    # audio frame before it (the AAC frames' span reaches it only after N frames).
+    duration = plan.frag_duration_us / 1e6
+    assert (frames - 1) / fps < duration < frames / fps
+    aac = 1024 / 48000
+    assert math.floor(frames / fps / aac - 1e-9) * aac < duration
 
 
 def test_ll_output_args_pipe_one_rung_as_cmaf():
@@ -257,7 +262,7 @@ def test_ll_output_args_pipe_one_rung_as_cmaf():
     assert args[args.index("-c:a") + 1] == "aac"
     assert args[args.index("-g") + 1] == "30" and args[args.index("-keyint_min") + 1] == "30"
     assert "empty_moov+default_base_moof+frag_keyframe+cmaf" in args
-    assert args[-3:] == ["-frag_duration", "316667", "pipe:7"]
+    assert args[-3:] == ["-frag_duration", "326667", "pipe:7"]
     assert "-map" in ll_output_args(0, rung, part_plan(30), 3, has_audio=False)
     assert "0:a:0" not in ll_output_args(0, rung, part_plan(30), 3, has_audio=False)
 
