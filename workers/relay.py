@@ -292,9 +292,13 @@ class SpoolTail:
             self.file.close()
             self.file, self.index, self.strip = None, self.index + 1, FLV_HEADER
             return b""
-        if not self.running():
-            return self.file.read() or None
-        return b""
+        if self.running():
+            return b""
+        # The relay is gone, but it may have opened the next file since we looked: the next call
+        # moves on to it. Only without one is this file's rest the end of the stream.
+        if (self.spool / SPOOL_FILE.format(self.index + 1)).exists():
+            return b""
+        return self.file.read() or None
 
     def close(self) -> None:
         if self.file is not None:

@@ -20,6 +20,8 @@ full ladder: capacity freed by one stream goes to the next publisher first.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field, replace
 
 from ..media.ladder import DEFAULT_PRESET, HeadroomPlan, Source, ladder_for, lighter, passthrough_rung
@@ -62,11 +64,11 @@ def ladder_cost(source: Source, plan: HeadroomPlan, model: CostModel, *, gpu: bo
     """CPU cores one ffmpeg needs for `plan`: the decode and every rung's encode (on a GPU, the
     CPU only feeds it, and decodes the source where the GPU encoder takes uploaded pictures:
     Quick Sync and VAAPI)."""
+    decode = model.decode * megapixels_per_second(source.width, source.height, source.fps)
     if gpu:
-        decode = model.decode * megapixels_per_second(source.width, source.height, source.fps) if cpu_decode else 0.0
-        return 0.05 + decode + AUDIO_ENCODE_COST * len(plan.rungs)
+        return 0.05 + (decode if cpu_decode else 0.0) + AUDIO_ENCODE_COST * len(plan.rungs)
     rate = model.encode.get(plan.preset, max(model.encode.values()))
-    cost = model.decode * megapixels_per_second(source.width, source.height, source.fps)
+    cost = decode
     for rung in plan.rungs:
         cost += rate * megapixels_per_second(rung.width, rung.height, rung.fps)
     if source.has_audio:
@@ -149,12 +151,11 @@ def choose(source: Source, *, free_cores: float, model: CostModel, free_hw_sessi
     steps = [plan for step in range(6) if (plan := lighter(ladder, step)) is not None]
 
     if gpu:
-        fits_hw = [plan for plan in steps if len(plan.rungs) <= free_hw_sessions]
-        hw_cost = [ladder_cost(source, plan, model, gpu=True, cpu_decode=cpu_decode) for plan in fits_hw[:1]]
-        if hw_cost and hw_cost[0] <= free_cores:
-            plan = fits_hw[0]
+        plan = next((plan for plan in steps if len(plan.rungs) <= free_hw_sessions), None)
+        cost = ladder_cost(source, plan, model, gpu=True, cpu_decode=cpu_decode) if plan else math.inf
+        if plan is not None and cost <= free_cores:
             mode = mode_of(source, plan)
-            return Assignment(mode, plan, hw_cost[0], len(plan.rungs),
+            return Assignment(mode, plan, cost, len(plan.rungs),
                               f"Hardware encoding: {_names(plan)}." if mode == MODE_LADDER else
                               f"Hardware encoder sessions are busy, so a smaller ladder: {_names(plan)}.")
 

@@ -55,11 +55,9 @@ class Encoder:
 
 def trial_args(encoder: Encoder) -> list[str]:
     """ffmpeg's arguments for encoding one frame with `encoder`, as the live ladder would."""
-    if encoder.uploads:
-        return ["-hide_banner", "-loglevel", "error", *encoder.device_args(), *TRIAL_SOURCE,
-                "-vf", encoder.upload_filter(), "-frames:v", "1", "-c:v", encoder.name, "-f", "null", "-"]
-    return ["-hide_banner", "-loglevel", "error", *TRIAL_SOURCE, "-frames:v", "1", "-c:v", encoder.name,
-            "-f", "null", "-"]
+    upload = ["-vf", encoder.upload_filter()] if encoder.uploads else []
+    return ["-hide_banner", "-loglevel", "error", *encoder.device_args(), *TRIAL_SOURCE, *upload,
+            "-frames:v", "1", "-c:v", encoder.name, "-f", "null", "-"]
 
 
 def works(encoder: Encoder, ffmpeg: str = "ffmpeg", timeout: float = 20.0) -> bool:

@@ -28,6 +28,9 @@ FFMPEG_MASTER_NAME = "master.ffmpeg.m3u8"
 PLAYLIST_NAME = "index.m3u8"
 THUMBNAIL_WIDTH = 640
 THUMBNAIL_SECONDS = 30
+# Every AAC the ladder encodes: stereo at 48 kHz, 1,024 samples a frame (part_plan's cut counts on it).
+AUDIO_RATE = 48000
+AAC_ENCODE = ["-c:a", "aac", "-ac", "2", "-ar", str(AUDIO_RATE)]
 # x264 preset names map onto NVENC's p1 (fastest) .. p7 (best), and onto Quick Sync's (whose
 # fastest is veryfast). VAAPI has no presets.
 NVENC_PRESETS = {"veryfast": "p4", "superfast": "p2", "ultrafast": "p1"}
@@ -114,7 +117,7 @@ def video_codec_args(rungs: Sequence[Rung], encoder: Encoder, preset: str) -> li
 
 
 def audio_codec_args(rungs: Sequence[Rung]) -> list[str]:
-    args = ["-c:a", "aac", "-ac", "2", "-ar", "48000"]
+    args = list(AAC_ENCODE)
     for i, rung in enumerate(rungs):
         args += [f"-b:a:{i}", f"{rung.audio_kbps}k"]
     return args
@@ -268,8 +271,7 @@ def part_plan(fps: float, part_seconds: float = LL_PART_SECONDS,
                     part_target=math.ceil(frames / fps * 1000) / 1000)
 
 
-# The ladder's audio is AAC at 48 kHz (audio_codec_args, ll_output_args): 1,024 samples a frame.
-AAC_FRAME_SECONDS = 1024 / 48000
+AAC_FRAME_SECONDS = 1024 / AUDIO_RATE
 
 
 def _exact_frames_us(frames: int, fps: float) -> int:
@@ -309,7 +311,7 @@ def ll_output_args(rung_index: int, rung: Rung, plan: PartPlan, fd: int, *, has_
         args += ["-map", "0:a:0"]
     args += video_codec_args([], encoder, preset)
     if has_audio:
-        args += ["-c:a", "copy"] if copy_audio else ["-c:a", "aac", "-ac", "2", "-ar", "48000"]
+        args += ["-c:a", "copy"] if copy_audio else AAC_ENCODE
     if follow_source:
         # x264 adds a keyframe of its own only if the source has none for twice the longest GOP
         # a passthrough serves; frames keep the source's (millisecond) times.
@@ -384,7 +386,7 @@ def _passthrough_streams(has_audio: bool, copy_audio: bool) -> list[str]:
     args += ["-c:v", "copy"]
     if has_audio:
         # AAC is copied; anything else (MP3 from an old encoder) costs one cheap AAC encode.
-        args += ["-c:a", "copy"] if copy_audio else ["-c:a", "aac", "-ac", "2", "-ar", "48000", "-b:a", "128k"]
+        args += ["-c:a", "copy"] if copy_audio else [*AAC_ENCODE, "-b:a", "128k"]
     return args
 
 
