@@ -109,10 +109,37 @@ def on_join(data):
 @refusals_as_errors
 def on_send(data):
     channel = services.channel_for_event(data)
-    sent = services.send_message(channel, current_user, data.get("text"))
+    nonce = data.get("nonce")
+    if nonce is not None and not (isinstance(nonce, str) and limits.SEND_NONCE.fullmatch(nonce)):
+        raise ChatRefused("bad_request", "This message could not be sent: reload the page.")
+    if nonce and current_user.is_authenticated:
+        try:
+            earlier = limits.claim_send(get_redis(), current_user.id, nonce)
+        except RedisError:
+            earlier, nonce = None, None  # the send itself says whether Redis is needed
+        if earlier is not None:
+            if earlier.get("pending"):
+                raise ChatRefused("in_flight", "This message is still being sent.", retry_after=1)
+            return earlier
+    else:
+        nonce = None
+    try:
+        sent = services.send_message(channel, current_user, data.get("text"))
+    except Exception:
+        _settle(nonce, None)
+        raise
     ack = {"ok": True, "id": sent.message.id}
     if sent.held:
         ack["held"] = True
         ack["message"] = "Your message is waiting for a moderator to review it."
         emit("notice", {"text": ack["message"], "kind": "held"})
+    _settle(nonce, ack)
     return ack
+
+
+def _settle(nonce: str | None, ack: dict | None) -> None:
+    if nonce:
+        try:
+            limits.settle_send(get_redis(), current_user.id, nonce, ack)
+        except RedisError:
+            pass  # the claim frees itself (SEND_PENDING_TTL); a retry meanwhile is told to wait

@@ -1,13 +1,21 @@
-"""Chat pacing kept in Redis: per-user token buckets, slow mode, anonymous connects, recent texts."""
+"""Chat pacing kept in Redis: per-user token buckets, slow mode, anonymous connects, recent texts,
+and the nonces that make a retried send idempotent."""
 from __future__ import annotations
 
 import functools
+import json
 import math
+import re
 import time
 
 from redis import Redis
 
 PREFIX = "cascade:chat"
+# A send may carry a nonce (the browser's outbox gives each message one): a retry of a message
+# whose acknowledgement was lost is answered with the first answer instead of being stored twice.
+SEND_NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+SEND_NONCE_TTL = 600
+SEND_PENDING_TTL = 30  # a claim whose answer was never kept (Redis went away) frees itself
 
 # KEYS[1] bucket; ARGV: capacity, refill per second, now (s). Returns {allowed, wait_ms}.
 # Redis keeps the bucket, so every web process shares one count per user.
@@ -80,3 +88,22 @@ def remember_text(redis: Redis, channel_id: int, user_id: int, text: str, ttl: i
     pipe.ltrim(key, 0, 4)
     pipe.expire(key, ttl)
     pipe.execute()
+
+
+def claim_send(redis: Redis, user_id: int, nonce: str) -> dict | None:
+    """Claim a send's nonce: None on its first try, else what the first try answered
+    (`{"pending": True}` while that one is still being handled)."""
+    key = f"{PREFIX}:sent:{user_id}:{nonce}"
+    if redis.set(key, "", nx=True, ex=SEND_PENDING_TTL):
+        return None
+    earlier = redis.get(key)
+    return json.loads(earlier) if earlier else {"pending": True}
+
+
+def settle_send(redis: Redis, user_id: int, nonce: str, ack: dict | None) -> None:
+    """Keep the answer for retries of this nonce, or (`ack` None: refused) let a retry try afresh."""
+    key = f"{PREFIX}:sent:{user_id}:{nonce}"
+    if ack is None:
+        redis.delete(key)
+    else:
+        redis.set(key, json.dumps(ack), ex=SEND_NONCE_TTL)

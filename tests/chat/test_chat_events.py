@@ -241,3 +241,36 @@ def test_pages_on_a_channel_hear_when_its_stream_becomes_playable(streamer, chat
     assert anon.events("live") == []  # publishing is not playing
     assert streams.mark_playable(session.id, session.lease_token)
     assert anon.events("live") == [{"channel": "streamer"}]
+
+
+def test_a_retried_send_is_answered_once_and_stored_once(streamer, viewer, chat_client):
+    fan = chat_client("bob")
+    fan.join("streamer")
+    first = fan.emit("send", {"channel": "streamer", "text": "lol", "nonce": "n-0001-abcdef"})
+    again = fan.emit("send", {"channel": "streamer", "text": "lol", "nonce": "n-0001-abcdef"})
+    assert first["ok"] and again == first
+    other = fan.emit("send", {"channel": "streamer", "text": "gg", "nonce": "n-0002-abcdef"})
+    assert other["ok"] and other["id"] != first["id"]
+    texts = db.session.scalars(select(ChatMessage.text).order_by(ChatMessage.id)).all()
+    assert texts == ["lol", "gg"]
+
+
+def test_a_refused_send_can_be_retried_under_the_same_nonce(streamer, viewer, chat_client):
+    db.session.add(ChatSettings(channel_id=streamer.channel.id, slow_seconds=30))
+    db.session.commit()
+    fan = chat_client("bob")
+    assert fan.send("streamer", "first")["ok"]
+    refused = fan.emit("send", {"channel": "streamer", "text": "second", "nonce": "n-0003-abcdef"})
+    assert refused["ok"] is False and refused["code"] == "slow_mode"
+    db.session.execute(db.update(ChatSettings).values(slow_seconds=0))
+    db.session.commit()
+    assert fan.emit("send", {"channel": "streamer", "text": "second", "nonce": "n-0003-abcdef"})["ok"]
+
+
+@pytest.mark.parametrize("nonce", ["short", "x" * 65, "has space!", 12345678, ["n-0001-abcdef"]])
+def test_a_malformed_nonce_is_refused_and_stores_nothing(streamer, viewer, chat_client, nonce):
+    fan = chat_client("bob")
+    fan.join("streamer")
+    answer = fan.emit("send", {"channel": "streamer", "text": "hello", "nonce": nonce})
+    assert answer["ok"] is False and answer["code"] == "bad_request"
+    assert db.session.scalar(select(db.func.count()).select_from(ChatMessage)) == 0

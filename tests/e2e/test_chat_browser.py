@@ -44,6 +44,33 @@ def say(page, text: str) -> None:
     page.press("[data-chat-input]", "Enter")
 
 
+# Enter pressed three times in one task: each send is still unacknowledged when the next is typed.
+RAPID_FIRE = """(texts) => {
+  const input = document.querySelector('[data-chat-input]');
+  for (const text of texts) {
+    input.value = text;
+    input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true }));
+  }
+}"""
+
+
+def test_messages_sent_faster_than_the_round_trip_all_arrive_in_order(browser, accounts):  # noqa: F811
+    stack = accounts
+    star_ctx, star, _, _ = open_chat(browser, stack, "chatstar")
+    fan_ctx, fan, _, _ = open_chat(browser, stack, "chatfan", width=390, height=844, theme="light")
+    try:
+        fan.evaluate(RAPID_FIRE, ["lol", "gg", "third in a row"])
+        assert fan.input_value("[data-chat-input]") == ""  # free for the next one at once
+        star.wait_for_selector(".chat-line:has-text('third in a row')", timeout=5000)
+        texts = star.locator(".chat-line .chat-text").all_inner_texts()
+        assert [t for t in texts if t in ("lol", "gg", "third in a row")] == ["lol", "gg", "third in a row"]
+        fan.wait_for_selector("[data-chat-outbox]", state="hidden")
+        assert fan.locator(".chat-line .chat-text").all_inner_texts()[-3:] == ["lol", "gg", "third in a row"]
+    finally:
+        star_ctx.close()
+        fan_ctx.close()
+
+
 def test_two_browsers_chat_in_real_time_over_websocket(browser, accounts):  # noqa: F811
     stack = accounts
     star_ctx, star, star_sockets, star_polls = open_chat(browser, stack, "chatstar")
@@ -90,9 +117,18 @@ def test_two_browsers_chat_in_real_time_over_websocket(browser, accounts):  # no
         fan.wait_for_selector(".chat-notice:has-text('You were timed out for 1 minute')", timeout=5000)
         fan.wait_for_selector(".chat-line:has-text('second message')", state="detached", timeout=5000)
         say(fan, "am I muted?")
-        fan.wait_for_selector("[data-chat-status]:has-text('You are timed out')", timeout=5000)
-        assert fan.input_value("[data-chat-input]") == "am I muted?"  # kept to send later
+        # The refused message stays on screen with the reason and a retry; the box is free again.
+        refused = fan.locator(".chat-outbox-item.is-failed", has_text="am I muted?")
+        refused.wait_for(timeout=5000)
+        assert "You are timed out" in refused.inner_text()
+        assert refused.locator("[data-outbox-retry]").is_visible()
+        assert fan.input_value("[data-chat-input]") == ""
         fan.screenshot(path=str(SCREENSHOTS / "chat-phone-timed-out.png"))
+        refused.locator("[data-outbox-retry]").click()  # still timed out: refused again, still there
+        fan.wait_for_function("document.querySelector('.chat-outbox-item.is-failed [data-outbox-state]')"
+                              ".textContent.includes('timed out')")
+        refused.locator("[data-outbox-discard]").click()
+        fan.wait_for_selector("[data-chat-outbox]", state="hidden")
 
         # Slow mode from the moderator menu shows on the fan's page at once.
         star.click(".chat-mod-menu summary")

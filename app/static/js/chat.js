@@ -219,6 +219,7 @@
   });
   socket.on("notice", function (data) { addNotice(data.text, data.kind); });
   socket.on("error", function (data) {
+    if (sending) return;  // a refused send: its outbox line shows the reason
     if (data && data.message) showStatus(data.message, "error", data.retry_after || 8);
   });
   socket.on("settings", applySettings);
@@ -229,26 +230,102 @@
     document.dispatchEvent(new CustomEvent("cascade:stream-live", { detail: data || {} }));
   });
 
-  // --- sending -----------------------------------------------------------------------------------
+  // --- sending: an outbox, in order, one message in flight ----------------------------------------
+  // Enter moves the text from the box into the outbox at once, so the next message can be typed
+  // while the last is on its way. Each message keeps its text on screen until the server accepts
+  // it (its line then arrives like anyone's); a refused or unanswered one stays with the reason,
+  // Retry and Discard, and holds the ones after it back, so messages never go out of order. A
+  // retry carries the same nonce: if the first try did arrive, the server answers it again
+  // instead of storing the message twice.
+  var outbox = root.querySelector("[data-chat-outbox]");
+  var queue = [];
+  var sending = null;
+  var nonceSeq = 0;
+  var pageNonce = Math.random().toString(36).slice(2, 10);
+
+  function outboxItem(text) {
+    var item = document.createElement("li");
+    item.className = "chat-outbox-item";
+    var body = document.createElement("span");
+    body.className = "chat-outbox-text";
+    body.textContent = text;
+    var state = document.createElement("span");
+    state.className = "chat-outbox-state";
+    state.setAttribute("data-outbox-state", "");
+    var actions = document.createElement("span");
+    actions.className = "chat-outbox-actions";
+    actions.hidden = true;
+    actions.innerHTML = '<button type="button" class="button button-small" data-outbox-retry>Retry</button>' +
+      '<button type="button" class="button button-ghost button-small" data-outbox-discard>Discard</button>';
+    item.append(body, state, actions);
+    outbox.append(item);
+    outbox.hidden = false;
+    return { text: text, nonce: "m" + pageNonce + "-" + (++nonceSeq), el: item, failed: false };
+  }
+  function setOutboxState(message, text, failed) {
+    message.failed = failed;
+    message.el.classList.toggle("is-failed", failed);
+    message.el.querySelector("[data-outbox-state]").textContent = text;
+    message.el.querySelector(".chat-outbox-actions").hidden = !failed;
+  }
+  function dropFromOutbox(message) {
+    queue.splice(queue.indexOf(message), 1);
+    message.el.remove();
+    outbox.hidden = queue.length === 0;
+  }
+  function pump() {
+    if (sending || !queue.length) return;
+    var message = queue[0];
+    if (message.failed) return;  // waits for Retry or Discard
+    if (!socket.connected) {
+      setOutboxState(message, "Waiting for the connection…", false);
+      return;
+    }
+    sending = message;
+    setOutboxState(message, "Sending…", false);
+    socket.timeout(SEND_TIMEOUT_MS).emit("send", { channel: channel, text: message.text, nonce: message.nonce },
+      function (err, ack) {
+        sending = null;
+        if (err) {
+          setOutboxState(message, "Not sent: the server did not answer.", true);
+        } else if (ack && ack.ok) {
+          dropFromOutbox(message);
+          if (!ack.held) showStatus("");
+          stickToBottom = true;
+        } else {
+          setOutboxState(message, "Not sent: " + ((ack && ack.message) || "refused."), true);
+        }
+        queue.slice(1).forEach(function (waiting) {
+          if (message.failed && !waiting.failed) setOutboxState(waiting, "Waiting for the message above.", false);
+        });
+        pump();
+      });
+  }
   function send() {
     var text = input.value.trim();
-    if (!text || sendButton.disabled) return;
-    sendButton.disabled = true;
-    socket.timeout(SEND_TIMEOUT_MS).emit("send", { channel: channel, text: text }, function (err, ack) {
-      sendButton.disabled = !socket.connected;
-      if (err) {
-        showStatus("Not sent: the server did not answer. Check your connection and try again.", "error");
-        return;
+    if (!text) return;
+    var message = outboxItem(text);
+    queue.push(message);
+    setOutboxState(message, queue.length > 1 ? "Queued…" : "Sending…", false);
+    input.value = "";
+    pump();
+  }
+  if (outbox) {
+    outbox.addEventListener("click", function (event) {
+      var item = event.target.closest(".chat-outbox-item");
+      var message = item && queue.filter(function (m) { return m.el === item; })[0];
+      if (!message || !message.failed) return;
+      if (event.target.closest("[data-outbox-retry]")) {
+        setOutboxState(message, "Sending…", false);
+        pump();
+      } else if (event.target.closest("[data-outbox-discard]")) {
+        dropFromOutbox(message);
+        if (queue.length && !queue[0].failed) setOutboxState(queue[0], "Sending…", false);
+        pump();
       }
-      if (ack && ack.ok) {
-        input.value = "";
-        if (!ack.held) showStatus("");
-        stickToBottom = true;
-        return;
-      }
-      // The `error` event carries the same reason; keep the text so it can be sent again.
     });
   }
+  socket.on("connect", pump);
   if (form) {
     form.addEventListener("submit", function (event) { event.preventDefault(); send(); });
     input.addEventListener("keydown", function (event) {
