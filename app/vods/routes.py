@@ -155,11 +155,15 @@ def watch(slug: str, vod_id: int):
 def replay(slug: str, vod_id: int):
     _, vod = _watchable(slug, vod_id)
     try:
-        after = services.parse_instant(request.args.get("after"), "after")
-        until = services.parse_instant(request.args["until"], "until") if request.args.get("until") else None
+        if "before" in request.args:  # the context a seek lands in: the last messages before it
+            messages = services.replay_context(vod, services.parse_instant(request.args["before"], "before"))
+        else:
+            after = services.parse_instant(request.args.get("after"), "after")
+            until = services.parse_instant(request.args["until"], "until") if request.args.get("until") else None
+            messages = services.replay_messages(vod, after, until)
     except services.VodError as error:
         return jsonify(error="Bad request", message=error.message), 400
-    response = jsonify(items=services.replay_items(vod, after, until))
+    response = jsonify(items=services.replay_items(vod, messages))
     response.headers["Cache-Control"] = "private, max-age=60"
     return response
 

@@ -23,6 +23,8 @@ MAX_PAGES = 40  # "More" stops growing the grid here; a channel with more has ol
 # Chat replay hands out messages in windows of time; a client asks again from the last one.
 REPLAY_WINDOW = timedelta(seconds=60)
 REPLAY_LIMIT = 500
+# After a seek the panel opens with what was said just before the position, however long ago.
+REPLAY_CONTEXT = 20
 # How long after a recorded broadcast ends the manager says "processing" while no VOD exists;
 # longer than the VOD job ever takes, short enough that a failed job does not say so for ever.
 PROCESSING_FOR = timedelta(minutes=30)
@@ -183,11 +185,25 @@ def replay_messages(vod: VOD, after: datetime, until: datetime | None = None,
     return list(db.session.scalars(query))
 
 
-def replay_items(vod: VOD, after: datetime, until: datetime | None = None) -> list[dict]:
+def replay_context(vod: VOD, before: datetime, count: int = REPLAY_CONTEXT) -> list[ChatMessage]:
+    """The last `count` visible messages said at or before `before`, oldest first: the context
+    a seek lands in, however quiet the chat was just then."""
+    if vod.session_id is None:
+        return []
+    query = (
+        select(ChatMessage)
+        .where(ChatMessage.session_id == vod.session_id, ChatMessage.state == "visible",
+               ChatMessage.created_at <= before)
+        .order_by(ChatMessage.created_at.desc(), ChatMessage.id.desc())
+        .limit(max(1, min(count, REPLAY_CONTEXT)))
+    )
+    return list(reversed(db.session.scalars(query).all()))
+
+
+def replay_items(vod: VOD, messages: list[ChatMessage]) -> list[dict]:
     """Replay messages as the watch page inserts them: rendered by the live chat's own fragment."""
     from ..chat import services as chat
 
-    messages = replay_messages(vod, after, until)
     if not messages:
         return []
     settings = chat.settings_for(vod.channel)

@@ -23,6 +23,8 @@ SECONDS = 8
 TILE_W, TILE_H, TILES = 160, 90, 4  # one preview every 2 s
 # Chat said during the broadcast, by seconds after its first frame.
 LINES = [(1.5, "first line at 1.5 s"), (3.5, "second line at 3.5 s"), (5.5, "third line at 5.5 s")]
+# Said two minutes before the recording's first frame: the context replay opens with.
+BEFORE = "said while the stream was starting"
 PDT = re.compile(r"#EXT-X-PROGRAM-DATE-TIME:(\S+)")
 
 
@@ -82,6 +84,7 @@ def site(sqlite_url, tmp_path_factory):
         for offset, text in LINES:
             say(vod, fan, text, first_frame + timedelta(seconds=offset))
         say(vod, fan, "a deleted line", first_frame + timedelta(seconds=2), state="deleted")
+        say(vod, fan, BEFORE, first_frame - timedelta(minutes=2))
         # More videos for the grid and the manager: a private one and some published ones.
         for n, title in enumerate(["Late night chat", "Speedrun practice", "Private rehearsal"]):
             other = ended_session(owner, ended_ago=timedelta(days=n + 1))
@@ -146,21 +149,30 @@ def test_vod_plays_with_previews_and_chat_replay(browser, site):
     page.mouse.move(seek["x"] + seek["width"] / 2, seek["y"] - 200)
     until(page, "document.querySelector('[data-preview]').hidden", 5)
 
-    # Each line appears once, in order, as playback passes the moment it was said.
-    until(page, "window.replayed && window.replayed.length >= 3", 20)
+    # The panel opens with what was said before (however long before), then each line appears
+    # once, in order, as playback passes the moment it was said.
+    until(page, "window.replayed && window.replayed.length >= 4", 20)
     replayed = page.evaluate("window.replayed")
-    assert [text for text, _ in replayed] == [text for _, text in LINES]
-    for (text, at), (offset, _) in zip(replayed, LINES):
+    assert [text for text, _ in replayed] == [BEFORE] + [text for _, text in LINES]
+    for (text, at), (offset, _) in zip(replayed[1:], LINES):
         assert offset - 0.35 <= at <= offset + 1.5, f"{text!r} appeared at {at:.2f} s"
-    assert page.locator("[data-replay-list] .chat-line").count() == 3
+    assert page.locator("[data-replay-list] .chat-line").count() == 4
     assert "a deleted line" not in page.locator("[data-replay-list]").inner_text()
     assert page.locator("[data-replay-list] .chat-tools").first.is_hidden()  # read-only
 
     # Seeking back clears the panel and replays from there.
     page.evaluate("window.replayed = []; document.querySelector('video').currentTime = 0.2")
     until(page, "document.querySelectorAll('[data-replay-list] .chat-line').length === 0", 5)
-    until(page, "window.replayed.length >= 1", 15)
-    assert page.evaluate("window.replayed[0][0]") == LINES[0][1]
+    until(page, "window.replayed.length >= 2", 15)
+    assert page.evaluate("window.replayed.map(r => r[0]).slice(0, 2)") == [BEFORE, LINES[0][1]]
+
+    # Seeking forward lands in the conversation: what was said before that point shows at once.
+    page.evaluate("document.querySelector('video').pause(); document.querySelector('video').currentTime = 6.5")
+    until(page, "document.querySelectorAll('[data-replay-list] .chat-line').length === 4", 5)
+    assert page.locator("[data-replay-list] .chat-text").all_inner_texts() == [BEFORE] + [t for _, t in LINES]
+    # The length reads the same under the player and in the title.
+    total = page.locator("[data-total]").text_content()
+    assert total == "0:08" and f"· {total}" in page.locator(".channel-owner .muted").inner_text()
     assert problems == []
     context.close()
 

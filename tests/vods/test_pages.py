@@ -286,7 +286,20 @@ def test_chat_replay_returns_the_broadcasts_messages_in_a_window(app, people):
     assert [i["id"] for i in next_window.get_json()["items"]] == [later.id]
 
 
-@pytest.mark.parametrize("query", [{}, {"after": "soon"}, {"after": "2026-03-01T20:00:00Z", "until": "later"}])
+def test_chat_replay_before_a_moment_gives_the_last_messages_said(app, people):
+    start = datetime(2026, 3, 1, 20, 0, tzinfo=timezone.utc)
+    vod = make_vod(people["owner"], public=True, started_at=start)
+    fan = people["other"]
+    early = say(vod, fan, "long before", start + timedelta(seconds=3))
+    say(vod, fan, "after the seek", start + timedelta(minutes=10, seconds=1))
+    response = app.test_client().get(f"/c/streamer/videos/{vod.id}/chat",
+                                     query_string={"before": "2026-03-01T20:10:00Z"})
+    assert response.status_code == 200
+    assert [i["id"] for i in response.get_json()["items"]] == [early.id]
+
+
+@pytest.mark.parametrize("query", [{}, {"after": "soon"}, {"after": "2026-03-01T20:00:00Z", "until": "later"},
+                                   {"before": ""}, {"before": "yesterday"}])
 def test_chat_replay_refuses_bad_times_with_a_reason(app, people, query):
     vod = make_vod(people["owner"], public=True)
     response = app.test_client().get(f"/c/streamer/videos/{vod.id}/chat", query_string=query)

@@ -103,7 +103,7 @@ def test_replay_items_are_the_live_chat_fragment_with_text_escaped(app, owner):
     vod = make_vod(owner, started_at=start, objects=False)
     message = say(vod, make_user("fan"), "<script>alert(1)</script> hi", start + timedelta(seconds=5))
     with app.test_request_context():  # rendered as a request would, like live chat
-        [item] = services.replay_items(vod, start)
+        [item] = services.replay_items(vod, services.replay_messages(vod, start))
     assert item["id"] == message.id
     assert datetime.fromisoformat(item["ts"]) == start + timedelta(seconds=5)
     assert f'id="chat-{message.id}"' in item["html"] and 'class="chat-line"' in item["html"]
@@ -114,7 +114,27 @@ def test_a_vod_without_a_session_has_no_replay(owner):
     vod = make_vod(owner, objects=False)
     vod.session_id = None
     db.session.commit()
-    assert services.replay_items(vod, utcnow() - timedelta(days=1)) == []
+    assert services.replay_messages(vod, utcnow() - timedelta(days=1)) == []
+    assert services.replay_context(vod, utcnow()) == []
+
+
+def test_replay_context_is_the_last_messages_before_a_moment_however_long_ago(owner):
+    start = datetime(2026, 3, 1, 20, 0, tzinfo=timezone.utc)
+    vod = make_vod(owner, started_at=start, objects=False)
+    other_vod = make_vod(owner, started_at=start, objects=False)
+    fan = make_user("fan")
+    said = [say(vod, fan, f"line {n}", start + timedelta(minutes=n)) for n in range(25)]
+    say(vod, fan, "deleted by a mod", start + timedelta(minutes=24, seconds=30), state="deleted")
+    say(other_vod, fan, "another broadcast", start + timedelta(minutes=24, seconds=40))
+    say(vod, fan, "after the moment", start + timedelta(minutes=40))
+    # Twenty minutes of silence before the seek do not leave the panel empty.
+    found = services.replay_context(vod, start + timedelta(minutes=44))
+    assert [m.text for m in found] == [f"line {n}" for n in range(6, 25)] + ["after the moment"]
+    assert found[0].id == said[6].id
+    at_line_3 = services.replay_context(vod, start + timedelta(minutes=3))  # inclusive, oldest first
+    assert [m.text for m in at_line_3] == ["line 0", "line 1", "line 2", "line 3"]
+    assert [m.text for m in services.replay_context(vod, start + timedelta(minutes=3), count=2)] == ["line 2", "line 3"]
+    assert services.replay_context(vod, start - timedelta(seconds=1)) == []
 
 
 @pytest.mark.parametrize("text, expected", [

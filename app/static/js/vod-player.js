@@ -162,8 +162,11 @@
     if (!scrubbing) seek.value = String(now);
     seek.max = String(total);
     currentLabel.textContent = clock(now);
-    totalLabel.textContent = clock(total);
-    seek.setAttribute("aria-valuetext", clock(now) + " of " + clock(total));
+    // The length as the page's title line gives it (the recording's, rounded), not the
+    // playlist's few milliseconds either side of it.
+    var length = clock(Math.round(duration || total));
+    totalLabel.textContent = length;
+    seek.setAttribute("aria-valuetext", clock(now) + " of " + length);
     // The played part of the track is drawn by CSS from this property (the CSP allows CSSOM).
     seek.style.setProperty("--played", (total ? (now / total) * 100 : 0).toFixed(2) + "%");
   }
@@ -272,7 +275,6 @@
 
   var WINDOW_MS = 60000;     // the server hands out at most a minute of chat per request
   var AHEAD_MS = 20000;      // ask for the next minute this long before it is needed
-  var BACKFILL_MS = 30000;   // after a seek, show what was said just before
   var LIMIT = 500;           // the server's most messages per answer
   var MAX_LINES = 250;       // older lines leave the panel, as in live chat
   var RETRY_MS = 5000;
@@ -303,11 +305,25 @@
     return startedAt + media;
   }
 
+  function iso(ms) { return encodeURIComponent(new Date(ms).toISOString()); }
+
+  // From a (re)start: the last messages said up to `atMs`, however long ago (the server's few),
+  // so a seek lands in the conversation; from then on, a minute at a time.
+  function loadContext(atMs) {
+    fetchReplay(chatUrl + "?before=" + iso(atMs), function () { return atMs; });
+  }
+
   function load(fromMs) {
-    var asked = generation;
     var untilMs = fromMs + WINDOW_MS;
-    var url = chatUrl + "?after=" + encodeURIComponent(new Date(fromMs).toISOString()) +
-              "&until=" + encodeURIComponent(new Date(untilMs).toISOString());
+    fetchReplay(chatUrl + "?after=" + iso(fromMs) + "&until=" + iso(untilMs), function (items) {
+      // A full answer may have stopped inside the window: go on from its last message.
+      var last = items.length >= LIMIT ? items[items.length - 1].at : untilMs;
+      return last > fromMs ? last : untilMs;
+    });
+  }
+
+  function fetchReplay(url, loadedTo) {
+    var asked = generation;
     loading = true;
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
@@ -323,9 +339,7 @@
           item.at = Date.parse(item.ts);
           queue.push(item);
         });
-        // A full answer may have stopped inside the window: go on from its last message.
-        var last = items.length >= LIMIT ? items[items.length - 1].at : untilMs;
-        loadedUntil = last > fromMs ? last : untilMs;
+        loadedUntil = loadedTo(items);
       })
       .catch(function () { if (asked === generation) retryAt = Date.now() + RETRY_MS; })
       .then(function () {
@@ -356,7 +370,7 @@
     // date-time (the recording's start time was only a guess), or it moved without a seek event.
     if (loadedUntil !== null && (now < loadedFrom || now > loadedUntil + WINDOW_MS)) restartReplay();
     if (!loading && Date.now() >= retryAt) {
-      if (loadedUntil === null) { loadedFrom = now - BACKFILL_MS; load(loadedFrom); }
+      if (loadedUntil === null) { loadedFrom = now - 2000; loadContext(now); }
       else if (loadedUntil - now < AHEAD_MS) load(loadedUntil);
     }
     if (queue.length && queue[0].at <= now) {
