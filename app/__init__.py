@@ -7,14 +7,18 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 def create_app(test_config: dict | None = None) -> Flask:
     from . import cli, errors, logs, security, static_files
-    from .config import ROOT, Config
+    from .config import ROOT, Config, private_sqlite_file
     from .extensions import csrf, db, limiter, login_manager, migrate, socketio, socketio_channel, socketio_queue
+    from .ids import RowIdConverter
 
     app = Flask(__name__, instance_relative_config=True)
+    # Before any blueprint adds a rule: each <int:...> then gets the bounded converter.
+    app.url_map.converters["int"] = RowIdConverter
     app.config.from_object(Config())
     if test_config:
         app.config.update(test_config)
-    os.makedirs(app.instance_path, exist_ok=True)  # home of the default SQLite file
+    os.makedirs(app.instance_path, mode=0o700, exist_ok=True)  # home of the default SQLite file
+    private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
 
     from . import models  # noqa: F401  (registers every table on db.metadata)
 

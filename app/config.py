@@ -24,6 +24,35 @@ def database_url(url: str) -> str:
     return url
 
 
+def private_sqlite_file(uri: str) -> None:
+    """Create a file-backed SQLite database's directory (0700) and empty file (0600) if missing.
+
+    It holds password hashes and stream keys. SQLite would create the file 0644; made here
+    first, it keeps 0600, and SQLite gives its -wal, -shm and -journal files the same mode.
+    Existing paths are left as they are (an operator may have chosen otherwise).
+    """
+    from sqlalchemy.engine import make_url
+
+    url = make_url(uri)
+    path = url.database
+    if url.get_backend_name() != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
+        return
+    Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
+def local_address(bind_address: str) -> str:
+    """How a process on this box reaches a server listening on `bind_address` (URL form)."""
+    if bind_address in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if bind_address == "::":
+        return "[::1]"
+    return f"[{bind_address}]" if ":" in bind_address else bind_address
+
+
 # nginx keeps an idle connection to gunicorn this long (its upstream `keepalive_timeout`) and
 # gunicorn keeps it open longer (gunicorn.conf.py): so nginx never reuses a connection just as
 # gunicorn closes it, which costs a POST a 502 (nginx retries only idempotent requests).
@@ -47,6 +76,9 @@ class Config:
     SITE_NAME = os.environ.get("SITE_NAME", "Cascade Live")
     # The public host viewers and OBS reach; None means "the host the request came in on".
     PUBLIC_HOST = os.environ.get("PUBLIC_HOST") or None
+    # The address nginx listens on for the site (HTTP_PORT) and RTMP (RTMP_PORT): an IP address
+    # such as 127.0.0.1 (another proxy on this box in front) or one interface's; empty is every one.
+    BIND_ADDRESS = os.environ.get("BIND_ADDRESS", "").strip()
     RTMP_PORT = int(os.environ.get("RTMP_PORT", "1935"))
     HTTP_PORT = int(os.environ.get("HTTP_PORT", "8080"))
     WEB_PORT = int(os.environ.get("WEB_PORT", "8000"))
@@ -73,7 +105,8 @@ class Config:
     VOD_RETENTION_DAYS = int(os.environ.get("VOD_RETENTION_DAYS", "30"))
     # Where live hosts pull a live stream from; {name} is the session's internal name. The
     # publish hook records each ingest server's own (nginx adds it), so this is the fallback.
-    INGEST_PULL_URL = os.environ.get("INGEST_PULL_URL", "rtmp://127.0.0.1:{rtmp_port}/live/{name}")
+    INGEST_PULL_URL = os.environ.get(
+        "INGEST_PULL_URL", f"rtmp://{local_address(BIND_ADDRESS)}:{{rtmp_port}}/live/{{name}}")
 
     # nginx-rtmp's statistics (loopback hook server): a live host on the ingest box asks them when
     # its first pull is registered, so the publisher is let go at exactly the right moment.

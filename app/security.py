@@ -1,17 +1,18 @@
 """Response headers every page carries, and how the login cookie finds its user."""
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 
-from .extensions import db, login_manager
-from .models import User
+from .auth.sessions import user_for_cookie
+from .extensions import login_manager
 
-# No inline script or style anywhere: glue JS and CSS live in app/static.
+# No inline script or style anywhere: glue JS and CSS live in app/static. {connect} is this
+# site's own origins (content_security_policy).
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data: blob:",
     "media-src 'self' blob:",
-    "connect-src 'self' ws: wss:",
+    "connect-src {connect}",
     "font-src 'self'",
     "object-src 'none'",
     "base-uri 'self'",
@@ -20,11 +21,35 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 
 
+def content_security_policy() -> str:
+    """The policy for this request: chat's WebSocket may reach this site and nothing else.
+
+    CSP3 browsers let 'self' match ws:/wss: on the page's own host; CSP2 ones need the WebSocket
+    origin named, so it is spelled out from the host the page was loaded from (behind nginx, the
+    one ProxyFix restores) in the page's own scheme, never as a bare `ws:` that allows any host.
+    """
+    connect = "'self'"
+    host = request.host  # Werkzeug answers "" for a Host header with characters a host cannot have
+    if host:
+        connect += f" {'wss' if request.scheme == 'https' else 'ws'}://{host}"
+    return CONTENT_SECURITY_POLICY.format(connect=connect)
+
+
+def embeddable(response):
+    """Let any site frame this response (the embeddable player); every other page refuses frames."""
+    response.embeddable = True
+    return response
+
+
 def set_security_headers(response):
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    policy = content_security_policy()
+    if getattr(response, "embeddable", False):
+        policy = policy.replace("frame-ancestors 'none'", "frame-ancestors *")
+    else:
+        headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Content-Security-Policy", policy)
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if current_app.config["SECURE_COOKIES"]:
@@ -34,14 +59,8 @@ def set_security_headers(response):
 
 @login_manager.user_loader
 def load_user(cookie_id: str):
-    user_id, _, nonce = cookie_id.partition(":")
-    if not user_id.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    # A password change rotates the nonce, which signs out every older session.
-    if user is None or user.session_nonce != nonce:
-        return None
-    return user
+    # The cookie names a login, not only a user: a login that has ended loads nobody.
+    return user_for_cookie(cookie_id)
 
 
 def init_app(app: Flask) -> None:

@@ -11,7 +11,8 @@ if ! scripts/redis-url.sh --check; then
     start="$start,redis"
 fi
 conf="$(.venv/bin/python scripts/supervisord_conf.py "$var" --start "$start")"
-read -r http rtmp < <(.venv/bin/python -c 'from app.config import Config; print(Config.HTTP_PORT, Config.RTMP_PORT)')
-echo "start: Cascade Live on http://127.0.0.1:${http}  RTMP rtmp://127.0.0.1:${rtmp}/live  (Ctrl-C stops)"
+read -r host http rtmp < <(.venv/bin/python -c 'from app.config import Config, local_address
+print(local_address(Config.BIND_ADDRESS), Config.HTTP_PORT, Config.RTMP_PORT)')
+echo "start: Cascade Live on http://${host}:${http}  RTMP rtmp://${host}:${rtmp}/live  (Ctrl-C stops)"
 echo "start: .venv/bin/supervisorctl -c var/supervisord.conf status   lists the processes"
 exec .venv/bin/supervisord -c "$conf"

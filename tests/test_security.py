@@ -60,3 +60,31 @@ def test_theme_form_fallback_sets_cookie(client, actions):
 def test_htmx_requests_carry_the_csrf_token_header(client):
     html = client.get("/").get_data(as_text=True)
     assert re.search(r'hx-headers="\{&#34;X-CSRFToken&#34;: &#34;[^&]+&#34;\}"', html)
+
+
+def connect_src(response) -> list[str]:
+    directives = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
+    return directives["connect-src"].split()
+
+
+@pytest.mark.parametrize("base_url, expected", [
+    ("http://127.0.0.1:8080", ["'self'", "ws://127.0.0.1:8080"]),
+    ("https://live.example.org", ["'self'", "wss://live.example.org"]),
+    ("http://[::1]:8080", ["'self'", "ws://[::1]:8080"]),
+])
+def test_connect_src_names_only_this_sites_origins(client, base_url, expected):
+    assert connect_src(client.get("/", base_url=base_url)) == expected
+
+
+def test_connect_src_follows_the_host_nginx_forwards(make_app):
+    app = make_app(PROXY_COUNT=1)
+    response = app.test_client().get("/", headers={
+        "X-Forwarded-Host": "live.example.org", "X-Forwarded-Proto": "https"})
+    assert connect_src(response) == ["'self'", "wss://live.example.org"]
+
+
+@pytest.mark.parametrize("host", ["evil.example; connect-src *", "a b", "x'y"])
+def test_a_host_header_cannot_write_into_the_policy(client, host):
+    response = client.get("/", headers={"Host": host})
+    assert connect_src(response) == ["'self'"]
+    assert "*" not in response.headers["Content-Security-Policy"]

@@ -1,11 +1,11 @@
 """Sign up, log in and log out."""
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import limiter
-from . import bp, services
+from . import bp, services, sessions
 from .forms import ConfirmForm, LoginForm, SignupForm
 
 
@@ -16,6 +16,15 @@ def _safe_next(target: str | None) -> str:
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target
     return url_for("home.index")
+
+
+def _start_session(user, remember: bool = False) -> None:
+    """Log `user` in on a fresh session: nothing from before the login survives (its CSRF token
+    least of all, so a token planted or read before login is worthless after), and the login gets
+    a server-side record that logout, "sign out everywhere" and password changes can end."""
+    session.clear()
+    sessions.begin(user, request.headers.get("User-Agent", ""))
+    login_user(user, remember=remember)
 
 
 def _login_attempt_key() -> str:
@@ -36,7 +45,7 @@ def signup():
         except services.AccountError as error:
             getattr(form, error.field).errors.append(error.message)
         else:
-            login_user(user)
+            _start_session(user)
             services.record_login(user)
             flash(f"Welcome to {current_app.config['SITE_NAME']}, {user.username}! "
                   "Create a stream key below to go live.", "success")
@@ -62,7 +71,7 @@ def login():
         elif user.disabled:
             form.login.errors.append("This account has been disabled. Contact the site's admins.")
         else:
-            login_user(user, remember=form.remember.data)
+            _start_session(user, remember=form.remember.data)
             services.record_login(user)
             return redirect(_safe_next(request.args.get("next")), 303)
     return render_template("auth/login.html", form=form)
@@ -73,7 +82,9 @@ def login():
 def logout():
     form = ConfirmForm()
     if form.validate_on_submit():
-        logout_user()
+        sessions.end(current_user.session_token)  # copies of its cookies stop working too
+        session.clear()
+        logout_user()  # after clear(): it asks for the remember cookie to be deleted
         flash("You're logged out.", "info")
         return redirect(url_for("home.index"), 303)
     return render_template("auth/logout.html", form=form)

@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..models import Channel, Profile, User, utcnow
-from ..models.user import new_session_nonce
+from . import sessions
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
@@ -177,13 +177,14 @@ def record_login(user: User) -> None:
     db.session.commit()
 
 
-def change_password(user: User, current: str, new: str) -> None:
+def change_password(user: User, current: str, new: str, *, keep_session: str | None = None) -> None:
+    """Change the password and end every login of the user but the one `keep_session` names."""
     if not password_matches(user, current):
         raise AccountError("current_password", "That isn't your current password.")
     if problem := password_problem(new, user.username, user.email):
         raise AccountError("new_password", problem)
     user.password_hash = hash_password(new)
-    user.session_nonce = new_session_nonce()  # signs out every other session
+    db.session.execute(sessions.ending_all(user, keep=keep_session))
     db.session.commit()
 
 
@@ -199,4 +200,6 @@ def change_email(user: User, password: str, email: str) -> None:
 
 def set_disabled(user: User, disabled: bool) -> None:
     user.disabled = disabled
+    if disabled:
+        db.session.execute(sessions.ending_all(user))
     db.session.commit()

@@ -1,9 +1,10 @@
 """The public channel page."""
-from flask import abort, render_template
+from flask import abort, make_response, render_template, request
 from flask_login import current_user
 
 from ..api.status import stream_state
 from ..chat import services as chat
+from ..security import embeddable
 
 from . import bp, services
 from .thumbnails import thumbnail_url
@@ -21,3 +22,17 @@ def show(slug: str):
                            status=services.channel_status(channel),
                            stream=stream_state(channel),
                            chat=chat.panel(channel, current_user))
+
+
+@bp.route("/embed/<slug>")
+def embed(slug: str):
+    """The player alone, for other sites to frame; `?chat=1` adds the chat, read-only."""
+    channel = services.channel_by_slug(slug)
+    if channel is None or channel.owner.disabled:
+        abort(404)
+    with_chat = request.args.get("chat") == "1"
+    response = make_response(render_template(
+        "channels/embed.html", channel=channel, status=services.channel_status(channel),
+        stream=stream_state(channel), with_chat=with_chat,
+        chat=chat.panel(channel, None) if with_chat else None))
+    return embeddable(response)

@@ -20,6 +20,7 @@ log = logging.getLogger("app.chat")
 
 THROTTLE_KEY = "chat_throttled_until"
 ROOMS_KEY = "chat_rooms"
+STAFF_KEY = "chat_staff"  # (channel id, user id) while the socket is in a staff room
 
 
 @lru_cache(maxsize=8)
@@ -89,20 +90,43 @@ def on_join(data):
     # namespace (one per connected socket), which made a burst of joins quadratic.
     for name in session.get(ROOMS_KEY, ()):
         leave_room(name)
+    _forget_staff_socket()
     # Join the room before reading the backlog, so nothing falls between the two.
     joined = [services.room(channel.id)]
     join_room(joined[0])
     state = services.join_state(channel, current_user, after)
-    if services.is_staff(state["role"]):
-        joined.append(services.staff_room(channel.id))
     if current_user.is_authenticated:
         joined.append(services.user_room(channel.id, current_user.id))
+    if services.is_staff(state["role"]):
+        joined.append(services.staff_room(channel.id))
     for name in joined[1:]:
         join_room(name)
     session[ROOMS_KEY] = joined
+    if services.is_staff(state["role"]):
+        services.remember_staff_socket(channel.id, current_user.id, request.sid)
+        session[STAFF_KEY] = (channel.id, current_user.id)
+        # A moderator removed while this join was under way: the removal may have read the
+        # staff sockets before this one was recorded, so look again now that it is.
+        if state["role"] == "moderator" and not services.is_moderator(channel.id, current_user.id):
+            leave_room(services.staff_room(channel.id))
+            _forget_staff_socket()
+            joined.pop()
+            session[ROOMS_KEY] = joined
+            state = services.join_state(channel, current_user, after)
     if "restriction" in state:
         emit("notice", {"text": state["restriction"]["message"], "kind": state["restriction"]["code"]})
     return state
+
+
+@socketio.on("disconnect", namespace=NAMESPACE)
+def on_disconnect(reason=None):
+    _forget_staff_socket()
+
+
+def _forget_staff_socket() -> None:
+    staff = session.pop(STAFF_KEY, None)
+    if staff:
+        services.forget_staff_socket(*staff, request.sid)
 
 
 @socketio.on("send", namespace=NAMESPACE)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db, get_redis, socketio
+from ..ids import MAX_ROW_ID
 from ..models import (
     BlockedTerm,
     Channel,
@@ -42,6 +43,14 @@ UNAVAILABLE = "Chat is unavailable right now, so your message was not sent. Try 
 # Control and format characters (bidi overrides, zero-width joiners used to dodge filters...)
 # are dropped; line breaks become spaces.
 _WHITESPACE = re.compile(r"\s+")
+# Combining marks kept on one base character: Vietnamese (NFD), Devanagari and Thai need two,
+# a keycap (digit, VS16, U+20E3) two, Tibetan stacks three; "Zalgo" text piles up dozens so the
+# line overflows its neighbours, and everything past the cap is dropped.
+MAX_MARKS_PER_BASE = 3
+# Letters and symbols that draw nothing: the Default_Ignorable_Code_Point letters of Unicode's
+# DerivedCoreProperties (the Hangul fillers, which unicodedata files under Lo) and the blank
+# braille cell. Control, format and whitespace characters are told apart by their category.
+_BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 class ChatRefused(Exception):
@@ -84,10 +93,34 @@ def _kept(ch: str) -> bool:
     return ch == "\u200d" or "\U000e0020" <= ch <= "\U000e007f"
 
 
+def _is_mark(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Mn", "Me")
+
+
+def _cap_marks(text: str) -> str:
+    kept, run = [], 0
+    for ch in text:
+        if _is_mark(ch):
+            run += 1
+            if run > MAX_MARKS_PER_BASE:
+                continue
+        elif unicodedata.category(ch) != "Cf":  # a joiner between marks still stacks them
+            run = 0
+        kept.append(ch)
+    return "".join(kept)
+
+
+def _visible(ch: str) -> bool:
+    return not (ch.isspace() or ch in _BLANK or unicodedata.category(ch) in ("Cf", "Mn", "Me"))
+
+
 def clean_text(text) -> str:
+    """The text as stored and shown: no control or format tricks, at most MAX_MARKS_PER_BASE
+    marks on a character, one space for any run of whitespace; "" when nothing visible is left."""
     if not isinstance(text, str):
         return ""
-    return _WHITESPACE.sub(" ", "".join(ch for ch in text if _kept(ch))).strip()
+    text = _WHITESPACE.sub(" ", _cap_marks("".join(ch for ch in text if _kept(ch)))).strip()
+    return text if any(_visible(ch) for ch in text) else ""
 
 
 # --- roles -------------------------------------------------------------------------------------
@@ -118,6 +151,64 @@ def is_staff(role: str) -> bool:
 
 def badges_for(role: str) -> str:
     return role if role in STAFF_ROLES else ""
+
+
+# Each staff socket's id, kept in Redis per channel and user: python-socketio lists a room's
+# sockets only on the process that holds them, while a demotion may be handled on any process,
+# and the message queue carries a leave_room for a socket id to whichever process has it.
+STAFF_SOCKETS_TTL = 7 * 24 * 3600
+
+
+def _staff_sockets_key(channel_id: int, user_id: int) -> str:
+    return f"{limits.PREFIX}:staff-sockets:{channel_id}:{user_id}"
+
+
+def remember_staff_socket(channel_id: int, user_id: int, sid: str) -> None:
+    key = _staff_sockets_key(channel_id, user_id)
+    try:
+        pipe = get_redis().pipeline()
+        pipe.sadd(key, sid)
+        pipe.expire(key, STAFF_SOCKETS_TTL)
+        pipe.execute()
+    except RedisError as error:
+        # Without Redis a demotion still reaches this process's sockets (see drop_from_staff).
+        log.warning("staff socket not recorded: Redis unavailable (%s)", type(error).__name__)
+
+
+def forget_staff_socket(channel_id: int, user_id: int, sid: str) -> None:
+    try:
+        get_redis().srem(_staff_sockets_key(channel_id, user_id), sid)
+    except RedisError:
+        pass  # a stale id only costs a leave_room that finds no socket
+
+
+def sockets_here(room_name: str) -> list[str]:
+    """The ids of this process's /chat sockets in a room (python-socketio sees no further)."""
+    return [sid for sid, _ in socketio.server.manager.get_participants(NAMESPACE, room_name)]
+
+
+def drop_from_staff(channel: Channel, user: User) -> None:
+    """Take someone who is no longer staff here out of the staff room on every socket they have
+    open, on every process, and tell their pages to drop the moderator tools."""
+    role = role_of(channel, user)
+    if is_staff(role):
+        return  # still staff (a site admin): nothing to take away
+    sids: set[str] = set()
+    try:
+        redis = get_redis()
+        key = _staff_sockets_key(channel.id, user.id)
+        sids = {sid.decode() for sid in redis.smembers(key)}
+        redis.delete(key)
+    except RedisError as error:
+        log.warning("staff sockets of user %s not read: Redis unavailable (%s)", user.id,
+                    type(error).__name__)
+    # This process's own sockets are found without Redis too.
+    sids.update(sockets_here(user_room(channel.id, user.id)))
+    for sid in sids:
+        socketio.server.leave_room(sid, staff_room(channel.id), namespace=NAMESPACE)
+    emit("role", {"role": role}, to=user_room(channel.id, user.id))
+    emit("notice", {"text": "You are no longer a moderator here.", "kind": "moderator"},
+         to=user_room(channel.id, user.id))
 
 
 # --- settings and restrictions ------------------------------------------------------------------
@@ -415,7 +506,7 @@ def parse_after(data) -> int | None:
     after = data.get("after") if isinstance(data, dict) else None
     if after is None:
         return None
-    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+    if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= MAX_ROW_ID:
         raise ChatRefused("bad_request", "“after” must be a message id.")
     return after
 

@@ -80,7 +80,15 @@ def notifications():
 @bp.route("/notifications/read", methods=["POST"])
 @login_required
 def mark_read():
-    services.mark_all_read(current_user.id)
+    # The list posts the ids it showed as soon as it loads; the "Mark all read" button posts none.
+    shown = request.form.getlist("id")
+    if shown:
+        if (len(shown) > services.NOTIFICATIONS_SHOWN
+                or not all(services.is_notification_id(value) for value in shown)):
+            abort(400)
+        services.mark_shown_read(current_user.id, [int(value) for value in shown])
+    else:
+        services.mark_all_read(current_user.id)
     if wants_fragment():
         return render_page_or_fragment("notifications/index.html", "notifications/_list.html",
                                        notifications=services.recent_notifications(current_user.id),

@@ -8,6 +8,7 @@ from sqlalchemy import delete, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db, socketio
+from ..ids import MAX_ROW_ID
 from ..jobs import enqueue
 from ..models import Channel, Follow, Notification, StreamSession, User, utcnow
 from ..models.notification import KIND_LIVE
@@ -81,6 +82,10 @@ def following(user: User) -> list[tuple[Channel, int | None]]:
 
 # --- notifications ---------------------------------------------------------------------------
 
+def is_notification_id(value: str) -> bool:
+    return value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ROW_ID
+
+
 def unread_count(user_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(Notification)
                              .where(Notification.user_id == user_id, Notification.read_at.is_(None)))
@@ -102,6 +107,23 @@ def mark_all_read(user_id: int) -> int:
     db.session.commit()
     if marked:
         socketio.emit("notification", {"unread": 0}, namespace=NAMESPACE, to=user_room(user_id))
+    return marked
+
+
+def mark_shown_read(user_id: int, notification_ids: list[int]) -> int:
+    """Mark read the notifications a page showed (the list marks itself once opened), leaving
+    any that arrived since, and anyone else's, alone; tells the user's other pages the count."""
+    if not notification_ids:
+        return 0
+    marked = db.session.execute(
+        update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None),
+                                   Notification.id.in_(notification_ids))
+        .values(read_at=utcnow())
+    ).rowcount
+    db.session.commit()
+    if marked:
+        socketio.emit("notification", {"unread": unread_count(user_id)}, namespace=NAMESPACE,
+                      to=user_room(user_id))
     return marked
 
 

@@ -91,10 +91,18 @@ def _quoted(value) -> str:
 
 
 def _listen(host: str, port: int) -> str:
+    """A `listen` address: the port alone for every interface, else an IP address and the port."""
     port = int(port)
     if not 0 < port < 65536:
         raise ValueError(f"port {port} is out of range")
-    return f"{host}:{port}" if host else str(port)
+    if not host:
+        return str(port)
+    try:
+        address = ipaddress.ip_address(str(host).strip("[]"))
+    except ValueError:
+        raise ValueError(f"BIND_ADDRESS must be an IP address (or empty for every interface), "
+                         f"not {host!r}") from None
+    return f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
 
 
 def s3_upstream(endpoint_url: str | None, region: str | None) -> dict:
@@ -264,6 +272,9 @@ def settings_from_config(config, prefix: Path | None = None) -> dict:
     return {
         "prefix": str(prefix),
         "user": user,
+        # The public listeners; the hook server stays on loopback whatever this says.
+        "rtmp_host": config.get("BIND_ADDRESS") or "",
+        "http_host": config.get("BIND_ADDRESS") or "",
         "rtmp_port": int(config["RTMP_PORT"]),
         "http_port": http_port,
         "hook_port": int(hook_port),

@@ -1,7 +1,6 @@
 """Accounts and their public profiles: User, Profile, TopFriend, DonationAddress."""
 from __future__ import annotations
 
-import secrets
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Optional
 
@@ -23,12 +22,9 @@ from .types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from .channel import Channel
+    from .login_session import LoginSession
 
 SITE_ROLES = ("user", "admin")
-
-
-def new_session_nonce() -> str:
-    return secrets.token_hex(8)
 
 
 class User(UserMixin, db.Model):
@@ -46,8 +42,6 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
-    # Part of the login cookie's id; changing it signs out every other session.
-    session_nonce: Mapped[str] = mapped_column(String(32), default=new_session_nonce)
 
     profile: Mapped[Profile] = relationship(
         back_populates="user", uselist=False, cascade="all, delete-orphan",
@@ -56,6 +50,8 @@ class User(UserMixin, db.Model):
     channel: Mapped[Optional[Channel]] = relationship(
         back_populates="owner", uselist=False, cascade="all, delete-orphan"
     )
+    # SQLite enforces no ON DELETE CASCADE here (foreign keys are off), so the ORM deletes them.
+    login_sessions: Mapped[list[LoginSession]] = relationship(cascade="all, delete-orphan")
 
     @validates("username")
     def _set_username_lower(self, key, value):
@@ -70,8 +66,29 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login refuses disabled accounts
         return not self.disabled
 
+    # The token of the login this request belongs to (a LoginSession's, unhashed), set when the
+    # user is logged in or loaded from a cookie; never stored on this row.
+    session_token = None
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_nonce}"
+        # Flask-Login's "alternative token": the session and remember cookies carry the login's
+        # token, so ending the LoginSession ends both, wherever they were copied to.
+        if not self.session_token:
+            raise RuntimeError("log in through app.auth.sessions.begin, which gives the login a token")
+        return f"{self.id}:{self.session_token}"
+
+    # UserMixin compares get_id(), which names a login: one account is one user, whichever
+    # login (or none) loaded it.
+    def __eq__(self, other):
+        if isinstance(other, User):
+            return self is other or (self.id is not None and self.id == other.id)
+        return NotImplemented
+
+    def __ne__(self, other):
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = UserMixin.__hash__
 
     def age_on(self, day: date) -> Optional[int]:
         if self.birth_date is None:

@@ -11,6 +11,7 @@ from ..channels.services import channel_by_slug
 from ..chat import services as chat
 from ..extensions import db
 from ..htmx import render_page_or_fragment, wants_fragment
+from ..ids import row_id
 from ..models import User, utcnow
 from . import bp, services
 from .forms import AUTOMOD_HELP, BlockedTermForm, ChatModesForm, ModeratorForm
@@ -221,7 +222,7 @@ def ago(moment: datetime, now: datetime) -> str:
 @login_required
 def log(slug: str):
     channel = _staff_channel(slug)
-    before = request.args.get("before", type=int)
+    before = request.args.get("before", type=row_id)  # anything else: the newest page
     rows = services.mod_log(channel, before, LOG_PAGE + 1)
     entries = rows[:LOG_PAGE]
     return render_page_or_fragment(

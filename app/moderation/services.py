@@ -471,6 +471,7 @@ def remove_moderator(channel: Channel, actor, user_id: int) -> User:
     db.session.delete(role)
     _log(channel, actor, "remove_moderator", target=target)
     db.session.commit()
+    chat.drop_from_staff(channel, target)
     return target
 
 

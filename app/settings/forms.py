@@ -15,3 +15,7 @@ class PasswordForm(FlaskForm):
                                  description="At least 10 characters, not a common password.")
     confirm = PasswordField("Confirm new password", validators=[
         InputRequired(), EqualTo("new_password", message="The passwords don't match.")])
+
+
+class SignOutOthersForm(FlaskForm):
+    """Only a CSRF token: the "sign out everywhere else" button."""

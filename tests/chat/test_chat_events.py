@@ -274,3 +274,66 @@ def test_a_malformed_nonce_is_refused_and_stores_nothing(streamer, viewer, chat_
     answer = fan.emit("send", {"channel": "streamer", "text": "hello", "nonce": nonce})
     assert answer["ok"] is False and answer["code"] == "bad_request"
     assert db.session.scalar(select(db.func.count()).select_from(ChatMessage)) == 0
+
+
+@pytest.mark.parametrize("text", [
+    "\u3164",                                # HANGUL FILLER
+    "\u2800\u2800\u2800",                    # BRAILLE PATTERN BLANK
+    "\u115f\u1160 \uffa0",                   # the other Hangul fillers
+    "\u200b\u200c\u200d\u2060\ufeff",        # zero-width spaces, joiners, BOM
+    "\u3000 \u00a0\u2003\n\t",               # whitespace of every width
+    "\u200d\ufe0f\U000e0067\U000e007f",      # a joiner, a variation selector and tag letters alone
+    "\u0301\u0302\u0303",                    # marks with nothing to sit on
+    "\u3164\u200b\u2800 \u115f\u202e",
+])
+def test_a_message_of_invisible_characters_is_refused_as_empty(streamer, viewer, chat_client, text):
+    bob = chat_client("bob")
+    ack = bob.send("streamer", text)
+    assert ack == {"ok": False, "code": "empty", "message": "Type a message first."}
+    assert db.session.scalar(select(ChatMessage.id)) is None
+
+
+@pytest.mark.parametrize("text", [
+    "Tiếng Việt có dấu: người, được, những",                  # Vietnamese, precomposed
+    "Tie\u0302\u0301ng Vie\u0323\u0302t",                      # Vietnamese, decomposed (two marks)
+    "नमस्ते दुनिया, क़्षत्रिय, कैंसर",                             # Devanagari: virama, nukta, signs
+    "สวัสดีครับ กี่โมงแล้ว ผู้ใหญ่",                                  # Thai vowels and tone marks
+    "བསྒྲུབས",                                                  # Tibetan: three stacked marks
+    "👨\u200d👩\u200d👧 👩🏽\u200d💻 👍🏿 🇯🇵 🇫🇷 1\ufe0f\u20e3 ❤\ufe0f",   # ZWJ, skin tones, flags, keycap
+    "🏴\U000e0067\U000e0062\U000e0077\U000e006c\U000e0073\U000e007f",   # a subdivision flag
+    "ㅤhi \u2800 there",                                         # fillers beside real text are left alone
+])
+def test_real_scripts_and_emoji_survive_unchanged(streamer, viewer, chat_client, text):
+    bob = chat_client("bob")
+    bob.join("streamer")
+    ack = bob.send("streamer", text)
+    assert ack["ok"], ack
+    assert db.session.get(ChatMessage, ack["id"]).text == text
+    assert bob.events("message")[0]["text"] == text
+
+
+def test_stacked_combining_marks_are_capped_per_character(streamer, viewer, chat_client):
+    bob = chat_client("bob")
+    bob.join("streamer")
+    zalgo = "Z" + "\u0336\u0301\u0300\u0302\u0303" * 10 + "a" + "\u0489" * 8 + "l\u200d\u0301\u200d\u0301\u200d\u0301\u200d\u0301"
+    ack = bob.send("streamer", zalgo)
+    stored = db.session.get(ChatMessage, ack["id"]).text
+    assert stored == "Z\u0336\u0301\u0300" + "a\u0489\u0489\u0489" + "l" + "\u200d\u0301" * 3 + "\u200d"
+    assert bob.events("message")[0]["text"] == stored
+
+
+@pytest.mark.parametrize("after", [10**30, 2**64, 2**63, 2**63 - 1, 2**31, -1, 1.5, True, "12"])
+def test_join_after_beyond_any_id_is_a_bad_request(streamer, viewer, chat_client, after):
+    anon = chat_client()
+    ack = anon.emit("join", {"channel": "streamer", "after": after})
+    assert ack["ok"] is False and ack["code"] == "bad_request"
+    assert anon.events("error")[0]["code"] == "bad_request"
+    assert anon.sio.is_connected("/chat")
+
+
+def test_join_after_the_largest_id_reaches_the_database_and_finds_nothing(streamer, viewer, chat_client):
+    bob = chat_client("bob")
+    bob.send("streamer", "hello")
+    state = bob.join("streamer", after=2**31 - 1)
+    assert state["ok"] and state["messages"] == []
+    assert [m["text"] for m in bob.join("streamer", after=0)["messages"]] == ["hello"]

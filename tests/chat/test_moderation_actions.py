@@ -250,3 +250,80 @@ def test_denied_messages_never_show(cast):
     assert cast["anon"].events("message") == []
     assert db.session.get(ChatMessage, ack["id"]).state == "deleted"
     assert [a.kind for a in actions()][-1] == "deny"
+
+
+def remove_moderator(cast, user_id):
+    response = post(cast["owner"], f"/c/streamer/chat/settings/moderators/{user_id}/remove")
+    assert response.status_code == 200 and "no longer a moderator" in page_text(response)
+
+
+def hold_one(cast) -> int:
+    ack = cast["bob"].send("streamer", "you are such an idiot")
+    assert ack["held"]
+    return ack["id"]
+
+
+def test_a_removed_moderator_leaves_the_staff_room_on_every_open_socket(cast, chat_client):
+    second_tab = chat_client("mia")
+    assert second_tab.join("streamer")["role"] == "moderator"
+    post(cast["owner"], "/c/streamer/chat/modes", {"automod_level": "high"})
+    for client in (cast["mod"], second_tab, cast["owner"]):
+        client.events()
+
+    remove_moderator(cast, cast["ids"]["mod"])
+    for tab in (cast["mod"], second_tab):
+        assert tab.events("role") == [{"role": "viewer"}]
+        assert tab.events("notice") == [{"text": "You are no longer a moderator here.", "kind": "moderator"}]
+    assert cast["owner"].events("role") == [] and cast["bob"].events("role") == []
+
+    held = hold_one(cast)
+    assert [e["id"] for e in cast["owner"].events("held")] == [held]
+    assert cast["mod"].events("held") == [] and second_tab.events("held") == []
+    # Still connected and still reading the chat, without reconnecting.
+    said = cast["bob"].send("streamer", "still here?")["id"]
+    for tab in (cast["mod"], second_tab):
+        assert tab.sio.is_connected("/chat")
+        assert [m["id"] for m in tab.events("message")] == [said]
+    state = cast["mod"].join("streamer")
+    assert state["role"] == "viewer" and "held" not in state
+
+
+def test_removal_reaches_sockets_this_process_cannot_list(cast, monkeypatch):
+    """With several web processes, a room's sockets are listed only by the process that holds
+    them: the staff sockets recorded in Redis are what reaches the others."""
+    from app.chat import services as chat
+
+    post(cast["owner"], "/c/streamer/chat/modes", {"automod_level": "high"})
+    monkeypatch.setattr(chat, "sockets_here", lambda room: [])
+    remove_moderator(cast, cast["ids"]["mod"])
+    hold_one(cast)
+    assert cast["owner"].events("held")
+    assert cast["mod"].events("held") == []
+
+
+def test_staff_sockets_are_recorded_while_open_and_forgotten_when_closed(cast, chat_client, app):
+    from app.chat import services as chat
+    from app.extensions import get_redis
+
+    key = chat._staff_sockets_key(cast["ids"]["channel"], cast["ids"]["mod"])
+    second_tab = chat_client("mia")
+    second_tab.join("streamer")
+    assert get_redis().scard(key) == 2
+    second_tab.sio.disconnect("/chat")
+    assert get_redis().scard(key) == 1
+    make_user("other")
+    cast["mod"].join("other")  # a viewer there: no longer in this channel's staff room
+    assert get_redis().scard(key) == 0
+    assert get_redis().scard(chat._staff_sockets_key(cast["ids"]["channel"], cast["ids"]["bob"])) == 0
+
+
+def test_removing_a_moderator_who_is_a_site_admin_keeps_their_staff_room(cast):
+    from app.models import User
+
+    db.session.get(User, cast["ids"]["mod"]).role = "admin"
+    db.session.commit()
+    post(cast["owner"], "/c/streamer/chat/modes", {"automod_level": "high"})
+    remove_moderator(cast, cast["ids"]["mod"])
+    assert cast["mod"].events("role") == []
+    hold_one(cast)
+    assert cast["mod"].events("held")

@@ -118,3 +118,24 @@ def test_a_workers_push_is_published_on_the_message_queue(queued_app):
     assert published["namespace"] == NAMESPACE and published["room"] == f"user:{bob.id}"
     assert published["data"][0]["unread"] == 1
 
+
+
+def test_opening_the_list_tells_the_users_other_pages(app, streamer, login, listener):
+    from tests.conftest import csrf_from, page_text
+
+    from .test_notifications import notified, shown_ids
+
+    bob, carol = make_user("bob"), make_user("carol")
+    notified(streamer, bob, carol, times=2)
+    client = login("bob")
+    bob_elsewhere, carol_socket = listener(login("bob")), listener(login("carol"))
+    bob_elsewhere.received(), carol_socket.received()  # the counts sent on connect
+    page = page_text(client.get("/notifications"))
+    ids, token = shown_ids(page), csrf_from(page)
+
+    client.post("/notifications/read", data={"id": ids[:1]}, headers={"X-CSRFToken": token})
+    assert bob_elsewhere.received() == [("notification", {"unread": 1})]
+    client.post("/notifications/read", data={"id": ids}, headers={"X-CSRFToken": token})
+    assert bob_elsewhere.received() == [("notification", {"unread": 0})]
+    assert carol_socket.received() == []
+    assert follow.unread_count(carol.id) == 2

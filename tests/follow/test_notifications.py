@@ -106,3 +106,81 @@ def test_empty_notifications_page(app, login):
     make_user("bob")
     body = page_text(login("bob").get("/notifications"))
     assert "No notifications yet" in body and "Mark all read" not in body
+
+
+def notified(alice_key, *followers, times=1):
+    """Each follower gets `times` "is live" notifications from alice's channel."""
+    alice, key = alice_key
+    followed_by(alice.channel, *followers)
+    for _ in range(times):
+        session = go_live(key)
+        run_notify_jobs()
+        streams.end_session(session)
+
+
+def shown_ids(page: str) -> list[int]:
+    """The ids the list posts back once loaded (its self-submitting form)."""
+    import re
+
+    form = re.search(r"<form hidden [^>]*data-mark-shown-read.*?</form>", page, re.S)
+    assert form, "the list has no mark-read-on-open form"
+    assert 'hx-trigger="load"' in form.group(0) and 'hx-post="/notifications/read"' in form.group(0)
+    return [int(i) for i in re.findall(r'name="id" value="(\d+)"', form.group(0))]
+
+
+def test_opening_the_list_marks_the_shown_notifications_read(app, streamer, login):
+    bob = make_user("bob")
+    notified(streamer, bob, times=2)
+    client = login("bob")
+
+    page = page_text(client.get("/notifications"))
+    assert follow.unread_count(bob.id) == 2  # a GET alone changes nothing
+    ids = shown_ids(page)
+    assert sorted(ids) == sorted(n.id for n in notifications_of(bob))
+
+    token = csrf_from(page)
+    response = client.post("/notifications/read", data={"id": ids},
+                           headers={"HX-Request": "true", "X-CSRFToken": token})
+    assert response.status_code == 200
+    fragment = page_text(response)
+    assert 'id="notification-bell"' in fragment and 'hx-swap-oob="true"' in fragment
+    assert 'aria-label="Notifications"' in fragment and "data-unread-badge hidden>0</span>" in fragment
+    assert follow.unread_count(bob.id) == 0
+    # After a reload the bell stays at zero and the list has nothing left to mark.
+    assert 'aria-label="Notifications"' in page_text(client.get("/"))
+    assert "data-mark-shown-read" not in page_text(client.get("/notifications"))
+
+
+def test_opening_the_list_marks_only_what_it_showed_and_only_your_own(app, streamer, login):
+    bob, carol = make_user("bob"), make_user("carol")
+    notified(streamer, bob, carol)
+    client = login("bob")
+    page = page_text(client.get("/notifications"))
+    ids = shown_ids(page)
+    [carols] = [n.id for n in notifications_of(carol)]
+    notified_later = go_live(streamer[1])  # a new notice arrives while the list is open
+    run_notify_jobs()
+    assert follow.unread_count(bob.id) == 2
+
+    response = client.post("/notifications/read", data={"id": ids + [carols]},
+                           headers={"X-CSRFToken": csrf_from(page)})
+    assert response.status_code == 303
+    assert follow.unread_count(bob.id) == 1  # the one that arrived meanwhile
+    assert [n.session_id for n in notifications_of(bob) if n.unread] == [notified_later.id]
+    # Someone else's id in the form changes nothing.
+    assert carols in [n.id for n in notifications_of(carol) if n.unread]
+    assert follow.unread_count(carol.id) == 2
+
+
+def test_marking_the_shown_notifications_needs_csrf_and_real_ids(app, streamer, login):
+    bob = make_user("bob")
+    notified(streamer, bob)
+    client = login("bob")
+    page = page_text(client.get("/notifications"))
+    ids = shown_ids(page)
+    assert client.post("/notifications/read", data={"id": ids}).status_code == 400  # no CSRF token
+    for bad in (["abc"], ["-1"], ["0"], [str(10**30)], [str(2**31)], ["١٢"], [str(ids[0])] * 51):
+        response = client.post("/notifications/read", data={"id": bad}, headers={"X-CSRFToken": csrf_from(page)})
+        assert response.status_code == 400, bad
+    assert follow.unread_count(bob.id) == 1
+

@@ -301,3 +301,69 @@ def test_nginx_lets_idle_app_connections_go_before_gunicorn_does(tmp_path):
     # The update hook keeps its clients when the app is away (a 502 there would drop them all).
     update = re.search(r"location = /hooks/rtmp/update \{(.*?)\}", text, re.S).group(1)
     assert "error_page 500 502 503 504 = @cascade_keep_client;" in update
+
+
+def app_config(tmp_path, **overrides) -> dict:
+    return {"ROOT": str(tmp_path), "MEDIA_ROOT": str(tmp_path / "media"), "HTTP_PORT": 8080,
+            "RTMP_PORT": 1935, "WEB_PORT": 8000, "HOOK_SECRET": SECRET, **overrides}
+
+
+def listens(text: str) -> list[str]:
+    return re.findall(r"^\s*listen (\S+?)(?: default_server)?;", text, re.M)
+
+
+@pytest.mark.parametrize("bind, http, rtmp", [
+    ("", "8080", "1935"),                                   # the default: every interface
+    ("127.0.0.1", "127.0.0.1:8080", "127.0.0.1:1935"),
+    ("10.0.0.5", "10.0.0.5:8080", "10.0.0.5:1935"),
+    ("::1", "[::1]:8080", "[::1]:1935"),
+])
+def test_bind_address_sets_the_public_listeners_and_only_them(tmp_path, bind, http, rtmp):
+    from app.media.nginx import settings_from_config
+
+    text = render_nginx_conf(settings_from_config(app_config(tmp_path, BIND_ADDRESS=bind), tmp_path / "nginx"))
+    assert sorted(listens(text)) == sorted([rtmp, http, "127.0.0.1:8081"])  # the hook server stays on loopback
+
+
+@pytest.mark.parametrize("bind", ["example.org", "10.0.0.5; evil", "0.0.0.0:80", "10.0.0.256"])
+def test_bind_addresses_nginx_would_misread_are_refused(tmp_path, bind):
+    from app.media.nginx import settings_from_config
+
+    with pytest.raises(ValueError, match="BIND_ADDRESS"):
+        render_nginx_conf(settings_from_config(app_config(tmp_path, BIND_ADDRESS=bind), tmp_path / "nginx"))
+
+
+def configured(**env) -> dict:
+    """Config's BIND_ADDRESS and INGEST_PULL_URL in a fresh interpreter with this environment."""
+    import json
+    import os
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if k not in ("BIND_ADDRESS", "INGEST_PULL_URL")}
+    code = ("import json; from app.config import Config; "
+            "print(json.dumps([Config.BIND_ADDRESS, Config.INGEST_PULL_URL]))")
+    result = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True,
+                            text=True, timeout=60, check=True, cwd=Path(__file__).resolve().parents[2])
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_bind_address_comes_from_the_environment_and_defaults_to_every_interface():
+    assert configured() == ["", "rtmp://127.0.0.1:{rtmp_port}/live/{name}"]
+    # Live hosts on this box pull RTMP from where nginx now listens, not from loopback.
+    assert configured(BIND_ADDRESS="10.0.0.5") == ["10.0.0.5", "rtmp://10.0.0.5:{rtmp_port}/live/{name}"]
+    assert configured(BIND_ADDRESS="::1") == ["::1", "rtmp://[::1]:{rtmp_port}/live/{name}"]
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1", "::1"])
+def test_bound_listeners_pass_nginx_t(tmp_path, bind):
+    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    if nginx is None:
+        pytest.skip("nginx is not installed")
+    conf_settings = settings(tmp_path, http_host=bind, rtmp_host=bind)
+    for sub in ("nginx/logs", "nginx/tmp", "static", "media/hls"):
+        (tmp_path / sub).mkdir(parents=True, exist_ok=True)
+    conf = tmp_path / "nginx" / "nginx.conf"
+    conf.write_text(render_nginx_conf(conf_settings))
+    result = subprocess.run([nginx, "-t", "-p", conf_settings["prefix"], "-c", str(conf), "-e", "stderr"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr

@@ -181,6 +181,20 @@
     select.value = value;
   }
 
+  // --- role -------------------------------------------------------------------------------------
+  // A moderator removed by the owner: the server has already taken this socket out of the staff
+  // room; the tools the page rendered for staff go too, without a reload.
+  var STAFF_ROLES = ["owner", "admin", "moderator"];
+  var readOnly = root.hasAttribute("data-read-only");  // the embeddable player's chat: everyone reads
+  function applyRole(data) {
+    if (!data || !data.role || readOnly) return;
+    root.setAttribute("data-role", data.role);
+    if (STAFF_ROLES.indexOf(data.role) !== -1) return;
+    root.querySelectorAll(".chat-mod-menu, [data-chat-held]").forEach(function (el) { el.remove(); });
+    heldBox = null;
+    heldList = null;
+  }
+
   // --- the socket --------------------------------------------------------------------------------
   var socket = window.io("/chat", { transports: ["websocket", "polling"] });
   var joinTimer = null;
@@ -194,7 +208,7 @@
         if (wait) joinTimer = setTimeout(join, wait * 1000 + 250);
         return;
       }
-      root.setAttribute("data-role", state.role);
+      if (!readOnly) root.setAttribute("data-role", state.role);
       applySettings(state.settings);
       (state.messages || []).forEach(addMessage);
       if (state.held && heldList) {
@@ -223,6 +237,7 @@
     if (data && data.message) showStatus(data.message, "error", data.retry_after || 8);
   });
   socket.on("settings", applySettings);
+  socket.on("role", applyRole);
   socket.on("held", addHeld);
   socket.on("resolved", function (data) { resolveHeld(data.ids); });
   // The stream became playable: the player on this page (player.js) listens for this.
@@ -405,7 +420,9 @@
     applyMuted();
     updateMuteButton();
     if (!userId) {
-      window.localStorage.setItem(MUTE_STORE, JSON.stringify(Array.from(muted)));
+      try {
+        window.localStorage.setItem(MUTE_STORE, JSON.stringify(Array.from(muted)));
+      } catch (e) { /* storage refused (a framed chat): hidden for this page only */ }
       return;
     }
     var headers = csrfHeaders();

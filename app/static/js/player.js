@@ -29,11 +29,14 @@
   var startingText = frame.querySelector("[data-starting-text]");
   var pill = document.querySelector("[data-status-pill]");
 
-  var viewerId = sessionStorage.getItem("cascade-viewer");
+  // One viewer per tab for the count. A framed player on another site may be refused storage
+  // (third-party storage blocked): it then counts as a new viewer per page load.
+  var viewerId = null;
+  try { viewerId = sessionStorage.getItem("cascade-viewer"); } catch (e) { /* storage refused */ }
   if (!viewerId) {
     viewerId = Array.from(crypto.getRandomValues(new Uint8Array(12)),
       function (b) { return b.toString(16).padStart(2, "0"); }).join("");
-    sessionStorage.setItem("cascade-viewer", viewerId);
+    try { sessionStorage.setItem("cascade-viewer", viewerId); } catch (e) { /* storage refused */ }
   }
 
   var current = null;   // the hls_url playing now, "" while re-opening it, null when not live
@@ -173,9 +176,26 @@
     qualityWrap.hidden = true;
   }
 
+  // Sound, remembered in this browser: pages start muted (browsers refuse autoplay with sound
+  // without a gesture), and a viewer who last listened with sound gets it back where the browser
+  // allows it: playback is tried with sound first, then muted, which is not remembered as a choice.
+  var SOUND_KEY = "cascade-player-sound";
+  var volume = frame.querySelector("[data-volume]");
+  var sound = {};
+  try { sound = JSON.parse(localStorage.getItem(SOUND_KEY)) || {}; } catch (e) { /* private mode */ }
+  if (typeof sound.volume === "number" && sound.volume >= 0 && sound.volume <= 1) video.volume = sound.volume;
+  var wantsSound = sound.muted === false;
+  var mutedByBrowser = false;
+
   function play() {
+    if (wantsSound && video.muted && !mutedByBrowser) video.muted = false;
     var started = video.play();
-    if (started && started.catch) started.catch(function () { /* autoplay refused: controls stay */ });
+    if (started && started.catch) started.catch(function () {
+      if (video.muted) return;  // autoplay refused altogether: the controls stay
+      mutedByBrowser = true;
+      video.muted = true;
+      video.play().catch(function () {});
+    });
   }
 
   function say(text) {
@@ -247,13 +267,32 @@
 
   unmute.addEventListener("click", function () {
     video.muted = !video.muted;
+    wantsSound = !video.muted;
+    mutedByBrowser = false;
+    if (!video.muted && video.volume === 0) video.volume = 0.5;
     if (!video.muted) play();
   });
-  video.addEventListener("volumechange", function () {
+  volume.addEventListener("input", function () {
+    video.volume = parseFloat(volume.value);
+    video.muted = video.volume === 0;
+    wantsSound = !video.muted;
+    mutedByBrowser = false;
+  });
+  function showSound() {
     unmuteLabel.textContent = video.muted ? "Unmute" : "Mute";
     unmute.setAttribute("aria-pressed", String(!video.muted));
     unmute.classList.toggle("is-unmuted", !video.muted);
+    volume.value = String(video.muted ? 0 : video.volume);
+    volume.setAttribute("aria-valuetext", video.muted ? "muted" : Math.round(video.volume * 100) + "%");
+  }
+  video.addEventListener("volumechange", function () {
+    showSound();
+    if (mutedByBrowser) return;  // the browser's refusal, not the viewer's choice
+    try {
+      localStorage.setItem(SOUND_KEY, JSON.stringify({ muted: video.muted, volume: video.volume }));
+    } catch (e) { /* private mode */ }
   });
+  showSound();
 
   // A stream that stops stalls the player first; check soon instead of at the next heartbeat.
   // While re-opening (current is "") the back-off decides when to ask.

@@ -1,0 +1,113 @@
+"""Logins kept on the server: begun at login, checked on every request, ended at logout,
+by "sign out everywhere" and by a password change."""
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..extensions import db
+from ..models import LoginSession, User, utcnow
+from ..models.login_session import USER_AGENT_LENGTH, hash_session_token
+
+log = logging.getLogger(__name__)
+
+# last_seen_at is for the user's list of sessions, not an audit trail: a write per minute is enough.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def begin(user: User, user_agent: str = "") -> str:
+    """Record a new login of `user` and give `user` its token (so `get_id()` names it)."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(user_id=user.id, token_hash=hash_session_token(token),
+                                user_agent=(user_agent or "")[:USER_AGENT_LENGTH]))
+    db.session.commit()
+    user.session_token = token
+    return token
+
+
+def _row(token: str) -> LoginSession | None:
+    return db.session.scalar(select(LoginSession).where(LoginSession.token_hash == hash_session_token(token)))
+
+
+def user_for_cookie(cookie_id: str) -> User | None:
+    """The user a session or remember cookie's id ("<user id>:<token>") names, if that login has
+    not ended and the account is not disabled; None otherwise, also when the database is away
+    (the visitor is anonymous for that request rather than shown an error page)."""
+    user_id, _, token = (cookie_id or "").partition(":")
+    if not user_id.isdigit() or not token:
+        return None
+    try:
+        row = _row(token)
+        if row is None or row.user_id != int(user_id):
+            return None
+        _touch(row)
+        user = db.session.get(User, row.user_id)
+        if user is None or user.disabled:
+            return None
+    except SQLAlchemyError as error:
+        log.warning("could not check a login session (%s: %s); treating the visitor as anonymous",
+                    type(error).__name__, error)
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:
+            pass
+        return None
+    user.session_token = token
+    return user
+
+
+def _touch(row: LoginSession) -> None:
+    now = utcnow()
+    if now - row.last_seen_at < TOUCH_EVERY:
+        return
+    # The user is loaded when a request first asks for it, possibly mid-way through the
+    # request's own changes: commit only a session that holds none of them.
+    session = db.session
+    if session.new or session.dirty or session.deleted:
+        return
+    row_id = row.id
+    try:
+        session.execute(update(LoginSession).where(LoginSession.id == row_id).values(last_seen_at=now))
+        session.commit()
+    except SQLAlchemyError as error:  # e.g. SQLite busy: the login is still good, only not touched
+        session.rollback()
+        log.info("could not note that login session %s was seen: %s", row_id, error)
+
+
+def end(token: str | None) -> None:
+    """End one login (logging out): its session cookie and remember cookie stop working."""
+    if not token:
+        return
+    db.session.execute(delete(LoginSession).where(LoginSession.token_hash == hash_session_token(token)))
+    db.session.commit()
+
+
+def ending_all(user: User, *, keep: str | None = None):
+    """The DELETE that ends every login of `user` but `keep`'s, for a service to run in its own
+    transaction (a password change and the end of the other logins commit together)."""
+    statement = delete(LoginSession).where(LoginSession.user_id == user.id)
+    if keep:
+        statement = statement.where(LoginSession.token_hash != hash_session_token(keep))
+    return statement
+
+
+def end_all(user: User, *, keep: str | None = None) -> int:
+    """End every login of `user`, except the one whose token is `keep`; how many ended."""
+    ended = db.session.execute(ending_all(user, keep=keep)).rowcount
+    db.session.commit()
+    return ended
+
+
+def of_user(user: User) -> list[LoginSession]:
+    """The user's logins, most recently seen first."""
+    return list(db.session.scalars(
+        select(LoginSession).where(LoginSession.user_id == user.id)
+        .order_by(LoginSession.last_seen_at.desc(), LoginSession.id.desc())))
+
+
+def is_current(row: LoginSession, token: str | None) -> bool:
+    return bool(token) and secrets.compare_digest(row.token_hash, hash_session_token(token))

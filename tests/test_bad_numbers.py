@@ -1,0 +1,83 @@
+"""Numbers out of any id's range, in a path or a query string, answer 4xx, never 500."""
+import re
+
+import pytest
+from werkzeug.exceptions import NotFound
+
+from tests.factories import make_user
+
+# Past a 32-bit INTEGER column (PostgreSQL refuses the bind), past SQLite's 64-bit INTEGER
+# (the driver raises OverflowError), and the issue's own example.
+HUGE = [2**31, 2**63, 10**23]
+
+# Every route with an <int:...> segment; {n} is where the number goes.
+INT_ROUTES = [
+    ("POST", "/admin/chat/terms/{n}/remove"),
+    ("POST", "/c/alice/chat/settings/terms/{n}/remove"),
+    ("POST", "/c/alice/chat/settings/moderators/{n}/remove"),
+    ("POST", "/c/alice/chat/settings/restrictions/{n}/lift"),
+    ("POST", "/c/alice/chat/messages/{n}/delete"),
+    ("POST", "/c/alice/chat/users/{n}/timeout"),
+    ("POST", "/c/alice/chat/users/{n}/ban"),
+    ("POST", "/c/alice/chat/users/{n}/unban"),
+    ("POST", "/c/alice/chat/held/{n}/approve"),
+    ("GET", "/vods/{n}/index.m3u8"),
+    ("GET", "/dashboard/videos/{n}"),
+    ("POST", "/dashboard/videos/{n}/visibility"),
+    ("GET", "/dashboard/videos/{n}/rename"),
+    ("GET", "/dashboard/videos/{n}/delete"),
+    ("GET", "/c/alice/videos/{n}"),
+    ("GET", "/c/alice/videos/{n}/chat"),
+    ("GET", "/c/alice/videos/{n}/download"),
+    ("POST", "/chat/mutes/{n}"),
+    ("DELETE", "/chat/mutes/{n}"),
+    ("POST", "/settings/profile/top8/{n}/up"),
+    ("GET", "/settings/donations/{n}"),
+    ("POST", "/settings/donations/{n}/remove"),
+    ("POST", "/settings/donations/{n}/move"),
+]
+
+
+@pytest.fixture
+def alice_client(app, login):
+    """Alice, an admin who owns channel alice, logged in; requests carry her CSRF token."""
+    make_user("alice", admin=True)
+    client = login("alice")
+    home = client.get("/").get_data(as_text=True)
+    token = re.search(r"X-CSRFToken&#34;: &#34;([^&]+)&#34;", home).group(1)
+    client.environ_base["HTTP_X_CSRFTOKEN"] = token
+    return client
+
+
+def test_every_int_route_is_listed(app):
+    """A new <int:...> route must join INT_ROUTES, so the test below covers it."""
+    int_rules = {re.sub(r"<[^>]+>", "*", rule.rule) for rule in app.url_map.iter_rules()
+                 if "<int:" in rule.rule}
+    listed = {re.sub(r"/(alice|\{n\}|index\.m3u8|approve|up)(?=/|$)", "/*", path) for _, path in INT_ROUTES}
+    assert int_rules == listed, sorted(int_rules ^ listed)
+
+
+@pytest.mark.parametrize("number", HUGE)
+@pytest.mark.parametrize("method, path", INT_ROUTES)
+def test_ids_no_row_can_have_are_not_found(alice_client, method, path, number):
+    response = alice_client.open(path.format(n=number), method=method)
+    assert response.status_code == 404, response.get_data(as_text=True)[:500]
+
+
+def test_the_bound_is_the_id_columns_and_no_lower(app):
+    """2**31 - 1, the largest INTEGER, still routes to the view; one more matches nothing."""
+    urls = app.url_map.bind("localhost")
+    assert urls.match(f"/c/alice/videos/{2**31 - 1}") == ("vods.watch", {"slug": "alice", "vod_id": 2**31 - 1})
+    with pytest.raises(NotFound):
+        urls.match(f"/c/alice/videos/{2**31}")
+
+
+@pytest.mark.parametrize("page", ["99999999999999999999999", "-5", "0", "abc"])
+def test_channel_video_pages_survive_any_page_number(alice_client, page):
+    assert alice_client.get(f"/c/alice/videos?page={page}").status_code == 200
+
+
+@pytest.mark.parametrize("before", ["99999999999999999999999", str(2**31), str(2**63), "-1", "abc"])
+def test_moderation_log_survives_any_before(alice_client, before):
+    """Anything but an id some row can have shows the newest page, as no `before` does."""
+    assert alice_client.get(f"/c/alice/modlog?before={before}").status_code == 200
