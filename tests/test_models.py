@@ -19,6 +19,24 @@ def test_migrations_match_the_models(app):
         pytest.fail(f"schema drift: {exc}")
 
 
+def test_every_search_trigger_survives_the_migrations(app):
+    # A batch migration rebuilds a table on SQLite and drops its triggers, and search then stops
+    # seeing new rows (a new account could not be found by name): each must put them back.
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL searches through indexes, not triggers")
+    import importlib.util
+    from pathlib import Path
+
+    path = next((Path(__file__).parent.parent / "migrations" / "versions").glob("5ea7c4f75e01_*.py"))
+    spec = importlib.util.spec_from_file_location("search_migration", path)
+    search = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(search)
+    present = set(db.session.scalars(db.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+    assert set(search._trigger_names()) <= present
+    make_user("pixelpaula")
+    assert db.session.scalar(db.text("SELECT count(*) FROM fts_users WHERE username = 'pixelpaula'")) == 1
+
+
 def test_username_unique_ignoring_case_at_database_level(app):
     make_user("alice")
     db.session.add(User(username="ALICE", email="x@example.com", password_hash="x"))
