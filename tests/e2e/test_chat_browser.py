@@ -125,8 +125,8 @@ def test_two_browsers_chat_in_real_time_over_websocket(browser, accounts):  # no
         assert fan.input_value("[data-chat-input]") == ""
         fan.screenshot(path=str(SCREENSHOTS / "chat-phone-timed-out.png"))
         refused.locator("[data-outbox-retry]").click()  # still timed out: refused again, still there
-        fan.wait_for_function("document.querySelector('.chat-outbox-item.is-failed [data-outbox-state]')"
-                              ".textContent.includes('timed out')")
+        # "Sending…" in between (the click clears the failure at once), then refused again.
+        fan.locator(".chat-outbox-item.is-failed", has_text="timed out").wait_for(timeout=5000)
         refused.locator("[data-outbox-discard]").click()
         fan.wait_for_selector("[data-chat-outbox]", state="hidden")
 
