@@ -17,6 +17,8 @@ class RowIdConverter(IntegerConverter):
 def row_id(text: str) -> int:
     """A row id from a query string, for `request.args.get(name, type=row_id)`: the ValueError
     for anything else makes Werkzeug answer the default instead."""
+    if not (text.isascii() and text.isdigit()):  # int() would take " 12", "+12" and "١٢"
+        raise ValueError(f"{text!r} is not an id")
     value = int(text)
     if not 0 < value <= MAX_ROW_ID:
         raise ValueError(f"{text!r} is not an id")

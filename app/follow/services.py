@@ -8,7 +8,7 @@ from sqlalchemy import delete, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db, socketio
-from ..ids import MAX_ROW_ID
+from ..ids import row_id
 from ..jobs import enqueue
 from ..models import Channel, Follow, Notification, StreamSession, User, utcnow
 from ..models.notification import KIND_LIVE
@@ -83,7 +83,11 @@ def following(user: User) -> list[tuple[Channel, int | None]]:
 # --- notifications ---------------------------------------------------------------------------
 
 def is_notification_id(value: str) -> bool:
-    return value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ROW_ID
+    try:
+        row_id(value)
+    except ValueError:
+        return False
+    return True
 
 
 def unread_count(user_id: int) -> int:
