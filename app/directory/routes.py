@@ -34,7 +34,7 @@ def category(slug):
     live, _ = services.ordered_live(found.id)
     return render_page_or_fragment(
         "directory/category.html", "directory/_live_page.html", tags=services.popular_tags(live), live_count=len(live),
-        recent=services.recently_live(category_id=found.id), **context)
+        channels=services.category_channels(found.id), **context)
 
 
 @bp.route("/search")

@@ -127,6 +127,17 @@ def recently_live(limit: int = 12, category_id: int | None = None) -> list[Chann
     return list(db.session.scalars(_with_cards(query)))
 
 
+def category_channels(category_id: int, limit: int = 24) -> list[Channel]:
+    """A category's channels, live first, then the most recently live, then those never live yet
+    (newest first): what a category page offers when few or none are on air."""
+    query = (select(Channel).join(User, Channel.owner_id == User.id)
+             .where(Channel.category_id == category_id, User.disabled.is_(False))
+             .order_by(Channel.is_live.desc(), Channel.last_live_at.is_(None), Channel.last_live_at.desc(),
+                       Channel.created_at.desc(), Channel.id.desc())
+             .limit(limit))
+    return list(db.session.scalars(_with_cards(query)))
+
+
 def followed_live(user: User, limit: int = 12) -> tuple[list[Channel], dict[int, int]]:
     """Live channels `user` follows, most viewers first."""
     channels = list(db.session.scalars(_with_cards(

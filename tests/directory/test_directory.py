@@ -1,5 +1,6 @@
 """The directory, category pages and the home page."""
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -9,7 +10,7 @@ from app.models import Follow, utcnow
 from app.streams import viewers
 from tests.conftest import page_text
 from tests.directory.conftest import make_streamer
-from tests.factories import make_category
+from tests.factories import make_category, make_live, make_user
 
 
 def card_slugs(html: str) -> list[str]:
@@ -18,8 +19,12 @@ def card_slugs(html: str) -> list[str]:
 
 def live_section(html: str) -> str:
     start = html.index('id="live-heading"')
-    end = html.find('id="recent-heading"')
-    return html[start:end if end > 0 else len(html)]
+    ends = [at for at in (html.find('id="recent-heading"'), html.find('id="channels-heading"')) if at > 0]
+    return html[start:min(ends, default=len(html))]
+
+
+def section_after(html: str, heading_id: str) -> str:
+    return html[html.index(f'id="{heading_id}"'):]
 
 
 def test_live_channels_are_ordered_by_viewers(client):
@@ -135,3 +140,83 @@ def test_home_for_members_with_nobody_live(app, login):
     make_streamer("fan")
     html = page_text(login("fan").get("/"))
     assert "None of the channels you follow is live" in html
+
+
+def test_a_category_with_nobody_live_lists_its_channels(client, login):
+    music = make_category("Music")
+    make_category("Art")
+    fresh = make_streamer("fresh", title="Never been live", category=music)
+    earlier = make_streamer("earlier", title="Live last week", category=music)
+    latest = make_streamer("latest", title="Live an hour ago", category=music)
+    make_streamer("gone", category=music, disabled=True)
+    make_streamer("painter", category=None)
+    earlier.channel.last_live_at = utcnow() - timedelta(days=7)
+    latest.channel.last_live_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    assert fresh.channel.last_live_at is None
+
+    html = page_text(client.get("/directory/category/music"))
+    assert "No one is streaming Music right now" in html
+    # Not a dead end: its channels, the most recently live first, then the ones never live.
+    assert card_slugs(section_after(html, "channels-heading")) == ["latest", "earlier", "fresh"]
+    assert ">Channels in Music<" in html
+    # A visitor cannot follow anyone: they are told what they can do.
+    assert "Follow a few channels" not in html
+    assert "Create an account</a> to follow them" in html
+    member = page_text(login("painter").get("/directory/category/music"))
+    assert "follow the ones you like" in member and "Create an account" not in member
+
+    # Someone goes live: they lead the page, and the rest follow under "More channels".
+    make_live(earlier)
+    html = page_text(client.get("/directory/category/music"))
+    assert card_slugs(live_section(html)) == ["earlier"]
+    assert card_slugs(section_after(html, "channels-heading")) == ["latest", "fresh"]
+    assert ">More channels in Music<" in html
+
+
+def test_category_channels_are_live_first(app):
+    music = make_category("Music")
+    quiet = make_streamer("quiet", category=music)
+    quiet.channel.last_live_at = utcnow()
+    db.session.commit()
+    make_streamer("onair", live=True, category=music)
+    make_streamer("newbie", category=music)
+    assert [c.slug for c in services.category_channels(music.id)] == ["onair", "quiet", "newbie"]
+    assert [c.slug for c in services.category_channels(music.id, limit=1)] == ["onair"]
+
+
+def test_an_empty_category_points_elsewhere(client):
+    make_category("Music")
+    html = page_text(client.get("/directory/category/music"))
+    assert "No channel streams Music yet" in html and 'href="/directory"' in html
+    assert "channels-heading" not in html and "Follow a few channels" not in html
+
+
+def test_a_fresh_directory_only_points_at_what_is_there(client, login):
+    html = page_text(client.get("/directory"))
+    assert "No one is live right now" in html and "Check back soon." in html
+    assert "below" not in html[html.index("No one is live"):html.index('id="cat-heading"')]
+    assert "No categories yet." in html and "flask seed demo" not in html  # a visitor cannot run it
+    make_user("boss", admin=True)
+    assert "flask seed demo" in page_text(login("boss").get("/directory"))
+
+    make_category("Music")
+    html = page_text(client.get("/directory"))
+    assert "Check back soon, or browse the categories below." in html and "No categories yet" not in html
+
+
+def test_members_open_on_the_channels_they_follow(app, client, login):
+    fan = make_streamer("fan")
+    followed = make_streamer("followed", live=True)
+    db.session.add(Follow(follower_id=fan.id, channel_id=followed.channel.id))
+    db.session.commit()
+    for member in (True, False):
+        html = page_text(login("fan").get("/") if member else client.get("/"))
+        main = html[html.index('<main id="main"'):]
+        if member:
+            # First in the page: the follows; the marketing pitch is for visitors.
+            assert main.index('id="followed-heading"') < main.index('id="live-heading"')
+            assert 'class="hero"' not in html and "Start streaming" not in html
+            assert '<h1 class="visually-hidden">' in html
+        else:
+            assert main.index('class="hero"') < main.index('id="live-heading"')

@@ -115,7 +115,7 @@ def test_theme_is_preset_classes_only(app, client, accent, background, expected)
     alice.profile.theme_accent, alice.profile.theme_background = accent, background
     db.session.commit()
     html = html_of(client)
-    assert f'<main id="main" class="{expected}">' in html
+    assert f'<main id="main" class="{expected}" ' in html
     assert "evil" not in html and "color:red" not in html
 
 

@@ -78,7 +78,9 @@
     });
   }
 
-  function beat() { check("POST"); }
+  // A preview (the creator's own, on the dashboard) only asks: it is not a viewer to count.
+  var preview = frame.hasAttribute("data-preview");
+  function beat() { check(preview ? "GET" : "POST"); }
 
   // Pushed over the chat socket when the stream becomes playable: ask now, not at the next poll
   // (also from the offline card, whose poll is slower and may not have seen "starting" yet).
@@ -182,7 +184,8 @@
   var SOUND_KEY = "cascade-player-sound";
   var volume = frame.querySelector("[data-volume]");
   var sound = {};
-  try { sound = JSON.parse(localStorage.getItem(SOUND_KEY)) || {}; } catch (e) { /* private mode */ }
+  // A preview always starts muted, whatever the viewer's choice on channel pages.
+  try { if (!preview) sound = JSON.parse(localStorage.getItem(SOUND_KEY)) || {}; } catch (e) { /* private mode */ }
   if (typeof sound.volume === "number" && sound.volume >= 0 && sound.volume <= 1) video.volume = sound.volume;
   var wantsSound = sound.muted === false;
   var mutedByBrowser = false;
@@ -287,7 +290,7 @@
   }
   video.addEventListener("volumechange", function () {
     showSound();
-    if (mutedByBrowser) return;  // the browser's refusal, not the viewer's choice
+    if (mutedByBrowser || preview) return;  // the browser's refusal, or the preview: not a choice to keep
     try {
       localStorage.setItem(SOUND_KEY, JSON.stringify({ muted: video.muted, volume: video.volume }));
     } catch (e) { /* private mode */ }
@@ -356,6 +359,38 @@
   }
   statsToggle.addEventListener("click", function () { showStats(statsBox.hidden); });
   try { if (localStorage.getItem(STATS_KEY) === "1") showStats(true); } catch (e) { /* private mode */ }
+
+  // Theatre mode (the channel page on wide screens): the player fills the window beside a
+  // full-height chat. The button, or `t`, toggles it; Escape leaves; this browser remembers it.
+  var THEATRE_KEY = "cascade-theatre";
+  var theatre = frame.querySelector("[data-theatre]");
+  var wide = window.matchMedia("(min-width: 1000px)");
+
+  function setTheatre(on, remember) {
+    document.body.classList.toggle("is-theatre", on);
+    theatre.setAttribute("aria-pressed", String(on));
+    theatre.title = on ? "Leave theatre mode (t)" : "Theatre mode (t)";
+    if (!remember) return;
+    try { localStorage.setItem(THEATRE_KEY, on ? "1" : "0"); } catch (e) { /* private mode */ }
+  }
+  function typingIn(target) {
+    return target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);
+  }
+  if (theatre) {
+    theatre.addEventListener("click", function () {
+      setTheatre(!document.body.classList.contains("is-theatre"), true);
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || typingIn(event.target)) return;
+      var on = document.body.classList.contains("is-theatre");
+      if ((event.key === "t" || event.key === "T") && wide.matches) {
+        setTheatre(!on, true);
+      } else if (event.key === "Escape" && on && !event.target.closest("dialog, details.menu")) {
+        setTheatre(false, true);
+      }
+    });
+    try { if (localStorage.getItem(THEATRE_KEY) === "1") setTheatre(true, false); } catch (e) { /* private mode */ }
+  }
 
   if (frame.dataset.live === "true" && frame.dataset.hlsUrl) {
     showLive(frame.dataset.hlsUrl);
