@@ -1,6 +1,7 @@
-"""Accounts: sign up, log in, log out."""
+"""Accounts: sign up, log in, log out, reset a forgotten password, verify an address."""
 from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
 from . import routes  # noqa: E402,F401
+from . import recovery_routes  # noqa: E402,F401

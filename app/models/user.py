@@ -1,4 +1,4 @@
-"""Accounts and their public profiles: User, Profile, TopFriend, DonationAddress."""
+"""Accounts and their public profiles: User, NameKey, Profile, TopFriend, DonationAddress."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -42,6 +42,9 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # When the owner followed the verification link mailed to `email`; None until then, and again
+    # after the address changes.
+    email_verified_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     profile: Mapped[Profile] = relationship(
         back_populates="user", uselist=False, cascade="all, delete-orphan",
@@ -52,6 +55,7 @@ class User(UserMixin, db.Model):
     )
     # SQLite enforces no ON DELETE CASCADE here (foreign keys are off), so the ORM deletes them.
     login_sessions: Mapped[list[LoginSession]] = relationship(cascade="all, delete-orphan")
+    name_keys: Mapped[list[NameKey]] = relationship(cascade="all, delete-orphan")
 
     @validates("username")
     def _set_username_lower(self, key, value):
@@ -61,6 +65,10 @@ class User(UserMixin, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses disabled accounts
@@ -104,6 +112,17 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"
+
+
+class NameKey(db.Model):
+    """One lookalike key of a user's username or display name (app.auth.names keeps them), so a
+    new name is checked against every member's in one indexed lookup."""
+
+    __tablename__ = "name_keys"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    # SHA-256 (hex) of a skeleton: a fixed size however far confusables.txt expands a name.
+    key: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 
 class Profile(db.Model):

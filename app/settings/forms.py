@@ -19,3 +19,12 @@ class PasswordForm(FlaskForm):
 
 class SignOutOthersForm(FlaskForm):
     """Only a CSRF token: the "sign out everywhere else" button."""
+
+
+class ResendVerificationForm(FlaskForm):
+    """Only a CSRF token: the "send the verification mail again" button."""
+
+
+class DeleteAccountForm(FlaskForm):
+    current_password = PasswordField("Your password", validators=[
+        InputRequired(message="Enter your password to confirm."), Length(max=256)])
