@@ -21,6 +21,8 @@ INT_ROUTES = [
     ("POST", "/c/alice/chat/users/{n}/ban"),
     ("POST", "/c/alice/chat/users/{n}/unban"),
     ("POST", "/c/alice/chat/held/{n}/approve"),
+    ("POST", "/c/alice/chat/actions/{n}/undo"),
+    ("GET", "/c/alice/chat/users/{n}/card"),
     ("GET", "/vods/{n}/index.m3u8"),
     ("GET", "/dashboard/videos/{n}"),
     ("POST", "/dashboard/videos/{n}/visibility"),

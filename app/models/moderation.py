@@ -14,7 +14,7 @@ from .user import User
 MODERATION_KINDS = (
     "delete", "timeout", "untimeout", "ban", "unban", "clear", "slow", "followers_only",
     "emote_only", "link_policy", "add_moderator", "remove_moderator", "approve", "deny",
-    "disable_user", "enable_user", "automod", "blocked_term",
+    "disable_user", "enable_user", "automod", "blocked_term", "restore",
 )
 REPORT_STATES = ("open", "resolved", "dismissed")
 

@@ -1,14 +1,17 @@
 """Chat moderation actions: htmx POSTs from the chat panel that change state, then emit to the room."""
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..channels.services import channel_by_slug
 from ..extensions import db
-from ..models import User
+from ..htmx import render_page_or_fragment, wants_fragment
+from ..models import User, utcnow
 from . import bp, services
 from .services import ModerationError
+
+UNDONE = {"untimeout": "{name} can chat again.", "unban": "{name} is unbanned.", "restore": "Message restored."}
 
 
 def _channel(slug: str):
@@ -25,16 +28,19 @@ def _user(user_id: int) -> User:
     return user
 
 
-def _result(text: str, ok: bool = True, status: int = 200):
+def _result(text: str, ok: bool = True, status: int = 200, undo=None):
     # htmx swaps 2xx only, so refusals come back as 200 with the reason; plain clients get the status.
     if request.headers.get("HX-Request") == "true":
         status = 200
-    return render_template("moderation/_result.html", text=text, ok=ok), status
+    return render_template("moderation/_result.html", text=text, ok=ok, undo=undo), status
 
 
 def _run(action):
+    """Run a chat action; it returns its outcome line, or (line, the logged action to offer Undo for)."""
     try:
-        return _result(action())
+        outcome = action()
+        text, undo = outcome if isinstance(outcome, tuple) else (outcome, None)
+        return _result(text, undo=undo)
     except ModerationError as error:
         db.session.rollback()
         return _result(error.message, ok=False, status=error.status)
@@ -62,8 +68,8 @@ def timeout(slug: str, user_id: int):
             seconds = services.parse_timeout(request.form["minutes"], 60)
         else:
             seconds = services.parse_timeout(request.form.get("seconds"))
-        services.timeout_user(channel, current_user, target, seconds, request.form.get("reason", ""))
-        return f"{target.username} is timed out for {services.chat.describe_duration(seconds)}."
+        logged = services.timeout_user(channel, current_user, target, seconds, request.form.get("reason", ""))
+        return f"{target.username} is timed out for {services.chat.describe_duration(seconds)}.", logged
     return _run(action)
 
 
@@ -74,8 +80,8 @@ def ban(slug: str, user_id: int):
 
     def action():
         target = _user(user_id)
-        services.ban_user(channel, current_user, target, request.form.get("reason", ""))
-        return f"{target.username} is banned from this chat."
+        logged = services.ban_user(channel, current_user, target, request.form.get("reason", ""))
+        return f"{target.username} is banned from this chat.", logged
     return _run(action)
 
 
@@ -143,3 +149,42 @@ def review(slug: str, message_id: int, decision: str):
         services.review_held(channel, current_user, message_id, approve=decision == "approve")
         return "Message approved." if decision == "approve" else "Message denied."
     return _run(action)
+
+
+@bp.route("/c/<slug>/chat/actions/<int:action_id>/undo", methods=["POST"])
+@login_required
+def undo(slug: str, action_id: int):
+    channel = _channel(slug)
+
+    def action():
+        done = services.undo(channel, current_user, action_id)
+        return UNDONE[done.kind].format(name=done.target_user.username if done.target_user else "They")
+    return _run(action)
+
+
+@bp.route("/c/<slug>/chat/actions")
+@login_required
+def recent_actions(slug: str):
+    """The moderator menu's recent actions (a fragment); the full history is the mod log page."""
+    channel = _channel(slug)
+    if not wants_fragment():
+        return redirect(url_for("moderation.log", slug=channel.slug))
+    try:
+        actions = services.recent_actions(channel, current_user)
+    except ModerationError as error:
+        abort(error.status)
+    return render_page_or_fragment("moderation/_recent_actions.html", "moderation/_recent_actions.html",
+                                   actions=actions, rendered=services.render_actions(channel, actions))
+
+
+@bp.route("/c/<slug>/chat/users/<int:user_id>/card")
+def user_card(slug: str, user_id: int):
+    """Who a chatter is (for anyone); their timeouts and bans here and the tools (for channel staff)."""
+    channel = _channel(slug)
+    try:
+        card = services.user_card(channel, current_user, user_id)
+    except ModerationError as error:
+        abort(error.status)
+    return render_page_or_fragment("moderation/user_card.html", "moderation/_user_card.html",
+                                   channel=channel, card=card, now=utcnow(), how_long_ago=services.how_long_ago,
+                                   describe_duration=services.chat.describe_duration)

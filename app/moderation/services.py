@@ -1,8 +1,11 @@
 """Moderation: what owners, moderators and admins may do to a chat, each action logged and broadcast."""
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from flask import current_app, has_request_context, render_template
+from markupsafe import Markup
 from sqlalchemy import func, select, update
 
 from ..chat import filters
@@ -15,6 +18,7 @@ from ..models import (
     ChatBan,
     ChatMessage,
     ChatSettings,
+    Follow,
     ModerationAction,
     User,
     utcnow,
@@ -29,6 +33,11 @@ MAX_MODERATORS = 50
 MAX_TERMS = 500
 MAX_DOMAINS = 100
 LOG_PAGE = 50
+RECENT_ACTIONS = 20
+CARD_HISTORY = 5
+# What undoing each kind of action logs; nothing else can be undone.
+UNDO_KINDS = {"timeout": "untimeout", "ban": "unban", "delete": "restore"}
+RESTRICTION_KINDS = ("timeout", "untimeout", "ban", "unban")
 
 
 class ModerationError(Exception):
@@ -105,9 +114,10 @@ def delete_message(channel: Channel, actor, message_id: int, reason: str = "") -
     message.state = "deleted"
     message.deleted_at = utcnow()
     message.deleted_by_id = actor.id
-    _log(channel, actor, "delete", target=message.user, message=message, reason=reason)
+    action = _log(channel, actor, "delete", target=message.user, message=message, reason=reason)
     db.session.commit()
     chat.emit("delete", {"id": message.id}, to=chat.room(channel.id))
+    announce(channel, action)
     return message
 
 
@@ -137,10 +147,11 @@ def clear_chat(channel: Channel, actor) -> None:
     settings = _settings_row(channel)
     settings.cleared_through_id = db.session.scalar(
         select(func.max(ChatMessage.id)).where(ChatMessage.channel_id == channel.id)) or 0
-    _log(channel, actor, "clear")
+    action = _log(channel, actor, "clear")
     db.session.commit()
     chat.emit("clear", {}, to=chat.room(channel.id))
     _notice(channel, "Chat was cleared by a moderator.", "clear")
+    announce(channel, action)
 
 
 def review_held(channel: Channel, actor, message_id: int, approve: bool) -> ChatMessage:
@@ -154,8 +165,9 @@ def review_held(channel: Channel, actor, message_id: int, approve: bool) -> Chat
         message.state = "deleted"
         message.deleted_at = utcnow()
         message.deleted_by_id = actor.id
-    _log(channel, actor, "approve" if approve else "deny", target=message.user, message=message)
+    action = _log(channel, actor, "approve" if approve else "deny", target=message.user, message=message)
     db.session.commit()
+    announce(channel, action)
     chat.emit("resolved", {"ids": [message.id], "approved": approve}, to=chat.staff_room(channel.id))
     if approve:
         event = chat.payload(message, chat.render_message(message, channel, chat.settings_for(channel)))
@@ -193,39 +205,47 @@ def _restrict(channel: Channel, actor, target: User, expires_at, reason: str) ->
     return ban
 
 
-def timeout_user(channel: Channel, actor, target: User, seconds: int, reason: str = "") -> ChatBan:
+def timeout_user(channel: Channel, actor, target: User, seconds: int, reason: str = "") -> ModerationAction:
+    """Time the target out; returns the logged action (what Undo undoes)."""
     role = require_staff(channel, actor)
     _check_target(channel, actor, role, target)
     seconds = parse_timeout(seconds)
     reason = _reason(reason)
     expires_at = utcnow() + timedelta(seconds=seconds)
-    ban = _restrict(channel, actor, target, expires_at, reason)
-    _log(channel, actor, "timeout", target=target, reason=reason, seconds=seconds, expires_at=expires_at)
+    _restrict(channel, actor, target, expires_at, reason)
+    action = _log(channel, actor, "timeout", target=target, reason=reason, seconds=seconds, expires_at=expires_at)
     ids = purge_messages(channel, actor, target)
     db.session.commit()
     _broadcast_purge(channel, target, ids)
     text = f"You were timed out for {chat.describe_duration(seconds)}." + (f" Reason: {reason}" if reason else "")
     chat.emit("notice", {"text": text, "kind": "timed_out", "retry_after": seconds},
               to=chat.user_room(channel.id, target.id))
-    return ban
+    announce(channel, action)
+    return action
 
 
-def ban_user(channel: Channel, actor, target: User, reason: str = "") -> ChatBan:
+def ban_user(channel: Channel, actor, target: User, reason: str = "") -> ModerationAction:
+    """Ban the target from this chat; returns the logged action (what Undo undoes)."""
     role = require_staff(channel, actor)
     _check_target(channel, actor, role, target)
     reason = _reason(reason)
-    ban = _restrict(channel, actor, target, None, reason)
-    _log(channel, actor, "ban", target=target, reason=reason)
+    _restrict(channel, actor, target, None, reason)
+    action = _log(channel, actor, "ban", target=target, reason=reason)
     ids = purge_messages(channel, actor, target)
     db.session.commit()
     _broadcast_purge(channel, target, ids)
     text = "You were banned from this chat." + (f" Reason: {reason}" if reason else "")
     chat.emit("notice", {"text": text, "kind": "banned"}, to=chat.user_room(channel.id, target.id))
-    return ban
+    announce(channel, action)
+    return action
 
 
 def lift_restriction(channel: Channel, actor, target: User, reason: str = "") -> str:
     """Unban or end a timeout; returns "unban" or "untimeout"."""
+    return _lift(channel, actor, target, reason).kind
+
+
+def _lift(channel: Channel, actor, target: User, reason: str = "") -> ModerationAction:
     role = require_staff(channel, actor)
     _check_target(channel, actor, role, target)
     ban = chat.active_restriction(channel.id, target.id)
@@ -233,11 +253,12 @@ def lift_restriction(channel: Channel, actor, target: User, reason: str = "") ->
         raise ModerationError(f"{target.username} isn't timed out or banned here.", 409)
     kind = "unban" if ban.is_ban else "untimeout"
     db.session.delete(ban)
-    _log(channel, actor, kind, target=target, reason=_reason(reason))
+    action = _log(channel, actor, kind, target=target, reason=_reason(reason))
     db.session.commit()
     text = "You can chat again." if kind == "untimeout" else "You were unbanned. You can chat again."
     chat.emit("notice", {"text": text, "kind": kind}, to=chat.user_room(channel.id, target.id))
-    return kind
+    announce(channel, action)
+    return action
 
 
 def restrictions(channel: Channel) -> list[ChatBan]:
@@ -334,14 +355,14 @@ def update_modes(channel: Channel, actor, *, slow_seconds=None, followers_only=N
         kinds.append(("link_policy", None))
     if "automod_level" in changed:
         kinds.append(("automod", None))
-    for kind, seconds in kinds:
-        detail = describe_mode(kind, settings)
-        _log(channel, actor, kind, reason=detail, seconds=seconds)
+    logged = [_log(channel, actor, kind, reason=describe_mode(kind, settings), seconds=seconds)
+              for kind, seconds in kinds]
     db.session.commit()
     chat.emit("settings", chat.settings_event(settings), to=chat.room(channel.id))
     for kind, _ in kinds:
         if kind in MODE_NOTICES:
             _notice(channel, MODE_NOTICES[kind](settings), kind)
+    announce(channel, *logged)
     return settings
 
 
@@ -384,9 +405,12 @@ def add_blocked_term(channel: Channel | None, actor, raw: str) -> BlockedTerm:
     """A term for one channel's chat, or (channel None, admins only) for every chat on the site."""
     _require_list_keeper(channel, actor)
     row = _store_term(channel, raw, actor.id)
+    action = None
     if channel is not None:
-        _log(channel, actor, "blocked_term", reason=f"Added blocked term “{row.term}”")
+        action = _log(channel, actor, "blocked_term", reason=f"Added blocked term “{row.term}”")
     db.session.commit()
+    if action is not None:
+        announce(channel, action)
     return row
 
 
@@ -396,9 +420,12 @@ def remove_blocked_term(channel: Channel | None, actor, term_id: int) -> None:
     if row is None or row.channel_id != (channel.id if channel else None):
         raise ModerationError("That term isn't on this list.", 404)
     db.session.delete(row)
+    action = None
     if channel is not None:
-        _log(channel, actor, "blocked_term", reason=f"Removed blocked term “{row.term}”")
+        action = _log(channel, actor, "blocked_term", reason=f"Removed blocked term “{row.term}”")
     db.session.commit()
+    if action is not None:
+        announce(channel, action)
 
 
 def add_site_term_from_shell(raw: str) -> BlockedTerm:
@@ -454,8 +481,9 @@ def add_moderator(channel: Channel, actor, username: str) -> ChannelRole:
         raise ModerationError(f"A channel can have at most {MAX_MODERATORS} moderators.")
     role = ChannelRole(channel_id=channel.id, user_id=target.id, role="moderator", granted_by_id=actor.id)
     db.session.add(role)
-    _log(channel, actor, "add_moderator", target=target)
+    action = _log(channel, actor, "add_moderator", target=target)
     db.session.commit()
+    announce(channel, action)
     chat.emit("notice", {"text": "You are now a moderator here. Reload to see the moderator tools.",
                          "kind": "moderator"}, to=chat.user_room(channel.id, target.id))
     return role
@@ -469,9 +497,10 @@ def remove_moderator(channel: Channel, actor, user_id: int) -> User:
         raise ModerationError("That person isn't a moderator here.", 404)
     target = role.user
     db.session.delete(role)
-    _log(channel, actor, "remove_moderator", target=target)
+    action = _log(channel, actor, "remove_moderator", target=target)
     db.session.commit()
     chat.drop_from_staff(channel, target)
+    announce(channel, action)
     return target
 
 
@@ -491,3 +520,171 @@ def log_message_texts(actions: list[ModerationAction]) -> dict[int, str]:
         return {}
     rows = db.session.execute(select(ChatMessage.id, ChatMessage.text).where(ChatMessage.id.in_(ids)))
     return {row.id: row.text for row in rows}
+
+
+# --- recent actions and undo -------------------------------------------------------------------------
+
+def recent_actions(channel: Channel, actor, limit: int = RECENT_ACTIONS) -> list[ModerationAction]:
+    """The channel's newest actions for the chat's moderator menu (staff only)."""
+    require_staff(channel, actor)
+    return mod_log(channel, limit=limit)
+
+
+def undo_refusals(channel: Channel, actions: list[ModerationAction]) -> dict[int, str | None]:
+    """Why each action can't be undone now, or None where Undo would work (three queries in all).
+
+    A timeout or ban can be undone while it is the target's latest restriction here and still in
+    force; a deleted message while it is still deleted and not behind a later clear."""
+    refusals: dict[int, str | None] = {a.id: "That action can't be undone." for a in actions}
+    restricting = [a for a in actions if a.kind in ("timeout", "ban") and a.target_user_id]
+    if restricting:
+        targets = {a.target_user_id for a in restricting}
+        latest = dict(db.session.execute(
+            select(ModerationAction.target_user_id, func.max(ModerationAction.id))
+            .where(ModerationAction.channel_id == channel.id, ModerationAction.target_user_id.in_(targets),
+                   ModerationAction.kind.in_(RESTRICTION_KINDS))
+            .group_by(ModerationAction.target_user_id)).all())
+        now = utcnow()
+        bans = {ban.user_id: ban for ban in db.session.scalars(
+            select(ChatBan).where(ChatBan.channel_id == channel.id, ChatBan.user_id.in_(targets)))}
+        for action in restricting:
+            ban = bans.get(action.target_user_id)
+            if latest.get(action.target_user_id) != action.id:
+                refusals[action.id] = "A later action replaced this one."
+            elif ban is None or not ban.active_at(now):
+                refusals[action.id] = ("That timeout is already over." if action.kind == "timeout"
+                                       else "That ban was already lifted.")
+            else:
+                refusals[action.id] = None
+    deletions = [a for a in actions if a.kind == "delete"]
+    if deletions:
+        cleared_through = chat.settings_for(channel).cleared_through_id
+        states = dict(db.session.execute(
+            select(ChatMessage.id, ChatMessage.state)
+            .where(ChatMessage.id.in_({a.message_id for a in deletions if a.message_id}))).all())
+        for action in deletions:
+            state = states.get(action.message_id)
+            if state is None:
+                refusals[action.id] = "That message is no longer stored."
+            elif state != "deleted":
+                refusals[action.id] = "That message is already back."
+            elif action.message_id <= cleared_through:
+                refusals[action.id] = "The chat was cleared since; that message stays hidden."
+            else:
+                refusals[action.id] = None
+    return refusals
+
+
+def undo(channel: Channel, actor, action_id: int) -> ModerationAction:
+    """Undo a timeout (lift it), a ban (unban) or a deleted message (restore it); the undo is logged
+    like any action and returned."""
+    require_staff(channel, actor)
+    action = db.session.get(ModerationAction, action_id)
+    if action is None or action.channel_id != channel.id:
+        raise ModerationError("That action isn't in this channel's log.", 404)
+    refusal = undo_refusals(channel, [action])[action.id]
+    if refusal:
+        raise ModerationError(refusal, 409)
+    # Both announce the undo, and with it the undone entry without its Undo.
+    if action.kind == "delete":
+        return restore_message(channel, actor, action.message_id)
+    return _lift(channel, actor, action.target_user, "Undo")
+
+
+def restore_message(channel: Channel, actor, message_id: int) -> ModerationAction:
+    """Put a deleted message back in the chat for everyone (the log keeps that it was deleted)."""
+    role = require_staff(channel, actor)
+    message = message_in(channel, message_id)
+    if message.user_id != actor.id and role == "moderator" and chat.is_staff(chat.role_of(channel, message.user)):
+        raise ModerationError("Moderators can't restore messages from the owner or other staff.", 403)
+    if message.state != "deleted":
+        raise ModerationError("That message isn't deleted.", 409)
+    message.state = "visible"
+    message.deleted_at = None
+    message.deleted_by_id = None
+    action = _log(channel, actor, "restore", target=message.user, message=message)
+    db.session.commit()
+    event = chat.payload(message, chat.render_message(message, channel, chat.settings_for(channel)))
+    chat.emit("message", event, to=chat.room(channel.id))
+    announce(channel, action)
+    return action
+
+
+def render_actions(channel: Channel, actions: list[ModerationAction]) -> dict[int, str]:
+    """Each action as the recent-actions list shows it, rendered once for every moderator."""
+    refusals = undo_refusals(channel, actions)
+    texts = log_message_texts(actions)
+
+    def render(a: ModerationAction) -> Markup:
+        return Markup(render_template("moderation/_recent_action.html", a=a, undoable=refusals[a.id] is None,
+                                      texts=texts, describe_duration=chat.describe_duration))
+    if has_request_context():
+        return {a.id: render(a) for a in actions}
+    # A shell command or job acting as staff has no request; the entries need none of its parts.
+    with current_app.test_request_context("/"):
+        return {a.id: render(a) for a in actions}
+
+
+def announce(channel: Channel, *actions: ModerationAction) -> None:
+    """Send new (or changed) actions to the channel's staff room. A new restriction or undo also
+    re-sends the earlier entries it makes undoable no longer, so no list offers a stale Undo."""
+    changed = {a.id: a for a in actions}
+    targets = {a.target_user_id for a in actions if a.kind in RESTRICTION_KINDS and a.target_user_id}
+    messages = {a.message_id for a in actions if a.kind == "restore" and a.message_id}
+    if targets or messages:
+        recent = select(ModerationAction).where(ModerationAction.channel_id == channel.id)
+        recent = recent.where(
+            (ModerationAction.target_user_id.in_(targets) & ModerationAction.kind.in_(("timeout", "ban")))
+            | (ModerationAction.message_id.in_(messages) & (ModerationAction.kind == "delete")))
+        floor = db.session.scalar(select(ModerationAction.id).where(ModerationAction.channel_id == channel.id)
+                                  .order_by(ModerationAction.id.desc()).offset(RECENT_ACTIONS).limit(1))
+        if floor is not None:
+            recent = recent.where(ModerationAction.id > floor)
+        changed.update({a.id: a for a in db.session.scalars(recent)})
+    for action_id, html in sorted(render_actions(channel, list(changed.values())).items()):
+        chat.emit("modaction", {"id": action_id, "html": html}, to=chat.staff_room(channel.id))
+
+
+# --- the user card --------------------------------------------------------------------------------------
+
+@dataclass
+class UserCard:
+    user: User
+    role: str  # the user's role in this channel
+    follow: Follow | None
+    staff_view: bool  # the viewer is channel staff: history and tools are shown
+    timeouts: int = 0
+    bans: int = 0
+    history: list[ModerationAction] | None = None
+    restriction: ChatBan | None = None
+
+
+def user_card(channel: Channel, viewer, user_id: int) -> UserCard:
+    """What anyone sees about a chatter (name, age, follow); channel staff also see their timeouts
+    and bans in this channel. A missing or disabled account is a 404."""
+    user = db.session.get(User, user_id)
+    if user is None or user.disabled:
+        raise ModerationError("There is no such user.", 404)
+    card = UserCard(user=user, role=chat.role_of(channel, user),
+                    follow=db.session.get(Follow, (user.id, channel.id)),
+                    staff_view=chat.is_staff(chat.role_of(channel, viewer)))
+    if card.staff_view:
+        theirs = (ModerationAction.channel_id == channel.id, ModerationAction.target_user_id == user.id,
+                  ModerationAction.kind.in_(("timeout", "ban")))
+        counts = dict(db.session.execute(select(ModerationAction.kind, func.count(ModerationAction.id))
+                                         .where(*theirs).group_by(ModerationAction.kind)).all())
+        card.timeouts, card.bans = counts.get("timeout", 0), counts.get("ban", 0)
+        card.history = list(db.session.scalars(select(ModerationAction).where(*theirs)
+                                               .order_by(ModerationAction.id.desc()).limit(CARD_HISTORY)))
+        card.restriction = chat.active_restriction(channel.id, user.id)
+    return card
+
+
+def how_long_ago(moment: datetime, now: datetime) -> str:
+    """An account's age in the largest whole unit: "today", "3 days ago", "5 months ago", "2 years ago"."""
+    days = max(0, (now - moment).days)
+    for unit, size in (("year", 365), ("month", 30), ("week", 7), ("day", 1)):
+        if days >= size:
+            count = days // size
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return "today"

@@ -131,6 +131,7 @@
   function removeMessage(id) {
     var line = document.getElementById("chat-" + id);
     if (line) line.remove();
+    seen.delete(id);  // a moderator may restore it (Undo), and it arrives again
   }
 
   // --- held messages (staff) -------------------------------------------------------------------
@@ -220,6 +221,11 @@
         updateHeldCount();
       }
       setConnected(true);
+      var recent = root.querySelector("[data-recent-actions]");
+      if (recent && window.htmx) {
+        window.htmx.ajax("GET", recent.closest("[data-recent-source]").getAttribute("data-recent-source"),
+                         { source: root, target: recent, swap: "outerHTML" });
+      }
       if (state.restriction) showStatus(state.restriction.message, "error", state.restriction.retry_after);
     });
   }
@@ -351,35 +357,70 @@
     });
   }
 
-  // --- the user dialog: hide for me; moderators time out and ban from here -----------------------
+  // --- the user card: who someone is; hide for me; moderators see their record and act here ------
   var dialogUser = null;
+  var dialogBody = dialog.querySelector("[data-dialog-body]");
+  var cardRequest = 0;
   function csrfHeaders() {
     try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}"); } catch (e) { return {}; }
   }
   function urlFor(attribute, id) {
-    return root.getAttribute(attribute).replace(/\/0(\/|$)/, "/" + id + "$1");
+    // The id is the URL's last "/0" path segment before at most one more (a slug may be "0" too).
+    return root.getAttribute(attribute).replace(/\/0(?=\/[^\/]*$|$)/, "/" + id);
   }
   function updateMuteButton() {
     var button = dialog.querySelector("[data-dialog-mute]");
+    if (!button || !dialogUser) return;
     var isMuted = muted.has(dialogUser.id);
     button.textContent = isMuted ? "Show their messages" : "Hide their messages";
     button.setAttribute("aria-pressed", isMuted ? "true" : "false");
     button.hidden = String(dialogUser.id) === userId;
+  }
+  function showLocalTimes(scope) {
+    scope.querySelectorAll("time[data-local-time]").forEach(function (time) {
+      var when = new Date(time.getAttribute("datetime") + (/[zZ]|[+-]\d\d:\d\d$/.test(time.getAttribute("datetime")) ? "" : "Z"));
+      if (!isNaN(when)) time.textContent = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    });
+  }
+  function cardMessage(name, text) {
+    var heading = document.createElement("h3");
+    heading.id = "chat-dialog-name";
+    heading.className = "user-card-name";
+    heading.textContent = name;
+    var line = document.createElement("p");
+    line.className = "muted";
+    line.textContent = text;
+    dialogBody.replaceChildren(heading, line);
+  }
+
+  function openCard(id, name) {
+    dialogUser = { id: id, name: name };
+    var request = ++cardRequest;
+    cardMessage(name, "Loading…");
+    if (!dialog.open) dialog.showModal();
+    fetch(urlFor("data-card-url", id), { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (response.status === 404) throw new Error("This account is no longer available.");
+        if (!response.ok) throw new Error("Could not load this profile. Try again.");
+        return response.text();
+      })
+      .then(function (html) {
+        if (request !== cardRequest) return;  // another name was opened meanwhile
+        dialogBody.innerHTML = html;  // the server's fragment: user text in it is escaped
+        if (window.htmx) window.htmx.process(dialogBody);
+        showLocalTimes(dialogBody);
+        updateMuteButton();
+      })
+      .catch(function (error) {
+        if (request === cardRequest) cardMessage(name, error.message);
+      });
   }
 
   list.addEventListener("click", function (event) {
     var name = event.target.closest("[data-chat-user]");
     if (!name) return;
     var line = name.closest(".chat-line");
-    dialogUser = { id: parseInt(line.getAttribute("data-user-id"), 10),
-                   username: name.getAttribute("data-username"), name: name.textContent };
-    dialog.querySelector("[data-dialog-name]").textContent = dialogUser.name;
-    dialog.querySelector("[data-dialog-profile]").href =
-      root.getAttribute("data-profile-url").replace("__user__", encodeURIComponent(dialogUser.username));
-    dialog.querySelector("[data-dialog-reason]").value = "";
-    dialog.querySelector("[data-dialog-minutes]").value = "";
-    updateMuteButton();
-    dialog.showModal();
+    openCard(parseInt(line.getAttribute("data-user-id"), 10), name.textContent);
   });
 
   dialog.addEventListener("click", function (event) {
@@ -412,6 +453,40 @@
     window.htmx.ajax("POST", url, { source: root, target: "#chat-mod-status", swap: "outerHTML",
                                     values: values });
     dialog.close();
+  });
+
+  // --- recent actions and Undo (staff) ---------------------------------------------------------------
+  // Undo buttons sit in the recent-actions list and in the outcome line after a timeout or ban.
+  root.addEventListener("click", function (event) {
+    var undo = event.target.closest("[data-undo-action]");
+    if (!undo || !window.htmx) return;
+    undo.disabled = true;
+    window.htmx.ajax("POST", urlFor("data-undo-url", undo.getAttribute("data-undo-action")),
+                     { source: root, target: "#chat-mod-status", swap: "outerHTML" });
+  });
+  function recentList() { return root.querySelector("[data-recent-actions]"); }
+  function showAction(data) {
+    var recent = recentList();
+    if (!recent || !data) return;  // not opened yet: it loads fresh when it is
+    var item = fragment(data.html);
+    if (!item) return;
+    showLocalTimes(item);
+    var old = document.getElementById("recent-action-" + data.id);
+    if (old) {
+      old.replaceWith(item);
+    } else {
+      var first = recent.querySelector(".recent-action");
+      if (first && parseInt(first.getAttribute("data-id"), 10) > data.id) return;  // older than the list
+      recent.insertBefore(item, first || recent.firstElementChild);
+      var items = recent.querySelectorAll(".recent-action");
+      if (items.length > 20) items[items.length - 1].remove();
+    }
+    var emptyLine = recent.querySelector("[data-recent-empty]");
+    if (emptyLine) emptyLine.hidden = true;
+  }
+  socket.on("modaction", showAction);
+  document.body.addEventListener("htmx:load", function (event) {
+    if (root.contains(event.detail.elt)) showLocalTimes(event.detail.elt);
   });
 
   function toggleMute(id) {
