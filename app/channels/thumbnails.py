@@ -4,13 +4,14 @@ from __future__ import annotations
 import hashlib
 import logging
 
+from flask import current_app
+
 from ..extensions import db
-from ..media.pictures import PictureError, clean_jpeg, open_upload
+from ..media.pictures import PictureError, clean_variants, max_bytes
 from ..models import Channel
 
 log = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 SIZE = (1280, 720)
 # Why an upload was refused; pictures are checked the same way everywhere (media/pictures.py).
 ThumbnailError = PictureError
@@ -40,7 +41,7 @@ def thumbnail_url(channel: Channel) -> str | None:
 
 def reencode(data: bytes) -> bytes:
     """A 1280x720 JPEG cover-cropped from an uploaded image, with no metadata carried over."""
-    return clean_jpeg(open_upload(data, MAX_UPLOAD_BYTES), SIZE)
+    return clean_variants(data, max_bytes(current_app.config), [SIZE])[0]
 
 
 def set_custom_thumbnail(channel: Channel, data: bytes) -> str:

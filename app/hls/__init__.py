@@ -20,6 +20,11 @@ def _converters(state) -> None:
         internal_name=_converter("InternalName", INTERNAL_NAME),
         rung=_converter("Rung", services.RUNG),
         part_file=_converter("PartFile", services.PART_FILE))
+    # nginx's access check for /hls/ lives outside the blueprint's /hls prefix (nginx refuses
+    # /internal/ from outside; media/nginx.conf.j2).
+    from .access import hls_access
+
+    state.app.add_url_rule("/internal/hls-access", "hls.access", hls_access)
 
 
 from . import routes  # noqa: E402,F401

@@ -5,14 +5,15 @@ nginx serves /hls/ from disk (or, with STORAGE_BACKEND=s3, this host's disk and 
 hands the app a media playlist request only when its query carries _HLS_msn, _HLS_part or
 _HLS_skip, a file request when the file is missing, and with S3 any request the bucket did not
 answer (an outage: media/nginx.conf.j2). The app answers them all from the same files or objects
-(services.live_files).
+(services.live_files). None of it once the session has ended (access.ended): its output is
+then the private recording.
 """
 from pathlib import Path
 
 from flask import Response, current_app, request, send_file
 
 from ..live import state as live_state
-from . import bp, services
+from . import access, bp, services
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 # Responses to blocking reloads could be cached briefly by a CDN keyed on the whole URL (the
@@ -49,6 +50,8 @@ def _text(body: str, status: int, mimetype: str = "text/plain") -> Response:
 
 @bp.route("/<internal_name:name>/<rung:rung>/index.m3u8")
 def media_playlist(name: str, rung: str):
+    if access.ended(name):
+        return _text("no such playlist\n", 404)
     try:
         directives = services.parse_directives(request.args)
     except services.BadDirective as refusal:
@@ -59,12 +62,16 @@ def media_playlist(name: str, rung: str):
 
 @bp.route(f"/<internal_name:name>/{services.MASTER}")
 def master_playlist(name: str):
+    if access.ended(name):
+        return _text("no such playlist\n", 404)
     answer = services.answer_master(live_files(), name)
     return _text(answer.body, answer.status, PLAYLIST_TYPE if answer.status == 200 else "text/plain")
 
 
 @bp.route("/<internal_name:name>/<rung:rung>/<part_file:filename>")
 def part(name: str, rung: str, filename: str):
+    if access.ended(name):
+        return _text(services.NO_PART.body, 404)
     found = services.hinted_part(live_files(), name, rung, filename, listener())
     if found.status != 200:
         return _text(found.body, found.status)

@@ -15,7 +15,7 @@ import jinja2
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ..config import UPSTREAM_IDLE_SECONDS
+from ..config import UPSTREAM_IDLE_SECONDS, Config, request_body_limit
 from .atomic import write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -38,7 +38,8 @@ DEFAULTS: dict = {
     "http_port": 8080,
     "web_port": 8000,
     "play_allow": ["127.0.0.1"],
-    "client_max_body_size": "16m",
+    # The same as the app's MAX_CONTENT_LENGTH: a larger body gets the app's message (error_page 413).
+    "client_max_body_size": request_body_limit(Config.PICTURE_MAX_MB),
     "worker_connections": 4096,
     "worker_rlimit_nofile": 10240,
     "storage_backend": "local",
@@ -183,6 +184,7 @@ def render_nginx_conf(settings: dict) -> str:
     values.setdefault("log_dir", f"{prefix}/logs")
     values.setdefault("temp_dir", f"{prefix}/tmp")
     values.setdefault("cache_dir", f"{prefix}/cache")
+    values.setdefault("hls_access_cache_dir", f"{prefix}/cache-hls-access")
     values.update(_storage_values(values))
     values.setdefault("hls_root", f"{str(values['media_root']).rstrip('/')}/hls")
     values["storage_root"] = values.get("storage_root") or f"{str(values['media_root']).rstrip('/')}/objects"
@@ -280,6 +282,7 @@ def settings_from_config(config, prefix: Path | None = None) -> dict:
         "hook_port": int(hook_port),
         "web_port": int(config["WEB_PORT"]),
         "hook_secret": config["HOOK_SECRET"],
+        "client_max_body_size": request_body_limit(config.get("PICTURE_MAX_MB", Config.PICTURE_MAX_MB)),
         # Live hosts pull a stream from the ingest server that holds it: this one's address (up
         # to the stream name) reaches the publish hook with every publish.
         "ingest_pull_prefix": _pull_prefix(config),

@@ -1,9 +1,9 @@
 """Profile editor forms. The rules live in profiles.services; these only carry the input."""
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired, FileSize
 from wtforms import RadioField, StringField, TextAreaField
 
-from .images import KINDS, MAX_UPLOAD_BYTES
+from ..uploads import describe, picture_field
+from .images import KINDS
 from .markdown import MAX_BIO_CHARS
 from .services import ACCENTS, BACKGROUNDS, DISPLAY_NAME_MAX, IMAGE_BACKGROUND
 
@@ -24,16 +24,13 @@ class ProfileDetailsForm(FlaskForm):
 
 
 class PictureForm(FlaskForm):
-    picture = FileField("Picture", validators=[
-        FileRequired("Choose a picture to upload."),
-        FileSize(max_size=MAX_UPLOAD_BYTES, message="That file is larger than 5 MB. Pick a smaller picture."),
-    ], render_kw={"accept": "image/jpeg,image/png,image/webp,image/gif"})
+    picture = picture_field("Picture")
 
     def __init__(self, kind: str, *args, **kwargs):
         super().__init__(*args, prefix=kind, **kwargs)
         self.kind = kind
         self.picture.label.text = f"{KINDS[kind].label} picture"
-        self.picture.description = f"JPEG, PNG, WebP or GIF, up to 5 MB. {PICTURE_HELP[kind]}"
+        describe(self.picture, PICTURE_HELP[kind])
 
 
 class FeaturedChannelForm(FlaskForm):

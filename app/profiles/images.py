@@ -5,13 +5,13 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
+from flask import current_app
+
 from ..extensions import db
-from ..media.pictures import PictureError, clean_jpeg, open_upload
+from ..media.pictures import PictureError, clean_variants, max_bytes
 from ..models import Profile, User
 
 log = logging.getLogger(__name__)
-
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,8 @@ def set_picture(user: User, kind: str, data: bytes) -> str:
     Raises PictureError, with nothing stored or changed, when the upload is refused.
     """
     spec = KINDS[kind]
-    source = open_upload(data, MAX_UPLOAD_BYTES)
-    encoded = [(w, clean_jpeg(source, (w, h))) for w, h in spec.sizes]
+    variants = clean_variants(data, max_bytes(current_app.config), spec.sizes)
+    encoded = [(w, jpeg) for (w, _), jpeg in zip(spec.sizes, variants)]
     digest = hashlib.sha256(encoded[0][1]).hexdigest()[:16]
     base = f"profiles/{user.id}/{kind}-{digest}"
     storage = _storage()
@@ -115,5 +115,5 @@ def _delete(base: str, spec: PictureKind) -> None:
         storage.delete(variant_key(base, width))
 
 
-__all__ = ["KINDS", "MAX_UPLOAD_BYTES", "PictureError", "avatar_url", "picture_url",
+__all__ = ["KINDS", "PictureError", "avatar_url", "picture_url",
            "remove_picture", "set_picture"]

@@ -208,7 +208,7 @@ def test_vods_ask_the_app_first_and_media_never_serves_them(tmp_path, backend):
     assert directives(location(text, "location /internal/")) == ["return 404;"]
     if backend == "local":
         assert has(vods, f'alias "{tmp_path}/media/objects/vods/";')
-        assert "cascade_s3" not in text and "proxy_cache_path" not in text
+        assert "cascade_s3" not in text and "cascade_objects" not in text
     else:
         assert has(vods, "auth_request_set $cascade_vod_source $upstream_http_x_vod_source;")
         assert has(vods, "proxy_pass http://cascade_s3$cascade_vod_source;")

@@ -205,7 +205,7 @@ def test_background_upload_switches_the_theme_and_remove_switches_back(app, acti
 
 
 @pytest.mark.parametrize("data, name, message", [
-    (b"x" * (5 * 1024 * 1024 + 1), "big.png", "larger than 5 MB"),
+    (b"x" * (20 * 1024 * 1024 + 1), "big.png", "larger than 20 MB"),  # PICTURE_MAX_MB
     (b"%PDF-1.4 definitely not a picture", "cv.png", "isn't a picture we can read"),
     (b"", "empty.png", "Choose a picture to upload."),
     (picture("BMP", size=(64, 64)), "old.bmp", "Upload a JPEG, PNG, WebP or GIF"),

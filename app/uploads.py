@@ -1,0 +1,67 @@
+"""Picture uploads on the web side, the same for every picture form: the file field (its size
+limit, PICTURE_MAX_MB, said on the form and checked in the browser too) and the per-account
+rate limit (UPLOAD_RATE_LIMIT). The pictures themselves are made safe in media/pictures.py."""
+from __future__ import annotations
+
+import math
+import time
+
+from flask import current_app, g
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
+from flask_wtf.file import FileField, FileRequired
+from wtforms.validators import StopValidation
+
+from .extensions import limiter
+from .media.pictures import ACCEPT_ATTRIBUTE, form_help, max_bytes, too_large_message
+
+
+def _within_limit(form, field) -> None:
+    """The file is no larger than PICTURE_MAX_MB (read at request time, so tests may change it)."""
+    limit = max_bytes(current_app.config)
+    stream = getattr(field.data, "stream", None)
+    if stream is None:
+        return
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(0)
+    if size > limit:
+        raise StopValidation(too_large_message(limit))
+
+
+def picture_field(label: str) -> FileField:
+    return FileField(label, validators=[FileRequired("Choose a picture to upload."), _within_limit])
+
+
+def describe(field, help_text: str = "") -> None:
+    """Say on the form what the field takes, and let the browser refuse too large a file before
+    sending it (site.js reads data-max-bytes and data-too-large)."""
+    limit = max_bytes(current_app.config)
+    field.description = f"{form_help(limit)} {help_text}".strip()
+    field.render_kw = {**(field.render_kw or {}), "accept": ACCEPT_ATTRIBUTE,
+                       "data-max-bytes": limit, "data-too-large": too_large_message(limit)}
+
+
+def _uploader() -> str:
+    if current_user.is_authenticated:
+        return f"user:{current_user.get_id()}"
+    return get_remote_address()  # anonymous posts are sent to log in; they count per address
+
+
+def _note_retry(request_limit) -> None:
+    g.upload_retry_at = request_limit.reset_at
+
+
+def _limited_message() -> str:
+    seconds = max(1, math.ceil(g.get("upload_retry_at", time.time() + 60) - time.time()))
+    if seconds < 60:
+        wait = f"{seconds} second{'' if seconds == 1 else 's'}"
+    else:
+        wait = "a minute" if seconds <= 90 else f"{math.ceil(seconds / 60)} minutes"
+    return f"You have uploaded a lot of pictures in a short time. Try again in {wait}."
+
+
+# Decorates every route that takes a picture: one count per account across all of them.
+upload_limit = limiter.shared_limit(lambda: current_app.config["UPLOAD_RATE_LIMIT"], scope="picture-upload",
+                                    key_func=_uploader, methods=["POST"], on_breach=_note_retry,
+                                    error_message=_limited_message)
