@@ -11,3 +11,4 @@ graceful_timeout = 5
 # Longer than nginx keeps an idle upstream connection, so nginx is always the side that closes it.
 keepalive = UPSTREAM_IDLE_SECONDS + 15
 accesslog = "-"
+logger_class = "app.logs.RedactingGunicornLogger"  # mailed links' tokens never logged

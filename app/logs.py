@@ -3,11 +3,33 @@ supervisord, gunicorn and the RQ worker collect them. Under supervisord every pr
 the same terminal, so each line carries the process's name (CASCADE_PROCESS, set by scripts/supervisord_conf.py)."""
 import logging
 import os
+import re
 import sys
 
 from flask import Flask
+from gunicorn.glogging import Logger as GunicornLogger
 
 OUR_LOGGERS = ("app", "workers")
+# Links mailed to people (app.auth.recovery_routes) carry a one-time token in their path: access
+# logs (gunicorn's below, nginx's through app.media.nginx) write "[token]" in its place.
+TOKEN_PATHS = ("/reset-password/", "/verify-email/")
+TOKEN_IN_PATH = re.compile("(" + "|".join(re.escape(path) for path in TOKEN_PATHS) + r")[^\s?\"]+")
+
+
+def redact(text: str) -> str:
+    """`text` with the token of every mailed link in it replaced by "[token]"."""
+    return TOKEN_IN_PATH.sub(r"\1[token]", text)
+
+
+class RedactingGunicornLogger(GunicornLogger):
+    """gunicorn's access log without the tokens of mailed links (request line, path, referrer)."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "U", "f"):
+            if isinstance(atoms.get(key), str):
+                atoms[key] = redact(atoms[key])
+        return atoms
 
 
 def init_app(app: Flask) -> None:

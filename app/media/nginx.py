@@ -16,6 +16,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..config import UPSTREAM_IDLE_SECONDS, Config, request_body_limit
+from ..logs import TOKEN_PATHS
 from .atomic import write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -178,6 +179,7 @@ def render_nginx_conf(settings: dict) -> str:
     values.setdefault("hook_port", int(values["http_port"]) + 1)
     values.setdefault("upstream_idle_seconds", UPSTREAM_IDLE_SECONDS)
     values.setdefault("notify_update_seconds", 5)
+    values["token_paths"] = "|".join(re.escape(path.strip("/")) for path in TOKEN_PATHS)
     values.setdefault("ingest_pull_prefix", None)  # then live hosts pull from INGEST_PULL_URL
     values.setdefault("pid_path", f"{prefix}/nginx.pid")
     values.setdefault("error_log", "stderr")

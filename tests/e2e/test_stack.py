@@ -52,6 +52,24 @@ def test_healthz_through_nginx(stack):
     assert headers["Server"] == "nginx"  # server_tokens off: no version
 
 
+def test_mailed_link_tokens_never_reach_the_access_logs(stack):
+    """A password-reset or verification link's token is a secret: nginx's and gunicorn's access
+    logs write "[token]" in its place, in the request line and in the referrer."""
+    token = "Tok" + uuid.uuid4().hex
+    for path in (f"/reset-password/{token}", f"/verify-email/{token}.sig?x=1"):
+        request = urllib.request.Request(f"{stack.base_url}{path}",
+                                         headers={"Referer": f"{stack.base_url}{path}"})
+        try:
+            urllib.request.urlopen(request, timeout=10).close()
+        except urllib.error.HTTPError as exc:
+            exc.close()
+    wait_for(lambda: stack.log_text().count("/verify-email/[token]") >= 4, 10,
+             "both access logs to log the requests")
+    logs = stack.log_text()
+    assert "/reset-password/[token]" in logs
+    assert token not in logs
+
+
 def test_readyz_through_nginx_finds_the_processes_of_the_box(stack):
     """From the box itself (nginx passes the client address on) /readyz has the details, and finds
     nginx-rtmp's statistics, the live host and the RQ worker the stack runs."""
