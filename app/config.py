@@ -53,6 +53,12 @@ def local_address(bind_address: str) -> str:
     return f"[{bind_address}]" if ":" in bind_address else bind_address
 
 
+def request_body_limit(picture_max_mb: int) -> int:
+    """The largest request body the site takes, in bytes (Flask's MAX_CONTENT_LENGTH and nginx's
+    client_max_body_size): a picture of PICTURE_MAX_MB and a megabyte for the form around it."""
+    return (int(picture_max_mb) + 1) * 1024 * 1024
+
+
 # nginx keeps an idle connection to gunicorn this long (its upstream `keepalive_timeout`) and
 # gunicorn keeps it open longer (gunicorn.conf.py): so nginx never reuses a connection just as
 # gunicorn closes it, which costs a POST a 502 (nginx retries only idempotent requests).
@@ -144,7 +150,12 @@ class Config:
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "1"))
 
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
-    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    # One size limit for every picture upload (avatar, banner, background, channel thumbnail),
+    # in MB; request bodies may be a megabyte larger, here and in nginx (request_body_limit).
+    PICTURE_MAX_MB = int(os.environ.get("PICTURE_MAX_MB", "20"))
+    MAX_CONTENT_LENGTH = request_body_limit(PICTURE_MAX_MB)
+    # Picture uploads allowed per account (decoding one can take a core for a second).
+    UPLOAD_RATE_LIMIT = os.environ.get("UPLOAD_RATE_LIMIT", "10 per minute;60 per hour")
 
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL
@@ -161,8 +172,17 @@ class Config:
     # Whatever still fails in the limiter (a race with the switch to memory) lets that one
     # request through, logged, rather than answering it 500.
     RATELIMIT_SWALLOW_ERRORS = True
+    # Failed logins per address and per account (a browser that logged in to the account before
+    # is spared the per-account count), and wrong current passwords in settings per account.
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per minute;30 per hour")
-    SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "5 per hour")
+    # Accounts made per address: a meetup or a school behind one address all sign up, a script
+    # does not. Signup forms sent back with errors are not counted here, only in the attempts.
+    SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "25 per hour;60 per day")
+    SIGNUP_ATTEMPT_RATE_LIMIT = os.environ.get("SIGNUP_ATTEMPT_RATE_LIMIT", "100 per hour")
+    # Words only staff may show in a username or display name, in any spelling that looks like
+    # them (Unicode confusables); SITE_NAME is always one of them. Comma-separated.
+    STAFF_WORDS = os.environ.get(
+        "STAFF_WORDS", "admin,administrator,staff,moderator,mod,streamer,system,support")
 
     MIN_SIGNUP_AGE = 13
     # Redis pub/sub channel of the Socket.IO message queue (default: named after the Redis database).
@@ -179,6 +199,22 @@ class Config:
     # "package.module:function" scoring a message 0..1 for automod; default: a local lexicon.
     CHAT_TOXICITY_SCORER = os.environ.get("CHAT_TOXICITY_SCORER") or None
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "cascade")
+
+    # Outgoing mail (password resets, address verification), sent by the RQ worker over SMTP.
+    # Without MAIL_SERVER nothing is sent: the worker logs that mail is not configured.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "").strip()
+    MAIL_PORT = int(os.environ.get("MAIL_PORT") or 0)  # 0: 465 with MAIL_USE_SSL, else 587/25
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)  # STARTTLS on a plain connection
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)  # TLS from the first byte (port 465)
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "").strip()
+    MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "10"))
+    # true: build mails but never send them (staging copies of a production database).
+    MAIL_SUPPRESS = _bool("MAIL_SUPPRESS", False)
+    # The site's address in the links mails carry, e.g. https://live.example.org. Empty: the
+    # address the request came in on, which a forged Host header can change, so set it.
+    MAIL_SITE_URL = os.environ.get("MAIL_SITE_URL", "").strip().rstrip("/")
 
     def __init__(self) -> None:
         self.SESSION_COOKIE_SECURE = self.SECURE_COOKIES

@@ -41,6 +41,9 @@ def base_config(database_url: str) -> dict:
         # Nothing listens on the discard port: no test reads the statistics of an nginx that
         # happens to run on this box (tests that need them serve their own).
         "INGEST_STAT_URL": "http://127.0.0.1:9/stat",
+        # The suite's channel owner is called "streamer", a staff word on a real site (tests of
+        # the name rules use the real list: tests/auth/test_names.py).
+        "STAFF_WORDS": "admin,administrator,staff,moderator,mod,system,support",
     }
 
 

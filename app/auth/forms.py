@@ -8,7 +8,8 @@ from . import services
 
 class SignupForm(FlaskForm):
     username = StringField("Username", validators=[InputRequired(), Length(max=25)],
-                           description="3–25 letters, digits or underscores. Your channel lives at /c/<username>.")
+                           description="3–25 letters, digits or underscores that don't look like another "
+                                       "member's name or a staff title. Your channel lives at /c/<username>.")
     email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[InputRequired()],
                              description=f"At least {services.MIN_PASSWORD_LENGTH} characters, not a common password.")

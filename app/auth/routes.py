@@ -1,11 +1,13 @@
 """Sign up, log in and log out."""
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import (after_this_request, current_app, flash, g, make_response, redirect, render_template,
+                   request, session, url_for)
 from flask_login import current_user, login_required, login_user, logout_user
 
+from .. import mail
 from ..extensions import limiter
-from . import bp, services, sessions
+from . import bp, limits, recovery, services, sessions
 from .forms import ConfirmForm, LoginForm, SignupForm
 
 
@@ -25,14 +27,32 @@ def _start_session(user, remember: bool = False) -> None:
     session.clear()
     sessions.begin(user, request.headers.get("User-Agent", ""))
     login_user(user, remember=remember)
+    after_this_request(lambda response: limits.remember_browser(response, user))
 
 
-def _login_attempt_key() -> str:
-    return "login-name:" + (request.form.get("login") or "").strip().lower()[:254]
+def _limited(template: str, form, message: str, limit):
+    """The form again, as it was typed (passwords excepted), with why and when to try again."""
+    wait = limits.seconds_until(limit.reset_at)
+    response = make_response(render_template(
+        template, form=form, limited=f"{message} Try again {limits.retry_phrase(wait)}."), 429)
+    response.headers["Retry-After"] = str(int(wait))
+    return response
 
 
+def _succeeded(response) -> bool:
+    return response.status_code == 303
+
+
+# Only accounts made count against the per-address signup limit; every post counts in a far
+# larger one, so a script cannot try addresses and names without end.
 @bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["SIGNUP_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["SIGNUP_RATE_LIMIT"], methods=["POST"], deduct_when=_succeeded,
+               on_breach=lambda limit: _limited(
+                   "auth/signup.html", SignupForm(), "Many accounts were just made from your network, "
+                   "so new ones wait a while. What you typed is kept below.", limit))
+@limiter.limit(lambda: current_app.config["SIGNUP_ATTEMPT_RATE_LIMIT"], methods=["POST"],
+               scope="signup-attempts", on_breach=lambda limit: _limited(
+                   "auth/signup.html", SignupForm(), "Too many signup attempts from your network.", limit))
 def signup():
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.index"))
@@ -47,19 +67,41 @@ def signup():
         else:
             _start_session(user)
             services.record_login(user)
+            recovery.send_verification(user, mail.site_url())
             flash(f"Welcome to {current_app.config['SITE_NAME']}, {user.username}! "
                   "Create a stream key below to go live.", "success")
             return redirect(url_for("dashboard.index"), 303)
     return render_template("auth/signup.html", form=form)
 
 
-# Failed attempts count per address and per account name; a success costs nothing.
+def _named_account():
+    """The account the login form names (by username or email), looked up once per request."""
+    if "login_account" not in g:
+        g.login_account = services.find_user((request.form.get("login") or "")[:254])
+    return g.login_account
+
+
+def _login_account_key() -> str:
+    account = _named_account()
+    if account is not None:  # its username and email share one count
+        return f"login-account:{account.id}"
+    return "login-name:" + (request.form.get("login") or "").strip().lower()[:254]
+
+
+def _login_limited(limit):
+    return _limited("auth/login.html", LoginForm(), "Too many failed logins.", limit)
+
+
+# Failed attempts count per address and per account; a success costs nothing. The per-account
+# count spares a browser that has logged in to the account before (app/auth/limits.py), so
+# guesses from elsewhere cannot lock its owner out.
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"],
-               deduct_when=lambda response: response.status_code != 303)
+               deduct_when=lambda response: not _succeeded(response), on_breach=_login_limited)
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"],
-               key_func=_login_attempt_key, scope="login-name",
-               deduct_when=lambda response: response.status_code != 303)
+               key_func=_login_account_key, scope="login-name",
+               exempt_when=lambda: request.method == "POST" and limits.browser_knows(_named_account()),
+               deduct_when=lambda response: not _succeeded(response), on_breach=_login_limited)
 def login():
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))

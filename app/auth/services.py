@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..models import Channel, Profile, User, utcnow
-from . import sessions
+from . import limits, names, sessions
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
@@ -48,6 +48,14 @@ class AccountError(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+class TooManyAttempts(AccountError):
+    """Too many wrong passwords: nothing was checked; `retry_after` seconds until one may be."""
+
+    def __init__(self, field: str, message: str, retry_after: float):
+        super().__init__(field, message)
+        self.retry_after = retry_after
 
 
 @lru_cache(maxsize=1)
@@ -140,6 +148,8 @@ def create_account(username: str, email: str, password: str, birth_date: date | 
         raise AccountError("birth_date", problem)
     if username_taken(username):
         raise AccountError("username", "That username is taken.")
+    if problem := names.name_problem(username, staff=admin):
+        raise AccountError("username", problem)
     if email_taken(email):
         raise AccountError("email", "An account with that email already exists. Try logging in.")
 
@@ -147,6 +157,7 @@ def create_account(username: str, email: str, password: str, birth_date: date | 
                 birth_date=birth_date, role="admin" if admin else "user")
     user.profile = Profile()
     user.channel = Channel(slug=user.username_lower, tags=[])
+    names.remember_names(user)
     db.session.add(user)
     db.session.commit()
     return user
@@ -157,6 +168,18 @@ def password_matches(user: User, password: str) -> bool:
         return _off_the_loop(_hasher.verify, user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def check_current_password(user: User, password: str, field: str = "current_password") -> None:
+    """Raise AccountError (on `field`) unless `password` is the user's. For every settings form
+    that asks for the current password: wrong ones count per account like failed logins
+    (LOGIN_RATE_LIMIT), and past the limit no password is checked (TooManyAttempts)."""
+    if (wait := limits.password_check_wait(user)) is not None:
+        raise TooManyAttempts(field, "Too many wrong passwords. Nothing was changed: try again "
+                              f"{limits.retry_phrase(wait)}.", wait)
+    if not password_matches(user, password):
+        limits.count_wrong_password(user)
+        raise AccountError(field, "That isn't your current password.")
 
 
 def authenticate(login: str, password: str) -> User | None:
@@ -179,8 +202,7 @@ def record_login(user: User) -> None:
 
 def change_password(user: User, current: str, new: str, *, keep_session: str | None = None) -> None:
     """Change the password and end every login of the user but the one `keep_session` names."""
-    if not password_matches(user, current):
-        raise AccountError("current_password", "That isn't your current password.")
+    check_current_password(user, current, "current_password")
     if problem := password_problem(new, user.username, user.email):
         raise AccountError("new_password", problem)
     user.password_hash = hash_password(new)
@@ -188,14 +210,18 @@ def change_password(user: User, current: str, new: str, *, keep_session: str | N
     db.session.commit()
 
 
-def change_email(user: User, password: str, email: str) -> None:
-    if not password_matches(user, password):
-        raise AccountError("password", "That isn't your current password.")
+def change_email(user: User, password: str, email: str) -> bool:
+    """Change the address; True when it is a new one, which then awaits verification."""
+    check_current_password(user, password, "password")
     email = normalize_email(email)
-    if email != user.email and email_taken(email):
+    if email == user.email:
+        return False
+    if email_taken(email):
         raise AccountError("email", "Another account uses that email.")
     user.email = email
+    user.email_verified_at = None
     db.session.commit()
+    return True
 
 
 def set_disabled(user: User, disabled: bool) -> None:

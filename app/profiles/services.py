@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, or_, select
 
+from ..auth import names
 from ..extensions import db
 from ..models import VOD, Channel, Follow, Profile, TopFriend, User, utcnow
 from .markdown import MAX_BIO_CHARS
@@ -115,6 +116,10 @@ def update_details(user: User, display_name: str | None, bio: str | None) -> Non
     name = " ".join(_clean_line(display_name).split())
     if len(name) > DISPLAY_NAME_MAX:
         raise ProfileError("display_name", f"Keep your display name to {DISPLAY_NAME_MAX} characters.")
+    # A name nobody else has, shown as typed: checked when it changes (an old one stays as it is).
+    if (display_name or "").strip() and name != (user.profile.display_name or ""):
+        if problem := names.name_problem(name, user=user, staff=user.is_admin):
+            raise ProfileError("display_name", problem)
     bio = unicodedata.normalize("NFC", (bio or "").replace("\r\n", "\n")).strip()
     if len(bio) > MAX_BIO_CHARS:
         raise ProfileError("bio", f"Keep your bio to {MAX_BIO_CHARS} characters (it has {len(bio)}).")
@@ -122,6 +127,7 @@ def update_details(user: User, display_name: str | None, bio: str | None) -> Non
     profile.display_name = name or None
     profile.bio = bio
     profile.updated_at = utcnow()
+    names.remember_names(user)
     db.session.commit()
 
 

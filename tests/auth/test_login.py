@@ -96,7 +96,7 @@ def test_wrong_passwords_are_rate_limited_per_address(make_app):
             assert actions.login("alice", "wrong password!").status_code == 200
         response = actions.login("alice", "wrong password!")
         assert response.status_code == 429
-        assert "Too many attempts" in response.get_data(as_text=True)
+        assert "Too many failed logins" in response.get_data(as_text=True)
         # Even the right password waits until the window passes.
         assert actions.login("alice").status_code == 429
 
