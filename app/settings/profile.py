@@ -6,6 +6,7 @@ from ..htmx import render_page_or_fragment, wants_fragment
 from ..profiles import images, services
 from ..profiles.forms import FeaturedChannelForm, PictureForm, ProfileDetailsForm, ThemeForm, TopFriendForm
 from ..profiles.markdown import render_bio
+from ..uploads import upload_limit
 from . import bp
 
 
@@ -64,6 +65,7 @@ def profile_preview():
 
 @bp.route("/profile/picture/<kind>", methods=["POST"])
 @login_required
+@upload_limit
 def profile_picture(kind: str):
     if kind not in images.KINDS:
         abort(404)
