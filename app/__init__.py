@@ -29,6 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     from . import chat  # noqa: F401  (Socket.IO handlers must exist before init_app)
     from . import follow  # noqa: F401  (its /notifications handlers, likewise)
+    from . import dashboard  # noqa: F401  (its /dashboard handlers, likewise)
 
     if not app.config.get("SOCKETIO_USE_QUEUE", True):
         # init_app merges into the options an earlier app in this process left (tests build

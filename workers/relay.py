@@ -343,6 +343,8 @@ class PullRelay:
         self.received_at: float | None = None  # when the ingest server last sent anything
         # Called with the decode time (seconds) of the keyframe each consumer starts at.
         self.on_start: Callable[[float], None] | None = None
+        # Called with every whole FLV tag pulled (the dashboard's input figures, on this thread).
+        self.on_tag: Callable[[bytes], None] | None = None
         self._pump: threading.Thread | None = None
         self._lock = threading.Lock()
         self._sink = None
@@ -529,6 +531,8 @@ class PullRelay:
             self._kept_bytes += len(tag)
 
     def _tag(self, tag: bytes) -> None:
+        if self.on_tag is not None:
+            self.on_tag(tag)
         kind = tag[0] & 0x1F
         keyframe = _is_keyframe(tag, kind, 11)
         if _is_sequence_end(tag, kind, 11):

@@ -1,11 +1,10 @@
 """Dashboard forms."""
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired, FileSize
 from wtforms import BooleanField, RadioField, SelectField, StringField
 from wtforms.validators import Length
 
-from ..channels.thumbnails import MAX_UPLOAD_BYTES
 from ..models.channel import LATENCY_LOW, LATENCY_NORMAL
+from ..uploads import describe, picture_field
 
 
 class ChannelInfoForm(FlaskForm):
@@ -40,8 +39,8 @@ class ChannelInfoForm(FlaskForm):
 
 
 class ThumbnailForm(FlaskForm):
-    picture = FileField("Custom thumbnail", validators=[
-        FileRequired("Choose a picture to upload."),
-        FileSize(max_size=MAX_UPLOAD_BYTES, message="That file is larger than 2 MB. Pick a smaller picture."),
-    ], render_kw={"accept": "image/jpeg,image/png,image/webp,image/gif"},
-        description="JPEG, PNG, WebP or GIF, up to 2 MB. We crop it to 16:9 (1280×720) and remove its metadata.")
+    picture = picture_field("Custom thumbnail")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        describe(self.picture, "We crop it to 16:9 (1280×720) and remove its metadata.")

@@ -6,9 +6,10 @@ from ..channels import services as channels
 from ..channels import thumbnails
 from ..htmx import render_page_or_fragment, wants_fragment
 from ..streams import services as streams
+from ..uploads import upload_limit
 from . import bp
 from .forms import ChannelInfoForm, ThumbnailForm
-from .services import live_panel, site_retention_days, update_channel_info
+from .services import live_panel, page_extras, site_retention_days, update_channel_info
 
 
 def _rtmp_url() -> str:
@@ -31,6 +32,8 @@ def _render(fragment: str, status: int = 200, **context):
     context.setdefault("form", _info_form(channel))
     context.setdefault("panel", live_panel(channel))
     context.setdefault("thumb_form", ThumbnailForm())
+    if not wants_fragment():
+        context = {**page_extras(channel, current_user), **context}
     return render_page_or_fragment("dashboard/index.html", fragment, status, channel=channel,
                                    rtmp_url=_rtmp_url(), **context)
 
@@ -104,6 +107,7 @@ def lift_stop():
 
 @bp.route("/dashboard/thumbnail", methods=["GET", "POST"])
 @login_required
+@upload_limit
 def thumbnail():
     form = ThumbnailForm()
     saved = False

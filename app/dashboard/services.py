@@ -10,7 +10,9 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
+from ..api.status import stream_state
 from ..channels import services as channels
+from ..chat import services as chat
 from ..extensions import db, optional_redis
 from ..live import hosts
 from ..live.capacity import MODE_LADDER, MODE_PASSTHROUGH, MODE_REDUCED
@@ -46,26 +48,58 @@ class Rung:
     passthrough: bool = False
 
     @property
-    def size(self) -> str | None:
-        """Resolution and frame rate ("1280×720 · 30 fps"), as much of it as is known."""
-        parts = []
-        if self.width and self.height:
-            parts.append(f"{self.width}×{self.height}")
-        if self.fps:
-            parts.append(f"{self.fps:.0f} fps")
-        return " · ".join(parts) or None
+    def resolution(self) -> str | None:
+        return f"{self.width}×{self.height}" if self.width and self.height else None
+
+    @property
+    def frame_rate(self) -> str | None:
+        return frame_rate(self.fps)
+
+
+def frame_rate(fps: float | None) -> str | None:
+    """A frame rate as people write it: "30 fps", "29.97 fps", "59.94 fps"."""
+    if not fps:
+        return None
+    return f"{fps:.2f}".rstrip("0").rstrip(".") + " fps"
+
+
+# Drops or duplicates in more than this share of the frames over the live host's window (a few
+# seconds) are a real problem worth a warning; below it they are rounding (a publisher's timestamps
+# are whole milliseconds) and a clean source reads none at all.
+FRAME_PROBLEM_SHARE = 0.01
+
+
+@dataclass
+class InputStats:
+    """What the publisher sends, measured on the live host's pull over its own timeline."""
+
+    fps: float | None = None
+    kbps: float | None = None
+    video_kbps: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+    @property
+    def resolution(self) -> str | None:
+        return f"{self.width}×{self.height}" if self.width and self.height else None
+
+    @property
+    def frame_rate(self) -> str | None:
+        return frame_rate(self.fps)
 
 
 @dataclass
 class EncoderStats:
     """The live host's latest report on a session; every field may be missing, so each is optional."""
 
-    fps: float | None = None
+    input: InputStats = field(default_factory=InputStats)
     speed: float | None = None
-    total_kbps: float | None = None
     rungs: list[Rung] = field(default_factory=list)
-    dropped: int | None = None
-    duplicated: int | None = None
+    # Per rendition over the last `window` seconds, against the `frames` made meanwhile.
+    dropped: float | None = None
+    duplicated: float | None = None
+    frames: int | None = None
+    window: float | None = None
     preset: str | None = None
     encoder: str | None = None
     restarts: int | None = None
@@ -77,6 +111,27 @@ class EncoderStats:
     def behind(self) -> bool:
         """Encoding slower than real time: viewers will buffer."""
         return self.speed is not None and self.speed < 0.98
+
+    def _share(self, count: float | None) -> float | None:
+        if count is None or not self.frames:
+            return None
+        return count / self.frames
+
+    @property
+    def dropped_share(self) -> float | None:
+        return self._share(self.dropped)
+
+    @property
+    def duplicated_share(self) -> float | None:
+        return self._share(self.duplicated)
+
+    @property
+    def dropping(self) -> bool:
+        return (self.dropped_share or 0) > FRAME_PROBLEM_SHARE
+
+    @property
+    def duplicating(self) -> bool:
+        return (self.duplicated_share or 0) > FRAME_PROBLEM_SHARE
 
 
 @dataclass
@@ -179,12 +234,21 @@ def _rung_name(item) -> str | None:
 
 
 def parse_stats(raw: dict) -> EncoderStats:
-    """Read the live host's JSON defensively: unknown shapes are skipped, never an error."""
+    """Read the live host's JSON (workers.live.stats.encoder_stats) defensively: unknown shapes are
+    skipped, never an error. ffmpeg's own `fps` (frames per wall second since its run began, far
+    above the stream's rate while it catches up) and its counters since the start are not shown."""
+    given = raw.get("input") if isinstance(raw.get("input"), dict) else {}
+    recent = raw.get("frames_recent") if isinstance(raw.get("frames_recent"), dict) else {}
     stats = EncoderStats(
-        fps=_number(raw.get("fps")),
+        input=InputStats(fps=_number(given.get("fps")), kbps=_number(given.get("kbps")),
+                         video_kbps=_number(given.get("video_kbps")),
+                         width=_number(given.get("width"), int) or None,
+                         height=_number(given.get("height"), int) or None),
         speed=_number(raw.get("speed")),
-        dropped=_number(raw.get("dropped", raw.get("drop_frames")), int),
-        duplicated=_number(raw.get("dup_frames", raw.get("dup")), int),
+        dropped=_number(recent.get("dropped")),
+        duplicated=_number(recent.get("duplicated")),
+        frames=_number(recent.get("frames"), int),
+        window=_number(recent.get("seconds")),
         preset=_text(raw.get("preset"), 40),
         encoder=_text(raw.get("encoder"), 40),
         restarts=_number(raw.get("restarts"), int),
@@ -196,28 +260,13 @@ def parse_stats(raw: dict) -> EncoderStats:
     rungs: dict[str, Rung] = {}
     for item in ladder:
         name = _rung_name(item)
-        if name:
+        if name and name not in rungs:
             rung = rungs[name] = Rung(name)
             if isinstance(item, dict):
-                rung.kbps = _number(item.get("kbps", item.get("bitrate")))
+                rung.kbps = _number(item.get("kbps"))
                 rung.target_kbps = _number(item.get("target_kbps"))
                 _fill_size(rung, item)
-    bitrate = raw.get("bitrate")
-    if isinstance(bitrate, dict):
-        for name, kbps in bitrate.items():
-            name = _text(name, 40)
-            if name:
-                rungs.setdefault(name, Rung(name)).kbps = _number(kbps)
-    elif isinstance(bitrate, list):
-        for item in bitrate:
-            name = _rung_name(item) if isinstance(item, dict) else None
-            if name:
-                rungs.setdefault(name, Rung(name)).kbps = _number(item.get("kbps", item.get("bitrate")))
-    else:
-        stats.total_kbps = _number(bitrate)
     stats.rungs = list(rungs.values())
-    if stats.total_kbps is None and any(r.kbps is not None for r in stats.rungs):
-        stats.total_kbps = sum(r.kbps or 0 for r in stats.rungs)
     return stats
 
 
@@ -256,6 +305,9 @@ def viewer_rungs(session: StreamSession, stats: EncoderStats | None) -> list[Run
             rung.width, rung.height = rung.width or plan.width, rung.height or plan.height
             rung.fps = rung.fps or plan.fps
             rung.passthrough = rung.passthrough or plan.passthrough
+        if rung.passthrough and stats.input.fps:
+            # A copy has the publisher's frames, as measured; the probe's guess may differ.
+            rung.fps = stats.input.fps
     return stats.rungs
 
 
@@ -286,6 +338,14 @@ def live_hosts_running() -> int | None:
                                 what="the live hosts")
 
 
+def panel_status(channel: Channel) -> str:
+    """What the live panel says of the stream now (LivePanel.status), without its figures."""
+    session = streams.open_session_for(channel)
+    if session is None:
+        return "stopped" if streams.stop_cooldown_left(channel) is not None else "offline"
+    return streams.stream_status(channel, session)
+
+
 def live_panel(channel: Channel) -> LivePanel:
     cooldown = stop_cooldown_words()
     session = streams.open_session_for(channel)
@@ -303,6 +363,14 @@ def live_panel(channel: Channel) -> LivePanel:
         panel.waiting_for_host = True
         panel.hosts_running = live_hosts_running()
     return panel
+
+
+def page_extras(channel: Channel, user) -> dict:
+    """What the whole dashboard page adds to its fragments: the muted preview of the creator's own
+    stream (channels/_player.html, as the channel page shows it) and the channel's chat docked
+    beside it (chat/_panel.html)."""
+    return {"channel_status": channels.channel_status(channel), "stream": stream_state(channel),
+            "chat": chat.panel(channel, user)}
 
 
 RETENTION_HELP = ("Enter a whole number of days from 0 to {max}: 0 keeps recordings forever, "

@@ -20,6 +20,7 @@ from ..extensions import db, get_redis, socketio
 from ..follow.services import announce_live
 from ..jobs import enqueue, enqueue_in
 from ..live import hosts, ingest
+from ..live.owner import tell_owner
 from ..live.state import RECONNECT_GRACE, LiveKeys, new_internal_name, pull_url
 from ..models import Channel, StreamSession, hash_stream_key, utcnow
 
@@ -125,6 +126,7 @@ def go_live(key: str, *, ingest: str, client_id: str | None,
     db.session.commit()
     log.info("channel %s publishing: session %s (%s) %s", channel.id, session.id,
              session.internal_name, "resumed" if resumed else "started")
+    tell_owner(channel.id, stream_status(channel, session))
     place_session(session)
     return session
 
@@ -178,6 +180,7 @@ def mark_playable(session_id: int, token: int) -> bool:
     if announce:  # a reconnect within the grace period is the same broadcast: no second notice
         announce_live(session)
     tell_viewers_playable(channel)
+    tell_owner(channel.id, "live")
     return True
 
 
@@ -271,6 +274,7 @@ def publisher_left(session: StreamSession) -> None:
     db.session.commit()
     log.info("session %s (%s): publisher left; waiting %ss for a reconnect", session.id,
              session.internal_name, int(RECONNECT_GRACE.total_seconds()))
+    tell_owner(session.channel_id, "reconnecting")
     _wake_hosts(session)  # its host stops the encoders now, freeing the capacity
     try:
         enqueue_in(RECONNECT_GRACE + timedelta(seconds=1), "workers.streams.expire_session", session.id)
@@ -301,6 +305,7 @@ def end_session(session: StreamSession) -> None:
         channel.last_live_at = now
     db.session.commit()
     log.info("session %s (%s) ended", session.id, session.internal_name)
+    tell_owner(channel.id, "stopped" if stop_cooldown_left(channel) is not None else "offline")
     _wake_hosts(session)
     try:
         enqueue("workers.live.finish.finish_session", session.id)

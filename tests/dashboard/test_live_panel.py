@@ -13,6 +13,7 @@ from app.models import Channel, StreamSession, utcnow
 from app.streams import services as streams
 from tests.conftest import page_text
 from tests.factories import make_live, make_user
+from workers.live.stats import encoder_stats
 
 HX = {"HX-Request": "true"}
 
@@ -33,6 +34,20 @@ def alice(actions):
     user = make_user("alice")
     actions.login("alice")
     return user
+
+
+# The panel fetches itself when the stream changes (pushed, js/dashboard.js); its figures refresh
+# every 3 s while a session is open; offline, a slow poll is only the fallback for a lost push.
+REFRESH_LIVE = 'hx-trigger="cascade:stream-changed, every 3s"'
+REFRESH_IDLE = 'hx-trigger="cascade:stream-changed, every 30s"'
+
+
+def rung_row(name: str, resolution: str, fps: str, target: str | None, kbps: str, note: str = "") -> str:
+    """A row of the ladder table as the panel renders it (without the Target cell when no rung has one)."""
+    cells = f'<td class="muted">{resolution}</td><td class="muted">{fps}</td>'
+    if target is not None:
+        cells += f'<td class="muted ladder-target">{target}</td>'
+    return f'<tr data-rung="{name}"><th scope="row">{name}{note}</th>{cells}<td>{kbps}</td></tr>'
 
 
 def write_stats(app, session, **stats):
@@ -66,7 +81,7 @@ def test_offline_panel_in_page_and_as_fragment(client, alice):
     assert html.lstrip().startswith('<section id="live-status"')
     assert "<html" not in html and "Stop stream" not in html and "Go live again now" not in html
     assert "HX-Request" in fragment.headers.get("Vary", "")
-    assert 'hx-trigger="every 10s"' in html
+    assert REFRESH_IDLE in html
 
 
 def test_dashboard_page_includes_the_live_panel(client, alice):
@@ -83,7 +98,7 @@ def test_starting_until_the_stream_is_playable(client, alice):
     html = panel(client)
     assert "Starting…" in html and "your stream will be shown to viewers as soon as it can be played" in html
     assert 'status-starting">Starting</span>' in html
-    assert 'hx-trigger="every 3s"' in html and "Stop stream" in html
+    assert REFRESH_LIVE in html and "Stop stream" in html
     assert "No live host" not in html  # a host normally takes it within a second or two
 
     assert streams.claim_session(session.id, host="host-a", token=1, mode="ladder",
@@ -141,11 +156,12 @@ def test_live_panel_says_what_the_stream_got(client, alice, mode, label, renditi
     assert f"Viewers get: <strong>{label}</strong>" in html and reason in html
     assert "Qualities viewers can pick" in html
     for rendition in renditions:
-        assert f'<th scope="row">{rendition["name"]}</th>' in html
+        assert f'<tr data-rung="{rendition["name"]}"><th scope="row">{rendition["name"]}' in html
     if mode == "passthrough":
-        assert "1920×1080 · 30 fps · as you send it" in html
+        assert rung_row("source", "1920×1080", "30 fps", None, "—",
+                        note=' <span class="muted">(as you send it)</span>') in html
     else:
-        assert '<th scope="row">720p</th><td class="muted">1280×720 · 30 fps</td><td class="muted">3,000 kbps</td><td>—</td>' in html
+        assert rung_row("720p", "1280×720", "30 fps", "3,000 kbps", "—") in html
     assert ("1080p60" in html) is (mode == "ladder")
 
 
@@ -156,29 +172,52 @@ def test_the_encoders_report_fills_in_the_measured_bitrates(app, client, alice):
     write_stats(app, session, state="running", mode="ladder", encoder="libx264", preset="veryfast",
                 ladder=[{"name": "1080p60", "target_kbps": 6000, "kbps": 5800.2},
                         {"name": "720p", "target_kbps": 3000, "kbps": 2950}],
-                fps=60, speed=1.0)
+                input={"fps": 60, "kbps": 9000, "width": 1920, "height": 1080}, speed=1.0)
     html = panel(client)
     # The report is the fresher: a rung the host has dropped since the claim is not offered.
-    assert '<th scope="row">1080p60</th><td class="muted">1920×1080 · 60 fps</td><td class="muted">6,000 kbps</td><td>5,800 kbps</td>' in html
-    assert '<th scope="row">720p</th><td class="muted">1280×720 · 30 fps</td><td class="muted">3,000 kbps</td><td>2,950 kbps</td>' in html
-    assert '<th scope="row">480p</th>' not in html
-    assert "8,750 kbps</dd>" in html
+    assert rung_row("1080p60", "1920×1080", "60 fps", "6,000 kbps", "5,800 kbps") in html
+    assert rung_row("720p", "1280×720", "30 fps", "3,000 kbps", "2,950 kbps") in html
+    assert 'data-rung="480p"' not in html
+    # What the publisher sends, beside what viewers get.
+    assert '<dt>Input frame rate</dt><dd data-stat="input-fps">60 fps</dd>' in html
+    assert '<dt>Input bitrate</dt><dd data-stat="input-kbps">9,000 kbps</dd>' in html
+    assert "<dt>You send</dt><dd>1920×1080</dd>" in html
 
 
 def test_live_panel_shows_encoder_stats_and_polls(app, client, alice):
     session = make_live(alice)
-    write_stats(app, session, fps=29.97, speed=0.82, bitrate={"720p": 3500, "480p": 2000, "360p": 1200},
-                drop_frames=42, dup_frames=3, ladder=["720p", "480p", "360p"], preset="superfast",
-                encoder="libx264", restarts=1,
+    write_stats(app, session, fps=48.07, speed=0.82, input={"fps": 29.97, "kbps": 4500.4},
+                ladder=[{"name": "720p", "kbps": 3500}, {"name": "480p", "kbps": 2000},
+                        {"name": "360p", "kbps": 1200}],
+                drop_frames=42, dup_frames=3, frames_recent={"seconds": 10, "frames": 300, "dropped": 0, "duplicated": 0},
+                preset="superfast", encoder="libx264", restarts=1,
                 note="Encoding ran at 0.71× for 20 s, so we dropped 1080p and switched to superfast.")
     html = panel(client)
-    assert 'hx-trigger="every 3s"' in html
-    assert "Live" in html and "30 fps" in html and "0.82×" in html
-    assert "6,700 kbps" in html  # the sum of the rungs
+    assert REFRESH_LIVE in html
+    assert "Live" in html and "29.97 fps" in html and "0.82×" in html and "4,500 kbps" in html
+    # ffmpeg's own fps= (frames per wall second since its start) is never shown as a frame rate,
+    # nor are its counters since the start: none dropped or repeated over the last 10 s.
+    assert "48 fps" not in html and "48.07" not in html and ">42<" not in html
+    assert "Dropped" not in html and "repeats" not in html
     for rung, kbps in [("720p", "3,500"), ("480p", "2,000"), ("360p", "1,200")]:
-        assert f"<th scope=\"row\">{rung}</th><td>{kbps} kbps</td>" in html
-    assert "42" in html and "libx264" in html and "superfast" in html and "restarted 1 time" in html
+        assert rung_row(rung, "—", "—", None, f"{kbps} kbps") in html
+    assert "libx264" in html and "superfast" in html and "restarted 1 time" in html
     assert "we dropped 1080p and switched to superfast" in html
+
+
+@pytest.mark.parametrize("recent, dropping, repeating", [
+    ({"seconds": 10, "frames": 300, "dropped": 2, "duplicated": 1}, False, False),  # under 1 %: rounding
+    ({"seconds": 10, "frames": 300, "dropped": 30, "duplicated": 0}, True, False),
+    ({"seconds": 10, "frames": 300, "dropped": 0, "duplicated": 45}, False, True),
+])
+def test_dropped_and_repeated_frames_show_only_while_they_are_a_problem(app, client, alice, recent,
+                                                                        dropping, repeating):
+    session = make_live(alice)
+    write_stats(app, session, state="running", input={"fps": 30}, speed=1.0, frames_recent=recent,
+                drop_frames=5000, dup_frames=4000)
+    html = panel(client)
+    assert ("The encoder dropped 10 % of your frames</strong> in the last 10 s" in html) is dropping
+    assert ("15 % of the frames in the last 10 s were repeats" in html) is repeating
 
 
 def test_stats_are_read_from_the_live_runtimes_key_only(app, client, alice):
@@ -204,11 +243,15 @@ def test_odd_or_missing_stats_never_break_the_panel(app, client, alice):
     html = panel(client)
     assert "Waiting for the encoder" in html
     assert '<th scope="row">360p</th>' in html and '<th scope="row">240p</th>' in html
-    write_stats(app, session, fps="n/a", speed=None, bitrate=[{"name": "480p", "kbps": "2000"}, 7, {"x": 1}],
-                ladder=[{"height": 480}, None, {"name": {"bad": 1}}], dropped=-5, note={"no": "dict"},
+    write_stats(app, session, input={"fps": "n/a", "kbps": -5, "width": "wide"}, speed=None,
+                ladder=[{"height": 480, "kbps": "2000"}, None, {"name": {"bad": 1}}, 7],
+                frames_recent={"frames": "many", "dropped": float("nan")}, note={"no": "dict"},
                 mode=["not", "a", "mode"])
     html = panel(client)
-    assert "<th scope=\"row\">480p</th><td>2,000 kbps</td>" in html
+    assert rung_row("480p", "—", "—", None, "2,000 kbps") in html
+    assert '<dd data-stat="input-fps">—</dd>' in html and '<dd data-stat="input-kbps">—</dd>' in html
+    get_redis().set(LiveKeys(app.config).stats(session.id), json.dumps({"input": [1], "frames_recent": "x"}), ex=30)
+    assert client.get("/dashboard/live", headers=HX).status_code == 200
     get_redis().set(LiveKeys(app.config).stats(session.id), b"{not json", ex=30)
     assert client.get("/dashboard/live", headers=HX).status_code == 200
 
@@ -227,7 +270,7 @@ def test_reconnecting_state(client, alice):
     streams.publisher_left(db.session.get(StreamSession, session.id))
     html = panel(client)
     assert "Reconnecting" in html and "Reconnect within 30 s" in html
-    assert 'hx-trigger="every 3s"' in html
+    assert REFRESH_LIVE in html
 
 
 # --- Stop means stopped ---------------------------------------------------------------------
@@ -253,7 +296,7 @@ def test_stop_ends_the_session_and_rerenders_stopped(actions, client, alice, ing
     assert html.lstrip().startswith('<section id="live-status"')
     assert "Your stream has stopped." in html and 'status-stopped">Stopped</span>' in html
     assert "Stopped — publishing is refused until" in html and "Go live again now" in html
-    assert "Stop stream" not in html and 'hx-trigger="every 10s"' in html
+    assert "Stop stream" not in html and REFRESH_IDLE in html
     channel = fresh(Channel, alice.channel.id)
     until = channel.publish_blocked_until
     assert timedelta(seconds=295) < until - before <= timedelta(seconds=310)  # the request itself may take a while
@@ -375,19 +418,27 @@ def test_others_cannot_lift_your_stop(actions, client, admin):
 
 
 def test_the_live_runtimes_own_report(app, client, alice):
-    """The shape a live host writes: ladder dicts with target and measured bitrates, and the mode."""
+    """What a live host writes (workers.live.stats.encoder_stats itself), as the panel shows it."""
     session = make_live(alice)
-    write_stats(app, session, session_id=session.id, state="running", mode="ladder", encoder="libx264",
-                preset="veryfast",
-                ladder=[{"name": "720p", "width": 1280, "height": 720, "fps": 30, "target_kbps": 3500, "kbps": 3320.4},
-                        {"name": "480p", "width": 854, "height": 480, "fps": 30, "target_kbps": 2000, "kbps": None}],
-                fps=30.0, speed=1.02, speed_avg=1.0, frame=900, drop_frames=0, dup_frames=0, restarts=0,
-                headroom_step=0, note="", ffmpeg_pid=1234, updated_at="2026-11-25T03:00:00+00:00")
+    report = encoder_stats(
+        session_id=session.id, name=session.internal_name, state="running", mode="ladder",
+        encoder="libx264", preset="veryfast",
+        rungs=[{"name": "720p", "width": 1280, "height": 720, "fps": 30, "target_kbps": 3500, "kbps": 3320.4},
+               {"name": "480p", "width": 854, "height": 480, "fps": 30, "target_kbps": 2000, "kbps": None}],
+        # ffmpeg's progress 5 s into a run that began with the relay's kept GOP: fps=48.
+        progress={"fps": "48.07", "speed": "2.45x", "rate": "1.02", "frame": "98", "out_time_us": "3266000",
+                  "drop_frames": "0", "dup_frames": "0"},
+        source_fps=30.0, source_size=(1280, 720), input_figures={"fps": 30.0, "kbps": 2210, "video_kbps": 2080},
+        restarts=0, step=0, note="", ffmpeg_pid=1234, host="host-a", cpu=1.2, transcoding=True)
+    report["frames_recent"] = {"seconds": 10.0, "frames": 300, "dropped": 0.0, "duplicated": 0.0}
+    get_redis().set(LiveKeys(app.config).stats(session.id), json.dumps(report), ex=30)
     html = panel(client)
-    assert '<th scope="row">720p</th><td class="muted">1280×720 · 30 fps</td><td class="muted">3,500 kbps</td><td>3,320 kbps</td>' in html
-    assert '<th scope="row">480p</th><td class="muted">854×480 · 30 fps</td><td class="muted">2,000 kbps</td><td>—</td>' in html
+    assert rung_row("720p", "1280×720", "30 fps", "3,500 kbps", "3,320 kbps") in html
+    assert rung_row("480p", "854×480", "30 fps", "2,000 kbps", "—") in html
+    assert '<dd data-stat="input-fps">30 fps</dd>' in html and "48 fps" not in html and "48.07" not in html
+    assert '<dd data-stat="input-kbps">2,210 kbps</dd>' in html and "<dd>1280×720</dd>" in html
     assert "1.02×" in html and "veryfast" in html and "We adjusted" not in html
-    assert "3,320 kbps</dd>" in html  # the total counts only measured rungs
+    assert "repeats" not in html and "dropped" not in html.lower().replace("we dropped", "")
     assert "Viewers get: <strong>Full quality ladder</strong>" in html  # the session has no mode yet: the report's
 
 

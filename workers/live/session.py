@@ -43,7 +43,7 @@ from workers.context import app_context
 from workers.live.ffmpeg_process import FfmpegRun
 from workers.live.headroom import HeadroomWatch
 from workers.live.resume import resume_point, write_origin
-from workers.live.stats import encoder_stats, rung_kbps, write_stats
+from workers.live.stats import FrameWindow, InputMeter, encoder_stats, rung_kbps, write_stats
 from workers.live.thumbnails import LiveThumbnail
 from workers.live.upgrade import RETRY_AFTER, AddedRungs
 from workers.relay import PullRelay
@@ -120,6 +120,10 @@ class SessionRunner(threading.Thread):
         self._cpu_sample: tuple[float, float] | None = None
         self.internal_name = ""
         self.slug = ""
+        # The dashboard's health figures: what the publisher sends (fed by every pull this runner
+        # makes) and the encoder's drops and duplicates over the last seconds.
+        self.input_meter = InputMeter()
+        self.frames = FrameWindow()
 
     # --- what the host asks -------------------------------------------------------------------
 
@@ -324,6 +328,7 @@ class SessionRunner(threading.Thread):
         if source is None:
             relay.stop()
             return None
+        relay.on_tag = self.input_meter.tag
         self.relay = relay
         return source
 
@@ -388,7 +393,9 @@ class SessionRunner(threading.Thread):
         """What the next ffmpeg reads: the probe's pull when there is one, else a new pull; either
         way through a relay, which starts it at a video keyframe (see PullRelay.feed)."""
         relay, self.relay = self.relay, None
-        return "pipe:0", relay if relay is not None else PullRelay(self.pull, spool=self.spool)
+        relay = relay if relay is not None else PullRelay(self.pull, spool=self.spool)
+        relay.on_tag = self.input_meter.tag
+        return "pipe:0", relay
 
     # --- output --------------------------------------------------------------------------------
 
@@ -670,9 +677,18 @@ class SessionRunner(threading.Thread):
             session_id=self.session_id, name=self.internal_name, state=self.state, mode=self.mode,
             encoder=self.host.encoder.name, preset=assignment.plan.preset if assignment and assignment.plan else None,
             rungs=rungs, progress=progress, source_fps=self.source.fps if self.source else None,
+            source_size=(self.source.width, self.source.height) if self.source else None,
+            input_figures=self.input_meter.figures(),
             restarts=self.restarts, step=self.step, note=self.note, input_age=self.input_age(),
             ffmpeg_pid=self.run_.pid if self.run_ and self.run_.poll() is None else None,
             host=self.host.id, cpu=self.cpu_rate, transcoding=self.mode not in (None, MODE_PASSTHROUGH))
+        if self.state == "running":
+            out_us = str(progress.get("out_time_us", ""))
+            self.frames.add(time.monotonic(), stats["frame"], stats["drop_frames"], stats["dup_frames"],
+                            int(out_us) / 1e6 if out_us.isdigit() else None)
+            stats["frames_recent"] = recent = self.frames.recent(len(self.all_rungs))
+            if stats["speed"] is not None and recent.get("speed") is not None:
+                stats["speed"] = recent["speed"]  # steadier than the last second's (FrameWindow)
         try:
             write_stats(self.host.redis, self.host.keys.stats(self.session_id), stats)
         except Exception:  # noqa: BLE001 - the dashboard goes without figures for a moment
