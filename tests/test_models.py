@@ -24,13 +24,9 @@ def test_every_search_trigger_survives_the_migrations(app):
     # seeing new rows (a new account could not be found by name): each must put them back.
     if db.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL searches through indexes, not triggers")
-    import importlib.util
-    from pathlib import Path
+    from migrations.search import search_migration
 
-    path = next((Path(__file__).parent.parent / "migrations" / "versions").glob("5ea7c4f75e01_*.py"))
-    spec = importlib.util.spec_from_file_location("search_migration", path)
-    search = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(search)
+    search = search_migration()
     present = set(db.session.scalars(db.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
     assert set(search._trigger_names()) <= present
     make_user("pixelpaula")

@@ -8,6 +8,8 @@ Create Date: 2026-11-25 09:20:00.000000
 from alembic import op
 import sqlalchemy as sa
 
+from migrations.search import reinstall_sqlite_triggers
+
 
 # revision identifiers, used by Alembic.
 revision = '7c0d5e1f2a3b'
@@ -28,24 +30,12 @@ def upgrade():
     op.add_column('channels', sa.Column('vod_retention_days', sa.Integer(), nullable=True))
 
 
-def _search_migration():
-    """The search migration's module (its file name starts with a digit, so no plain import)."""
-    import importlib.util
-    from pathlib import Path
-
-    path = next(Path(__file__).parent.glob("5ea7c4f75e01_*.py"))
-    spec = importlib.util.spec_from_file_location("search_migration", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def downgrade():
     with op.batch_alter_table('channels', schema=None) as batch_op:
         batch_op.drop_column('vod_retention_days')
     if op.get_bind().dialect.name == "sqlite":
         # The batch rebuild of `channels` dropped the search triggers: put them back.
-        _search_migration().install_sqlite()
+        reinstall_sqlite_triggers()
     with op.batch_alter_table('vods', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_vods_storage_prefix'), type_='unique')
         batch_op.drop_column('started_at')

@@ -8,18 +8,7 @@ Create Date: 2026-12-08 10:00:00.000000
 from alembic import op
 import sqlalchemy as sa
 
-
-def _search_migration():
-    """The search migration's module (its file name starts with a digit, so no plain import):
-    rebuilding `users` on SQLite drops the FTS triggers it installs, so they are put back."""
-    import importlib.util
-    from pathlib import Path
-
-    path = next(Path(__file__).parent.glob("5ea7c4f75e01_*.py"))
-    spec = importlib.util.spec_from_file_location("search_migration", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from migrations.search import reinstall_sqlite_triggers
 
 
 # revision identifiers, used by Alembic.
@@ -35,11 +24,11 @@ def upgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('email_verified_at', sa.DateTime(timezone=True), nullable=True))
     if op.get_bind().dialect.name == "sqlite":
-        _search_migration().install_sqlite()
+        reinstall_sqlite_triggers()
 
 
 def downgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('email_verified_at')
     if op.get_bind().dialect.name == "sqlite":
-        _search_migration().install_sqlite()
+        reinstall_sqlite_triggers()
