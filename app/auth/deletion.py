@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import delete
+from datetime import timedelta
+
+from sqlalchemy import delete, select
 
 from ..extensions import db
-from ..models import User
+from ..models import ChatMessage, User, utcnow
 from .services import check_current_password
 
 log = logging.getLogger(__name__)
@@ -30,9 +32,29 @@ def delete_account(user: User) -> None:
     if channel is not None and streams.open_session_for(channel) is not None:
         streams.drop_publisher(channel)
     db.session.commit()  # nothing of this request's stays pending, or locks SQLite's writer
+    shown = _lines_on_screen(user_id)
     _delete_cascading(user_id)
     db.session.expire_all()
+    _take_off_screen(shown)
     log.info("account %s deleted", user_id)
+
+
+def _lines_on_screen(user_id: int) -> list[tuple[int, int]]:
+    """(channel id, message id) of the user's chat lines that open chats may be showing: those of
+    the last day, as a moderator's purge takes them (app.moderation.services.purge_messages)."""
+    since = utcnow() - timedelta(days=1)
+    return list(db.session.execute(
+        select(ChatMessage.channel_id, ChatMessage.id).where(
+            ChatMessage.user_id == user_id, ChatMessage.state.in_(("visible", "held")),
+            ChatMessage.created_at >= since)).tuples())
+
+
+def _take_off_screen(lines: list[tuple[int, int]]) -> None:
+    """Tell open chats that these lines are gone (the same event a moderator's delete sends)."""
+    from ..chat import services as chat
+
+    for channel_id, message_id in lines:
+        chat.emit("delete", {"id": message_id}, to=chat.room(channel_id))
 
 
 def delete_account_with_password(user: User, password: str) -> None:

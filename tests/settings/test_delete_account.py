@@ -173,3 +173,24 @@ def test_deleting_needs_the_csrf_token(app, login):
     response = me.post("/settings/account/delete", data={"current_password": PASSWORD})
     assert response.status_code == 400
     assert count(User, User.username == "alice") == 1
+
+
+def test_open_chats_take_a_deleted_accounts_lines_off_screen(app):
+    from tests.chat.conftest import ChatClient
+
+    make_user("alice")
+    make_user("bob")
+    make_user("carol")
+    alice, carol = ChatClient(app, "alice"), ChatClient(app, "carol")
+    watcher = ChatClient(app)  # a logged-out viewer of bob's chat
+    for client in (alice, carol, watcher):
+        assert client.join("bob")["ok"]
+    said = alice.send("bob", "hello from alice")
+    kept = carol.send("bob", "hi alice")
+    assert said["ok"] and kept["ok"]
+    watcher.events()
+
+    assert delete_account(alice.http).status_code == 303
+    assert watcher.events("delete") == [{"id": said["id"]}]
+    for client in (alice, carol, watcher):
+        client.sio.disconnect("/chat")
