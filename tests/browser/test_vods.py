@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -54,7 +54,7 @@ def build_recording(folder: Path) -> datetime:
                  f"sprite-0.jpg#xywh={n * TILE_W},0,{TILE_W},{TILE_H}", ""]
     (folder / "thumbnails.vtt").write_text("\n".join(cues))
     first = PDT.search((folder / "360p" / "index.m3u8").read_text()).group(1)
-    return datetime.fromisoformat(re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", first)).astimezone(timezone.utc)
+    return datetime.fromisoformat(re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", first)).astimezone(UTC)
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +203,8 @@ def test_vod_screenshots(browser, site, screenshot_dir, width, scheme):
     page.wait_for_selector(f"#vod-{vod_id} .vod-actions")
 
     page.goto("/c/vodder")  # the channel page's Videos tab leads to the grid
+    if width < 769:  # on phones the channel's tabs are among its details, behind About
+        page.get_by_role("button", name="About").click()
     page.screenshot(path=str(screenshot_dir / f"vods-channel-tabs-{width}-{scheme}.png"))
     page.get_by_role("navigation", name="vodder's channel").get_by_role("link", name="Videos").click()
     page.wait_for_url("**/c/vodder/videos")
