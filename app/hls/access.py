@@ -27,13 +27,15 @@ _answers: dict[str, tuple[float, bool]] = {}
 _lock = threading.Lock()
 
 
-def ended(name: str) -> bool:
+def ended(name: str, remembered: bool = True) -> bool:
     """Whether the session named `name` has ended. A name no session has (output nobody owns
-    any more is swept by the orphan sweep) is not refused here: only ended sessions are."""
+    any more is swept by the orphan sweep) is not refused here: only ended sessions are.
+    `remembered=False` asks the database: for nginx, which keeps the answer itself (a second
+    remembered answer on top of nginx's would serve an ended session for up to twice as long)."""
     now = time.monotonic()
     with _lock:
         found = _answers.get(name)
-    if found is not None and found[0] > now:
+    if remembered and found is not None and found[0] > now:
         return found[1]
     # Its own short connection, returned at once: a held request must not keep a pooled
     # connection (and its transaction) for the seconds it waits.
@@ -58,6 +60,6 @@ def hls_access() -> Response:
     """nginx's auth_request for /hls/: 204 while the session named in X-Hls-Stream is open, 403
     (nginx's 404) once it has ended, and for anything that is not a live session's name."""
     name = request.headers.get(HEADER, "")
-    if not INTERNAL_NAME.fullmatch(name) or ended(name):
+    if not INTERNAL_NAME.fullmatch(name) or ended(name, remembered=False):
         return Response(status=403)
     return Response(status=204)
