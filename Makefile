@@ -16,7 +16,7 @@ APT_TEST := $(APT_RUN) fonts-noto-color-emoji $(if $(wildcard /usr/bin/chromium)
 TEST_DATABASE_URL ?= postgresql://cascade:cascade@127.0.0.1:5432/postgres
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev migrate nginx-conf storage constraints clean
+.PHONY: run test install install-dev migrate nginx-conf storage constraints clean lint lint-fix
 
 ## install: system packages and .venv with requirements.txt (reinstalled when it changes)
 install:
@@ -62,6 +62,23 @@ test: install-dev
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-redis.sh
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest --durations=30 $(PYTEST_ARGS)
+
+## lint: ruff (lint and import order) and mypy (strict for app/media and the live runtime), as CI
+## runs them; and no `# noqa` without its rule and a reason (`# noqa: BLE001 - why`)
+lint:
+	@scripts/install-system.sh --python
+	@$(MAKE) -s --no-print-directory $(VENV)/.requirements.stamp $(VENV)/.requirements-dev.stamp
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	@if grep -rnP --include='*.py' --exclude-dir=$(VENV) --exclude-dir=var --exclude-dir=instance \
+	        '#\s*noqa(?!: [A-Z]+[0-9]+(,[A-Z]+[0-9]+)* - \S)' .; then \
+	    echo "lint: give each # noqa above its rule and a reason: # noqa: BLE001 - why" >&2; exit 1; fi
+
+## lint-fix: let ruff fix what it safely can (import order, modern spellings), then lint
+lint-fix:
+	@$(MAKE) -s --no-print-directory $(VENV)/.requirements.stamp $(VENV)/.requirements-dev.stamp
+	$(BIN)/ruff check --fix .
+	@$(MAKE) --no-print-directory lint
 
 ## constraints: re-pin every installed package (transitive ones too) after changing requirements
 constraints:

@@ -3,9 +3,9 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import gc  # noqa: E402
+import gc  # noqa: E402 - after the monkey-patch, like everything
 
-from app import create_app  # noqa: E402  (must come after the monkey-patch)
+from app import create_app  # noqa: E402 - must come after the monkey-patch
 
 app = create_app()
 

@@ -20,30 +20,30 @@ def create_app(test_config: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, mode=0o700, exist_ok=True)  # home of the default SQLite file
     private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
 
-    from . import models  # noqa: F401  (registers every table on db.metadata)
+    from . import models  # noqa: F401 - registers every table on db.metadata
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
-    from . import chat  # noqa: F401  (Socket.IO handlers must exist before init_app)
-    from . import follow  # noqa: F401  (its /notifications handlers, likewise)
-    from . import dashboard  # noqa: F401  (its /dashboard handlers, likewise)
+    from . import chat, dashboard, follow  # noqa: F401 - their Socket.IO handlers must exist before init_app
 
     if not app.config.get("SOCKETIO_USE_QUEUE", True):
         # init_app merges into the options an earlier app in this process left (tests build
         # many apps): an app without a queue must not inherit an earlier one's queue manager.
-        socketio.server_options.pop("client_manager", None)
+        socketio.server_options.pop("client_manager", None)  # type: ignore[attr-defined]  # not in its stubs
     queue: dict = {"message_queue": None}  # named either way: init_app keeps an earlier app's options
     if app.config.get("SOCKETIO_USE_QUEUE", True):
         queue = {"message_queue": app.config["REDIS_URL"],
                  "client_manager": socketio_queue(app.config["REDIS_URL"], socketio_channel(app.config))}
-    socketio.init_app(app, async_mode=app.config.get("SOCKETIO_ASYNC_MODE"), **queue)
+    # async_mode None (the default) lets Flask-SocketIO choose; its stubs only admit a name.
+    socketio.init_app(app, async_mode=app.config.get("SOCKETIO_ASYNC_MODE"), **queue)  # type: ignore[arg-type]
     if app.config["PROXY_COUNT"]:
         # Outermost, so Socket.IO requests see the client's address too.
         n = app.config["PROXY_COUNT"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+        # Flask's documented way to wrap the WSGI app in middleware.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
 
     from .admin import bp as admin_bp
     from .api import bp as api_bp

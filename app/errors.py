@@ -1,10 +1,14 @@
 """Error pages in the site's look, and JSON errors under /api and /hooks."""
+from typing import TypeVar
+
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
 from .media.pictures import max_bytes, too_large_message
+
+E = TypeVar("E", bound=HTTPException)
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood."),
@@ -27,6 +31,12 @@ def render_error(code: int, description: str | None = None):
     if _wants_json():
         return jsonify(error=title, message=message), code
     return render_template("errors/error.html", code=code, title=title, message=message), code
+
+
+def with_message(error: E, message: str) -> E:
+    """`error`, whose page (or JSON) says `message` instead of the default for its status."""
+    error.user_message = message  # type: ignore[attr-defined]  # read back by handle_http_error
+    return error
 
 
 def handle_http_error(error: HTTPException):
@@ -52,7 +62,7 @@ def _retry_hint() -> str:
         breached = limiter.current_limit
         if breached is not None:
             return f"Try again {retry_phrase(seconds_until(breached.reset_at))}."
-    except Exception:  # the limiter's storage is away: the page still renders
+    except Exception:  # noqa: BLE001 - the limiter's storage is away: the page still renders
         pass
     return "Wait a little and try again."
 

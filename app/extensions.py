@@ -40,6 +40,12 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+# The base of every model. Flask-SQLAlchemy builds db.Model at run time; a type checker cannot
+# take an attribute as a base class, so it is told the declarative Base db.Model is built from.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 
 
 @event.listens_for(Engine, "connect")
@@ -60,7 +66,7 @@ limiter = Limiter(key_func=get_remote_address)
 socketio = SocketIO()
 
 
-def get_redis():
+def get_redis() -> Redis:
     """The app's Redis client, made once per app (health checks, live state, job queue)."""
     from flask import current_app
     from redis import Redis

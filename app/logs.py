@@ -38,7 +38,7 @@ def init_app(app: Flask) -> None:
         logger.setLevel(app.config["LOG_LEVEL"])
         if not any(getattr(h, "_cascade", False) for h in logger.handlers):
             handler = logging.StreamHandler(sys.stderr)
-            handler._cascade = True
+            handler._cascade = True  # type: ignore[attr-defined]  # marks ours, so a second app adds none
             tag = os.environ.get("CASCADE_PROCESS")
             handler.setFormatter(logging.Formatter(
                 f"%(asctime)s {tag + ' ' if tag else ''}%(levelname)s %(name)s: %(message)s"))

@@ -90,6 +90,7 @@ def send(message: EmailMessage) -> bool:
     timeout = config["MAIL_TIMEOUT"]
     context = ssl.create_default_context()
     try:
+        smtp: smtplib.SMTP
         if use_ssl:
             smtp = smtplib.SMTP_SSL(config["MAIL_SERVER"], port, timeout=timeout, context=context)
         else:

@@ -66,6 +66,7 @@ def demo() -> None:
             continue
         user = accounts.create_account(username, f"{username}@example.com",
                                        secrets.token_urlsafe(18), None, check_age=False)
+        assert user.channel is not None  # create_account makes it
         user.channel.title = title
         user.channel.category = categories[category]
         user.channel.tags = tags

@@ -14,7 +14,7 @@ def _digest(path: str, mtime_ns: int) -> str:
 def add_version(endpoint: str, values: dict) -> None:
     if endpoint != "static" or "filename" not in values or "v" in values:
         return
-    path = Path(current_app.static_folder) / values["filename"]
+    path = Path(current_app.static_folder or "") / values["filename"]
     try:
         values["v"] = _digest(str(path), path.stat().st_mtime_ns)
     except OSError:

@@ -342,7 +342,7 @@ async def _sender(conn, target, channel, cookies, rate, seconds, run_id) -> None
     for cookie in cookies:
         try:
             senders.append(await open_client(target, channel, cookie=cookie))
-        except Exception as error:  # noqa: BLE001  (reported to the parent)
+        except Exception as error:  # noqa: BLE001 - reported to the parent
             failures[str(error)[:200]] = failures.get(str(error)[:200], 0) + 1
     conn.send(("ready", len(senders), failures))
     if not senders or (await commands.get())[0] != "go":
@@ -650,7 +650,7 @@ def main() -> None:
     latencies, seqs = array("q"), array("I")
     events: dict[str, int] = {}
     bench_cpu = 0.0
-    for _, raw, raw_seqs, alive, worker_events, cpu in results:
+    for _, raw, raw_seqs, _alive, worker_events, cpu in results:
         latencies.frombytes(raw)
         seqs.frombytes(raw_seqs)
         bench_cpu += cpu

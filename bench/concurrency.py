@@ -63,10 +63,10 @@ from rq.registry import StartedJobRegistry
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.config import Config  # noqa: E402
-from app.live import hosts  # noqa: E402
-from app.live.state import RECONNECT_GRACE, LiveKeys  # noqa: E402
-from app.media.playlist import PlaylistState, attributes, parse_media_playlist  # noqa: E402
+from app.config import Config  # noqa: E402 - needs the sys.path line above
+from app.live import hosts  # noqa: E402 - needs the sys.path line above
+from app.live.state import RECONNECT_GRACE, LiveKeys  # noqa: E402 - needs the sys.path line above
+from app.media.playlist import PlaylistState, attributes, parse_media_playlist  # noqa: E402 - needs the sys.path line above
 
 USER_PREFIX = "bench_cc_"    # usernames allow letters, digits and underscores only
 SOURCE_SECONDS = 60
@@ -446,7 +446,7 @@ class Stream:
             try:
                 self.wait_playable(http)
                 self.wait_first_part(http)
-            except Exception as error:  # a bench thread: say what broke, on the stream's line
+            except Exception as error:  # noqa: BLE001 - a bench thread: say what broke, on the stream's line
                 self.fail(f"{type(error).__name__}: {error}")
             finally:
                 self.ready.set()
@@ -454,7 +454,7 @@ class Stream:
             if self.problem is None:
                 try:
                     self.watch(http, seconds)
-                except Exception as error:
+                except Exception as error:  # noqa: BLE001 - likewise
                     self.fail(f"{type(error).__name__}: {error}")
 
     def fail(self, problem: str) -> None:
@@ -650,15 +650,17 @@ def report(result: Round) -> None:
     measured = [s.cores for s in result.streams if s.cores is not None]
     passthrough = [s.cores for s in result.streams if s.mode == "passthrough" and s.cores is not None]
     sessions = sum(1 for s in result.streams if s.internal_name)
+    per_passthrough = sum(passthrough) / len(passthrough) if passthrough else None
+    host_per_session = result.host_cores / sessions if result.host_cores is not None and sessions else None
     print(f"round k={result.count} played={sum(s.played for s in result.streams)}/{result.count} "
           f"playable_p50_s={number(percentile(playable, 0.5))} playable_p95_s={number(percentile(playable, 0.95))} "
           f"first_part_p50_s={number(percentile(first_parts, 0.5))} "
           f"first_part_p95_s={number(percentile(first_parts, 0.95))} "
           f"ffmpeg_cores_per_session={number(sum(measured) / len(measured) if measured else None, 3)} "
           f"passthrough_sessions={len(passthrough)} "
-          f"ffmpeg_cores_per_passthrough_session={number(sum(passthrough) / len(passthrough) if passthrough else None, 3)} "
+          f"ffmpeg_cores_per_passthrough_session={number(per_passthrough, 3)} "
           f"live_host_cores={number(result.host_cores, 3)} "
-          f"live_host_cores_per_session={number(result.host_cores / sessions if result.host_cores is not None and sessions else None, 3)}",
+          f"live_host_cores_per_session={number(host_per_session, 3)}",
           flush=True)
 
 

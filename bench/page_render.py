@@ -11,10 +11,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flask_migrate import upgrade  # noqa: E402
+from flask_migrate import upgrade
 
-from app import create_app  # noqa: E402
-from app.auth import services as accounts  # noqa: E402
+from app import create_app
+from app.auth import services as accounts
 
 
 def timed(client, path: str, n: int) -> float:

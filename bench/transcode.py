@@ -16,8 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.media.ffmpeg_args import transcode_args  # noqa: E402
-from app.media.ladder import Source, ladder_for  # noqa: E402
+from app.media.ffmpeg_args import transcode_args  # noqa: E402 - needs the sys.path line above
+from app.media.ladder import Source, ladder_for  # noqa: E402 - needs the sys.path line above
 
 SECONDS = 60
 SOURCE = ROOT / "var" / "bench" / "testsrc2-720p30-60s.mp4"

@@ -25,10 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.media.encoder import X264, Encoder  # noqa: E402
-from app.media.ffmpeg_args import filter_graph, ll_output_args, ll_target_duration, part_plan  # noqa: E402
-from app.media.ladder import Source, ladder_for  # noqa: E402
-from app.media.llladder import LadderPackager  # noqa: E402
+from app.media.encoder import X264, Encoder  # noqa: E402 - needs the sys.path line above
+from app.media.ffmpeg_args import filter_graph, ll_output_args, ll_target_duration, part_plan  # noqa: E402 - needs the sys.path line above
+from app.media.ladder import Source, ladder_for  # noqa: E402 - needs the sys.path line above
+from app.media.llladder import LadderPackager  # noqa: E402 - needs the sys.path line above
 
 RUNGS = ladder_for(Source(854, 480, 30))
 SOURCE = "testsrc2=size=854x480:rate=30[out0];sine=frequency=440:sample_rate=48000[out1]"
@@ -77,8 +77,8 @@ def build(recording: Path, work: Path) -> tuple[float, float]:
     from app import create_app
     from app.auth.services import create_account
     from app.extensions import db
-    from app.models import VOD, StreamSession, utcnow
     from app.live.state import RECORDING_MANIFEST, new_internal_name
+    from app.models import VOD, StreamSession, utcnow
     from workers import context, vod
     from workers.live.finish import recording_manifest
 

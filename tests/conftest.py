@@ -5,8 +5,8 @@ import contextlib
 import contextvars
 import html
 import os
-import time
 import re
+import time
 import uuid
 
 import psycopg

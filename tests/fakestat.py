@@ -15,7 +15,7 @@ class StatServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            def do_GET(self) -> None:
                 body = owner.xml().encode()
                 self.send_response(500 if owner.broken else 200)
                 self.send_header("Content-Type", "text/xml")

@@ -57,7 +57,7 @@ def _wait_ready(url: str, timeout: float = 20) -> None:
             return  # it answers, even if not with 200
         except OSError:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the S3 test server at {url} did not start")
+                raise RuntimeError(f"the S3 test server at {url} did not start") from None
             time.sleep(0.1)
 
 

@@ -8,7 +8,8 @@ from tests.factories import make_user
 
 
 def test_users_create(runner):
-    result = runner.invoke(args=["users", "create", "carol", "--password", "a long enough pass", "--email", "c@example.com"])
+    result = runner.invoke(args=["users", "create", "carol", "--password", "a long enough pass",
+                                 "--email", "c@example.com"])
     assert result.exit_code == 0, result.output
     user = accounts.find_user("carol")
     assert user.email == "c@example.com" and not user.is_admin

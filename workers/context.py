@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask.ctx import AppContext
 
 _app: Flask | None = None
 
@@ -16,6 +17,6 @@ def get_app() -> Flask:
     return _app
 
 
-def app_context():
+def app_context() -> AppContext:
     """A fresh app context for one job: `with app_context(): ...`."""
     return get_app().app_context()

@@ -26,8 +26,9 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable
+from typing import IO, Any, BinaryIO
 
 from app.media.probe import PROBE_ENTRIES
 from workers.lifetime import die_with_parent
@@ -111,7 +112,7 @@ def _pid_connected_to(pid: int, port: int) -> bool:
     return False
 
 
-def _flv_tags(data: bytes | bytearray):
+def _flv_tags(data: bytes | bytearray) -> Iterator[tuple[int, int, int, int]]:
     """(offset, kind, body offset, size) of each tag whose header is complete."""
     if len(data) < 13 or data[:3] != b"FLV":
         return
@@ -234,7 +235,7 @@ def _stop_spooling(spool: Path, wait: float = 2.0) -> None:
 class _Pipe:
     """The relay ffmpeg's stdout."""
 
-    def __init__(self, stdout) -> None:
+    def __init__(self, stdout: IO[bytes]) -> None:
         self.stdout = stdout
 
     def read(self, timeout: float | None) -> bytes | None:
@@ -259,7 +260,7 @@ class SpoolTail:
 
     def __init__(self, spool: Path, first: int, running: Callable[[], bool]) -> None:
         self.spool, self.index, self.running = spool, first, running
-        self.file = None
+        self.file: BinaryIO | None = None
         self.strip = 0  # header bytes still to drop from the file being read
 
     def read(self, timeout: float | None) -> bytes | None:
@@ -275,7 +276,8 @@ class SpoolTail:
     def _read_once(self) -> bytes | None:
         if self.file is None:
             try:
-                self.file = open(self.spool / SPOOL_FILE.format(self.index), "rb")
+                # Kept open across reads (a reader follows a growing file); close() closes it.
+                self.file = open(self.spool / SPOOL_FILE.format(self.index), "rb")  # noqa: SIM115 - see above
             except FileNotFoundError:
                 return b"" if self.running() else None
         chunk = self.file.read(CHUNK)
@@ -327,15 +329,16 @@ class PullRelay:
             shutil.rmtree(spool, ignore_errors=True)
             spool.mkdir(parents=True)
         # A spooling relay is not killed with its host: that is what it is for.
-        self.process: subprocess.Popen | None = subprocess.Popen(
+        self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
             relay_args(pull_url, spool), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, start_new_session=True,
             preexec_fn=None if spool is not None else die_with_parent)
         if spool is not None:
             (spool / RELAY_FILE).write_text(json.dumps({"pid": self.process.pid, "pull": pull_url}))
+        assert self.process.stdout is not None  # a pipe, asked for above
         self._begin(self.process.pid, spool, _Pipe(self.process.stdout))
 
-    def _begin(self, pid: int, spool: Path | None, source: "_Pipe | SpoolTail") -> None:
+    def _begin(self, pid: int, spool: Path | None, source: _Pipe | SpoolTail) -> None:
         self.pid, self.spool = pid, spool
         self._source = source
         self.buffer = bytearray()
@@ -347,7 +350,7 @@ class PullRelay:
         self.on_tag: Callable[[bytes], None] | None = None
         self._pump: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._sink = None
+        self._sink: IO[bytes] | None = None
         self._sink_started = False
         self._header = b""
         # Tag kind -> its latest metadata or codec set-up tag, in the order they first came.
@@ -357,7 +360,7 @@ class PullRelay:
         self._pruned_at = 0.0
 
     @classmethod
-    def adopt(cls, spool: Path, pull_url: str, resume_at: float | None) -> tuple["PullRelay", float] | None:
+    def adopt(cls, spool: Path, pull_url: str, resume_at: float | None) -> tuple[PullRelay, float] | None:
         """The spooling relay a killed host left running for `pull_url`, read from its spool from
         the last file whose first keyframe is at or before `resume_at` (the source time the
         dead host's output reached; None: unknown, the newest file). Returns the relay and the
@@ -366,9 +369,9 @@ class PullRelay:
         if found is None or found[1] != pull_url:
             return None
         pid = found[0]
-        starts = [(number, first_keyframe_time(spool / SPOOL_FILE.format(number)))
-                  for number in _spool_files(spool)]
-        starts = [(number, start) for number, start in starts if start is not None]
+        keyframes = [(number, first_keyframe_time(spool / SPOOL_FILE.format(number)))
+                     for number in _spool_files(spool)]
+        starts = [(number, start) for number, start in keyframes if start is not None]
         if not starts:
             return None
         number, start = starts[-1]
@@ -433,7 +436,7 @@ class PullRelay:
             self._read(min(0.05, limit - now))
         return bytes(self.buffer)
 
-    def probe(self, wait: float = 12.0, cancel: Callable[[], bool] | None = None) -> dict | None:
+    def probe(self, wait: float = 12.0, cancel: Callable[[], bool] | None = None) -> dict[str, Any] | None:
         """ffprobe's JSON for the head, read more if the first try is too short; None if the
         stream never came (within `wait` seconds, or before `cancel()`) or cannot be read."""
         for after in (0.3, 1.5):
@@ -442,7 +445,7 @@ class PullRelay:
                 return None
             result = subprocess.run(probe_args(), input=head, capture_output=True, timeout=20)
             if result.returncode == 0:
-                info = json.loads(result.stdout or b"{}")
+                info: dict[str, Any] = json.loads(result.stdout or b"{}")
                 if any(stream.get("codec_type") == "video" and stream.get("width")
                        for stream in info.get("streams", ())):
                     return info
@@ -450,7 +453,7 @@ class PullRelay:
                 return None
         return None
 
-    def feed(self, sink) -> None:
+    def feed(self, sink: IO[bytes]) -> None:
         """Write the stream to `sink` (a consumer's stdin) from the next video keyframe (from the
         first one the relay read, the first time), with the header and codec set-up before it.
         Audio before that picture is dropped: it would make the encoder's first parts short and
@@ -579,7 +582,7 @@ class PullRelay:
             shutil.rmtree(self.spool, ignore_errors=True)
 
 
-def _close(sink) -> None:
+def _close(sink: IO[bytes] | None) -> None:
     if sink is None:
         return
     try:

@@ -108,7 +108,7 @@ class LockKeeper(threading.Thread):
             except LockError:
                 self.lost = True
                 return
-            except Exception:  # noqa: BLE001 - a Redis blip: the next refresh may work
+            except Exception:  # a Redis blip: the next refresh may work
                 log.warning("cannot refresh a VOD job lock", exc_info=True)
 
     def stop(self) -> None:
@@ -498,8 +498,8 @@ class VodBuild:
         cancels what has not started)."""
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for future in done:
-            if future.exception() is not None:
-                raise future.exception()
+            if (error := future.exception()) is not None:
+                raise error
 
     def progress(self, stage: str) -> None:
         from rq import get_current_job

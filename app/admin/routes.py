@@ -5,6 +5,7 @@ from flask import current_app
 from flask_login import current_user, login_required
 from werkzeug.exceptions import Forbidden
 
+from ..errors import with_message
 from ..extensions import optional_redis
 from ..htmx import render_page_or_fragment
 from ..live import admin as live_admin
@@ -18,9 +19,7 @@ def require_admin() -> None:
     """Signed-in non-admins get 403, as on the other admin pages (anonymous visitors were sent to
     the login page by login_required)."""
     if not current_user.is_admin:
-        error = Forbidden()
-        error.user_message = "Only site admins can see the live hosts."  # shown by app/errors.py
-        raise error
+        raise with_message(Forbidden(), "Only site admins can see the live hosts.")
 
 
 @bp.route("/live")

@@ -7,7 +7,6 @@ from ..models import Channel, StreamSession
 from ..streams import services as streams
 
 
-
 @dataclass
 class StreamState:
     status: str

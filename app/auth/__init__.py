@@ -3,5 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from . import routes  # noqa: E402,F401
-from . import recovery_routes  # noqa: E402,F401
+from . import recovery_routes, routes  # noqa: E402,F401 - they need bp, and register on it when imported

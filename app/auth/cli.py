@@ -21,4 +21,5 @@ def create(name: str, password: str, email: str | None, admin: bool) -> None:
     except services.AccountError as error:
         raise click.ClickException(f"{error.field}: {error.message}") from None
     role = "admin" if user.is_admin else "user"
+    assert user.channel is not None  # create_account makes it
     click.echo(f"Created {role} {user.username} with channel /c/{user.channel.slug}")

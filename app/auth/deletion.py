@@ -11,7 +11,6 @@ no row refers to any more are removed by the hourly orphan sweep (app.vods.reten
 from __future__ import annotations
 
 import logging
-
 from datetime import timedelta
 
 from sqlalchemy import delete, select

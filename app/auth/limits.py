@@ -52,7 +52,7 @@ def seconds_until(reset_at: float) -> float:
 # --- browsers that have logged in before -----------------------------------------------------
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="known-login-browser")
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="known-login-browser")
 
 
 def _fingerprint(user: User) -> str:

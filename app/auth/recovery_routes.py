@@ -20,14 +20,14 @@ RESET_SESSION_KEY = "password_reset_token"
 LINK_PROBLEMS = {
     "reset": {
         "expired": ("This link has expired", "A link to reset your password works for one hour."),
-        "used": ("This link has been used", "A reset link works once, and stops working when the "
-                 "password changes."),
+        "used": ("This link has been used", ("A reset link works once, and stops working when the "
+                                             "password changes.")),
         "invalid": ("This link isn't valid", "It may be cut short: copy the whole link from the mail."),
     },
     "verify": {
         "expired": ("This link has expired", "A verification link works for a week."),
-        "changed": ("This link is for an old address", "Your account's email address has changed "
-                    "since this link was sent."),
+        "changed": ("This link is for an old address", ("Your account's email address has changed "
+                                                        "since this link was sent.")),
         "invalid": ("This link isn't valid", "It may be cut short: copy the whole link from the mail."),
     },
 }

@@ -1,8 +1,18 @@
 """Sign up, log in and log out."""
 from urllib.parse import urlsplit
 
-from flask import (after_this_request, current_app, flash, g, make_response, redirect, render_template,
-                   request, session, url_for)
+from flask import (
+    after_this_request,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import mail

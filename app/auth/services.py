@@ -126,13 +126,13 @@ def find_user(login: str) -> User | None:
 
 
 def username_taken(username: str) -> bool:
-    return db.session.scalar(
+    return (db.session.scalar(
         select(func.count()).select_from(User).where(User.username_lower == username.lower())
-    ) > 0
+    ) or 0) > 0
 
 
 def email_taken(email: str) -> bool:
-    return db.session.scalar(select(func.count()).select_from(User).where(User.email == email)) > 0
+    return (db.session.scalar(select(func.count()).select_from(User).where(User.email == email)) or 0) > 0
 
 
 def create_account(username: str, email: str, password: str, birth_date: date | None,

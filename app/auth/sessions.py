@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import timedelta
+from typing import cast
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
@@ -97,7 +99,7 @@ def ending_all(user: User, *, keep: str | None = None):
 
 def end_all(user: User, *, keep: str | None = None) -> int:
     """End every login of `user`, except the one whose token is `keep`; how many ended."""
-    ended = db.session.execute(ending_all(user, keep=keep)).rowcount
+    ended = cast(CursorResult, db.session.execute(ending_all(user, keep=keep))).rowcount
     db.session.commit()
     return ended
 
@@ -110,4 +112,6 @@ def of_user(user: User) -> list[LoginSession]:
 
 
 def is_current(row: LoginSession, token: str | None) -> bool:
-    return bool(token) and secrets.compare_digest(row.token_hash, hash_session_token(token))
+    if not token:
+        return False
+    return secrets.compare_digest(row.token_hash, hash_session_token(token))

@@ -43,9 +43,9 @@ def mods(name: str, action: str, username: str | None) -> None:
     if action != "list" and not username:
         raise click.ClickException(f"Say whom to {action}: flask channels mods {name} {action} USERNAME")
     try:
-        if action == "add":
+        if action == "add" and username:
             moderation.add_moderator(channel, channel.owner, username)
-        elif action == "remove":
+        elif action == "remove" and username:
             target = moderation.user_by_name(username)
             moderation.remove_moderator(channel, channel.owner, target.id if target else 0)
     except moderation.ModerationError as error:
@@ -56,7 +56,7 @@ def mods(name: str, action: str, username: str | None) -> None:
 
 @channels_cli.command("latency")
 @click.argument("name")
-@click.argument("mode", required=False, 
+@click.argument("mode", required=False,
                 type=click.Choice(LATENCY_MODES, case_sensitive=False), metavar="[low|normal]")
 def latency(name: str, mode: str | None) -> None:
     """Print NAME's latency mode, or set it to MODE (low or normal) from its next stream on."""

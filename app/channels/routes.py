@@ -5,7 +5,6 @@ from flask_login import current_user
 from ..api.status import stream_state
 from ..chat import services as chat
 from ..security import embeddable
-
 from . import bp, services
 from .thumbnails import thumbnail_url
 

@@ -3,7 +3,7 @@ from flask import Blueprint, Flask
 
 bp = Blueprint("chat", __name__)
 
-from . import events, routes  # noqa: E402,F401  (handlers register on import)
+from . import events, routes  # noqa: E402,F401 - they need bp; Socket.IO handlers and routes register on import
 
 
 def init_app(app: Flask) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 import functools
 import importlib
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple, cast
 
 from .filters import WORD_START, normalise, term_regex
 
@@ -43,7 +44,9 @@ def read_lexicon(path: Path = LEXICON_PATH) -> list[tuple[str, float]]:
 
 
 def compile_lexicon(entries: list[tuple[str, float]]) -> Lexicon:
-    bounded, unbounded, weights = [], [], []
+    bounded: list[str] = []
+    unbounded: list[str] = []
+    weights: list[float] = []
     for term, weight in entries:
         source = term_regex(term)
         if source is None:
@@ -71,7 +74,7 @@ def score_with(lexicon: Lexicon, text: str) -> float:
     hits = set()
     found = lexicon.pattern.search(folded)
     while found:  # overlapping, so "go die in a fire" finds both "go die" and "die in a fire"
-        hits.add(int(found.lastgroup[1:]))
+        hits.add(int(cast(str, found.lastgroup)[1:]))  # every alternative is a named group
         found = lexicon.pattern.search(folded, found.start() + 1)
     if not hits:
         return 0.0

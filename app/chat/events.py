@@ -5,6 +5,7 @@ import ipaddress
 import logging
 import time
 from functools import lru_cache, wraps
+from typing import Any
 
 from flask import current_app, request, session
 from flask_login import current_user
@@ -49,9 +50,9 @@ def refusals_as_errors(handler):
         except SQLAlchemyError as error:
             db.session.rollback()
             log.warning("chat %s failed: database unavailable (%s)", handler.__name__, type(error).__name__)
-            refusal = ChatRefused("unavailable", services.UNAVAILABLE)
-            emit("error", refusal.as_event())
-            return {"ok": False, **refusal.as_event()}
+            unavailable = ChatRefused("unavailable", services.UNAVAILABLE)
+            emit("error", unavailable.as_event())
+            return {"ok": False, **unavailable.as_event()}
     return wrapper
 
 
@@ -103,7 +104,7 @@ def on_join(data):
         join_room(name)
     session[ROOMS_KEY] = joined
     if services.is_staff(state["role"]):
-        services.remember_staff_socket(channel.id, current_user.id, request.sid)
+        services.remember_staff_socket(channel.id, current_user.id, request.sid)  # type: ignore[attr-defined]
         session[STAFF_KEY] = (channel.id, current_user.id)
         # A moderator removed while this join was under way: the removal may have read the
         # staff sockets before this one was recorded, so look again now that it is.
@@ -126,7 +127,8 @@ def on_disconnect(reason=None):
 def _forget_staff_socket() -> None:
     staff = session.pop(STAFF_KEY, None)
     if staff:
-        services.forget_staff_socket(*staff, request.sid)
+        channel_id, user_id = staff
+        services.forget_staff_socket(channel_id, user_id, request.sid)  # type: ignore[attr-defined]
 
 
 @socketio.on("send", namespace=NAMESPACE)
@@ -152,7 +154,7 @@ def on_send(data):
     except Exception:
         _settle(nonce, None)
         raise
-    ack = {"ok": True, "id": sent.message.id}
+    ack: dict[str, Any] = {"ok": True, "id": sent.message.id}
     if sent.held:
         ack["held"] = True
         ack["message"] = "Your message is waiting for a moderator to review it."

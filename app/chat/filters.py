@@ -7,8 +7,8 @@ import math
 import re
 import string
 import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
 import emoji
@@ -352,7 +352,7 @@ def validate_domain(domain: str) -> str:
     try:
         parts = urlsplit(value.replace("\\", "/"))
         host = parts.hostname or ""
-        parts.port  # noqa: B018  (raises ValueError for a junk port)
+        parts.port  # noqa: B018 - reading it raises ValueError for a junk port
     except ValueError:
         raise ValueError(f"{domain.strip()!r} is not a domain name.") from None
     if parts.scheme and parts.scheme.lower() not in ("http", "https"):
@@ -478,7 +478,7 @@ _THRESHOLDS = {
     "low": _Thresholds(toxicity=0.8, caps_min_letters=30, caps_ratio=0.9, char_run=20, repeats=8),
     "high": _Thresholds(toxicity=0.5, caps_min_letters=12, caps_ratio=0.7, char_run=10, repeats=5),
 }
-_CHAR_RUN = {level: re.compile(r"(\S)\1{%d,}" % (t.char_run - 1)) for level, t in _THRESHOLDS.items()}
+_CHAR_RUN = {level: re.compile(r"(\S)\1{%d,}" % (t.char_run - 1)) for level, t in _THRESHOLDS.items()}  # noqa: UP031 - {} are the regex's
 _MAX_PHRASE_WORDS = 5
 
 

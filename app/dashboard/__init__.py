@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__)
 
-from . import events, routes  # noqa: E402,F401  (Socket.IO handlers register on import)
+from . import events, routes  # noqa: E402,F401 - they need bp; Socket.IO handlers and routes register on import

@@ -18,9 +18,9 @@ from ..live import hosts
 from ..live.capacity import MODE_LADDER, MODE_PASSTHROUGH, MODE_REDUCED
 from ..live.state import RECONNECT_GRACE, LiveKeys
 from ..models import Channel, StreamSession, utcnow
-from ..vods.retention import MAX_RETENTION_DAYS, RetentionSettingError, instance_retention_days
 from ..streams import services as streams
 from ..streams import viewers
+from ..vods.retention import MAX_RETENTION_DAYS, RetentionSettingError, instance_retention_days
 
 log = logging.getLogger(__name__)
 
@@ -237,8 +237,10 @@ def parse_stats(raw: dict) -> EncoderStats:
     """Read the live host's JSON (workers.live.stats.encoder_stats) defensively: unknown shapes are
     skipped, never an error. ffmpeg's own `fps` (frames per wall second since its run began, far
     above the stream's rate while it catches up) and its counters since the start are not shown."""
-    given = raw.get("input") if isinstance(raw.get("input"), dict) else {}
-    recent = raw.get("frames_recent") if isinstance(raw.get("frames_recent"), dict) else {}
+    given = raw.get("input")
+    given = given if isinstance(given, dict) else {}
+    recent = raw.get("frames_recent")
+    recent = recent if isinstance(recent, dict) else {}
     stats = EncoderStats(
         input=InputStats(fps=_number(given.get("fps")), kbps=_number(given.get("kbps")),
                          video_kbps=_number(given.get("video_kbps")),
@@ -256,7 +258,8 @@ def parse_stats(raw: dict) -> EncoderStats:
         note=_text(raw.get("note")),
         mode=_text(raw.get("mode"), 16),
     )
-    ladder = raw.get("ladder") if isinstance(raw.get("ladder"), list) else []
+    ladder = raw.get("ladder")
+    ladder = ladder if isinstance(ladder, list) else []
     rungs: dict[str, Rung] = {}
     for item in ladder:
         name = _rung_name(item)

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("directory", __name__)
 
-from . import routes  # noqa: E402,F401
+from . import routes  # noqa: E402,F401 - the routes need bp, and register on it when imported

@@ -1,4 +1,6 @@
 """Directory, category and search pages."""
+from typing import Any
+
 from flask import abort, request
 
 from ..htmx import render_page_or_fragment, wants_fragment
@@ -14,7 +16,7 @@ SUGGESTIONS_TARGET = "search-suggest"
 def index():
     tag = services.normalise_tag(request.args.get("tag"))
     listing = services.live_page(tag=tag, cursor=request.args.get("cursor"))
-    context = dict(listing=listing, tag=tag, category=None)
+    context: dict[str, Any] = dict(listing=listing, tag=tag, category=None)
     if wants_fragment():
         return render_page_or_fragment("directory/index.html", "directory/_live_page.html", **context)
     live, _ = services.ordered_live()
@@ -28,7 +30,7 @@ def category(slug):
     found = services.category_by_slug(slug) or abort(404)
     tag = services.normalise_tag(request.args.get("tag"))
     listing = services.live_page(category_id=found.id, tag=tag, cursor=request.args.get("cursor"))
-    context = dict(listing=listing, tag=tag, category=found)
+    context: dict[str, Any] = dict(listing=listing, tag=tag, category=found)
     if wants_fragment():
         return render_page_or_fragment("directory/category.html", "directory/_live_page.html", **context)
     live, _ = services.ordered_live(found.id)

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Text, cast, func, literal, literal_column, or_, select, text
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.expression import ColumnClause
 
 from ..extensions import db
 from ..models import Category, Channel, Profile, User
@@ -156,7 +158,8 @@ def _postgresql(q: str) -> tuple[dict, dict, dict]:
 
     # These expressions are written as the migration indexes them (no bound parameters inside),
     # so the GIN indexes serve them.
-    channel_text = literal_column("to_tsvector('simple'::regconfig, channels.slug || ' ' || channels.title)")
+    channel_text: ColumnClause[Any] = literal_column(
+        "to_tsvector('simple'::regconfig, channels.slug || ' ' || channels.title)")
     title = func.lower(Channel.title)
     channel_score = (func.ts_rank(channel_text, tsq)
                      + func.greatest(func.similarity(Channel.slug, q), func.word_similarity(query, title)))
@@ -167,9 +170,9 @@ def _postgresql(q: str) -> tuple[dict, dict, dict]:
                or_(channel_text.op("@@")(tsq), Channel.slug.op("%")(q), query.op("<%")(title),
                    title.like(like, escape="\\"), cast(Channel.tags, Text).ilike(like, escape="\\")))
         .order_by(channel_score.desc()).limit(CANDIDATES)
-    ).all()
+    ).tuples().all()
 
-    display = literal_column("lower(coalesce(profiles.display_name, ''))")
+    display: ColumnClause[Any] = literal_column("lower(coalesce(profiles.display_name, ''))")
     user_score = func.greatest(func.similarity(User.username_lower, q), func.word_similarity(query, display))
     users = db.session.execute(
         select(User.id, user_score)
@@ -178,7 +181,7 @@ def _postgresql(q: str) -> tuple[dict, dict, dict]:
                or_(User.username_lower.like(prefix, escape="\\"), User.username_lower.op("%")(q),
                    query.op("<%")(display), display.like(like, escape="\\")))
         .order_by(user_score.desc()).limit(CANDIDATES)
-    ).all()
+    ).tuples().all()
 
     name = func.lower(Category.name)
     category_score = func.word_similarity(query, name)
@@ -186,7 +189,7 @@ def _postgresql(q: str) -> tuple[dict, dict, dict]:
         select(Category.id, category_score)
         .where(or_(query.op("<%")(name), name.like(like, escape="\\"), Category.slug.like(prefix, escape="\\")))
         .order_by(category_score.desc()).limit(CANDIDATES)
-    ).all()
+    ).tuples().all()
     return dict(channels), dict(users), dict(categories)
 
 
@@ -215,17 +218,17 @@ def _sqlite(q: str) -> tuple[dict, dict, dict]:
         "JOIN channels c ON c.id = fts_channels.rowid JOIN users u ON u.id = c.owner_id "
         "WHERE fts_channels MATCH :match AND u.disabled = 0 "
         "ORDER BY bm25(fts_channels, 4.0, 2.0, 1.0) LIMIT :limit"
-    ), {"match": match, "limit": CANDIDATES}).all()
+    ), {"match": match, "limit": CANDIDATES}).tuples().all()
     users = db.session.execute(text(
         "SELECT u.id, -bm25(fts_users, 2.0, 1.0) FROM fts_users "
         "JOIN users u ON u.id = fts_users.rowid "
         "WHERE fts_users MATCH :match AND u.disabled = 0 "
         "ORDER BY bm25(fts_users, 2.0, 1.0) LIMIT :limit"
-    ), {"match": match, "limit": CANDIDATES}).all()
+    ), {"match": match, "limit": CANDIDATES}).tuples().all()
     categories = db.session.execute(text(
         "SELECT rowid, -bm25(fts_categories) FROM fts_categories "
         "WHERE fts_categories MATCH :match ORDER BY bm25(fts_categories) LIMIT :limit"
-    ), {"match": match, "limit": CANDIDATES}).all()
+    ), {"match": match, "limit": CANDIDATES}).tuples().all()
     return dict(channels), dict(users), dict(categories)
 
 

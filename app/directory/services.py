@@ -82,16 +82,18 @@ def live_page(category_id: int | None = None, tag: str | None = None, cursor: st
         token, offset = match.group(1), int(match.group(2))
         key = _snapshot_key(token)
 
-        def read(redis):
+        def read(redis) -> tuple[list[int], int]:
             pipe = redis.pipeline(transaction=False)
             pipe.lrange(key, offset, offset + page_size - 1)
             pipe.llen(key)
             ids, total = pipe.execute()
             return [int(i) for i in ids], total
 
-        ids, total = optional_redis().ask(read, otherwise=([], 0), what="a directory snapshot")
+        nothing: tuple[list[int], int] = ([], 0)
+        ids, total = optional_redis().ask(read, otherwise=nothing, what="a directory snapshot")
         if ids or offset >= total > 0:
-            by_id = {c.id: c for c in db.session.scalars(_with_cards(_live_query(category_id).where(Channel.id.in_(ids))))}
+            live = _with_cards(_live_query(category_id).where(Channel.id.in_(ids)))
+            by_id = {c.id: c for c in db.session.scalars(live)}
             # A channel that went offline since the snapshot leaves a gap, never a duplicate.
             channels = [by_id[i] for i in ids if i in by_id]
             counts = viewers.counts(c.id for c in channels)

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from flask import current_app, has_request_context, render_template
 from sqlalchemy import delete, exists, func, insert, literal, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db, socketio
@@ -34,12 +36,12 @@ def user_room(user_id: int) -> str:
 # --- follows ---------------------------------------------------------------------------------
 
 def is_following(user_id: int, channel_id: int) -> bool:
-    return db.session.scalar(select(exists().where(Follow.follower_id == user_id,
-                                                   Follow.channel_id == channel_id)))
+    return bool(db.session.scalar(select(exists().where(Follow.follower_id == user_id,
+                                                        Follow.channel_id == channel_id))))
 
 
 def follower_count(channel_id: int) -> int:
-    return db.session.scalar(select(func.count()).select_from(Follow).where(Follow.channel_id == channel_id))
+    return db.session.scalar(select(func.count()).select_from(Follow).where(Follow.channel_id == channel_id)) or 0
 
 
 def follow(user: User, channel: Channel) -> None:
@@ -92,7 +94,7 @@ def is_notification_id(value: str) -> bool:
 
 def unread_count(user_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(Notification)
-                             .where(Notification.user_id == user_id, Notification.read_at.is_(None)))
+                             .where(Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
 
 
 def recent_notifications(user_id: int, limit: int = NOTIFICATIONS_SHOWN) -> list[Notification]:
@@ -104,10 +106,10 @@ def recent_notifications(user_id: int, limit: int = NOTIFICATIONS_SHOWN) -> list
 
 def mark_all_read(user_id: int) -> int:
     """Mark every unread notification read; returns how many were; tells the user's other tabs."""
-    marked = db.session.execute(
+    marked = cast(CursorResult, db.session.execute(
         update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
         .values(read_at=utcnow())
-    ).rowcount
+    )).rowcount
     db.session.commit()
     if marked:
         socketio.emit("notification", {"unread": 0}, namespace=NAMESPACE, to=user_room(user_id))
@@ -119,11 +121,11 @@ def mark_shown_read(user_id: int, notification_ids: list[int]) -> int:
     any that arrived since, and anyone else's, alone; tells the user's other pages the count."""
     if not notification_ids:
         return 0
-    marked = db.session.execute(
+    marked = cast(CursorResult, db.session.execute(
         update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None),
                                    Notification.id.in_(notification_ids))
         .values(read_at=utcnow())
-    ).rowcount
+    )).rowcount
     db.session.commit()
     if marked:
         socketio.emit("notification", {"unread": unread_count(user_id)}, namespace=NAMESPACE,
@@ -149,7 +151,8 @@ def notify_followers(session_id: int) -> int:
     already = exists().where(Notification.user_id == Follow.follower_id,
                              Notification.session_id == session.id)
     recipients = (
-        select(Follow.follower_id, literal(channel.id), literal(session.id), literal(KIND_LIVE), literal(now, Notification.created_at.type))
+        select(Follow.follower_id, literal(channel.id), literal(session.id), literal(KIND_LIVE),
+               literal(now, Notification.created_at.type))
         .join(User, User.id == Follow.follower_id)
         .where(Follow.channel_id == channel.id, Follow.follower_id != channel.owner_id,
                User.disabled.is_(False), ~already)

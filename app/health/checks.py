@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
@@ -145,7 +146,7 @@ def endpoint_where(url: str | None) -> str:
     return f"{parts.scheme}://{parts.hostname}{port}"
 
 
-def first_line(exc: BaseException, limit: int = 200) -> str:
+def first_line(exc: BaseException | str, limit: int = 200) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
     return line if len(line) <= limit else line[:limit - 1] + "…"
@@ -379,9 +380,9 @@ def check_live_hosts(client: Redis, keys) -> Finding:
 def check_storage(config: Mapping) -> Finding:
     backend = config.get("STORAGE_BACKEND", "local")
     if backend == "local":
-        from ..media.storage import get_storage
+        from ..media.storage import LocalStorage, get_storage
 
-        return check_local_storage(get_storage(config).root)
+        return check_local_storage(cast(LocalStorage, get_storage(config)).root)
     if backend == "s3":
         return check_s3(config)
     return bad(f"STORAGE_BACKEND {backend!r} is not supported", "set STORAGE_BACKEND to local or s3")

@@ -20,7 +20,7 @@ CACHE_SECONDS = 2.0
 
 
 def report_for_now() -> checks.Report:
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's own method
     cached = app.extensions.get("cascade_readiness")
     if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
         return cached[1]

@@ -27,4 +27,4 @@ def _converters(state) -> None:
     state.app.add_url_rule("/internal/hls-access", "hls.access", hls_access)
 
 
-from . import routes  # noqa: E402,F401
+from . import routes  # noqa: E402,F401 - the routes need bp, and register on it when imported

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, cast
 
 from redis import Redis
 from redis.backoff import NoBackoff
@@ -403,10 +403,11 @@ class SharedReads:
             mine = running is None or running.started < not_before
             if mine:
                 running = self._running[key] = _Fetch(time.monotonic())
+        assert running is not None  # made just above when there was none
         if mine:
             try:
                 running.result = fetch()
-            except BaseException as error:  # handed to every reader sharing it
+            except BaseException as error:  # noqa: BLE001 - handed to every reader sharing it
                 running.error = error
             finally:
                 with self._lock:
@@ -417,7 +418,7 @@ class SharedReads:
             running.done.wait()
         if running.error is not None:
             raise running.error
-        return running.result
+        return cast(bytes, running.result)  # fetch() returned it
 
 
 class StoredFiles:
@@ -436,7 +437,7 @@ class StoredFiles:
     def _storage(self):
         try:
             return self._storage_factory()
-        except Exception as error:  # noqa: BLE001 - a misconfigured store (no bucket, bad backend)
+        except Exception as error:  # a misconfigured store (no bucket, bad backend)
             raise StorageUnavailable(str(error)) from error
 
     def _key(self, name: str, rung: str, filename: str) -> str | None:
@@ -449,7 +450,7 @@ class StoredFiles:
             return storage.get_bytes(key)
         except ObjectMissing:
             raise
-        except Exception as error:  # noqa: BLE001 - botocore's errors, connection failures
+        except Exception as error:  # botocore's errors, connection failures
             now = time.monotonic()
             if now >= StoredFiles._quiet_until:  # an outage fails every request: log it now and then
                 StoredFiles._quiet_until = now + STORAGE_WARNING_EVERY

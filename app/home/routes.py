@@ -35,7 +35,8 @@ def set_theme():
     theme = request.form.get("theme", "auto")
     if theme not in THEMES:
         theme = "auto"
-    target = request.referrer if request.referrer and request.referrer.startswith(request.host_url) else url_for("home.index")
+    back = request.referrer
+    target = back if back and back.startswith(request.host_url) else url_for("home.index")
     response = make_response(redirect(target, 303))
     response.set_cookie(THEME_COOKIE, theme, max_age=365 * 24 * 3600, samesite="Lax", httponly=False)
     return response
@@ -53,7 +54,7 @@ def healthz():
     try:
         get_redis().ping()
         checks["redis"] = "ok"
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any Redis failure means unhealthy
         checks["redis"] = f"error: {type(exc).__name__}"
     healthy = all(v == "ok" for v in checks.values())
     return jsonify(status="ok" if healthy else "unavailable", **checks), 200 if healthy else 503

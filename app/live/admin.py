@@ -36,7 +36,7 @@ class HostRow:
     heartbeat_age: float       # seconds since its last heartbeat
 
     @classmethod
-    def of(cls, info: HostInfo, now: float) -> "HostRow":
+    def of(cls, info: HostInfo, now: float) -> HostRow:
         return cls(id=info.id, capacity_cores=info.capacity_cores, reserved_cores=info.reserved_cores,
                    load_cores=info.load_cores, hw_used=info.reserved_hw, hw_sessions=info.hw_sessions,
                    encoder=info.encoder, sessions=len(info.sessions),
@@ -58,7 +58,7 @@ class SessionRow:
         return self.mode or (PROBING if self.host else WAITING)
 
     @classmethod
-    def of(cls, session: StreamSession) -> "SessionRow":
+    def of(cls, session: StreamSession) -> SessionRow:
         return cls(id=session.id, channel=session.channel.slug, status=session.status, mode=session.mode,
                    renditions=rendition_names(session.renditions), host=session.host,
                    playable=session.playable_at is not None)

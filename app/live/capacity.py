@@ -21,7 +21,6 @@ full ladder: capacity freed by one stream goes to the next publisher first.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, field, replace
 
 from ..media.ladder import DEFAULT_PRESET, HeadroomPlan, Source, ladder_for, lighter, passthrough_rung
@@ -50,7 +49,7 @@ class CostModel:
         return {"encode": dict(self.encode), "decode": self.decode, "measured": self.measured}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "CostModel":
+    def from_dict(cls, data: dict) -> CostModel:
         return cls(encode={str(k): float(v) for k, v in data["encode"].items()},
                    decode=float(data["decode"]), measured=bool(data.get("measured")))
 
@@ -100,7 +99,7 @@ class Capacity:
     hw_sessions: int = 0
 
     @classmethod
-    def of_host(cls, cpu_count: int, hw_sessions: int = 0, share: float = HEADROOM_SHARE) -> "Capacity":
+    def of_host(cls, cpu_count: float, hw_sessions: int = 0, share: float = HEADROOM_SHARE) -> Capacity:
         return cls(cores=round(cpu_count * share, 3), hw_sessions=hw_sessions)
 
 
@@ -117,6 +116,13 @@ class Assignment:
     @property
     def rung_names(self) -> list[str]:
         return [rung.name for rung in self.plan.rungs] if self.plan else []
+
+    @property
+    def encode_plan(self) -> HeadroomPlan:
+        """The plan of an assignment that encodes (every mode but passthrough)."""
+        if self.plan is None:
+            raise ValueError(f"a {self.mode} assignment encodes nothing")
+        return self.plan
 
 
 def _names(plan: HeadroomPlan) -> str:
@@ -188,7 +194,9 @@ def added_rungs(source: Source, *, free_cores: float, model: CostModel) -> Assig
     keyframes are the source's, frame for frame) and its audio, copied."""
     fps = passthrough_rung(source).fps
     lower = tuple(replace(rung, fps=fps) for rung in ladder_for(source) if rung.height < source.height)
-    reserve = ladder_cost(source, lighter(ladder_for(source), 0), model)
+    full = lighter(ladder_for(source), 0)
+    assert full is not None  # step 0 of a ladder (never empty) is the ladder itself
+    reserve = ladder_cost(source, full, model)
     for count in range(len(lower), 0, -1):
         plan = HeadroomPlan(rungs=lower[:count], preset=DEFAULT_PRESET, step=0)
         cost = ladder_cost(replace(source, has_audio=False), plan, model)

@@ -57,7 +57,7 @@ class HostInfo:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "HostInfo":
+    def from_json(cls, text: str | bytes) -> HostInfo:
         data = json.loads(text)
         data["sessions"] = [HostSession(**found) for found in data.get("sessions", ())]
         return cls(**data)

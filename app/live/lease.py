@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -97,7 +97,7 @@ class Lease:
     @classmethod
     def acquire(cls, redis: Redis, keys: LiveKeys, session_id: int, host_id: str, *, floor: int = 0,
                 ttl: float = TTL, clock: Callable[[], float] = time.monotonic,
-                alone: Callable[[], bool] = lambda: False) -> "Lease | None":
+                alone: Callable[[], bool] = lambda: False) -> Lease | None:
         """Take the session's lease if nobody holds it; `floor`: the newest token already used.
         `alone()`: whether this host was the only live host when Redis last answered (see valid)."""
         sent = clock()

@@ -11,7 +11,7 @@ import glob
 import logging
 import subprocess
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def first_working(encoders: list[Encoder], ffmpeg: str = "ffmpeg") -> Encoder:
     return next((hw for hw in encoders if works(hw, ffmpeg)), Encoder(X264))
 
 
-@lru_cache(maxsize=None)
+@cache
 def detect_encoder(ffmpeg: str = "ffmpeg") -> Encoder:
     """The encoder for this process, probed once and cached."""
     chosen = first_working(candidates(sorted(glob.glob(RENDER_NODES))), ffmpeg)

@@ -6,9 +6,9 @@ without running ffmpeg.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Sequence
 
 from .encoder import NVENC, QSV, VAAPI, X264, Encoder
 from .ladder import DEFAULT_PRESET, Rung

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import BinaryIO, Iterator, Union
+from typing import BinaryIO
 
 # Far above any real fragment (a 1080p keyframe part is well under 2 MiB), far below harm.
 MAX_BOX_SIZE = 64 * 1024 * 1024
@@ -220,18 +221,21 @@ class _Fields:
 
     def u16(self) -> int:
         self.need(2)
+        value: int
         value, = struct.unpack_from(">H", self.data, self.pos)
         self.pos += 2
         return value
 
     def u32(self) -> int:
         self.need(4)
+        value: int
         value, = _U32.unpack_from(self.data, self.pos)
         self.pos += 4
         return value
 
     def u64(self) -> int:
         self.need(8)
+        value: int
         value, = _U64.unpack_from(self.data, self.pos)
         self.pos += 8
         return value
@@ -618,7 +622,7 @@ def _parse_trun(data: bytes, start: int, end: int, default_duration: int, defaul
 
 # --- the stream ----------------------------------------------------------------------------
 
-StreamItem = Union[InitSegment, Fragment]
+StreamItem = InitSegment | Fragment
 
 
 class FragmentStream:
@@ -657,7 +661,7 @@ class FragmentStream:
         if self._error is not None:
             raise ValueError(f"fragment stream already failed: {self._error}")
 
-    def _take(self, read_boxes) -> list[StreamItem]:
+    def _take(self, read_boxes: Callable[[], list[Box]]) -> list[StreamItem]:
         items: list[StreamItem] = []
         try:
             for box in read_boxes():
@@ -707,6 +711,7 @@ def read_fragments(pipe: BinaryIO | int, *, read_size: int = READ_SIZE,
                    max_box_size: int = MAX_BOX_SIZE) -> Iterator[StreamItem]:
     """Everything in a pipe (a file object or descriptor), each item as soon as it is complete."""
     stream = FragmentStream(max_box_size)
+    read: Callable[[int], bytes]
     if isinstance(pipe, int):
         fd = pipe
 

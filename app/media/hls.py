@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .atomic import write_atomic
 from .ladder import Rung
@@ -30,7 +30,8 @@ def complete_master(text: str, rungs: Sequence[Rung], has_audio: bool = True, *,
     out = []
     for index, line in enumerate(lines):
         if line.startswith(_STREAM_INF):
-            uri = next((l.strip() for l in lines[index + 1:] if l.strip() and not l.startswith("#")), "")
+            uri = next((after.strip() for after in lines[index + 1:] if after.strip() and not after.startswith("#")),
+                       "")
             rung = by_uri.get(uri)
             if rung is not None:
                 if "FRAME-RATE=" not in line:
@@ -45,9 +46,9 @@ def complete_master(text: str, rungs: Sequence[Rung], has_audio: bool = True, *,
 
 
 def master_is_complete(text: str, rungs: Sequence[Rung]) -> bool:
-    infs = [l for l in text.splitlines() if l.startswith(_STREAM_INF)]
+    infs = [line for line in text.splitlines() if line.startswith(_STREAM_INF)]
     return len(infs) == len(rungs) and all(
-        all(f"{attr}=" in l for attr in ("BANDWIDTH", "RESOLUTION", "CODECS", "FRAME-RATE")) for l in infs)
+        all(f"{attr}=" in inf for attr in ("BANDWIDTH", "RESOLUTION", "CODECS", "FRAME-RATE")) for inf in infs)
 
 
 def fix_master_playlist(path: Path, rungs: Sequence[Rung], has_audio: bool = True,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Optional
+from typing import Any
 
 # (height, video kbps) from DESIGN.md, best first.
 LADDER = (
@@ -58,7 +58,7 @@ class Rung:
         """Peak bits per second for the master playlist's BANDWIDTH."""
         return (self.maxrate_kbps + self.audio_kbps) * 1000
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -108,7 +108,7 @@ def ladder_for(source: Source) -> tuple[Rung, ...]:
     return tuple(rungs)
 
 
-def lighter(ladder: tuple[Rung, ...], step: int, preset: str = DEFAULT_PRESET) -> Optional[HeadroomPlan]:
+def lighter(ladder: tuple[Rung, ...], step: int, preset: str = DEFAULT_PRESET) -> HeadroomPlan | None:
     """The encode to use after `step` headroom fallbacks, or None when nothing lighter is left.
 
     Step 0 is the ladder as given. Each later step costs less CPU, cheapest-to-viewers first:
@@ -128,18 +128,18 @@ def lighter(ladder: tuple[Rung, ...], step: int, preset: str = DEFAULT_PRESET) -
     lowest30 = tuple(replace(r, fps=_fps(min(r.fps, 30))) for r in lowest)
     plans = [
         (rungs, preset, ""),
-        (rungs, faster, f"the encoder could not keep up, so it switched to the faster "
-                        f"'{faster}' preset (slightly lower quality)"),
-        (rungs[1:] or rungs, faster, f"still too slow on '{faster}', so the {rungs[0].name} "
-                                     f"rendition was dropped"),
-        (rungs[1:] or rungs, fastest, f"still too slow, so the {rungs[0].name} rendition was "
-                                      f"dropped and the '{fastest}' preset is used"),
+        (rungs, faster, (f"the encoder could not keep up, so it switched to the faster "
+                         f"'{faster}' preset (slightly lower quality)")),
+        (rungs[1:] or rungs, faster, (f"still too slow on '{faster}', so the {rungs[0].name} "
+                                      f"rendition was dropped")),
+        (rungs[1:] or rungs, fastest, (f"still too slow, so the {rungs[0].name} rendition was "
+                                       f"dropped and the '{fastest}' preset is used")),
         (lowest, fastest, f"still too slow, so only {lowest[0].name} is sent"),
-        (lowest30, fastest, f"still too slow, so only {lowest[0].name} at "
-                            f"{lowest30[0].fps} fps is sent"),
+        (lowest30, fastest, (f"still too slow, so only {lowest[0].name} at "
+                             f"{lowest30[0].fps} fps is sent")),
     ]
     # Skip steps that change nothing (a one-rung ladder cannot drop its top, and so on).
-    distinct: list[tuple] = []
+    distinct: list[tuple[tuple[Rung, ...], str, str]] = []
     for plan in plans:
         if not distinct or (plan[0], plan[1]) != (distinct[-1][0], distinct[-1][1]):
             distinct.append(plan)

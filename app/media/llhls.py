@@ -24,10 +24,11 @@ import logging
 import math
 import re
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, BinaryIO, cast
 
 from .atomic import write_atomic
 from .ffmpeg_args import PLAYLIST_NAME as PLAYLIST
@@ -110,7 +111,7 @@ class RenditionReport:
 
 def program_date(moment: datetime) -> str:
     """EXT-X-PROGRAM-DATE-TIME's value: UTC, milliseconds, `Z` (live and VOD playlists alike)."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def fmt(seconds: float) -> str:
@@ -139,7 +140,7 @@ class ProgramDates:
     milliseconds, as written.
     """
 
-    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self.clock = clock
         self._anchor: tuple[datetime, float] | None = None
         self._lock = threading.Lock()
@@ -187,7 +188,7 @@ class RenditionPackager:
                  target_duration: int, window: int = 10, part_segments: int = 3, record: bool = True,
                  on_part: Callable[[int, int], None] | None = None,
                  reports: Callable[[], Sequence[RenditionReport]] | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  mirror: Mirror | MirrorQueue | None = None,
                  guard: Callable[[], bool] | None = None,
                  on_segment: Callable[[float, SegmentStart], None] | None = None,
@@ -258,7 +259,7 @@ class RenditionPackager:
         parts), numbering continues after them, and every part file on disk is due for deletion
         in three target durations. A segment the earlier run left open (its worker died) is
         closed from the parts it had listed: players may hold them, so its number stays its own."""
-        pending: dict = {}
+        pending: dict[str, Any] = {}
         parts: list[Part] = []
         msn = 0
         init = ""
@@ -373,7 +374,8 @@ class RenditionPackager:
         return abs(gops - round(gops)) * self.gop < GOP_TOLERANCE
 
     def _open(self, msn: int, started: datetime) -> Segment:
-        segment = Segment(msn=msn, started=started, init=self.init, discontinuity=self._resumed)
+        # add_part, the only way here, refuses parts before the init segment.
+        segment = Segment(msn=msn, started=started, init=cast(str, self.init), discontinuity=self._resumed)
         self._next_msn = msn + 1
         self._resumed = False
         self.segments.append(segment)
@@ -422,7 +424,7 @@ class RenditionPackager:
                 return segment.msn, segment.parts[-1].index
         return None
 
-    def _write(self, path: Path, data: bytes | Callable) -> None:
+    def _write(self, path: Path, data: bytes | Callable[[BinaryIO], object]) -> None:
         """Write a file atomically, then mirror it (a playlist as the very bytes written)."""
         if self.guard is not None and not self.guard():
             raise WriteRefused(f"{self.directory.name}: this host no longer owns the session")
@@ -436,7 +438,7 @@ class RenditionPackager:
             self.mirror.remove(path)
 
     def _close(self, segment: Segment) -> None:
-        def concatenate(out):
+        def concatenate(out: BinaryIO) -> None:
             for part in segment.parts:
                 out.write((self.directory / part.uri).read_bytes())
         self._write(self.directory / segment_name(segment.msn), concatenate)

@@ -22,16 +22,18 @@ import logging
 import os
 import threading
 from collections import deque
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any
 
 from .atomic import write_atomic
 from .ffmpeg_args import MASTER_NAME as MASTER
+from .ffmpeg_args import PLAYLIST_NAME as PLAYLIST
 from .ffmpeg_args import PartPlan
 from .fmp4 import InitSegment, read_fragments
 from .ladder import Rung
-from .llhls import (PLAYLIST, ProgramDates, RenditionPackager, RenditionReport, SegmentStart, WriteRefused,
-                    highest_msn)
+from .llhls import ProgramDates, RenditionPackager, RenditionReport, SegmentStart, WriteRefused, highest_msn
 from .mirror import Mirror, MirrorQueue, close_all
 
 log = logging.getLogger("app.media.llladder")
@@ -112,7 +114,7 @@ class LadderPackager:
                                gop=gop if fixed_gop else None, dates=self.dates)
 
     def _add_packager(self, rung: Rung, plan: PartPlan, *, segment_min: float, record: bool,
-                      **options) -> None:
+                      **options: Any) -> None:
         name = rung.name
         directory = self.out / name
         directory.mkdir(parents=True, exist_ok=True)
@@ -125,8 +127,8 @@ class LadderPackager:
         self.packagers.append(RenditionPackager(
             directory, part_target=plan.part_target, segment_min=segment_min,
             target_duration=self.target_duration, record=record, guard=self.guard,
-            on_part=(lambda msn, part, name=name: announce(name, msn, part)) if announce else None,
-            reports=lambda index=index: self.reports(index), mirror=queue, **options))
+            on_part=partial(announce, name) if announce else None,
+            reports=partial(self.reports, index), mirror=queue, **options))
 
     def open_pipes(self) -> list[int]:
         """A pipe for each rung that has none yet; returns their write ends."""
@@ -289,7 +291,7 @@ class LadderPackager:
         if all(self.inits) and not self.master_written and added_out:
             if self.guard is not None and not self.guard():
                 raise WriteRefused("master: this host no longer owns the session")
-            text = master_playlist(self.rungs, [init.codecs for init in self.inits],
+            text = master_playlist(self.rungs, [init.codecs for init in self.inits if init is not None],
                                    closed_captions=self.closed_captions).encode()
             write_atomic(self.out / MASTER, text)
             if self.queues:

@@ -26,13 +26,14 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any
 
+from ..live.state import hls_root
 from .ffmpeg_args import PLAYLIST_NAME
 from .playlist import attributes
 from .storage import BadKey, Storage, StoredObject, check_key
-from ..live.state import hls_root
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +63,17 @@ def _temporary(path: Path) -> bool:
 class Mirror:
     """Puts files under `root` into `storage` at `prefix` + their path relative to `root`."""
 
-    def __init__(self, storage: Storage, root: str | os.PathLike, prefix: str = LIVE_PREFIX) -> None:
+    def __init__(self, storage: Storage, root: str | os.PathLike[str], prefix: str = LIVE_PREFIX) -> None:
         self.storage = storage
         self.root = Path(root).resolve()
         self.prefix = prefix
 
-    def key(self, path: str | os.PathLike) -> str:
+    def key(self, path: str | os.PathLike[str]) -> str:
         """The key of a file under the root; ValueError for a path outside it."""
         relative = Path(path).resolve().relative_to(self.root)
         return self.prefix + relative.as_posix()
 
-    def put(self, path: str | os.PathLike, data: bytes | None = None) -> None:
+    def put(self, path: str | os.PathLike[str], data: bytes | None = None) -> None:
         """Upload `path` (or `data`, the bytes just written there: a playlist that may be
         replaced again before a queued upload runs must go up as it was)."""
         key = self.key(path)
@@ -83,7 +84,7 @@ class Mirror:
         else:
             self.storage.put_bytes(key, data)
 
-    def remove(self, path: str | os.PathLike) -> None:
+    def remove(self, path: str | os.PathLike[str]) -> None:
         self.storage.delete(self.key(path))
 
     def then(self, callback: Callable[[], None]) -> None:
@@ -130,9 +131,10 @@ class MirrorQueue:
         self.done = 0
         self.failures = 0
         self.max_lag = 0.0
-        self._tasks: collections.deque = collections.deque()
+        # (kind, target: a Path, or the callback of a "call", data, when queued)
+        self._tasks: collections.deque[tuple[str, Any, bytes | None, float]] = collections.deque()
         self._queued_bytes = 0
-        self._pending_playlists: collections.Counter = collections.Counter()
+        self._pending_playlists: collections.Counter[Path] = collections.Counter()
         self._ready = threading.Condition()
         self._closing = False
         self._storing_since: float | None = None  # when the store call in progress began
@@ -143,10 +145,10 @@ class MirrorQueue:
         self._thread = threading.Thread(target=self._run, name=f"mirror-{name}", daemon=True)
         self._thread.start()
 
-    def put(self, path: str | os.PathLike, data: bytes | None = None) -> None:
+    def put(self, path: str | os.PathLike[str], data: bytes | None = None) -> None:
         self._add("put", Path(path), data)
 
-    def remove(self, path: str | os.PathLike) -> None:
+    def remove(self, path: str | os.PathLike[str]) -> None:
         self._add("remove", Path(path), None)
 
     def then(self, callback: Callable[[], None]) -> None:
@@ -164,14 +166,14 @@ class MirrorQueue:
             self._behind = time.monotonic() - self._storing_since > STALL_SECONDS
         return self._behind
 
-    def _add(self, kind: str, target, data) -> bool:
+    def _add(self, kind: str, target: Path | Callable[[], None], data: bytes | None) -> bool:
         """Queue a task; True for a callback to run at once instead (the store is behind)."""
         with self._ready:
             if self._closing:
                 raise RuntimeError(f"mirror queue {self.name} is closed")
             if kind == "call" and self._is_behind():
                 return True
-            if kind == "put" and target.suffix == PLAYLIST_SUFFIX:
+            if kind == "put" and isinstance(target, Path) and target.suffix == PLAYLIST_SUFFIX:
                 self._pending_playlists[target] += 1
             elif data is not None:
                 if self._queued_bytes + len(data) > QUEUED_BYTES_LIMIT:
@@ -235,7 +237,7 @@ class MirrorQueue:
                   if task[0] == "put" and task[1].name == PLAYLIST_NAME and task[2] is not None}
         first: set[int] = set()
         for playlist, index in newest.items():
-            text = tasks[index][2].decode("utf-8", "replace")
+            text = (tasks[index][2] or b"").decode("utf-8", "replace")  # (kept only with data)
             named = {_local_name(playlist.parent, uri) for uri in playlist_media(text)}
             first.update(i for i, (kind, target, _, _) in enumerate(tasks[:index])
                          if kind == "put" and target in named)
@@ -334,7 +336,7 @@ class MirrorQueue:
             self._ready.notify()
 
 
-def close_all(queues, timeout: float = 10.0) -> None:
+def close_all(queues: Collection[MirrorQueue], timeout: float = 10.0) -> None:
     """Close queues together: each finishes what it holds, all within one `timeout`. A queue
     still busy then (a store that stopped answering) is left to finish on its own thread."""
     for queue in queues:
@@ -382,7 +384,7 @@ class DirectorySync:
     scans fail, they come further apart (RETRY_FIRST doubling up to RETRY_MAX).
     """
 
-    def __init__(self, mirror: Mirror, directory: str | os.PathLike, every: float = SYNC_EVERY,
+    def __init__(self, mirror: Mirror, directory: str | os.PathLike[str], every: float = SYNC_EVERY,
                  skip: Iterable[str] = ()) -> None:
         self.mirror = mirror
         self.directory = Path(directory)
@@ -481,7 +483,7 @@ class DirectorySync:
         return changes
 
 
-def sync_directory(mirror: Mirror, directory: str | os.PathLike) -> dict[str, int]:
+def sync_directory(mirror: Mirror, directory: str | os.PathLike[str]) -> dict[str, int]:
     """Make the bucket's copy of `directory` (under its key prefix) equal to the directory: put
     every file the bucket lacks or holds at another size (media first, then playlists, then
     everything else, such as recording.json), then delete the keys of files that are no longer
@@ -521,7 +523,7 @@ def sync_directory(mirror: Mirror, directory: str | os.PathLike) -> dict[str, in
     return {"put": put, "deleted": len(gone)}
 
 
-def live_mirror(config) -> Mirror | None:
+def live_mirror(config: Mapping[str, Any]) -> Mirror | None:
     """The mirror of MEDIA_ROOT/hls into the configured storage (its live client, which fails
     fast: storage.LIVE_TIMEOUTS), or None when live HLS stays on disk only (STORAGE_BACKEND
     local: nginx serves the directory itself)."""

@@ -1,13 +1,16 @@
 """Renders media/nginx.conf.j2, the box's nginx (RTMP ingest, HLS, static files, app proxy)."""
 from __future__ import annotations
 
+import grp
 import ipaddress
 import os
 import pwd
 import re
 import resource
 import stat
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import click
@@ -27,7 +30,7 @@ WORKER_USER = "www-data"
 
 INGESTS = ("nginx", "srs")
 
-DEFAULTS: dict = {
+DEFAULTS: dict[str, Any] = {
     "ingest": "nginx",
     "srs_api_port": 1985,
     "module_path": RTMP_MODULE,
@@ -84,7 +87,7 @@ _UNSAFE = re.compile(r'[\s"\'\\;{}$#]')
 _SECRET = re.compile(r"^[A-Za-z0-9._~+/=-]{16,}$")
 
 
-def _quoted(value) -> str:
+def _quoted(value: object) -> str:
     text = str(value)
     if not text or _UNSAFE.search(text):
         raise ValueError(f"cannot put {text!r} in the nginx config: it is empty or holds "
@@ -107,7 +110,7 @@ def _listen(host: str, port: int) -> str:
     return f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
 
 
-def s3_upstream(endpoint_url: str | None, region: str | None) -> dict:
+def s3_upstream(endpoint_url: str | None, region: str | None) -> dict[str, Any]:
     """How nginx reaches the bucket's endpoint: scheme, `host:port` for the upstream block, the
     Host header (what boto3 signs, so signed URLs match) and the TLS name.
 
@@ -146,7 +149,7 @@ def s3_upstream(endpoint_url: str | None, region: str | None) -> dict:
     }
 
 
-def _storage_values(values: dict) -> dict:
+def _storage_values(values: dict[str, Any]) -> dict[str, Any]:
     backend = values["storage_backend"]
     if backend not in STORAGE_BACKENDS:
         raise ValueError(f"STORAGE_BACKEND must be one of {', '.join(STORAGE_BACKENDS)}, not {backend!r}")
@@ -162,7 +165,7 @@ def _storage_values(values: dict) -> dict:
             "s3_hidden_headers": S3_HIDDEN_HEADERS}
 
 
-def render_nginx_conf(settings: dict) -> str:
+def render_nginx_conf(settings: dict[str, Any]) -> str:
     """The nginx config text for `settings` (see DEFAULTS and REQUIRED for the keys).
 
     Pure: reads the template, touches nothing else. Paths should be absolute.
@@ -231,9 +234,7 @@ def _reachable_by(path: Path, user: pwd.struct_passwd) -> bool:
     return True
 
 
-def _groups_of(name: str):
-    import grp
-
+def _groups_of(name: str) -> list[grp.struct_group]:
     return [g for g in grp.getgrall() if name in g.gr_mem]
 
 
@@ -254,7 +255,7 @@ def worker_user(paths: list[Path]) -> str | None:
     return "root"
 
 
-def connection_limits() -> dict:
+def connection_limits() -> dict[str, int]:
     """worker_rlimit_nofile and worker_connections for the descriptor limit nginx inherits."""
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     files = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, MAX_OPEN_FILES)
@@ -262,7 +263,7 @@ def connection_limits() -> dict:
             "worker_connections": max(files - SPARE_FILES, files // 2)}
 
 
-def settings_from_config(config, prefix: Path | None = None) -> dict:
+def settings_from_config(config: Mapping[str, Any], prefix: Path | None = None) -> dict[str, Any]:
     """nginx settings for a Flask config (the app's ports, media root, hook secret)."""
     root = Path(config.get("ROOT") or ROOT)
     prefix = Path(prefix or root / "var" / "nginx").resolve()
@@ -301,14 +302,14 @@ def settings_from_config(config, prefix: Path | None = None) -> dict:
     }
 
 
-def _pull_prefix(config) -> str | None:
+def _pull_prefix(config: Mapping[str, Any]) -> str | None:
     template = str(config.get("INGEST_PULL_URL") or "rtmp://127.0.0.1:{rtmp_port}/live/{name}")
     template = template.replace("{rtmp_port}", str(int(config["RTMP_PORT"])))
     prefix, found, rest = template.partition("{name}")
     return prefix if found and not rest and "{" not in prefix else None
 
 
-def _storage_root(config, root: Path, media_root: Path) -> Path:
+def _storage_root(config: Mapping[str, Any], root: Path, media_root: Path) -> Path:
     """Where the local storage backend keeps objects (nginx serves them at /media/)."""
     configured = config.get("STORAGE_ROOT")
     if not configured:
@@ -317,7 +318,7 @@ def _storage_root(config, root: Path, media_root: Path) -> Path:
     return (path if path.is_absolute() else root / path).resolve()
 
 
-def prepare_dirs(settings: dict) -> None:
+def prepare_dirs(settings: dict[str, Any]) -> None:
     """Make the directories the rendered config names (nginx makes only the last level)."""
     prefix = Path(settings["prefix"])
     media_root = Path(settings["media_root"])

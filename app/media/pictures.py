@@ -7,7 +7,10 @@ import os
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+if TYPE_CHECKING:
+    from gevent.threadpool import ThreadPool
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -31,7 +34,7 @@ class PictureError(ValueError):
     """Why an upload was refused, in words the uploader can act on."""
 
 
-def max_bytes(config: Mapping) -> int:
+def max_bytes(config: Mapping[str, Any]) -> int:
     """The largest picture file this site accepts (PICTURE_MAX_MB)."""
     return int(config["PICTURE_MAX_MB"]) * MIB
 
@@ -126,7 +129,7 @@ _pool_pid = 0
 _pool_lock = threading.Lock()
 
 
-def _native_pool():
+def _native_pool() -> ThreadPool:
     """gevent's pool of real OS threads (DECODERS of them), one per process (made after a fork)."""
     global _pool, _pool_pid
     with _pool_lock:
@@ -145,7 +148,7 @@ def _on_gevent_loop() -> bool:
     return monkey.is_module_patched("threading")
 
 
-def off_loop(work: Callable[..., T], *args) -> T:
+def off_loop(work: Callable[..., T], *args: object) -> T:
     """`work(*args)` on a native thread when this process runs gevent's event loop (the web's
     gunicorn worker): Pillow lets go of the GIL while it decodes, resizes and encodes, so the
     loop serves other requests meanwhile, and this greenlet waits without blocking it. At most
@@ -155,11 +158,11 @@ def off_loop(work: Callable[..., T], *args) -> T:
         return work(*args)
     done, result = _native_pool().apply(_captured, (work, args))
     if not done:
-        raise result
-    return result
+        raise cast(Exception, result)
+    return cast(T, result)
 
 
-def _captured(work: Callable, args: tuple) -> tuple[bool, object]:
+def _captured(work: Callable[..., object], args: tuple[object, ...]) -> tuple[bool, object]:
     # Raised in the caller, not in the pool: gevent prints a task's exception as a crash, and a
     # refused picture (PictureError) is an ordinary answer.
     try:

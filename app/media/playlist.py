@@ -114,6 +114,7 @@ def parse_media_playlist(text: str) -> PlaylistState:
         elif line and not line.startswith("#"):
             segments += 1
             parts_of_last, parts_pending = parts_pending, 0
+    last_part: int | None
     if parts_pending:
         last_msn, last_part = media_sequence + segments, parts_pending - 1
     else:

@@ -5,6 +5,8 @@ workers/relay.py), so passthrough and ladder decisions are unit-tested without f
 """
 from __future__ import annotations
 
+from typing import Any
+
 from .ladder import Source
 
 # Streams, the container, and each packet's type, time and flags (K = keyframe).
@@ -13,7 +15,7 @@ PROBE_ENTRIES = ("packet=codec_type,pts_time,flags"
                  ":format=bit_rate:format_tags=videodatarate,audiodatarate")
 
 
-def _frame_rate(video: dict) -> float:
+def _frame_rate(video: dict[str, Any]) -> float:
     for field in ("avg_frame_rate", "r_frame_rate"):
         num, _, den = str(video.get(field) or "0/0").partition("/")
         try:
@@ -25,7 +27,7 @@ def _frame_rate(video: dict) -> float:
     return 0.0
 
 
-def keyframe_interval(packets: list[dict]) -> float | None:
+def keyframe_interval(packets: list[dict[str, Any]]) -> float | None:
     """The longest gap between the video keyframes listed, or None with fewer than two."""
     times = []
     for packet in packets:
@@ -40,7 +42,7 @@ def keyframe_interval(packets: list[dict]) -> float | None:
     return round(max(b - a for a, b in zip(times, times[1:])), 3)
 
 
-def _kbps(info: dict) -> int | None:
+def _kbps(info: dict[str, Any]) -> int | None:
     """The publisher's bitrate from FLV metadata (OBS sends videodatarate/audiodatarate in kbps)."""
     tags = (info.get("format") or {}).get("tags") or {}
     try:
@@ -50,7 +52,7 @@ def _kbps(info: dict) -> int | None:
     return int(total) if total > 0 else None
 
 
-def source_from_probe(info: dict) -> Source | None:
+def source_from_probe(info: dict[str, Any]) -> Source | None:
     """The source described by `ffprobe -show_streams [-show_packets]` JSON, or None without video."""
     streams = info.get("streams", [])
     video = next((s for s in streams if s.get("codec_type") == "video" and s.get("width")), None)

@@ -10,10 +10,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
+
+if TYPE_CHECKING:
+    from types_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 from .atomic import write_atomic
 
@@ -59,11 +63,11 @@ class StoredObject:
 class Storage(Protocol):
     name: str  # "local" or "s3"
 
-    def put_file(self, key: str, path: str | os.PathLike, content_type: str | None = None) -> None: ...
+    def put_file(self, key: str, path: str | os.PathLike[str], content_type: str | None = None) -> None: ...
     def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None: ...
     def open(self, key: str) -> BinaryIO: ...
     def get_bytes(self, key: str) -> bytes: ...
-    def get_file(self, key: str, path: str | os.PathLike) -> None: ...
+    def get_file(self, key: str, path: str | os.PathLike[str]) -> None: ...
     def exists(self, key: str) -> bool: ...
     def size(self, key: str) -> int | None: ...
     def delete(self, key: str) -> None: ...
@@ -95,18 +99,18 @@ class LocalStorage:
 
     name = "local"
 
-    def __init__(self, root: str | os.PathLike, base_url: str = "/media/") -> None:
+    def __init__(self, root: str | os.PathLike[str], base_url: str = "/media/") -> None:
         self.root = Path(root).resolve()
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
 
     def path(self, key: str) -> Path:
         return self.root / check_key(key)
 
-    def _write(self, key: str, fill) -> None:
+    def _write(self, key: str, fill: Callable[[BinaryIO], object]) -> None:
         write_atomic(self.path(key), fill)  # mode 0644: nginx's workers read it
 
-    def put_file(self, key: str, path: str | os.PathLike, content_type: str | None = None) -> None:
-        def fill(handle):
+    def put_file(self, key: str, path: str | os.PathLike[str], content_type: str | None = None) -> None:
+        def fill(handle: BinaryIO) -> None:
             with open(path, "rb") as source:
                 shutil.copyfileobj(source, handle)
         self._write(key, fill)
@@ -124,7 +128,7 @@ class LocalStorage:
         with self.open(key) as handle:
             return handle.read()
 
-    def get_file(self, key: str, path: str | os.PathLike) -> None:
+    def get_file(self, key: str, path: str | os.PathLike[str]) -> None:
         with self.open(key) as source, open(path, "wb") as target:
             shutil.copyfileobj(source, target, 1024 * 1024)
 
@@ -150,7 +154,7 @@ class LocalStorage:
             if not key.startswith(prefix) or path.name.startswith("."):
                 continue
             info = path.stat()
-            yield StoredObject(key, info.st_size, datetime.fromtimestamp(info.st_mtime, timezone.utc))
+            yield StoredObject(key, info.st_size, datetime.fromtimestamp(info.st_mtime, UTC))
 
     def delete(self, key: str) -> None:
         try:
@@ -215,7 +219,7 @@ class S3Storage:
 
     name = "s3"
 
-    def __init__(self, bucket: str, *, endpoint_url: str | None = None, region: str | None = None,
+    def __init__(self, bucket: str | None, *, endpoint_url: str | None = None, region: str | None = None,
                  access_key: str | None = None, secret_key: str | None = None,
                  base_url: str = "/media/", multipart_mb: int = 16,
                  timeouts: StoreTimeouts | None = None) -> None:
@@ -243,11 +247,11 @@ class S3Storage:
                                        max_concurrency=4)
 
     @staticmethod
-    def _missing(exc) -> bool:
+    def _missing(exc: Exception) -> bool:
         code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
         return code in {"404", "NoSuchKey", "NotFound"}
 
-    def put_file(self, key: str, path: str | os.PathLike, content_type: str | None = None) -> None:
+    def put_file(self, key: str, path: str | os.PathLike[str], content_type: str | None = None) -> None:
         self.client.upload_file(str(path), self.bucket, check_key(key), Config=self.transfer,
                                 ExtraArgs={"ContentType": content_type_for(key, content_type)})
 
@@ -259,7 +263,8 @@ class S3Storage:
         from botocore.exceptions import ClientError
 
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=check_key(key))["Body"]
+            # botocore's StreamingBody reads and closes like a binary file, all that callers use.
+            return cast(BinaryIO, self.client.get_object(Bucket=self.bucket, Key=check_key(key))["Body"])
         except ClientError as exc:
             if self._missing(exc):
                 raise ObjectMissing(key) from exc
@@ -272,7 +277,7 @@ class S3Storage:
         finally:
             body.close()
 
-    def get_file(self, key: str, path: str | os.PathLike) -> None:
+    def get_file(self, key: str, path: str | os.PathLike[str]) -> None:
         from botocore.exceptions import ClientError
 
         try:
@@ -306,14 +311,14 @@ class S3Storage:
             for item in page.get("Contents", ()):
                 modified = item["LastModified"]
                 if modified.tzinfo is None:
-                    modified = modified.replace(tzinfo=timezone.utc)
-                yield StoredObject(item["Key"], item["Size"], modified.astimezone(timezone.utc))
+                    modified = modified.replace(tzinfo=UTC)
+                yield StoredObject(item["Key"], item["Size"], modified.astimezone(UTC))
 
-    def delete_keys(self, keys) -> int:
+    def delete_keys(self, keys: Iterable[str]) -> int:
         """Delete `keys` in batches of 1,000 (one request each). Returns how many were asked."""
         keys = list(keys)
         for start in range(0, len(keys), 1000):
-            batch = [{"Key": check_key(key)} for key in keys[start:start + 1000]]
+            batch: list[ObjectIdentifierTypeDef] = [{"Key": check_key(key)} for key in keys[start:start + 1000]]
             answer = self.client.delete_objects(Bucket=self.bucket,
                                                 Delete={"Objects": batch, "Quiet": True})
             if answer.get("Errors"):
@@ -366,12 +371,12 @@ class S3Storage:
         return made
 
 
-def storage_root(config) -> Path:
+def storage_root(config: Mapping[str, Any]) -> Path:
     root = config.get("STORAGE_ROOT") or str(Path(config["MEDIA_ROOT"]) / "objects")
     return Path(root)
 
 
-def get_storage(config=None, timeouts: StoreTimeouts | None = None) -> Storage:
+def get_storage(config: Mapping[str, Any] | None = None, timeouts: StoreTimeouts | None = None) -> Storage:
     """The storage backend the app's config names (STORAGE_BACKEND, STORAGE_ROOT, STORAGE_URL);
     with S3, a client that waits as `timeouts` say (live_storage for live HLS)."""
     if config is None:
@@ -396,9 +401,9 @@ def get_storage(config=None, timeouts: StoreTimeouts | None = None) -> Storage:
     raise ValueError(f"STORAGE_BACKEND {backend!r} is not supported (use 'local' or 's3')")
 
 
-def live_storage(config=None) -> Storage:
+def live_storage(config: Mapping[str, Any] | None = None) -> Storage:
     """The store of live HLS: the configured one, with LIVE_TIMEOUTS when it is S3."""
     return get_storage(config, LIVE_TIMEOUTS)
 
 
-_s3_clients: dict[tuple, S3Storage] = {}
+_s3_clients: dict[tuple[object, ...], S3Storage] = {}

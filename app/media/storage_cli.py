@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import click
 from flask import current_app
@@ -22,20 +23,20 @@ def _describe(exc: Exception) -> str:
     return text
 
 
-def _where(storage) -> str:
+def _where(storage: Any) -> str:  # LocalStorage or S3Storage
     if storage.name == "local":
         return f"local directory {storage.root}"
     return f"bucket {storage.bucket!r} at {storage.endpoint_url or 'AWS S3'}"
 
 
-def _storage():
+def _storage() -> Any:  # LocalStorage or S3Storage, told apart by .name
     try:
         return get_storage()
     except (ValueError, ImportError) as exc:
         raise click.ClickException(f"storage is not configured right: {_describe(exc)}") from None
 
 
-def _anonymous_read(storage, key: str) -> bool:
+def _anonymous_read(storage: Any, key: str) -> bool:  # an S3Storage
     """Whether someone without credentials (nginx) can read `key` from the bucket."""
     import boto3
     from botocore import UNSIGNED
@@ -106,7 +107,7 @@ def check_command() -> None:
             _check_public_reads(storage, token)
     except click.ClickException:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any failure is the check's answer, said with its step
         raise click.ClickException(f"storage check failed at {step} on the {_where(storage)}: "
                                    f"{_describe(exc)}") from None
     finally:
@@ -117,7 +118,7 @@ def check_command() -> None:
     click.echo(f"storage: {_where(storage)} works (write, read, list, delete)")
 
 
-def _check_public_reads(storage, token: str) -> None:
+def _check_public_reads(storage: Any, token: str) -> None:  # an S3Storage
     """nginx reads public prefixes without credentials; anything else must stay closed."""
     public = f"{PUBLIC_PREFIXES[0]}{PROBE_PREFIX.rstrip('/')}-{token}.txt"
     private = f"{PROBE_PREFIX}{token}-private.txt"

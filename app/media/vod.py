@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from .fmp4 import BoxReader, InitSegment, parse_fragment
 from .llhls import program_date
@@ -80,24 +81,24 @@ class Recording:
     internal_name: str
     started_at: datetime | None
     ended_at: datetime | None
-    renditions: tuple[dict, ...]
+    renditions: tuple[dict[str, Any], ...]
     rungs: tuple[RungFiles, ...]
 
 
-def _name(value, pattern: re.Pattern, what: str) -> str:
+def _name(value: object, pattern: re.Pattern[str], what: str) -> str:
     if not isinstance(value, str) or not pattern.fullmatch(value):
         raise BadRecording(f"recording.json names {what} {value!r}, which is not a plain file name")
     return value
 
 
-def _moment(value) -> datetime | None:
+def _moment(value: object) -> datetime | None:
     if value in (None, ""):
         return None
     try:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError as exc:
         raise BadRecording(f"recording.json has a bad time {value!r}") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def read_manifest(manifest: object) -> Recording:
@@ -230,7 +231,7 @@ def classic_run_start(init_name: str, earliest: datetime | None, latest: datetim
     if not match or earliest is None:
         return None
     try:
-        moment = datetime.fromtimestamp(int(match[1]) / 10, timezone.utc)
+        moment = datetime.fromtimestamp(int(match[1]) / 10, UTC)
     except (OverflowError, OSError, ValueError):
         return None
     if moment < earliest - timedelta(minutes=1):
@@ -260,8 +261,9 @@ def classic_segments(names: Sequence[str], inits: Sequence[str], durations: Mapp
                      ) -> list[LiveSegment]:
     """A classic recording's segments in order, each with the init section of its run (the one
     with the highest start number not above the segment's), a date and a discontinuity at every
-    new run and after every segment left out. Dates count from the run's start (see classic_run_start), else from the session's
-    start or the end of the run before. Segments without a run or a duration are left out."""
+    new run and after every segment left out. Dates count from the run's start (see
+    classic_run_start), else from the session's start or the end of the run before. Segments
+    without a run or a duration are left out."""
     numbered = sorted((int(m[1]), name) for name in names if (m := CLASSIC_SEGMENT.fullmatch(name)))
     out: list[LiveSegment] = []
     clock = session_started
@@ -279,7 +281,7 @@ def classic_segments(names: Sequence[str], inits: Sequence[str], durations: Mapp
                 clock = began
         # A run numbers its segments one by one: a number skipped is a segment left out, and
         # the timestamps jump there.
-        gap = not new_run and number != previous + 1
+        gap = not new_run and previous is not None and number != previous + 1  # (set by then)
         out.append(LiveSegment(name, duration, init, clock, (new_run and current_init is not None) or gap))
         current_init, previous = init, number
         if clock is not None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import (
     JSON,
@@ -17,14 +16,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 from .user import User
 
 MESSAGE_STATES = ("visible", "held", "deleted")
 
 
-class ChatMessage(db.Model):
+class ChatMessage(Model):
     __tablename__ = "chat_messages"
     __table_args__ = (
         Index("ix_chat_messages_channel_created", "channel_id", "created_at"),
@@ -36,18 +35,18 @@ class ChatMessage(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    session_id: Mapped[Optional[int]] = mapped_column(
+    session_id: Mapped[int | None] = mapped_column(
         ForeignKey("stream_sessions.id", ondelete="SET NULL"), index=True
     )
     text: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16), default="visible", server_default="visible")
     # Why automod or a filter held or flagged the message, for the review queue.
-    flags: Mapped[Optional[str]] = mapped_column(String(255))
+    flags: Mapped[str | None] = mapped_column(String(255))
     # The sender's role badges when they spoke ("owner", "moderator", "admin"), comma-separated.
     badges: Mapped[str] = mapped_column(String(64), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    deleted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    deleted_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
 
@@ -56,7 +55,7 @@ LINK_POLICIES = ("allow", "block", "allowlist")
 AUTOMOD_LEVELS = ("off", "low", "high")
 
 
-class ChatSettings(db.Model):
+class ChatSettings(Model):
     """A channel's chat modes and filters; a channel without a row has the defaults."""
 
     __tablename__ = "chat_settings"
@@ -82,22 +81,22 @@ class ChatSettings(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class BlockedTerm(db.Model):
+class BlockedTerm(Model):
     """A term refused in chat: for one channel, or site-wide when channel_id is null."""
 
     __tablename__ = "blocked_terms"
     __table_args__ = (UniqueConstraint("channel_id", "term", name="uq_blocked_terms_term"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    channel_id: Mapped[Optional[int]] = mapped_column(
+    channel_id: Mapped[int | None] = mapped_column(
         ForeignKey("channels.id", ondelete="CASCADE"), index=True
     )
     term: Mapped[str] = mapped_column(String(100))
-    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ChatBan(db.Model):
+class ChatBan(Model):
     """A user kept out of a channel's chat: a timeout until expires_at, or a ban when it is null."""
 
     __tablename__ = "chat_bans"
@@ -106,9 +105,9 @@ class ChatBan(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
-    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
@@ -121,7 +120,7 @@ class ChatBan(db.Model):
         return self.expires_at is None or self.expires_at > moment
 
 
-class ChatMute(db.Model):
+class ChatMute(Model):
     """A viewer hiding another user's messages for themselves only."""
 
     __tablename__ = "chat_mutes"

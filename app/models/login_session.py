@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 USER_AGENT_LENGTH = 200
@@ -18,7 +18,7 @@ def hash_session_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class LoginSession(db.Model):
+class LoginSession(Model):
     """One login: its token (hashed) is in that browser's session cookie and remember cookie.
     Deleting the row ends both."""
 

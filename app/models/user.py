@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 SITE_ROLES = ("user", "admin")
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
     __table_args__ = (CheckConstraint("role IN ('user', 'admin')", name="role"),)
 
@@ -38,19 +38,19 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="user", server_default="user")
-    birth_date: Mapped[Optional[date]] = mapped_column(Date)
+    birth_date: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_login_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # When the owner followed the verification link mailed to `email`; None until then, and again
     # after the address changes.
-    email_verified_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     profile: Mapped[Profile] = relationship(
         back_populates="user", uselist=False, cascade="all, delete-orphan",
         foreign_keys="Profile.user_id",
     )
-    channel: Mapped[Optional[Channel]] = relationship(
+    channel: Mapped[Channel | None] = relationship(
         back_populates="owner", uselist=False, cascade="all, delete-orphan"
     )
     # SQLite enforces no ON DELETE CASCADE here (foreign keys are off), so the ORM deletes them.
@@ -76,7 +76,10 @@ class User(UserMixin, db.Model):
 
     # The token of the login this request belongs to (a LoginSession's, unhashed), set when the
     # user is logged in or loaded from a cookie; never stored on this row.
-    session_token = None
+    if TYPE_CHECKING:
+        session_token: str | None
+    else:
+        session_token = None  # a plain attribute: the mapper ignores it
 
     def get_id(self) -> str:
         # Flask-Login's "alternative token": the session and remember cookies carry the login's
@@ -98,7 +101,7 @@ class User(UserMixin, db.Model):
 
     __hash__ = UserMixin.__hash__
 
-    def age_on(self, day: date) -> Optional[int]:
+    def age_on(self, day: date) -> int | None:
         if self.birth_date is None:
             return None
         born = self.birth_date
@@ -114,7 +117,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.username}>"
 
 
-class NameKey(db.Model):
+class NameKey(Model):
     """One lookalike key of a user's username or display name (app.auth.names keeps them), so a
     new name is checked against every member's in one indexed lookup."""
 
@@ -125,32 +128,32 @@ class NameKey(db.Model):
     key: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 
-class Profile(db.Model):
+class Profile(Model):
     __tablename__ = "profiles"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    display_name: Mapped[Optional[str]] = mapped_column(String(50))
+    display_name: Mapped[str | None] = mapped_column(String(50))
     bio: Mapped[str] = mapped_column(Text, default="", server_default="")
-    avatar_key: Mapped[Optional[str]] = mapped_column(String(255))
-    banner_key: Mapped[Optional[str]] = mapped_column(String(255))
-    featured_channel_id: Mapped[Optional[int]] = mapped_column(
+    avatar_key: Mapped[str | None] = mapped_column(String(255))
+    banner_key: Mapped[str | None] = mapped_column(String(255))
+    featured_channel_id: Mapped[int | None] = mapped_column(
         ForeignKey("channels.id", ondelete="SET NULL")
     )
     # Theme is chosen from presets (never raw CSS): an accent name and a background preset.
     theme_accent: Mapped[str] = mapped_column(String(16), default="teal", server_default="teal")
     theme_background: Mapped[str] = mapped_column(String(32), default="plain", server_default="plain")
-    background_key: Mapped[Optional[str]] = mapped_column(String(255))
+    background_key: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship(back_populates="profile", foreign_keys=[user_id])
-    featured_channel: Mapped[Optional[Channel]] = relationship(foreign_keys=[featured_channel_id])
+    featured_channel: Mapped[Channel | None] = relationship(foreign_keys=[featured_channel_id])
     top_friends: Mapped[list[TopFriend]] = relationship(
         order_by="TopFriend.position", cascade="all, delete-orphan",
         foreign_keys="TopFriend.profile_id",
     )
 
 
-class TopFriend(db.Model):
+class TopFriend(Model):
     """One slot of a profile's ordered "Top 8"."""
 
     __tablename__ = "top_friends"
@@ -169,7 +172,7 @@ class TopFriend(db.Model):
     friend: Mapped[User] = relationship(foreign_keys=[friend_id])
 
 
-class DonationAddress(db.Model):
+class DonationAddress(Model):
     __tablename__ = "donation_addresses"
     __table_args__ = (
         UniqueConstraint("user_id", "currency", "address", "token_symbol", name="uq_donation_addresses_entry"),
@@ -181,7 +184,7 @@ class DonationAddress(db.Model):
     address: Mapped[str] = mapped_column(String(128))
     # ERC-20 tokens only: the token's symbol and its contract on Ethereum mainnet.
     token_symbol: Mapped[str] = mapped_column(String(16), default="", server_default="")
-    token_contract: Mapped[Optional[str]] = mapped_column(String(42))
+    token_contract: Mapped[str | None] = mapped_column(String(42))
     note: Mapped[str] = mapped_column(String(200), default="", server_default="")
     position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

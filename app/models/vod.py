@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .channel import Channel
 from .types import UTCDateTime, utcnow
-
 
 VISIBILITY_PRIVATE = "private"
 VISIBILITY_PUBLIC = "public"
@@ -25,32 +23,32 @@ def vod_prefix(session_id: int) -> str:
     return f"{VOD_PREFIX}{int(session_id)}/"
 
 
-class VOD(db.Model):
+class VOD(Model):
     __tablename__ = "vods"
     __table_args__ = (CheckConstraint("visibility IN ('private', 'public')", name="visibility"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), index=True)
     # One VOD per session at most, so a retried VOD job cannot make a second one.
-    session_id: Mapped[Optional[int]] = mapped_column(
+    session_id: Mapped[int | None] = mapped_column(
         ForeignKey("stream_sessions.id", ondelete="SET NULL"), unique=True
     )
     title: Mapped[str] = mapped_column(String(140), default="", server_default="")
     object_key: Mapped[str] = mapped_column(String(255))
     duration_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
-    thumbnail_key: Mapped[Optional[str]] = mapped_column(String(255))
+    thumbnail_key: Mapped[str | None] = mapped_column(String(255))
     # Recordings stay private until the creator publishes them.
     visibility: Mapped[str] = mapped_column(String(16), default="private", server_default="private")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    published_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The storage folder holding every object of this VOD ("vods/12/"); unique, so access
     # checks can go from a URL to its VOD.
-    storage_prefix: Mapped[Optional[str]] = mapped_column(String(255), unique=True)
-    download_key: Mapped[Optional[str]] = mapped_column(String(255))  # MP4 of the top rung
-    thumbnails_key: Mapped[Optional[str]] = mapped_column(String(255))  # WebVTT seek previews
+    storage_prefix: Mapped[str | None] = mapped_column(String(255), unique=True)
+    download_key: Mapped[str | None] = mapped_column(String(255))  # MP4 of the top rung
+    thumbnails_key: Mapped[str | None] = mapped_column(String(255))  # WebVTT seek previews
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # Wall-clock time of the first recorded frame: chat replay lines messages up from here.
-    started_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     channel: Mapped[Channel] = relationship()
 

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("moderation", __name__)
 
-from . import pages, routes, site_terms  # noqa: E402,F401
+from . import pages, routes, site_terms  # noqa: E402,F401 - they need bp, and register on it when imported

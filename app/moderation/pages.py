@@ -9,6 +9,7 @@ from werkzeug.exceptions import Forbidden
 
 from ..channels.services import channel_by_slug
 from ..chat import services as chat
+from ..errors import with_message
 from ..extensions import db
 from ..htmx import render_page_or_fragment, wants_fragment
 from ..ids import row_id
@@ -22,9 +23,7 @@ SETTINGS_PAGE = "moderation/settings.html"
 
 
 def _forbid(message: str):
-    error = Forbidden()
-    error.user_message = message  # shown on the error page (see app/errors.py)
-    raise error
+    raise with_message(Forbidden(), message)
 
 
 def _staff_channel(slug: str):

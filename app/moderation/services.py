@@ -394,7 +394,7 @@ def _store_term(channel: Channel | None, raw: str, created_by_id: int | None) ->
         raise ModerationError(str(error)) from None
     if db.session.scalar(select(BlockedTerm.id).where(_on_list(channel), BlockedTerm.term == term)):
         raise ModerationError(f"“{term}” is already on the list.", 409)
-    if db.session.scalar(select(func.count(BlockedTerm.id)).where(_on_list(channel))) >= MAX_TERMS:
+    if (db.session.scalar(select(func.count(BlockedTerm.id)).where(_on_list(channel))) or 0) >= MAX_TERMS:
         raise ModerationError(f"The list holds at most {MAX_TERMS} terms.")
     row = BlockedTerm(channel_id=channel.id if channel else None, term=term, created_by_id=created_by_id)
     db.session.add(row)
@@ -409,7 +409,7 @@ def add_blocked_term(channel: Channel | None, actor, raw: str) -> BlockedTerm:
     if channel is not None:
         action = _log(channel, actor, "blocked_term", reason=f"Added blocked term “{row.term}”")
     db.session.commit()
-    if action is not None:
+    if channel is not None and action is not None:
         announce(channel, action)
     return row
 
@@ -424,7 +424,7 @@ def remove_blocked_term(channel: Channel | None, actor, term_id: int) -> None:
     if channel is not None:
         action = _log(channel, actor, "blocked_term", reason=f"Removed blocked term “{row.term}”")
     db.session.commit()
-    if action is not None:
+    if channel is not None and action is not None:
         announce(channel, action)
 
 
@@ -543,12 +543,12 @@ def undo_refusals(channel: Channel, actions: list[ModerationAction]) -> dict[int
             select(ModerationAction.target_user_id, func.max(ModerationAction.id))
             .where(ModerationAction.channel_id == channel.id, ModerationAction.target_user_id.in_(targets),
                    ModerationAction.kind.in_(RESTRICTION_KINDS))
-            .group_by(ModerationAction.target_user_id)).all())
+            .group_by(ModerationAction.target_user_id)).tuples().all())
         now = utcnow()
         bans = {ban.user_id: ban for ban in db.session.scalars(
             select(ChatBan).where(ChatBan.channel_id == channel.id, ChatBan.user_id.in_(targets)))}
         for action in restricting:
-            ban = bans.get(action.target_user_id)
+            ban = bans.get(action.target_user_id) if action.target_user_id else None
             if latest.get(action.target_user_id) != action.id:
                 refusals[action.id] = "A later action replaced this one."
             elif ban is None or not ban.active_at(now):
@@ -561,14 +561,14 @@ def undo_refusals(channel: Channel, actions: list[ModerationAction]) -> dict[int
         cleared_through = chat.settings_for(channel).cleared_through_id
         states = dict(db.session.execute(
             select(ChatMessage.id, ChatMessage.state)
-            .where(ChatMessage.id.in_({a.message_id for a in deletions if a.message_id}))).all())
+            .where(ChatMessage.id.in_({a.message_id for a in deletions if a.message_id}))).tuples().all())
         for action in deletions:
-            state = states.get(action.message_id)
+            state = states.get(action.message_id) if action.message_id else None
             if state is None:
                 refusals[action.id] = "That message is no longer stored."
             elif state != "deleted":
                 refusals[action.id] = "That message is already back."
-            elif action.message_id <= cleared_through:
+            elif action.message_id <= cleared_through:  # type: ignore[operator]  # its message was found
                 refusals[action.id] = "The chat was cleared since; that message stays hidden."
             else:
                 refusals[action.id] = None
@@ -586,8 +586,11 @@ def undo(channel: Channel, actor, action_id: int) -> ModerationAction:
     if refusal:
         raise ModerationError(refusal, 409)
     # Both announce the undo, and with it the undone entry without its Undo.
+    # undo_refusals found the deleted message, or the restricted user.
     if action.kind == "delete":
+        assert action.message_id is not None
         return restore_message(channel, actor, action.message_id)
+    assert action.target_user is not None
     return _lift(channel, actor, action.target_user, "Undo")
 
 
@@ -616,7 +619,8 @@ def render_actions(channel: Channel, actions: list[ModerationAction]) -> dict[in
     texts = log_message_texts(actions)
 
     def render(a: ModerationAction) -> Markup:
-        return Markup(render_template("moderation/_recent_action.html", a=a, undoable=refusals[a.id] is None,
+        # Markup of a template's own (autoescaped) output.
+        return Markup(render_template("moderation/_recent_action.html", a=a, undoable=refusals[a.id] is None,  # noqa: S704 - see above
                                       texts=texts, describe_duration=chat.describe_duration))
     if has_request_context():
         return {a.id: render(a) for a in actions}
@@ -672,7 +676,7 @@ def user_card(channel: Channel, viewer, user_id: int) -> UserCard:
         theirs = (ModerationAction.channel_id == channel.id, ModerationAction.target_user_id == user.id,
                   ModerationAction.kind.in_(("timeout", "ban")))
         counts = dict(db.session.execute(select(ModerationAction.kind, func.count(ModerationAction.id))
-                                         .where(*theirs).group_by(ModerationAction.kind)).all())
+                                         .where(*theirs).group_by(ModerationAction.kind)).tuples().all())
         card.timeouts, card.bans = counts.get("timeout", 0), counts.get("ban", 0)
         card.history = list(db.session.scalars(select(ModerationAction).where(*theirs)
                                                .order_by(ModerationAction.id.desc()).limit(CARD_HISTORY)))

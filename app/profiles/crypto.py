@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from Crypto.Hash import keccak
 
@@ -100,7 +100,7 @@ def bech32_decode(text: str) -> tuple[str, list[int], str]:
     raise Bech32Error("checksum")
 
 
-def _convert_bits(data: list[int], from_bits: int, to_bits: int, pad: bool) -> Optional[list[int]]:
+def _convert_bits(data: list[int], from_bits: int, to_bits: int, pad: bool) -> list[int] | None:
     acc = bits = 0
     out = []
     maxv = (1 << to_bits) - 1
@@ -152,7 +152,7 @@ def segwit_decode(hrp: str, text: str, coin: str) -> tuple[int, bytes]:
 class Network:
     coin: str
     versions: frozenset[int]      # base58check version bytes accepted on mainnet
-    hrp: Optional[str]            # bech32 human-readable part, None when the coin has no segwit
+    hrp: str | None            # bech32 human-readable part, None when the coin has no segwit
     testnet_prefixes: tuple[str, ...]
 
 
@@ -348,7 +348,7 @@ def validate_address(currency: str, text: str) -> str:
     return spec.validate(text)
 
 
-def payment_uri(currency: str, address: str, token: Optional[Token] = None) -> str:
+def payment_uri(currency: str, address: str, token: Token | None = None) -> str:
     """The link a wallet opens: BIP21, EIP-681, Solana Pay, or the coin's own scheme."""
     if currency == "ERC20":
         if token is None:

@@ -28,7 +28,7 @@ def _safe_link(url: str) -> bool:
 
 # markdown-it already drops javascript:, vbscript:, file: and data: links; this keeps only
 # absolute web and mail links, so relative or protocol-less tricks never reach the page either.
-_md.validateLink = _safe_link
+_md.validateLink = _safe_link  # type: ignore[method-assign]  # markdown-it's documented hook
 
 
 def render_bio(text: str | None) -> Markup:
@@ -45,4 +45,4 @@ def render_bio(text: str | None) -> Markup:
         clean_content_tags={"script", "style"},
         strip_comments=True,
     )
-    return Markup(clean)  # noqa: S704  (nh3 allowlist output)
+    return Markup(clean)  # noqa: S704 - nh3's allowlist output

@@ -42,7 +42,7 @@ def user_by_username(username: str) -> User | None:
 def follower_count(channel_id: int) -> int:
     return db.session.scalar(
         select(func.count()).select_from(Follow).where(Follow.channel_id == channel_id)
-    )
+    ) or 0
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -117,9 +117,9 @@ def update_details(user: User, display_name: str | None, bio: str | None) -> Non
     if len(name) > DISPLAY_NAME_MAX:
         raise ProfileError("display_name", f"Keep your display name to {DISPLAY_NAME_MAX} characters.")
     # A name nobody else has, shown as typed: checked when it changes (an old one stays as it is).
-    if (display_name or "").strip() and name != (user.profile.display_name or ""):
-        if problem := names.name_problem(name, user=user, staff=user.is_admin):
-            raise ProfileError("display_name", problem)
+    if ((display_name or "").strip() and name != (user.profile.display_name or "")
+            and (problem := names.name_problem(name, user=user, staff=user.is_admin))):
+        raise ProfileError("display_name", problem)
     bio = unicodedata.normalize("NFC", (bio or "").replace("\r\n", "\n")).strip()
     if len(bio) > MAX_BIO_CHARS:
         raise ProfileError("bio", f"Keep your bio to {MAX_BIO_CHARS} characters (it has {len(bio)}).")

@@ -3,6 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
-from . import routes  # noqa: E402,F401
-from . import profile  # noqa: E402,F401
-from . import donations  # noqa: E402,F401
+from . import donations, profile, routes  # noqa: E402,F401 - they need bp, and register on it when imported

@@ -13,7 +13,8 @@ from . import bp
 class DonationForm(FlaskForm):
     currency = SelectField("Currency", choices=donations.currency_choices(), validate_choice=False)
     token_symbol = StringField("Token", validators=[Length(max=11)],
-                               description="USDT, USDC and DAI are filled in for you; any other token needs its contract.")
+                               description=("USDT, USDC and DAI are filled in for you; "
+                                            "any other token needs its contract."))
     token_contract = StringField("Token contract (optional for USDT, USDC, DAI)", validators=[Length(max=42)])
     address = StringField("Address", validators=[Length(max=128)])
     note = StringField("Note (optional)", validators=[Length(max=donations.NOTE_MAX)],

@@ -7,12 +7,14 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import cast
 
 import requests
 from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 
 from ..channels import services as channels
 from ..chat import services as chat
@@ -34,8 +36,10 @@ class PublishRefused(Exception):
 
 
 def hook_secret_ok(presented: str | None) -> bool:
+    if not presented:
+        return False
     expected = current_app.config["HOOK_SECRET"]
-    return bool(presented) and hmac.compare_digest(presented.encode(), expected.encode())
+    return hmac.compare_digest(presented.encode(), expected.encode())
 
 
 def channel_for_key(key: str) -> Channel | None:
@@ -109,7 +113,8 @@ def go_live(key: str, *, ingest: str, client_id: str | None,
         log.warning("session %s (%s): the ingest server holds no publisher for it and no media "
                     "flows; the new publisher resumes it", session.id, session.internal_name)
         publisher_left(session)
-    if session is not None and now - session.publisher_left_at > RECONNECT_GRACE:
+    # (A session still here is waiting for its publisher: publisher_left_at is set.)
+    if session is not None and now - cast(datetime, session.publisher_left_at) > RECONNECT_GRACE:
         end_session(session)  # the grace period ran out before the expiry job got to it
         session = None
 
@@ -204,9 +209,9 @@ def claim_session(session_id: int, *, host: str, token: int, mode: str | None = 
         values["mode_reason"] = reason[:400]
     if renditions is not None:
         values["renditions"] = renditions
-    result = db.session.execute(update(StreamSession)
+    result = cast(CursorResult, db.session.execute(update(StreamSession)
                                 .where(StreamSession.id == session_id, StreamSession.lease_token <= token)
-                                .values(**values))
+                                .values(**values)))
     db.session.commit()
     return result.rowcount == 1
 
@@ -285,7 +290,7 @@ def publisher_left(session: StreamSession) -> None:
 
 def expire_session(session: StreamSession) -> bool:
     """End a session whose publisher did not come back in time. True when it ended it."""
-    if session.status != "reconnecting" or utcnow() - session.publisher_left_at < RECONNECT_GRACE:
+    if session.status != "reconnecting" or utcnow() - cast(datetime, session.publisher_left_at) < RECONNECT_GRACE:
         return False
     end_session(session)
     return True

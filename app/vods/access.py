@@ -8,7 +8,8 @@ development) `GET /vods/<session id>/<name>` here does the same check and serves
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
+from typing import cast
 from urllib.parse import urlsplit
 
 from flask import Response, abort, request, send_file
@@ -103,7 +104,8 @@ def vod_access():
     response = Response(status=204, headers={"Cache-Control": "no-store"})
     storage = get_storage()
     if storage.name == "s3":
-        response.headers[SOURCE_HEADER] = signed_source(storage, object_key(original))
+        # The VOD was found by this very key, so there is one.
+        response.headers[SOURCE_HEADER] = signed_source(storage, cast(str, object_key(original)))
     return response
 
 

@@ -8,20 +8,20 @@ import itertools
 import logging
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
 from flask import current_app
 from sqlalchemy import and_, or_, select
 
 from ..extensions import db, get_redis
 from ..jobs import enqueue_vod
+from ..live.state import hls_root
 from ..media.storage import LocalStorage, StoredObject, get_storage
 from ..models import VOD, Channel, StreamSession, User, utcnow
 from ..models.vod import VOD_PREFIX
-from ..live.state import hls_root
 from .services import delete_vod
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ def expire_vods(now: datetime | None = None, *, dry_run: bool = False) -> Expiry
             continue  # deleted meanwhile (by its creator, or another run)
         try:
             item.objects = delete_vod(vod)
-        except Exception as error:  # noqa: BLE001 - storage or database: log, go on with the rest
+        except Exception as error:  # storage or database: log, go on with the rest
             db.session.rollback()
             item.error = f"{type(error).__name__}: {error}"
             log.exception("retention: could not delete expired %s", item.describe())
@@ -221,7 +221,7 @@ def _local_files(directory: Path) -> tuple[int, datetime]:
         info = path.stat()
         newest = max(newest, info.st_mtime)
         count += path.is_file()
-    return count, datetime.fromtimestamp(newest, timezone.utc)
+    return count, datetime.fromtimestamp(newest, UTC)
 
 
 KEEP, DELETE, REQUEUE = "keep", "delete", "requeue"
@@ -260,7 +260,7 @@ class _Sweeper:
             return
         try:
             delete()
-        except Exception as error:  # noqa: BLE001 - log it, sweep the rest; the next run retries
+        except Exception as error:  # log it, sweep the rest; the next run retries
             item.error = f"{type(error).__name__}: {error}"
             log.exception("retention: could not delete %s (%s)", where, reason)
             self.result.failed.append(item)
@@ -287,7 +287,7 @@ class _Sweeper:
             return  # retried before: leave the recording for an operator
         try:
             enqueue_vod(session_id)
-        except Exception:  # noqa: BLE001 - Redis went away: try again next run
+        except Exception:  # Redis went away: try again next run
             redis.delete(REQUEUED_KEY.format(session_id))
             log.exception("retention: could not enqueue the VOD job of session %s", session_id)
             return
@@ -316,7 +316,7 @@ class _Sweeper:
             verdict, reason = live_output_verdict(session, self.cutoff)
             if verdict == DELETE:
                 self.remove_objects("hls", f"hls/{name}/", objects, reason)
-            elif verdict == REQUEUE:
+            elif verdict == REQUEUE and session is not None:  # (a requeued one always has a session)
                 self.requeue(session.id)
 
     def local_hls(self) -> None:
@@ -337,7 +337,7 @@ class _Sweeper:
             if verdict == DELETE:
                 self.remove("local-hls", str(directory), count, reason,
                             lambda directory=directory: shutil.rmtree(directory))
-            else:
+            elif session is not None:  # REQUEUE, which always has one
                 self.requeue(session.id)
 
     def owned(self, kind: str, model, noun: str) -> None:

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import BadRequest
 
 from ..channels import services as channels
+from ..errors import with_message
 from ..htmx import render_page_or_fragment, wants_fragment
 from ..media.storage import ObjectMissing
 from . import bp, services
@@ -92,9 +93,7 @@ def visibility(vod_id: int):
         services.set_visibility(vod, request.form.get("visibility", ""))
     except services.VodError as error:
         if not wants_fragment():
-            refusal = BadRequest()
-            refusal.user_message = error.message  # shown on the error page (see app/errors.py)
-            raise refusal from None
+            raise with_message(BadRequest(), error.message) from None
         return _render_row(vod, error=error.message)
     if not wants_fragment():
         return redirect(url_for("vods.library"), 303)

@@ -4,8 +4,9 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from datetime import datetime, timedelta, timezone
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
 
 from sqlalchemy import select
 
@@ -158,8 +159,8 @@ def parse_instant(text: str | None, field: str) -> datetime:
     except ValueError:
         raise VodError(field, f"{field} must be an ISO 8601 time, like 2026-01-31T20:15:00Z.") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def replay_messages(vod: VOD, after: datetime, until: datetime | None = None,
@@ -234,12 +235,12 @@ def format_duration(seconds: float | None) -> str:
 
 
 def format_size(size: int | None) -> str:
-    size = float(size or 0)
+    amount = float(size or 0)
     for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} TB"
+        if amount < 1000 or unit == "GB":
+            return f"{amount:.0f} {unit}" if unit == "bytes" else f"{amount:.1f} {unit}"
+        amount /= 1000
+    return f"{amount:.1f} TB"
 
 
 def download_name(vod: VOD) -> str:

@@ -90,11 +90,11 @@ SQLITE_TRIGGERS = [
 ]
 
 SQLITE_FILL = [
-    f"INSERT INTO fts_channels(rowid, slug, title, tags) "
-    f"SELECT id, slug, title, {_TAGS.format(row='channels')} FROM channels",
-    "INSERT INTO fts_users(rowid, username, display_name) "
-    "SELECT users.id, users.username, coalesce(profiles.display_name, '') "
-    "FROM users LEFT JOIN profiles ON profiles.user_id = users.id",
+    (f"INSERT INTO fts_channels(rowid, slug, title, tags) "
+     f"SELECT id, slug, title, {_TAGS.format(row='channels')} FROM channels"),
+    ("INSERT INTO fts_users(rowid, username, display_name) "
+     "SELECT users.id, users.username, coalesce(profiles.display_name, '') "
+     "FROM users LEFT JOIN profiles ON profiles.user_id = users.id"),
     "INSERT INTO fts_categories(rowid, name, slug) SELECT id, name, slug FROM categories",
 ]
 

@@ -5,8 +5,6 @@ Revises: f0110e5a0b01
 Create Date: 2026-11-25 08:00:00.000000
 
 """
-from alembic import op
-import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.

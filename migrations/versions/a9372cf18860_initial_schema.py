@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: a9372cf18860
-Revises: 
+Revises:
 Create Date: 2026-11-25 01:45:24.626334
 
 """

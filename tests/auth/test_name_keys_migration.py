@@ -2,7 +2,7 @@
 protects their names from the first signup after the upgrade."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
@@ -19,7 +19,7 @@ def test_the_migration_keys_existing_names_and_downgrades(tmp_path):
     app = create_app(base_config(f"sqlite:///{tmp_path / 'before.db'}"))
     with app.app_context():
         upgrade(revision=f"{REVISION}-1")
-        now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        now = datetime(2026, 1, 1, tzinfo=UTC)
         db.session.execute(text(
             "INSERT INTO users (id, username, username_lower, email, password_hash, role, created_at, disabled) "
             "VALUES (1, 'Alice', 'alice', 'a@example.com', 'x', 'user', :now, false), "

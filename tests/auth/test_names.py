@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.auth import names
-from app.config import Config
 from app.auth import services as accounts
+from app.config import Config
 from app.extensions import db
 from app.models import Profile, User
 from app.models.user import NameKey

@@ -6,11 +6,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from redis import Redis
 from werkzeug.serving import make_server
 
 from app.extensions import db, limiter
-from redis import Redis
-
 from tests.conftest import TEST_REDIS_URL, base_config, empty_database
 from tests.factories import PASSWORD
 

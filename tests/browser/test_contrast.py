@@ -86,7 +86,8 @@ def test_unread_count_meets_aa_contrast(browser, live_server, people, screenshot
         assert count.evaluate(CONTRAST) >= 4.5
         live = page.locator(".badge-live").first  # the same red behind "Live" on the cards
         assert live.evaluate(CONTRAST) >= 4.5
-        page.screenshot(path=screenshot_dir / f"unread-badge-390-{scheme}.png", clip={"x": 0, "y": 0, "width": 390, "height": 420})
+        page.screenshot(path=screenshot_dir / f"unread-badge-390-{scheme}.png",
+                        clip={"x": 0, "y": 0, "width": 390, "height": 420})
         assert not problems, problems
     finally:
         context.close()

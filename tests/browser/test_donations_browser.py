@@ -80,7 +80,8 @@ def test_add_addresses_and_preview(browser, live_server, screenshot_dir, width, 
     # Clipped from the whole page at the top, so the sticky header doesn't cover the section.
     box = page.locator(".donation-preview").bounding_box()
     page.screenshot(path=screenshot_dir / f"donations-public-{width}-{scheme}.png", full_page=True, caret="initial",
-                    clip={"x": box["x"] - 8, "y": box["y"] - 8, "width": box["width"] + 16, "height": box["height"] + 16})
+                    clip={"x": box["x"] - 8, "y": box["y"] - 8,
+                          "width": box["width"] + 16, "height": box["height"] + 16})
 
     # Move the Monero address to the top, then remove Bitcoin.
     page.get_by_role("button", name="Move up: XMR address").click()

@@ -10,7 +10,7 @@ from app.channels import services as channels
 from app.extensions import db
 from app.models import Channel
 from app.streams import services as streams
-from tests.browser.test_player import media_root, open_context, player_server, start_ladder, until_true  # noqa: F401
+from tests.browser.test_player import media_root, open_context, player_server, start_ladder, until_true  # noqa: F401 - fixtures (and helpers) from there
 from tests.conftest import wait_for
 from tests.factories import make_user
 
@@ -20,7 +20,7 @@ PLAYING = "document.querySelector('video') && document.querySelector('video').cu
 
 
 @pytest.fixture(scope="module")
-def live_channel(player_server, media_root, tmp_path_factory):  # noqa: F811
+def live_channel(player_server, media_root, tmp_path_factory):  # noqa: F811 - pytest passes the imported fixture
     """A channel live on a real ladder for the whole module."""
     base, app = player_server
     if not shutil.which("ffmpeg"):

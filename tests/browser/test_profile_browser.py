@@ -11,8 +11,7 @@ from app.channels import thumbnails
 from app.extensions import db
 from app.media.storage import get_storage
 from app.profiles import images, services
-from tests.browser.conftest import log_in, open_page
-from tests.browser.conftest import serve
+from tests.browser.conftest import log_in, open_page, serve
 from tests.conftest import base_config
 from tests.factories import make_category, make_live, make_user
 

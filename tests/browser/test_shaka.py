@@ -21,7 +21,7 @@ import requests
 
 from tests.browser.conftest import log_in
 from tests.conftest import wait_for
-from tests.e2e.conftest import require_tool, stack, stack_env  # noqa: F401  (fixtures)
+from tests.e2e.conftest import require_tool, stack, stack_env  # noqa: F401 - fixtures
 from tests.e2e.test_live import api, flask
 from tests.e2e.test_storage_nginx import logged_in
 
@@ -80,7 +80,7 @@ class Channel:
     key: str
     publisher: subprocess.Popen | None = None
 
-    def hls_url(self, stack) -> str:
+    def hls_url(self, stack) -> str:  # noqa: F811 - the stack fixture's value, passed in
         return wait_for(lambda: (status := api(stack, self.slug))["live"] and status["hls_url"], 30,
                         f"{self.slug} to go live")
 
@@ -119,7 +119,7 @@ class Watched:
                 f"{self.frame_rate:.1f} frames/s, errors {self.errors}, failed {self.failed_requests}")
 
 
-def publish(stack, key: str, *, size: str, seconds: int, log: Path) -> subprocess.Popen:
+def publish(stack, key: str, *, size: str, seconds: int, log: Path) -> subprocess.Popen:  # noqa: F811 - likewise
     """A test pattern with a tone, pushed over RTMP in real time (keyframes every 2 s, as OBS)."""
     with open(log, "ab") as out:
         return subprocess.Popen(
@@ -131,7 +131,7 @@ def publish(stack, key: str, *, size: str, seconds: int, log: Path) -> subproces
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
-def creator(stack, slug: str, latency: str = "low") -> Channel:
+def creator(stack, slug: str, latency: str = "low") -> Channel:  # noqa: F811 - likewise
     flask(stack, "users", "create", slug, "--password", PASSWORD)
     flask(stack, "channels", "latency", slug, latency)
     return Channel(slug, flask(stack, "channels", "key", slug, "--rotate").strip().splitlines()[-1])
@@ -148,7 +148,7 @@ def stop(process: subprocess.Popen | None) -> None:
 
 
 @pytest.fixture(scope="module")
-def broadcasts(stack, tmp_path_factory):  # noqa: F811
+def broadcasts(stack, tmp_path_factory):  # noqa: F811 - pytest passes the imported fixture
     """The LL-HLS channel on air for the whole module, and a short broadcast that becomes a VOD
     while the live tests run (the VOD job waits out the publisher's reconnect grace first)."""
     logs = tmp_path_factory.mktemp("publishers")
@@ -165,7 +165,7 @@ def broadcasts(stack, tmp_path_factory):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def classic(stack, tmp_path_factory):  # noqa: F811
+def classic(stack, tmp_path_factory):  # noqa: F811 - pytest passes the imported fixture
     """A normal-latency channel: classic HLS (ffmpeg's muxer), on air from its first test on."""
     channel = creator(stack, "shakaclassic", latency="normal")
     channel.publisher = publish(stack, channel.key, size="640x360", seconds=900,
@@ -233,7 +233,7 @@ def blocking_reloads(watched: Watched) -> list[str]:
     return [url for url in watched.requests if ".m3u8?" in url and "_HLS_msn=" in url]
 
 
-def test_shaka_low_latency_mode_joins_a_stream_that_has_just_gone_live(browser, stack, broadcasts):  # noqa: F811
+def test_shaka_low_latency_mode_joins_a_stream_that_has_just_gone_live(browser, stack, broadcasts):  # noqa: F811 - pytest passes the imported fixture
     # The first seconds: a playlist of a segment or two (Shaka looks into the segments for
     # captions unless the master denies them, and its search failed on a part-only segment).
     watched = watch(browser, stack.base_url, broadcasts["live"].hls_url(stack), "shaka",
@@ -242,21 +242,21 @@ def test_shaka_low_latency_mode_joins_a_stream_that_has_just_gone_live(browser, 
     check(watched)
 
 
-def test_hls_js_plays_ll_hls_from_parts(browser, stack, broadcasts):  # noqa: F811
+def test_hls_js_plays_ll_hls_from_parts(browser, stack, broadcasts):  # noqa: F811 - pytest passes the imported fixture
     watched = watch(browser, stack.base_url, broadcasts["live"].hls_url(stack), "hls.js",
                     {"lowLatencyMode": True})
     assert parts(watched) and blocking_reloads(watched)
     check(watched)
 
 
-def test_shaka_standard_mode_plays_ll_hls_from_segments(browser, stack, broadcasts):  # noqa: F811
+def test_shaka_standard_mode_plays_ll_hls_from_segments(browser, stack, broadcasts):  # noqa: F811 - pytest passes the imported fixture
     watched = watch(browser, stack.base_url, broadcasts["live"].hls_url(stack), "shaka",
                     {"streaming": {"lowLatencyMode": False}})
     assert not parts(watched), "standard mode plays whole segments"
     check(watched)
 
 
-def test_shaka_low_latency_mode_plays_a_stream_on_air_for_a_while(browser, stack, broadcasts):  # noqa: F811
+def test_shaka_low_latency_mode_plays_a_stream_on_air_for_a_while(browser, stack, broadcasts):  # noqa: F811 - pytest passes the imported fixture
     url = broadcasts["live"].hls_url(stack)
     master = requests.get(stack.base_url + url, timeout=5).text
     rung = next(line for line in master.splitlines() if line.endswith(".m3u8"))
@@ -281,13 +281,13 @@ def test_shaka_low_latency_mode_plays_a_stream_on_air_for_a_while(browser, stack
 
 
 @pytest.mark.parametrize("kind", ["shaka", "hls.js"])
-def test_classic_hls_plays(browser, stack, classic, kind):  # noqa: F811
+def test_classic_hls_plays(browser, stack, classic, kind):  # noqa: F811 - pytest passes the imported fixture
     watched = watch(browser, stack.base_url, classic.hls_url(stack), kind, {})
     assert not parts(watched) and not blocking_reloads(watched)
     check(watched)
 
 
-def test_shaka_plays_a_vod_to_the_end(browser, stack, broadcasts):  # noqa: F811
+def test_shaka_plays_a_vod_to_the_end(browser, stack, broadcasts):  # noqa: F811 - pytest passes the imported fixture
     owner = logged_in(stack, "shakavod")
 
     def vod_url() -> str | None:

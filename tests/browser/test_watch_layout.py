@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import Channel, ChatMessage
 from app.streams import services as streams
 from tests.browser.conftest import log_in
-from tests.browser.test_player import media_root, player_server, start_ladder, until_true  # noqa: F401
+from tests.browser.test_player import media_root, player_server, start_ladder, until_true  # noqa: F401 - fixtures (and helpers) from there
 from tests.conftest import wait_for
 from tests.factories import make_user
 
@@ -21,7 +21,7 @@ LINES = 40
 
 
 @pytest.fixture(scope="module")
-def live_channel(player_server, media_root, tmp_path_factory):  # noqa: F811
+def live_channel(player_server, media_root, tmp_path_factory):  # noqa: F811 - pytest passes the imported fixture
     """A channel live on a real ladder with a chat longer than any phone screen, and a viewer."""
     base, app = player_server
     if not shutil.which("ffmpeg"):

@@ -315,7 +315,8 @@ def test_real_scripts_and_emoji_survive_unchanged(streamer, viewer, chat_client,
 def test_stacked_combining_marks_are_capped_per_character(streamer, viewer, chat_client):
     bob = chat_client("bob")
     bob.join("streamer")
-    zalgo = "Z" + "\u0336\u0301\u0300\u0302\u0303" * 10 + "a" + "\u0489" * 8 + "l\u200d\u0301\u200d\u0301\u200d\u0301\u200d\u0301"
+    zalgo = ("Z" + "\u0336\u0301\u0300\u0302\u0303" * 10 + "a" + "\u0489" * 8
+             + "l\u200d\u0301\u200d\u0301\u200d\u0301\u200d\u0301")
     ack = bob.send("streamer", zalgo)
     stored = db.session.get(ChatMessage, ack["id"]).text
     assert stored == "Z\u0336\u0301\u0300" + "a\u0489\u0489\u0489" + "l" + "\u200d\u0301" * 3 + "\u200d"

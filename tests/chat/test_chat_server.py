@@ -16,9 +16,9 @@ import uuid
 import psycopg
 import pytest
 import requests
+import socketio
 from redis import Redis
 from redis.connection import parse_url
-import socketio
 from sqlalchemy.engine import make_url
 
 from app import create_app

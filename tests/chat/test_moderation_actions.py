@@ -175,7 +175,8 @@ def test_modes_from_the_panel_reach_every_viewer(cast):
     post(cast["mod"], "/c/streamer/chat/modes", {"followers_only": "1", "followers_min_minutes": "10"})
     post(cast["mod"], "/c/streamer/chat/modes", {"emote_only": "1"})
     stored = db.session.get(ChatSettings, cast["ids"]["channel"])
-    assert (stored.slow_seconds, stored.followers_only, stored.followers_min_minutes, stored.emote_only) == (30, True, 10, True)
+    assert (stored.slow_seconds, stored.followers_only, stored.followers_min_minutes,
+            stored.emote_only) == (30, True, 10, True)
     post(cast["mod"], "/c/streamer/chat/modes", {"followers_only": "1", "followers_min_minutes": "off"})
     db.session.refresh(stored)
     assert stored.followers_only is False

@@ -1,7 +1,7 @@
 """The dashboard's live panel: starting, live (what the stream got, encoder stats from Redis),
 reconnecting, and Stop with its cool-down and "Go live again now"."""
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -189,7 +189,8 @@ def test_live_panel_shows_encoder_stats_and_polls(app, client, alice):
     write_stats(app, session, fps=48.07, speed=0.82, input={"fps": 29.97, "kbps": 4500.4},
                 ladder=[{"name": "720p", "kbps": 3500}, {"name": "480p", "kbps": 2000},
                         {"name": "360p", "kbps": 1200}],
-                drop_frames=42, dup_frames=3, frames_recent={"seconds": 10, "frames": 300, "dropped": 0, "duplicated": 0},
+                drop_frames=42, dup_frames=3,
+                frames_recent={"seconds": 10, "frames": 300, "dropped": 0, "duplicated": 0},
                 preset="superfast", encoder="libx264", restarts=1,
                 note="Encoding ran at 0.71× for 20 s, so we dropped 1080p and switched to superfast.")
     html = panel(client)
@@ -449,7 +450,7 @@ def test_the_live_runtimes_own_report(app, client, alice):
 def test_the_end_of_the_cool_down_is_shown_rounded_up(until, shown):
     hour, minute, second, micro = until
     stopped = LivePanel("stopped", None, 0, None,
-                        stopped_until=datetime(2026, 12, 5, hour, minute, second, micro, tzinfo=timezone.utc))
+                        stopped_until=datetime(2026, 12, 5, hour, minute, second, micro, tzinfo=UTC))
     assert stopped.stopped_until_shown == shown
 
 

@@ -10,7 +10,8 @@ from tests.factories import PASSWORD, make_user
 
 HX = {"HX-Request": "true"}
 BASE = {"title": "Before", "category": "0", "tags": "keep", "record": "y"}
-HELP = "Enter a whole number of days from 0 to 3650: 0 keeps recordings forever, or leave it blank for the site default."
+HELP = ("Enter a whole number of days from 0 to 3650: 0 keeps recordings forever, "
+        "or leave it blank for the site default.")
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from app.extensions import db
 from app.streams import viewers
-
 from tests.factories import make_live, make_user
+
 
 def make_streamer(username: str, *, title: str = "", live: bool = False, watching: int = 0,
                   category=None, tags: list[str] | None = None, disabled: bool = False):

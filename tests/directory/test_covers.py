@@ -3,9 +3,9 @@ import io
 
 from PIL import Image
 
+from app.directory.covers import render_cover
 from app.extensions import db
 from app.models import Category
-from app.directory.covers import render_cover
 
 
 def test_render_cover_is_a_portrait_jpeg():

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from tests.browser.conftest import SCREENSHOTS, browser  # noqa: F401  (fixture)
+from tests.browser.conftest import SCREENSHOTS, browser  # noqa: F401 - fixtures and helpers
 from tests.conftest import wait_for
 
 from .conftest import require_tool, start, stop
@@ -51,7 +51,7 @@ class StatusWatch(threading.Thread):
             self.done.wait(0.05)
 
 
-def open_dashboard(browser, stack, *, width: int, theme: str, state=None):  # noqa: F811
+def open_dashboard(browser, stack, *, width: int, theme: str, state=None):  # noqa: F811 - pytest passes the imported fixture
     context = browser.new_context(viewport={"width": width, "height": 844 if width < 600 else 900},
                                   storage_state=state)
     context.add_cookies([{"name": "theme", "value": theme, "url": stack.base_url}])
@@ -106,13 +106,14 @@ PREVIEW_PLAYING = """() => { const v = document.querySelector('#player video');
   return v && !v.paused && v.muted && v.currentTime > 1 && v.readyState >= 3; }"""
 
 
-def test_going_live_on_the_dashboard(browser, stack, creator):  # noqa: F811
+def test_going_live_on_the_dashboard(browser, stack, creator):  # noqa: F811 - pytest passes the imported fixture
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context, page, problems = open_dashboard(browser, stack, width=390, theme="light")
     assert pill(page) == "Offline"
     assert page.locator("#player").get_by_text("dashstar is offline").is_visible()
     # (Its hint, which phones leave out for room, says what the preview will do.)
-    assert page.locator("#player .offline-hint").inner_text() == "Your stream shows here, muted, once viewers can watch it."
+    assert (page.locator("#player .offline-hint").inner_text()
+            == "Your stream shows here, muted, once viewers can watch it.")
     shoot(page, "dashboard-offline-390-light.png")
     wide, wide_page, wide_problems = open_dashboard(browser, stack, width=1280, theme="dark",
                                                     state=context.storage_state())
@@ -151,8 +152,9 @@ def test_going_live_on_the_dashboard(browser, stack, creator):  # noqa: F811
         fps = float(page.locator("[data-stat=input-fps]").inner_text().split()[0])
         assert 29.5 <= fps <= 30.5, fps
         assert page.locator("#live-status").get_by_text("854×480").first.is_visible()
-        until(page, """() => ['480p', '360p'].every(name => { const row = document.querySelector(
-              `tr[data-rung="${name}"]`); return row && /\\d kbps$/.test(row.lastElementChild.textContent.trim()); })""",
+        until(page, """() => ['480p', '360p'].every(name => {
+              const row = document.querySelector(`tr[data-rung="${name}"]`);
+              return row && /\\d kbps$/.test(row.lastElementChild.textContent.trim()); })""",
               20, "each rendition's measured bitrate")
         for name, size in (("480p", "854×480"), ("360p", "640×360")):
             row = page.locator(f'tr[data-rung="{name}"]').inner_text()

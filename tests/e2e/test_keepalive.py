@@ -50,7 +50,7 @@ class WebPair:
         self.processes: list[subprocess.Popen] = []
         self.http_port = 0
 
-    def __enter__(self) -> "WebPair":
+    def __enter__(self) -> WebPair:
         from app.media.nginx import prepare_dirs, render_nginx_conf, settings_from_config
 
         nginx = require_tool("nginx")

@@ -8,12 +8,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import TEST_REDIS_URL, wait_for
+from tests.conftest import TEST_REDIS_URL
 from tests.tcpproxy import Proxy
 
 from .conftest import stop
-from .test_live_runtime import (COST_MODEL, api, make_creator, media_playlist, publisher, site,  # noqa: F401
-                                wait_playing)
+from .test_live_runtime import COST_MODEL, api, make_creator, media_playlist, publisher, site, wait_playing  # noqa: F401 - fixtures (and helpers) from there
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +42,7 @@ def parts(text: str) -> list[str]:
 
 
 def test_a_live_stream_plays_on_while_redis_is_away_for_20_s(
-        stack, site, source_file, redis_proxy, tmp_path):  # noqa: F811
+        stack, site, source_file, redis_proxy, tmp_path):  # noqa: F811 - pytest passes the imported fixture
     """The box's only live host keeps its session through the outage (nobody else could take it
     over) and the stream never stops; when Redis is back, its lease is renewed as before."""
     key = make_creator(site, "outlasting")

@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import wait_for
 
-from .conftest import ROOT, require_tool, start, stop
+from .conftest import require_tool, start, stop
 
 pytestmark = pytest.mark.e2e
 
@@ -49,9 +49,10 @@ def site(stack):
 
 
 def make_creator(site, name: str) -> str:
+    from datetime import date
+
     from app.auth.services import create_account
     from app.channels import services as channels
-    from datetime import date
 
     with site.app_context():
         user = create_account(name, f"{name}@example.com", "a long enough pass", date(1990, 1, 1))
@@ -105,15 +106,15 @@ def advancing(stack, status: dict, seconds: float = 4.0) -> None:
     before = media_playlist(stack, status)
     time.sleep(seconds)
     after = media_playlist(stack, status)
-    parts = lambda text: [line for line in text.splitlines() if line.startswith("#EXT-X-PART:")]  # noqa: E731
+    parts = lambda text: [line for line in text.splitlines() if line.startswith("#EXT-X-PART:")]  # noqa: E731 - a one-line helper local to the test
     assert parts(after) and parts(after)[-1] != parts(before)[-1], after
 
 
 def owner_host(site, slug: str) -> str | None:
+    from app.channels.services import channel_by_slug
     from app.extensions import get_redis
     from app.live.lease import holder
     from app.live.state import LiveKeys
-    from app.channels.services import channel_by_slug
     from app.streams.services import open_session_for
 
     with site.app_context():
@@ -146,7 +147,8 @@ def test_three_at_once_first_ladder_then_passthrough_and_freed_capacity_goes_to_
         # The first publisher leaves: its encoder stops within 2 s, and the next creator gets
         # the ladder it freed.
         stop(publishers.pop("ladderfirst"))
-        wait_for(lambda: api(stack, "ladderfirst")["status"] == "reconnecting", 10, "the session to wait for a reconnect")
+        wait_for(lambda: api(stack, "ladderfirst")["status"] == "reconnecting", 10,
+                 "the session to wait for a reconnect")
         left = time.monotonic()
         wait_for(lambda: reserved_cores(site) < 0.1, 5, "the ladder's capacity to be freed")
         assert time.monotonic() - left < 2  # the encoder stops at once; the heartbeat says so within 1 s

@@ -66,7 +66,7 @@ def put_live(stack, backend, storage, key: str, data: bytes) -> None:
 def recording(box):
     """A private VOD of vodmaker's channel with a playlist, a segment and the MP4 in storage."""
     app, storage = box
-    from app.auth.services import find_user  # noqa: PLC0415  (the app context is needed)
+    from app.auth.services import find_user
 
     owner = find_user("vodmaker")
     session = StreamSession(channel=owner.channel, internal_name="st-e2evod", status="ended",

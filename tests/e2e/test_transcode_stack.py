@@ -44,14 +44,14 @@ def test_a_720p_publisher_gets_a_720_480_360_ladder_served_by_nginx(stack, tmp_p
                                        30, "the master playlist through nginx")
         first_playlist = time.monotonic() - began
         text = body.decode()
-        assert [l for l in text.splitlines() if l.endswith(".m3u8")] == [
+        assert [line for line in text.splitlines() if line.endswith(".m3u8")] == [
             "720p/index.m3u8", "480p/index.m3u8", "360p/index.m3u8"]
         assert "1080p" not in text and headers["Cache-Control"] == "no-cache"
         assert headers["Content-Type"] == "application/vnd.apple.mpegurl"
         base = master_url.rsplit("/", 1)[0]
         media = wait_for(lambda: (r := fetch(f"{base}/360p/index.m3u8"))[0] == 200 and b"#EXTINF" in r[2] and r[2],
                          20, "a 360p segment")
-        segment = next(l for l in media.decode().splitlines() if l.endswith(".m4s"))
+        segment = next(line for line in media.decode().splitlines() if line.endswith(".m4s"))
         code, headers, _ = fetch(f"{base}/360p/{segment}")
         assert code == 200 and "immutable" in headers["Cache-Control"] and headers["Content-Type"] == "video/mp4"
 

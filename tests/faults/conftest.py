@@ -68,8 +68,8 @@ def frame_numbers(rendition: Path, segments: list[tuple[str, str]]) -> list[int]
         strip = (f"crop=iw*{CODE_BITS * CODE_SIZE}/1280:ih*{CODE_SIZE}/720:0:0,"
                  f"scale={CODE_BITS}:1:flags=area,format=gray")
         raw = subprocess.run([require_tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-i", "pipe:0",
-                              "-vf", strip, "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1"], input=data, capture_output=True,
-                             check=True, timeout=120).stdout
+                              "-vf", strip, "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1"],
+                             input=data, capture_output=True, check=True, timeout=120).stdout
         for offset in range(0, len(raw) - CODE_BITS + 1, CODE_BITS):
             numbers.append(sum(1 << bit for bit, value in enumerate(raw[offset:offset + CODE_BITS])
                                if value > 128))
@@ -230,7 +230,6 @@ def site(box):
     """The box's database and Redis, in this process, to set up users and look inside."""
     from app import create_app
     from app.config import database_url
-
     from app.extensions import db
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(box.env["DATABASE_URL"]),
@@ -293,7 +292,7 @@ class Viewer:
     errors: list = field(default_factory=list)     # (monotonic time, status)
     stopping: threading.Event = field(default_factory=threading.Event)
 
-    def start(self) -> "Viewer":
+    def start(self) -> Viewer:
         threading.Thread(target=self.run, daemon=True).start()
         return self
 

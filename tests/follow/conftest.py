@@ -6,8 +6,8 @@ import pytest
 from app.channels import services as channels
 from app.jobs import queue
 from app.streams import services as streams
-
 from tests.factories import make_user
+
 
 @pytest.fixture
 def streamer(app):

@@ -82,7 +82,8 @@ def test_bell_count_notifications_page_and_mark_all_read(app, streamer, login):
     assert ids == sorted(ids, reverse=True)
 
     fragment = page_text(client.get("/notifications", headers={"HX-Request": "true"}))
-    assert fragment.lstrip().startswith("{# ") is False and '<section class="notifications" id="notifications">' in fragment
+    assert fragment.lstrip().startswith("{# ") is False
+    assert '<section class="notifications" id="notifications">' in fragment
     assert "<html" not in fragment
 
     token = csrf_from(body)

@@ -131,7 +131,8 @@ def test_bad_directives_are_refused_at_once(hls_app, packager, name, query):
 
 
 @pytest.mark.parametrize("path", [
-    "st-{short}/720p/index.m3u8", "{name}/x0/index.m3u8", "{name}/v100/index.m3u8", "{name}/72000p/index.m3u8", "ST-{upper}/720p/index.m3u8",
+    "st-{short}/720p/index.m3u8", "{name}/x0/index.m3u8", "{name}/v100/index.m3u8", "{name}/72000p/index.m3u8",
+    "ST-{upper}/720p/index.m3u8",
     "{name}/..%2Fv0/index.m3u8", "{name}/a1/index.m3u8",  # well-formed, but no such playlist
 ])
 def test_unknown_or_malformed_streams_are_404(hls_app, packager, name, path):
@@ -215,7 +216,8 @@ def test_skip_gives_a_delta_update_once_the_part_exists(hls_app, packager, name)
     assert "#EXT-X-SKIP:SKIPPED-SEGMENTS=6\n" in body and "#EXT-X-VERSION:9" in body
     assert 'URI="p12.1.m4s"' in body
     # v2 is treated as YES; a playlist without CAN-SKIP-UNTIL answers in full.
-    assert "#EXT-X-SKIP" in hls_app.test_client().get(f"/hls/{name}/720p/index.m3u8?_HLS_skip=v2").get_data(as_text=True)
+    skipping = hls_app.test_client().get(f"/hls/{name}/720p/index.m3u8?_HLS_skip=v2")
+    assert "#EXT-X-SKIP" in skipping.get_data(as_text=True)
     packager.write(live_playlist(segments=12, parts=2, skip_until=None))
     full = hls_app.test_client().get(f"/hls/{name}/720p/index.m3u8?_HLS_msn=11&_HLS_skip=YES")
     assert full.status_code == 200 and "#EXT-X-SKIP" not in full.get_data(as_text=True)

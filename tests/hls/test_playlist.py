@@ -24,8 +24,8 @@ def test_a_just_completed_segment_is_the_edge_with_its_last_part():
 
 
 def test_classic_playlist_without_parts():
-    text = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:4\n" \
-           "#EXTINF:2.0,\na.ts\n#EXTINF:2.0,\nb.ts\n#EXT-X-ENDLIST\n"
+    text = ("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:4\n"
+            "#EXTINF:2.0,\na.ts\n#EXTINF:2.0,\nb.ts\n#EXT-X-ENDLIST\n")
     state = parse_media_playlist(text)
     assert (state.last_msn, state.last_part, state.last_complete_msn) == (5, None, 5)
     assert state.ended and state.can_skip_until is None and state.part_target is None

@@ -439,10 +439,10 @@ def test_update_drops_the_clients_of_a_session_that_is_over(client, alice):
     _, key = alice
     client.post("/hooks/rtmp/publish", data=nginx_form(key), headers=SECRET)
     session = db.session.query(StreamSession).one()
-    update = lambda: client.post("/hooks/rtmp/update", headers=SECRET,  # noqa: E731
+    update = lambda: client.post("/hooks/rtmp/update", headers=SECRET,  # noqa: E731 - a one-line helper local to the test
                                  data={**nginx_form(session.internal_name), "call": "update", "time": "12"})
     # nginx names the publisher by its key in notifications, a player by the internal name.
-    as_publisher = lambda clientid="7": client.post(  # noqa: E731
+    as_publisher = lambda clientid="7": client.post(  # noqa: E731 - a one-line helper local to the test
         "/hooks/rtmp/update", headers=SECRET, data={**nginx_form(key, clientid=clientid), "call": "update"})
     assert update().status_code == 200 and as_publisher().status_code == 200
     assert as_publisher(clientid="3").status_code == 403  # not the session's publisher (any more)

@@ -122,7 +122,8 @@ def test_no_observations():
 
 
 def test_parse_stat_with_a_tricky_command_name():
-    fields = ["S", "1"] + [str(n) for n in range(5, 14)] + ["1500", "250"] + [str(n) for n in range(16, 22)] + ["987654"]
+    fields = (["S", "1"] + [str(n) for n in range(5, 14)] + ["1500", "250"] + [str(n) for n in range(16, 22)]
+              + ["987654"])
     text = "4242 (ffmpeg (x) y) " + " ".join(fields + ["0"] * 20) + "\n"
     stat = bench.parse_stat(text)
     assert (stat.pid, stat.comm, stat.utime, stat.stime, stat.starttime) == (4242, "ffmpeg (x) y", 1500, 250, 987654)
@@ -247,7 +248,8 @@ def test_next_directive_asks_for_the_part_after_the_edge():
 
 def test_internal_name_of():
     assert bench.internal_name_of("/hls/st-0123456789abcdef/master.m3u8") == "st-0123456789abcdef"
-    assert bench.internal_name_of("https://cdn.example/hls/st-0123456789abcdef/master.m3u8?x=1") == "st-0123456789abcdef"
+    assert (bench.internal_name_of("https://cdn.example/hls/st-0123456789abcdef/master.m3u8?x=1")
+            == "st-0123456789abcdef")
     with pytest.raises(ValueError):
         bench.internal_name_of("/hls/st-0123456789abcdef/720p/index.m3u8")
 
@@ -256,7 +258,8 @@ def test_ffmpeg_commands():
     source = Path("/tmp/cascade-bench/x.flv")
     made = bench.source_args(source)
     assert made[-1] == str(source) and made[made.index("-g") + 1] == "60" and "libx264" in made
-    assert "testsrc2=size=1280x720:rate=30:duration=60" in made and made[made.index("-f", made.index("-ac")) + 1] == "flv"
+    assert "testsrc2=size=1280x720:rate=30:duration=60" in made
+    assert made[made.index("-f", made.index("-ac")) + 1] == "flv"
     pushed = bench.publisher_args(source, "rtmp://127.0.0.1:1935/live/", "KEY")
     assert pushed[-1] == "rtmp://127.0.0.1:1935/live/KEY"
     assert pushed.index("-re") < pushed.index("-i") and pushed[pushed.index("-c") + 1] == "copy"

@@ -3,16 +3,9 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from app.live import hosts
 from app.live.hosts import HostInfo, HostSession, live_hosts, place, placed_on, publish, withdraw
 from app.live.state import LiveKeys
-
-
-
-
-
 
 
 def host(host_id: str, capacity: float = 6.8, reserved: float = 0.0, hw: int = 0, reserved_hw: int = 0,

@@ -136,7 +136,8 @@ def check_playlist(text: str) -> Parsed:
         # The next part of the open segment, or the next segment's first part (a part keeps the
         # name it was hinted under, even if it turns out to open the next segment).
         expected = f"p{last.msn}.{len(last.parts)}.m4s" if last.duration is None else f"p{last.msn + 1}.0.m4s"
-        assert playlist.preload_hint == expected, f"the hint names the next part {expected}, not {playlist.preload_hint}"
+        assert playlist.preload_hint == expected, \
+            f"the hint names the next part {expected}, not {playlist.preload_hint}"
     return playlist
 
 
@@ -194,7 +195,7 @@ class PlaylistWatcher:
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
-    def __enter__(self) -> "PlaylistWatcher":
+    def __enter__(self) -> PlaylistWatcher:
         self._thread.start()
         return self
 

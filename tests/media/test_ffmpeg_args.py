@@ -6,7 +6,6 @@ import math
 import os
 import shutil
 import subprocess
-
 from dataclasses import replace
 
 import pytest
@@ -221,10 +220,10 @@ def test_built_command_runs_and_writes_a_playable_ladder(tmp_path):
     assert not master.exists()  # only the completed copy is ever published under this name
     assert fix_master_playlist(out / "master.ffmpeg.m3u8", LADDER_720, target=master)
     text = master.read_text()
-    for line in (l for l in text.splitlines() if l.startswith("#EXT-X-STREAM-INF")):
+    for line in (inf for inf in text.splitlines() if inf.startswith("#EXT-X-STREAM-INF")):
         for attribute in ("BANDWIDTH=", "RESOLUTION=", "CODECS=", "FRAME-RATE="):
             assert attribute in line
-    assert [l for l in text.splitlines() if l.endswith(".m3u8")] == [
+    assert [line for line in text.splitlines() if line.endswith(".m3u8")] == [
         "720p/index.m3u8", "480p/index.m3u8", "360p/index.m3u8"]
     for rung in LADDER_720:
         playlist = (out / rung.name / "index.m3u8").read_text()

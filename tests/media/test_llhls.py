@@ -1,7 +1,7 @@
 """The LL-HLS rendition packager, fed synthetic parts: files, playlists and the spec's rules."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -26,7 +26,7 @@ PART = part_target_for(10, 30)  # 10 frames at 30 fps: 0.334 s
 
 class Clock:
     def __init__(self):
-        self.now = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+        self.now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
     def __call__(self):
         return self.now

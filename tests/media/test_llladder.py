@@ -12,8 +12,7 @@ from datetime import datetime
 import pytest
 
 from app.media.encoder import X264, Encoder
-from app.media.ffmpeg_args import (filter_graph, ll_output_args, ll_passthrough_args, part_plan,
-                                   source_time_part_plan)
+from app.media.ffmpeg_args import filter_graph, ll_output_args, ll_passthrough_args, part_plan, source_time_part_plan
 from app.media.ladder import Source, ladder_for, passthrough_rung
 from app.media.llhls import PLAYLIST
 from app.media.llladder import MASTER, LadderPackager, master_playlist
@@ -104,8 +103,8 @@ def encode(ladder: LadderPackager, rungs, plans, seconds: float, *, ends_well: b
     """A test pattern through the real ffmpeg ladder into `ladder`'s pipes, as fast as it encodes."""
     fds = ladder.open_pipes()
     args = [require_tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin",
-            "-f", "lavfi", "-i", f"testsrc2=size=854x480:rate=30:duration={seconds}[out0];"
-                                 f"sine=frequency=440:sample_rate=48000:duration={seconds}[out1]",
+            "-f", "lavfi", "-i", (f"testsrc2=size=854x480:rate=30:duration={seconds}[out0];"
+                                  f"sine=frequency=440:sample_rate=48000:duration={seconds}[out1]"),
             "-filter_complex", filter_graph(rungs, Encoder(X264), 30, thumbnail=False)]
     for index, (rung, plan, fd) in enumerate(zip(rungs, plans, fds)):
         args += ll_output_args(index, rung, plan, fd, has_audio=True, preset="ultrafast")

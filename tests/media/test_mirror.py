@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -301,7 +301,7 @@ def test_a_store_away_for_seconds_loses_nothing_and_parts_are_announced_througho
     pack.add_init(b"ftypmoov")
 
     def stream(gops: int) -> None:
-        for gop in range(gops):
+        for _gop in range(gops):
             for n in range(3):
                 pack.add_part(b"gop-part-%d" % n, 10 / 30, independent=n == 0)
                 time.sleep(0.1)
@@ -366,7 +366,7 @@ def test_directory_sync_catches_up_after_a_silent_store(proxied_s3, s3, tmp_path
 
 class Clock:
     def __init__(self):
-        self.now = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+        self.now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
     def __call__(self):
         return self.now
@@ -512,7 +512,8 @@ def test_sync_directory_completes_the_bucket_copy_after_a_session(storage, tmp_p
     assert counts == {"put": 5, "deleted": 2}  # s1, both playlists, recording.json, master
     stored = {obj.key.split(f"{NAME}/", 1)[1]: storage.get_bytes(obj.key) for obj in storage.list(f"hls/{NAME}/")}
     assert stored == {"720p/init-0.mp4": b"init", "720p/s0.m4s": b"seg0", "720p/s1.m4s": b"seg1",
-                      "720p/index.m3u8": b"#EXTM3U\n#EXT-X-ENDLIST\n", "720p/recording.m3u8": b"#EXTM3U\ns0.m4s\ns1.m4s\n",
+                      "720p/index.m3u8": b"#EXTM3U\n#EXT-X-ENDLIST\n",
+                      "720p/recording.m3u8": b"#EXTM3U\ns0.m4s\ns1.m4s\n",
                       "recording.json": b"{}", "master.m3u8": b"#EXTM3U\n"}
     assert storage.get_bytes("hls/st-ffffffffffffffff/720p/s0.m4s") == b"another stream"
 

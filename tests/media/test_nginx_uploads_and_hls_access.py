@@ -47,8 +47,8 @@ def test_hls_asks_the_app_once_a_second_or_two_per_stream(tmp_path, backend):
     assert "auth_request /_auth/hls;" in hls and "error_page 403 = @cascade_missing;" in hls
     # The name comes from the normalised URI of the request itself, in every location serving /hls/.
     assert hls.count("set $cascade_hls_stream $cascade_hls_stream_of_uri;") == (2 if backend == "s3" else 1)
-    assert re.search(r'map \$uri \$cascade_hls_stream_of_uri \{\s+"~\^/hls/\(\?<cascade_hls_name>st-\[0-9a-f\]\{16\}\)/"',
-                     text)
+    assert re.search(r'map \$uri \$cascade_hls_stream_of_uri \{\s+'
+                     r'"~\^/hls/\(\?<cascade_hls_name>st-\[0-9a-f\]\{16\}\)/"', text)
     auth = block(text, "location = /_auth/hls")
     for directive in ("internal;", "proxy_pass http://cascade_web/internal/hls-access;",
                       "proxy_pass_request_headers off;", "proxy_set_header X-Hls-Stream $cascade_hls_stream;",

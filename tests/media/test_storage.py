@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -66,14 +66,14 @@ def test_delete_prefix(storage):
 
 
 def test_list_gives_keys_sizes_and_times(storage):
-    before = datetime.now(timezone.utc) - timedelta(minutes=5)
+    before = datetime.now(UTC) - timedelta(minutes=5)
     storage.put_bytes("vods/7/master.m3u8", b"#EXTM3U\n", None)
     storage.put_bytes("vods/7/720p/index.m3u8", b"#EXTM3U\n#", None)
     storage.put_bytes("vods/70/x.jpg", b"j", None)
     storage.put_bytes("thumbnails/1/live.jpg", b"j", None)
     listed = list(storage.list("vods/7/"))
     assert [(obj.key, obj.size) for obj in listed] == [("vods/7/720p/index.m3u8", 9), ("vods/7/master.m3u8", 8)]
-    assert all(before < obj.modified < datetime.now(timezone.utc) + timedelta(minutes=5) for obj in listed)
+    assert all(before < obj.modified < datetime.now(UTC) + timedelta(minutes=5) for obj in listed)
     assert {obj.key for obj in storage.list("vods/")} == {"vods/7/master.m3u8", "vods/7/720p/index.m3u8",
                                                           "vods/70/x.jpg"}
     assert len(list(storage.list())) == 4

@@ -2,7 +2,7 @@
 and the ffmpeg commands, without running anything."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,7 @@ from app.media.vod import BadRecording, LiveSegment, VodSegment
 from .llhls_rules import check_playlist
 from .test_fmp4 import box, init_segment, u32, video_fragment
 
-T0 = datetime(2026, 11, 25, 20, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
 
 
 def live(durations, *, init="init-0.mp4", start=0, at=T0, discontinuity_at=()):
@@ -293,11 +293,11 @@ def test_the_master_lists_rungs_best_first_with_relative_uris():
     ])
     assert text.splitlines() == [
         "#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS",
-        '#EXT-X-STREAM-INF:BANDWIDTH=3900000,AVERAGE-BANDWIDTH=3600000,RESOLUTION=1280x720,'
-        'CODECS="avc1.64001f,mp4a.40.2",FRAME-RATE=59.940',
+        ('#EXT-X-STREAM-INF:BANDWIDTH=3900000,AVERAGE-BANDWIDTH=3600000,RESOLUTION=1280x720,'
+         'CODECS="avc1.64001f,mp4a.40.2",FRAME-RATE=59.940'),
         "720p/index.m3u8",
-        '#EXT-X-STREAM-INF:BANDWIDTH=1300000,AVERAGE-BANDWIDTH=1200000,RESOLUTION=640x360,'
-        'CODECS="avc1.64001e,mp4a.40.2",FRAME-RATE=30.000',
+        ('#EXT-X-STREAM-INF:BANDWIDTH=1300000,AVERAGE-BANDWIDTH=1200000,RESOLUTION=640x360,'
+         'CODECS="avc1.64001e,mp4a.40.2",FRAME-RATE=30.000'),
         "360p/index.m3u8",
     ]
     no_rate = vod.master_playlist([vod.Variant("a/index.m3u8", 1, 1, 2, 2, "avc1")])

@@ -168,7 +168,8 @@ def test_eth_mixed_case_with_a_wrong_letter_is_refused():
     assert validate_address("ETH", wrong.lower()) == "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 
 
-@pytest.mark.parametrize("address", ["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAe", "5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+@pytest.mark.parametrize("address", ["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAe",
+                                     "5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
                                      "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeg"])
 def test_eth_shape(address):
     with pytest.raises(AddressError, match="40 hexadecimal digits"):
@@ -202,7 +203,8 @@ def test_litecoin_addresses(address):
     assert validate_address("LTC", address) == address
 
 
-@pytest.mark.parametrize("address", ["tltc1qu78xur5xnq6fjy83amy0qcjfau8m367defyhms", "QW2SvwjaJU8LD6GSmtm1PHnBG2xPuxwZFy"])
+@pytest.mark.parametrize("address", ["tltc1qu78xur5xnq6fjy83amy0qcjfau8m367defyhms",
+                                     "QW2SvwjaJU8LD6GSmtm1PHnBG2xPuxwZFy"])
 def test_litecoin_testnet_refused(address):
     with pytest.raises(AddressError, match="testnet"):
         validate_address("LTC", address)
@@ -257,7 +259,8 @@ XMR_STANDARD = "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaB
     XMR_STANDARD,   # the Monero General Fund donation address
     "47zQ5LAivg6hNCgijXSEFVLX7mke1bgM6YGLFaANDoJbgXDymcAAZvvMNt2PmMpqEe5qRy2zyfMYXdwpmdyitiFh84xnPG2",
     "88WB4JKdQVhWfkc8cBT9EEJ6vejSAqKJHbV1dXBAXdpgQovtNDNRxfKCS7wB8rHQ5D5zH2Pd1YkyMNNQDie6ZfeZ311fPgn",  # subaddress
-    "4Gd4DLiXzBmbVX2FZZ3Cvu6fUaWACup1qDowprUCje1kSP4FmbftiJMSfV8kWZXNqmVwj4m52xqtgFNUudVmsmGkGvkLcCibWfVUfUFVB7",  # integrated
+    # integrated
+    "4Gd4DLiXzBmbVX2FZZ3Cvu6fUaWACup1qDowprUCje1kSP4FmbftiJMSfV8kWZXNqmVwj4m52xqtgFNUudVmsmGkGvkLcCibWfVUfUFVB7",
 ])
 def test_monero_addresses(address):
     assert validate_address("XMR", address) == address
@@ -268,9 +271,11 @@ def test_monero_refusals():
     with pytest.raises(AddressError, match="Monero address's checksum doesn't match"):
         validate_address("XMR", XMR_STANDARD[:-1] + "B")
     with pytest.raises(AddressError, match="testnet or stagenet"):
-        validate_address("XMR", "9uXRFi4PZMqhsnthBF6bGdfVnBSZtfKkR7Td8qPM7jUKZeTfR1tLhCoTLqYNE12xuiQg3aWGiLw83bWsqwTRLaM4Jk47xYM")
+        validate_address(
+            "XMR", "9uXRFi4PZMqhsnthBF6bGdfVnBSZtfKkR7Td8qPM7jUKZeTfR1tLhCoTLqYNE12xuiQg3aWGiLw83bWsqwTRLaM4Jk47xYM")
     with pytest.raises(AddressError, match="testnet or stagenet"):
-        validate_address("XMR", "5BAP9qLbRseYrGneYVRaFANMajuaD4KZrf3fGWvt5cVDR1xUXm6qoFYLkgU6Vp12fs2R24r4269inAWHFEdsLnE87rGCxYK")
+        validate_address(
+            "XMR", "5BAP9qLbRseYrGneYVRaFANMajuaD4KZrf3fGWvt5cVDR1xUXm6qoFYLkgU6Vp12fs2R24r4269inAWHFEdsLnE87rGCxYK")
     with pytest.raises(AddressError, match="95 characters"):
         validate_address("XMR", XMR_STANDARD[:-1])
 
@@ -290,8 +295,9 @@ def test_payment_uris():
     assert crypto.payment_uri("ETH", eth) == f"ethereum:{eth}"
     assert crypto.payment_uri("ERC20", eth, token) == \
         f"ethereum:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48/transfer?address={eth}"
-    assert crypto.payment_uri("LTC", "LVg2kJoFNg45Nbpy53h7Fe1wKyeXVRhMH9") == "litecoin:LVg2kJoFNg45Nbpy53h7Fe1wKyeXVRhMH9"
-    assert crypto.payment_uri("DOGE", "DPpJVPpvPNP6i6tMj4rTycAGh8wReTqaSU") == "dogecoin:DPpJVPpvPNP6i6tMj4rTycAGh8wReTqaSU"
+    ltc, doge = "LVg2kJoFNg45Nbpy53h7Fe1wKyeXVRhMH9", "DPpJVPpvPNP6i6tMj4rTycAGh8wReTqaSU"
+    assert crypto.payment_uri("LTC", ltc) == f"litecoin:{ltc}"
+    assert crypto.payment_uri("DOGE", doge) == f"dogecoin:{doge}"
     assert crypto.payment_uri("SOL", "So11111111111111111111111111111111111111112") == \
         "solana:So11111111111111111111111111111111111111112"
     assert crypto.payment_uri("XMR", XMR_STANDARD) == f"monero:{XMR_STANDARD}"

@@ -172,7 +172,8 @@ def test_add_error_re_renders_the_form_with_the_message(actions, alice):
 
 
 def test_testnet_refused_with_a_clear_message(actions, alice):
-    text = page_text(actions.post("/settings/donations", {"currency": "BTC", "address": "tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sl5k7"}))
+    testnet = "tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sl5k7"
+    text = page_text(actions.post("/settings/donations", {"currency": "BTC", "address": testnet}))
     assert "testnet" in text and stored(alice) == []
 
 
@@ -181,7 +182,8 @@ def test_edit_remove_and_move(actions, client, alice):
     b = donations.add_address(alice, "SOL", SOL)
     form = client.get(f"/settings/donations/{a.id}", headers=HX).get_data(as_text=True)
     assert 'name="edit-address"' in form and f'value="{BTC}"' in form
-    response = actions.post(f"/settings/donations/{a.id}", {"edit-currency": "BTC", "edit-address": BTC, "edit-note": "new"},
+    response = actions.post(f"/settings/donations/{a.id}",
+                            {"edit-currency": "BTC", "edit-address": BTC, "edit-note": "new"},
                             token_from="/settings/donations", headers=HX)
     assert response.status_code == 200
     assert stored(alice)[0] == ("BTC", BTC, "new")
@@ -201,7 +203,8 @@ def test_edit_error_keeps_the_entry(actions, alice):
     assert stored(alice) == [("ETH", ETH, "")]
 
 
-@pytest.mark.parametrize("path", ["/settings/donations/{id}", "/settings/donations/{id}/remove", "/settings/donations/{id}/move"])
+@pytest.mark.parametrize("path", ["/settings/donations/{id}", "/settings/donations/{id}/remove",
+                                  "/settings/donations/{id}/move"])
 def test_someone_elses_address_is_not_found(actions, alice, path):
     bob = make_user("bob")
     entry = donations.add_address(bob, "BTC", BTC)
@@ -219,7 +222,8 @@ def test_posts_need_csrf(client, alice):
 
 def test_preview_counts_match_limit(actions, alice):
     for i in range(donations.MAX_ADDRESSES):
-        db.session.add(DonationAddress(user_id=alice.id, currency="SOL", address=SOL if i == 0 else f"x{i}", position=i))
+        db.session.add(DonationAddress(user_id=alice.id, currency="SOL", address=SOL if i == 0 else f"x{i}",
+                                       position=i))
     db.session.commit()
     html = page_text(actions.client.get("/settings/donations"))
     assert "Add an address" not in html and "Remove one to add another" in html

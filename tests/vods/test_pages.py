@@ -2,7 +2,7 @@
 replay and downloads; each as page and htmx fragment, access over roles, bad input changes nothing."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -269,7 +269,7 @@ def test_watch_page_needs_the_right_channel(app, people):
 
 
 def test_chat_replay_returns_the_broadcasts_messages_in_a_window(app, people):
-    start = datetime(2026, 3, 1, 20, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
     vod = make_vod(people["owner"], public=True, started_at=start)
     fan = people["other"]
     hello = say(vod, fan, "hello <there>", start + timedelta(seconds=3))
@@ -287,7 +287,7 @@ def test_chat_replay_returns_the_broadcasts_messages_in_a_window(app, people):
 
 
 def test_chat_replay_before_a_moment_gives_the_last_messages_said(app, people):
-    start = datetime(2026, 3, 1, 20, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
     vod = make_vod(people["owner"], public=True, started_at=start)
     fan = people["other"]
     early = say(vod, fan, "long before", start + timedelta(seconds=3))

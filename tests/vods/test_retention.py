@@ -14,10 +14,10 @@ from rq import Queue
 from sqlalchemy import select
 
 from app.extensions import db, get_redis
+from app.jobs import vod_job_id
 from app.media.storage import get_storage
 from app.models import VOD, StreamSession, utcnow
 from app.models.vod import vod_prefix
-from app.jobs import vod_job_id
 from app.vods import retention
 from tests.factories import make_live, make_user
 
@@ -160,7 +160,8 @@ def test_cli_expire_prints_each_recording(site):
     dry = runner.invoke(args=["vods", "expire", "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert f"Would delete VOD {old.id} of alice (\u201cShow {old.session_id}\u201d" in dry.output
-    assert "1 expired recording would be deleted (dry run: nothing was deleted); site default: keep 30 days." in dry.output
+    assert ("1 expired recording would be deleted (dry run: nothing was deleted); site default: keep 30 days."
+            in dry.output)
     assert len(vod_ids()) == 2
 
     real = runner.invoke(args=["vods", "expire"])

@@ -2,7 +2,7 @@
 "processing" notice, download names and deleting, on both databases."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -77,7 +77,7 @@ def test_rename_cleans_whitespace_and_refuses_empty_or_long_titles(owner):
 
 
 def test_replay_gives_the_sessions_visible_messages_in_a_window(owner):
-    start = datetime(2026, 3, 1, 20, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
     vod = make_vod(owner, started_at=start, objects=False)
     other_vod = make_vod(owner, started_at=start, objects=False)
     fan = make_user("fan")
@@ -99,7 +99,7 @@ def test_replay_gives_the_sessions_visible_messages_in_a_window(owner):
 
 
 def test_replay_items_are_the_live_chat_fragment_with_text_escaped(app, owner):
-    start = datetime(2026, 3, 1, 20, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
     vod = make_vod(owner, started_at=start, objects=False)
     message = say(vod, make_user("fan"), "<script>alert(1)</script> hi", start + timedelta(seconds=5))
     with app.test_request_context():  # rendered as a request would, like live chat
@@ -119,7 +119,7 @@ def test_a_vod_without_a_session_has_no_replay(owner):
 
 
 def test_replay_context_is_the_last_messages_before_a_moment_however_long_ago(owner):
-    start = datetime(2026, 3, 1, 20, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
     vod = make_vod(owner, started_at=start, objects=False)
     other_vod = make_vod(owner, started_at=start, objects=False)
     fan = make_user("fan")
@@ -138,10 +138,10 @@ def test_replay_context_is_the_last_messages_before_a_moment_however_long_ago(ow
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("2026-03-01T20:00:05Z", datetime(2026, 3, 1, 20, 0, 5, tzinfo=timezone.utc)),
-    ("2026-03-01T20:00:05.250Z", datetime(2026, 3, 1, 20, 0, 5, 250000, tzinfo=timezone.utc)),
-    ("2026-03-01T21:00:05+01:00", datetime(2026, 3, 1, 20, 0, 5, tzinfo=timezone.utc)),
-    ("2026-03-01T20:00:05", datetime(2026, 3, 1, 20, 0, 5, tzinfo=timezone.utc)),
+    ("2026-03-01T20:00:05Z", datetime(2026, 3, 1, 20, 0, 5, tzinfo=UTC)),
+    ("2026-03-01T20:00:05.250Z", datetime(2026, 3, 1, 20, 0, 5, 250000, tzinfo=UTC)),
+    ("2026-03-01T21:00:05+01:00", datetime(2026, 3, 1, 20, 0, 5, tzinfo=UTC)),
+    ("2026-03-01T20:00:05", datetime(2026, 3, 1, 20, 0, 5, tzinfo=UTC)),
 ])
 def test_parse_instant_reads_iso_times_as_utc(text, expected):
     assert services.parse_instant(text, "after") == expected

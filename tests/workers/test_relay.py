@@ -148,7 +148,7 @@ def test_feed_hands_over_the_head_and_then_the_rest_exactly_once(flv_file, relay
     whole = subprocess.run(relay_args(str(flv_file)), capture_output=True, check=True, timeout=30).stdout
     relay = relays(str(flv_file))
     head = relay.head(after_keyframe=0.0, size=4096, wait=10)
-    assert 0 < len(head) and flv_has_keyframe(head)
+    assert len(head) > 0 and flv_has_keyframe(head)
     read_fd, write_fd = os.pipe()
     with os.fdopen(read_fd, "rb") as received, os.fdopen(write_fd, "wb") as sink:
         relay.feed(sink)

@@ -8,10 +8,14 @@ import resource
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.live.capacity import CostModel
 from app.media.ffmpeg_args import transcode_args
 from app.media.ladder import PRESETS, Source, ladder_for
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +67,7 @@ def measure(ffmpeg: str = "ffmpeg") -> CostModel:
 MEASURED_TTL = 6 * 3600
 
 
-def cost_model(configured: str | None, redis=None, key: str | None = None) -> CostModel:
+def cost_model(configured: str | None, redis: Redis | None = None, key: str | None = None) -> CostModel:
     """LIVE_COST_MODEL (JSON) when set, else this machine's recent measurement (at `key` in
     `redis`), else measured here; the built-in figures if ffmpeg fails."""
     import json

@@ -33,7 +33,7 @@ class FfmpegRun:
     """One ffmpeg process in its own process group, with its -progress output parsed on a thread."""
 
     def __init__(self, args: list[str], pass_fds: tuple[int, ...] = (),
-                 relay: "PullRelay | None" = None) -> None:
+                 relay: PullRelay | None = None) -> None:
         self.args = args
         self.started = time.monotonic()
         self.latest: dict[str, str] = {}
@@ -44,6 +44,7 @@ class FfmpegRun:
                                         start_new_session=True, preexec_fn=die_with_parent,
                                         pass_fds=pass_fds)
         if relay is not None:
+            assert self.process.stdin is not None  # a pipe when there is a relay
             relay.feed(self.process.stdin)
         self._threads = [threading.Thread(target=self._read_progress, daemon=True),
                          threading.Thread(target=self._read_errors, daemon=True)]
@@ -60,6 +61,7 @@ class FfmpegRun:
         would notice a slowdown late (and a recovery later still)."""
         block: dict[str, str] = {}
         previous: tuple[float, int] | None = None
+        assert self.process.stdout is not None  # a pipe, see __init__
         for raw in self.process.stdout:
             key, _, value = raw.decode(errors="replace").strip().partition("=")
             block[key] = value.strip()
@@ -75,6 +77,7 @@ class FfmpegRun:
                 block = {}
 
     def _read_errors(self) -> None:
+        assert self.process.stderr is not None  # a pipe, see __init__
         for raw in self.process.stderr:
             self.tail.append(raw.decode(errors="replace").rstrip())
 
@@ -102,8 +105,9 @@ class FfmpegRun:
             self.relay.stop()
         for thread in self._threads:
             thread.join(timeout=2)
-        self.process.stdout.close()
-        self.process.stderr.close()
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
         return code
 
     def cpu_seconds(self) -> float | None:

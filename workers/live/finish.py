@@ -7,6 +7,7 @@ import re
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
 
@@ -29,10 +30,10 @@ INIT_FILE = re.compile(r"init-([0-9]+)(?:-[^/]*)?\.mp4")  # init-<n>-<rung>.mp4 
 OWNER_WAIT = 15.0  # seconds to let the session's live host finish its last segment
 
 
-def recording_manifest(session: StreamSession, out: Path) -> dict:
+def recording_manifest(session: StreamSession, out: Path) -> dict[str, Any]:
     """What the VOD job needs: every rung's init sections and segments in order, and with LL-HLS
     the rung's recording playlist (every segment with its init section and discontinuities)."""
-    rungs = {}
+    rungs: dict[str, dict[str, Any]] = {}
     for rung_dir in sorted(p for p in out.iterdir() if p.is_dir()):
         numbered = ((int(match[1]), p.name) for p in rung_dir.glob("*.m4s")
                     if (match := SEGMENT_FILE.fullmatch(p.name)))

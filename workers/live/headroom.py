@@ -12,9 +12,9 @@ class HeadroomWatch:
         self.started, self.warmup, self.window, self.min_speed = started, warmup, window, min_speed
         self.samples: list[tuple[float, float]] = []
         self.first_sample: float | None = None
-        self._progress: dict | None = None
+        self._progress: dict[str, str] | None = None
 
-    def observe(self, now: float, progress: dict) -> bool:
+    def observe(self, now: float, progress: dict[str, str]) -> bool:
         """Take ffmpeg's latest -progress block (FfmpegRun.latest) if it is new; whether the encode
         has now been too slow for long enough."""
         if progress is self._progress or (speed := parse_speed(progress.get("rate"))) is None:

@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 
+from flask import Flask
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -43,7 +44,7 @@ GIVE_BACK_PAUSE = 10.0    # a session this host gave back (not pullable) is left
 
 
 class LiveHost:
-    def __init__(self, app, *, host_id: str | None = None, cores: float | None = None,
+    def __init__(self, app: Flask, *, host_id: str | None = None, cores: float | None = None,
                  model: CostModel | None = None) -> None:
         config = app.config
         self.app = app
@@ -74,7 +75,8 @@ class LiveHost:
     # --- capacity -----------------------------------------------------------------------------
 
     def _reserved(self, exclude: SessionRunner | None = None) -> tuple[float, int]:
-        cores = hw = 0
+        cores: float = 0
+        hw = 0
         for runner in self.runners.values():
             if runner is not exclude and runner.assignment is not None:
                 cores += runner.cost + runner.extra_cost
@@ -121,6 +123,7 @@ class LiveHost:
                 if not runner.may_gain(now):
                     continue
                 cores, _ = self._reserved()
+                assert runner.source is not None  # may_gain says so
                 granted = capacity.added_rungs(runner.source, free_cores=self.capacity.cores - cores,
                                                model=self._corrected())
                 if granted is None:
@@ -178,9 +181,9 @@ class LiveHost:
                 # Unplaced (the placement ran out, or its host died): the emptiest host takes it.
                 if everyone is None:
                     everyone = [h for h in hosts.live_hosts(self.redis, self.keys) if not self.dead_here(h.id)]
-                if everyone and everyone[0].id != self.id and any(h.id == self.id for h in everyone):
-                    if not self._stale(session_id):
-                        continue
+                if (everyone and everyone[0].id != self.id and any(h.id == self.id for h in everyone)
+                        and not self._stale(session_id)):
+                    continue
             self.take(session_id, floor)
 
     def dead_here(self, owner: str) -> bool:
@@ -204,7 +207,7 @@ class LiveHost:
         key = f"{self.keys.prefix}unowned:{session_id}"
         if self.redis.set(key, "1", nx=True, px=3000):
             return False
-        return self.redis.pttl(key) < 1500
+        return bool(self.redis.pttl(key) < 1500)
 
     def take(self, session_id: int, floor: int = 0) -> None:
         lease = Lease.acquire(self.redis, self.keys, session_id, self.id, floor=floor, alone=lambda: self.alone)
@@ -223,9 +226,7 @@ class LiveHost:
             with self.lock:
                 runners = list(self.runners.values())
             for runner in runners:
-                if runner.lease.due() and not runner.lease.renew():
-                    runner.stop()
-                elif not runner.lease.valid():
+                if (runner.lease.due() and not runner.lease.renew()) or not runner.lease.valid():
                     runner.stop()
             self.stopping.wait(0.5)
 
@@ -289,7 +290,7 @@ class LiveHost:
                 if self.redis_down_logged:
                     log.info("live host %s: Redis and the database answer again", self.id)
                     self.redis_down_logged = False
-            except Exception as error:  # noqa: BLE001 - Redis or the database away: keep trying
+            except Exception as error:  # Redis or the database away: keep trying
                 if not self.redis_down_logged:
                     log.warning("live host %s: cannot reach Redis or the database (%s: %s); retrying",
                                 self.id, type(error).__name__, error, exc_info=True)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, cast
 
 from flask import current_app
 from sqlalchemy import select
@@ -42,7 +42,7 @@ FINISH_LOOKBACK_HOURS = 24
 
 
 class Reconciler:
-    def __init__(self, host: "LiveHost") -> None:
+    def __init__(self, host: LiveHost) -> None:
         self.host = host
         self.next_at = 0.0
         self.unpublished_since: dict[int, float] = {}
@@ -107,7 +107,7 @@ class Reconciler:
                 StreamSession.status == "reconnecting", StreamSession.publisher_left_at < overdue)).all():
             log.warning("session %s (%s): its reconnect grace ended %.0f s ago and nothing ended it; "
                         "ending it now", session.id, session.internal_name,
-                        (utcnow() - session.publisher_left_at - RECONNECT_GRACE).total_seconds())
+                        (utcnow() - cast(datetime, session.publisher_left_at) - RECONNECT_GRACE).total_seconds())
             streams.expire_session(session)
 
     def finish_missed(self) -> None:

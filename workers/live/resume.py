@@ -66,7 +66,7 @@ def resume_point(out: Path, work: Path) -> float | None:
             and (found := part_end(rendition)) is not None] if out.is_dir() else []
     # The run noted last wrote its init segment after it was noted; an older init means that
     # run never got as far as a part, and these parts' zero is another run's.
-    ends = [end for end, written in ends if written >= noted - 0.001]
-    if not ends:
+    since_noted = [end for end, written in ends if written >= noted - 0.001]
+    if not since_noted:
         return None
-    return origin + max(ends)
+    return origin + max(since_noted)

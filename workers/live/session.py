@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import enum
 import logging
-from dataclasses import replace
 import math
 import threading
 import time
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -26,10 +27,18 @@ from app.live import ingest
 from app.live.capacity import MAX_PASSTHROUGH_KEYFRAME_INTERVAL, MODE_PASSTHROUGH, Assignment
 from app.live.lease import Lease
 from app.live.state import announce_channel, announcement, hls_dir, pull_url, work_dir
-from app.media.ffmpeg_args import (FFMPEG_MASTER_NAME, MASTER_NAME, PLAYLIST_NAME,
-                                   classic_passthrough_args, ll_passthrough_args,
-                                   ll_target_duration, ll_transcode_args, part_plan,
-                                   source_time_part_plan, transcode_args)
+from app.media.ffmpeg_args import (
+    FFMPEG_MASTER_NAME,
+    MASTER_NAME,
+    PLAYLIST_NAME,
+    classic_passthrough_args,
+    ll_passthrough_args,
+    ll_target_duration,
+    ll_transcode_args,
+    part_plan,
+    source_time_part_plan,
+    transcode_args,
+)
 from app.media.hls import fix_master_playlist
 from app.media.ladder import Rung, Source, passthrough_rung
 from app.media.llhls import WriteRefused
@@ -82,7 +91,7 @@ def passthrough_target(source: Source) -> int:
 class SessionRunner(threading.Thread):
     """Runs one session for its host while it holds the session's lease."""
 
-    def __init__(self, host: "LiveHost", session_id: int, lease: Lease) -> None:
+    def __init__(self, host: LiveHost, session_id: int, lease: Lease) -> None:
         super().__init__(daemon=True, name=f"session-{session_id}")
         self.host = host
         self.session_id = session_id
@@ -186,7 +195,7 @@ class SessionRunner(threading.Thread):
                 self.outcome = self.main()
             except WriteRefused:
                 self.outcome = Outcome.LOST
-            except Exception:  # noqa: BLE001 - a session's failure must not take its host down
+            except Exception:  # a session's failure must not take its host down
                 log.exception("session %s: live runner failed", self.session_id)
                 self.outcome = Outcome.GAVE_UP
             finally:
@@ -408,7 +417,7 @@ class SessionRunner(threading.Thread):
         self.announced_playable = False
         self.master_done = False
         passthrough = assignment.mode == MODE_PASSTHROUGH
-        self.rungs = [passthrough_rung(source)] if passthrough else list(assignment.plan.rungs)
+        self.rungs = [passthrough_rung(source)] if passthrough else list(assignment.encode_plan.rungs)
         copy_audio = source.audio_codec in (None, "aac")
         input_url, relay = self.take_input()
         skip, self.skip = (0.0 if passthrough else self.skip), 0.0
@@ -428,7 +437,7 @@ class SessionRunner(threading.Thread):
                                            copy_audio=copy_audio)
             else:
                 args = ll_transcode_args(input_url, self.rungs, plans, fds, encoder=self.host.encoder,
-                                         preset=assignment.plan.preset, has_audio=source.has_audio,
+                                         preset=assignment.encode_plan.preset, has_audio=source.has_audio,
                                          source_fps=source.fps, skip=skip,
                                          thumbnail_path=str(self.thumbnail.jpeg_path))
             try:
@@ -449,7 +458,7 @@ class SessionRunner(threading.Thread):
                                                 record=self.record, start_number=start_number)
             else:
                 args = transcode_args(input_url, str(self.out), self.rungs, encoder=self.host.encoder,
-                                      preset=assignment.plan.preset, has_audio=source.has_audio,
+                                      preset=assignment.encode_plan.preset, has_audio=source.has_audio,
                                       source_fps=source.fps, record=self.record,
                                       thumbnail_path=str(self.thumbnail.jpeg_path),
                                       start_number=start_number)
@@ -472,17 +481,18 @@ class SessionRunner(threading.Thread):
         passthrough = assignment.mode == MODE_PASSTHROUGH
         delivery = "ll-hls" if self.low_latency else "hls"
 
-        def described(rung: Rung, copied: bool, preset: str | None) -> dict:
+        def described(rung: Rung, copied: bool, preset: str | None) -> dict[str, Any]:
             return {**rung.as_dict(), "playlist": f"{rung.name}/{PLAYLIST_NAME}",
                     "encoder": "copy" if copied else self.host.encoder.name, "preset": preset,
                     "passthrough": copied, "headroom_step": self.step, "note": self.note,
                     "delivery": delivery}
 
-        renditions = [described(rung, passthrough, None if passthrough else assignment.plan.preset)
+        renditions = [described(rung, passthrough, None if passthrough else assignment.encode_plan.preset)
                       for rung in self.rungs]
         reason = assignment.reason + (f" {self.note}" if self.note else "")
         if self.added is not None and self.added.listed:
-            renditions += [described(rung, False, self.added.assignment.plan.preset) for rung in self.added.rungs]
+            added_preset = self.added.assignment.encode_plan.preset
+            renditions += [described(rung, False, added_preset) for rung in self.added.rungs]
             reason += f" {self.added.assignment.reason}"
         streams.claim_session(self.session_id, host=self.host.id, token=self.lease.token,
                               mode=assignment.mode, reason=reason, renditions=renditions)
@@ -557,8 +567,8 @@ class SessionRunner(threading.Thread):
                     self.ladder.finish() if final else self.ladder.close()
                 except Exception as error:  # noqa: BLE001 - the lease ran out while closing
                     log.warning("session %s: could not close the playlists (%s)", self.session_id, error)
-            for error in self.ladder.errors:
-                log.error("session %s (%s): LL-HLS packaging stopped: %s", self.session_id, self.internal_name, error)
+            for problem in self.ladder.errors:
+                log.error("session %s (%s): LL-HLS packaging stopped: %s", self.session_id, self.internal_name, problem)
             self.ladder = None
         self.host.release_capacity(self)
 

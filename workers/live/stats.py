@@ -5,6 +5,10 @@ import collections
 import json
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 from app.media.ffmpeg_args import PLAYLIST_NAME, THUMBNAIL_RATE, THUMBNAIL_SECONDS
 from app.media.probe import parse_speed
@@ -13,14 +17,14 @@ from app.models import utcnow
 STATS_TTL = 5  # seconds: a dead host's figures vanish from the dashboard by themselves
 
 
-def _int(value) -> int:
+def _int(value: Any) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
         return 0
 
 
-def thumbnail_padding(progress: dict) -> int:
+def thumbnail_padding(progress: dict[str, str]) -> int:
     """Duplicates the thumbnail output gets (THUMBNAIL_SECONDS at THUMBNAIL_RATE, less the pick,
     at every pick after the first), which are not the stream's: ffmpeg counts all outputs together."""
     seconds = _int(progress.get("out_time_us")) / 1e6
@@ -51,11 +55,11 @@ def rung_kbps(rung_dir: Path, last: int = 3) -> int | None:
 
 
 def encoder_stats(*, session_id: int, name: str, state: str, mode: str | None, encoder: str,
-                  preset: str | None, rungs: list[dict], progress: dict, source_fps: float | None,
+                  preset: str | None, rungs: list[dict[str, Any]], progress: dict[str, str], source_fps: float | None,
                   source_size: tuple[int, int] | None = None,
                   restarts: int, step: int, note: str, ffmpeg_pid: int | None, host: str,
                   cpu: float | None, transcoding: bool, input_age: float | None = None,
-                  input_figures: dict | None = None) -> dict:
+                  input_figures: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON the dashboard reads (app.dashboard.services.parse_stats). No figure here is
     ffmpeg's `fps=`: that is frames encoded per second of wall time since the run began, which
     reads 40-60 for a 30 fps source for the first minute (the run starts with the GOP the relay
@@ -97,7 +101,7 @@ def encoder_stats(*, session_id: int, name: str, state: str, mode: str | None, e
     }
 
 
-def write_stats(redis, key: str, stats: dict) -> None:
+def write_stats(redis: Redis, key: str, stats: dict[str, Any]) -> None:
     redis.set(key, json.dumps(stats), ex=STATS_TTL)
 
 
@@ -146,7 +150,7 @@ class InputMeter:
             while self._tags and self._tags[0][0] < self._last - self.window:
                 self._tags.popleft()
 
-    def figures(self) -> dict:
+    def figures(self) -> dict[str, Any]:
         """{"fps", "kbps", "video_kbps"} over the window; a figure is None until a second of
         stream time has been seen."""
         with self._lock:
@@ -195,7 +199,7 @@ class FrameWindow:
         while len(self._samples) > 1 and self._samples[1][0] <= now - self.window:
             self._samples.popleft()
 
-    def recent(self, outputs: int) -> dict:
+    def recent(self, outputs: int) -> dict[str, Any]:
         """{"seconds", "frames", "dropped", "duplicated", "speed"} over the window: frames the
         encoder made (per rendition, as ffmpeg counts its first), drops and duplicates per
         rendition (`outputs` renditions share ffmpeg's counters), and media seconds encoded per

@@ -33,7 +33,7 @@ class AddedRungs:
     def __init__(self, assignment: Assignment, *, name: str) -> None:
         assert assignment.plan is not None
         self.assignment = assignment
-        self.rungs = list(assignment.plan.rungs)
+        self.rungs = list(assignment.encode_plan.rungs)
         self.name = name
         self.run: FfmpegRun | None = None
         self.ladder: LadderPackager | None = None
@@ -48,7 +48,7 @@ class AddedRungs:
         plans = [source_time_part_plan(rung.fps) for rung in self.rungs]
         fds = ladder.extend(self.rungs, plans)
         args = ll_added_rungs_args("pipe:0", self.rungs, plans, fds, encoder=encoder,
-                                   preset=self.assignment.plan.preset, has_audio=source.has_audio,
+                                   preset=self.assignment.encode_plan.preset, has_audio=source.has_audio,
                                    copy_audio=source.audio_codec in (None, "aac"))
         relay = PullRelay(pull)
         try:
