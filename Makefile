@@ -16,7 +16,7 @@ APT_TEST := $(APT_RUN) fonts-noto-color-emoji $(if $(wildcard /usr/bin/chromium)
 TEST_DATABASE_URL ?= postgresql://cascade:cascade@127.0.0.1:5432/postgres
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev migrate nginx-conf storage constraints clean lint lint-fix
+.PHONY: run test test-fast install install-dev migrate nginx-conf storage constraints clean lint lint-fix
 
 ## install: system packages and .venv with requirements.txt (reinstalled when it changes)
 install:
@@ -62,6 +62,13 @@ test: install-dev
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-redis.sh
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest --durations=30 $(PYTEST_ARGS)
+
+## test-fast: the quick suite while you work (no end-to-end, browser, faults or real-ffmpeg tests)
+test-fast: install-dev
+	@scripts/ensure-postgres.sh
+	@scripts/ensure-redis.sh
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest --durations=10 \
+		-m "not e2e and not browser and not faults and not media" $(PYTEST_ARGS)
 
 ## lint: ruff (lint and import order) and mypy (strict for app/media and the live runtime), as CI
 ## runs them; and no `# noqa` without its rule and a reason (`# noqa: BLE001 - why`)

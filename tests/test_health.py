@@ -26,6 +26,9 @@ from tests.conftest import TEST_REDIS_URL, Actions, base_config
 from tests.factories import PASSWORD, make_user
 from tests.tcpproxy import Proxy
 
+# The database check differs by dialect (a SQLite file; PostgreSQL's statement timeout).
+pytestmark = pytest.mark.both_databases
+
 MIGRATIONS = str(ROOT / "migrations")
 REDIS = urlsplit(TEST_REDIS_URL)
 OUTSIDER = "203.0.113.9"  # a documentation address: a visitor from outside the box

@@ -10,6 +10,9 @@ from app.extensions import db
 from app.models import VOD, Channel, TopFriend, User
 from tests.factories import make_user
 
+# Schema rules the database enforces, the migrations and SQLite's search triggers: per database.
+pytestmark = pytest.mark.both_databases
+
 
 def test_migrations_match_the_models(app):
     # `flask db check`: raises when the models and the migrated schema have drifted apart.

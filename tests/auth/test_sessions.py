@@ -179,6 +179,7 @@ def test_a_disabled_account_is_refused_even_with_a_live_login(client, actions):
     assert not logged_in(client)
 
 
+@pytest.mark.both_databases  # ON DELETE CASCADE (SQLite applies it only with foreign keys on)
 def test_deleting_a_user_deletes_their_logins(client, actions):
     user = make_user("alice")
     actions.login("alice")
@@ -198,6 +199,7 @@ def test_a_cookie_naming_another_users_login_loads_nobody(app, client, actions):
     assert not logged_in(client)
 
 
+@pytest.mark.both_databases  # a date comparison in SQL
 def test_last_seen_is_written_at_most_once_a_minute(client, actions):
     make_user("alice")
     actions.login("alice")

@@ -55,6 +55,7 @@ def test_signup_refuses_bad_usernames(actions, username, message):
     assert count(User) == 0
 
 
+@pytest.mark.both_databases  # unique columns
 def test_signup_refuses_duplicate_username_ignoring_case(actions, app):
     make_user("alice")
     response = actions.signup("ALICE", email="other@example.com")
@@ -64,6 +65,7 @@ def test_signup_refuses_duplicate_username_ignoring_case(actions, app):
     assert count(Channel) == 1
 
 
+@pytest.mark.both_databases  # unique columns
 def test_signup_refuses_duplicate_email_ignoring_case(actions):
     make_user("alice", email="alice@example.com")
     response = actions.signup("bob", email="Alice@Example.com")

@@ -150,6 +150,7 @@ def test_a_refused_message_does_not_use_up_the_slow_mode_slot(streamer, viewer, 
     assert bob.send("streamer", "no link this time")["ok"]
 
 
+@pytest.mark.both_databases  # a date query
 def test_followers_only_with_minimum_follow_age(streamer, viewer, chat_client):
     db.session.add(ChatSettings(channel_id=streamer.channel.id, followers_only=True,
                                 followers_min_minutes=10))
@@ -324,6 +325,7 @@ def test_stacked_combining_marks_are_capped_per_character(streamer, viewer, chat
 
 
 @pytest.mark.parametrize("after", [10**30, 2**64, 2**63, 2**63 - 1, 2**31, -1, 1.5, True, "12"])
+@pytest.mark.both_databases  # ids at the edge of each database's INTEGER
 def test_join_after_beyond_any_id_is_a_bad_request(streamer, viewer, chat_client, after):
     anon = chat_client()
     ack = anon.emit("join", {"channel": "streamer", "after": after})
@@ -332,6 +334,7 @@ def test_join_after_beyond_any_id_is_a_bad_request(streamer, viewer, chat_client
     assert anon.sio.is_connected("/chat")
 
 
+@pytest.mark.both_databases  # ids at the edge of each database's INTEGER
 def test_join_after_the_largest_id_reaches_the_database_and_finds_nothing(streamer, viewer, chat_client):
     bob = chat_client("bob")
     bob.send("streamer", "hello")

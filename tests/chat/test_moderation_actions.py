@@ -86,6 +86,7 @@ def test_moderation_requires_csrf(cast):
 @pytest.mark.parametrize("data, seconds", [({"seconds": "60"}, 60), ({"seconds": "600"}, 600),
                                            ({"seconds": "3600"}, 3600), ({"seconds": "86400"}, 86400),
                                            ({"minutes": "45"}, 2700)])
+@pytest.mark.both_databases  # timeouts end by a date query
 def test_timeout_purges_messages_and_refuses_sends(cast, data, seconds):
     earlier = [cast["bob"].send("streamer", f"spam {n}")["id"] for n in range(2)]
     other = cast["owner"].send("streamer", "unrelated")["id"]
@@ -115,6 +116,7 @@ def test_bad_timeouts_change_nothing(cast, data, error):
     assert db.session.scalar(select(ChatBan.id)) is None and actions() == []
 
 
+@pytest.mark.both_databases  # one ban row per member (a unique constraint)
 def test_ban_and_unban(cast):
     message_id = cast["bob"].send("streamer", "bad words")["id"]
     response = post(cast["owner"], f"/c/streamer/chat/users/{cast['ids']['bob']}/ban", {"reason": "spam"})

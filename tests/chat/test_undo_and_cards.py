@@ -67,6 +67,7 @@ def staff_updates(client) -> dict[int, str]:
 
 # --- undo from the outcome line after a timeout or ban ---------------------------------------------
 
+@pytest.mark.both_databases  # timeouts end by a date query
 def test_timeout_offers_undo_and_undo_lets_them_chat_again(cast):
     bob = cast["ids"]["bob"]
     cast["bob"].send("olive", "first line")
@@ -141,6 +142,7 @@ def test_undo_by_a_non_moderator_is_refused(cast, who):
     assert [a.kind for a in actions()] == ["ban"]
 
 
+@pytest.mark.both_databases  # ids out of every database's range
 def test_undo_refusals_say_why_and_change_nothing(cast, chat_client):
     bob = cast["ids"]["bob"]
     post(cast["mod"], f"/c/olive/chat/users/{bob}/timeout", {"seconds": "60"})
@@ -277,6 +279,7 @@ def test_user_card_for_staff_shows_history_and_tools(cast):
     assert "data-dialog-action" not in card(cast["mod"], cast["ids"]["mod"]).get_data(as_text=True)
 
 
+@pytest.mark.both_databases  # ids out of every database's range
 def test_user_card_page_and_missing_users(cast):
     response = card(cast["anon"], cast["ids"]["bob"], hx=False)
     raw = response.get_data(as_text=True)

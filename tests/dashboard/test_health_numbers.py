@@ -86,6 +86,7 @@ def flv_30fps(tmp_path_factory):
     return path
 
 
+@pytest.mark.media
 def test_a_real_30_fps_stream_through_the_relay_reads_30_fps(flv_30fps, tmp_path):
     """The live host's own pull (PullRelay) reading a 30 fps stream far faster than real time."""
     meter = InputMeter()

@@ -7,6 +7,9 @@ from tests.conftest import page_text
 from tests.directory.conftest import make_streamer
 from tests.factories import make_category, make_user
 
+# Search is FTS5 on SQLite and full text with pg_trgm on PostgreSQL (app/directory/search.py).
+pytestmark = pytest.mark.both_databases
+
 
 def slugs(results):
     return [c.slug for c in results.channels]

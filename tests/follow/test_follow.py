@@ -22,6 +22,7 @@ def follows(user, channel) -> bool:
     return follow.is_following(user.id, channel.id)
 
 
+@pytest.mark.both_databases  # following twice meets the unique constraint
 def test_plain_form_follows_and_unfollows_idempotently(app, streamer, login):
     alice, _ = streamer
     bob = make_user("bob")

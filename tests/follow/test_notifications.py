@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from app.extensions import db
 from app.follow import services as follow
 from app.models import Follow, Notification, utcnow
@@ -11,6 +13,9 @@ from tests.conftest import csrf_from, page_text
 from tests.factories import make_user
 
 from .conftest import go_live, queued_notify_jobs, run_notify_jobs
+
+# Notifying is INSERT ... SELECT ... RETURNING under a unique constraint; ids out of range.
+pytestmark = pytest.mark.both_databases
 
 
 def followed_by(channel, *users):

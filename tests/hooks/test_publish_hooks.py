@@ -20,6 +20,9 @@ from app.streams import services as streams
 from tests.conftest import page_text
 from tests.factories import make_user
 
+# Leases fenced by conditional updates, grace periods and expiry: per database.
+pytestmark = pytest.mark.both_databases
+
 SECRET = {"X-Hook-Secret": "test-hook-secret"}
 
 

@@ -47,6 +47,7 @@ def test_missing_ffmpeg_means_no_gpu_encoder():
     assert encoder.works(Encoder(VAAPI, "/dev/dri/renderD128"), "/nonexistent/ffmpeg") is False
 
 
+@pytest.mark.media
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 def test_real_trials_fail_over_to_libx264_without_a_gpu(tmp_path):
     # This machine's ffmpeg has NVENC, Quick Sync and VAAPI compiled in, but no GPU or driver:

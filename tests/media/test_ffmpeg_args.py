@@ -121,6 +121,7 @@ def test_quick_sync_and_vaapi_upload_once_and_scale_on_the_gpu(name, scaler, pre
     assert "-sc_threshold" not in args and value_after(args, "-g:v:0") == "30"
 
 
+@pytest.mark.media
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 def test_the_gpu_commands_name_filters_and_options_this_ffmpeg_has():
     filters = subprocess.run(["ffmpeg", "-hide_banner", "-filters"], capture_output=True, text=True).stdout
@@ -203,6 +204,7 @@ def decoded_size(rung_dir):
     return stream["width"], stream["height"]
 
 
+@pytest.mark.media
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 def test_built_command_runs_and_writes_a_playable_ladder(tmp_path):
     source = tmp_path / "source.mkv"
@@ -413,6 +415,7 @@ def video_packets(path) -> list[tuple[str, str]]:
     return [tuple(line.split(",")) for line in result.stdout.split()]
 
 
+@pytest.mark.media
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 def test_classic_passthrough_runs_and_keeps_the_publishers_video_bit_for_bit(tmp_path, h264_mp3_source):
     rung = passthrough_rung(Source(320, 240, 30, audio_codec="mp3"))
@@ -436,6 +439,7 @@ def test_classic_passthrough_runs_and_keeps_the_publishers_video_bit_for_bit(tmp
     assert copied_sizes == source_sizes
 
 
+@pytest.mark.media
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 def test_ll_passthrough_cuts_parts_of_whole_frames_and_starts_one_at_every_keyframe(h264_mp3_source):
     from app.media.ffmpeg_args import ll_passthrough_args, part_plan

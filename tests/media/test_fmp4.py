@@ -446,6 +446,7 @@ PART_FRAMES = 10  # 1/3 s; six parts to a GOP
 FRAG_DURATION_US = round((PART_FRAMES - 0.5) / FPS * 1_000_000)
 
 
+@pytest.mark.media
 def test_real_ffmpeg_fragments():
     ffmpeg = require_tool("ffmpeg")
     args = [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin",

@@ -24,6 +24,7 @@ from .llhls_rules import PlaylistWatcher, check_playlist
 SECONDS = 6
 
 
+@pytest.mark.media
 def test_live_ladder_playlists_keep_the_rules_and_classic_clients_read_them(tmp_path):
     ffmpeg = require_tool("ffmpeg")
     ffprobe = require_tool("ffprobe")
@@ -140,6 +141,7 @@ class Playable:
         })
 
 
+@pytest.mark.media
 def test_playable_once_the_master_is_out_and_every_rung_closed_a_segment(tmp_path):
     plans = [part_plan(rung.fps) for rung in TWO_RUNGS]
     playable = Playable(tmp_path)
@@ -153,6 +155,7 @@ def test_playable_once_the_master_is_out_and_every_rung_closed_a_segment(tmp_pat
     assert ladder.longest_segment == pytest.approx(1.0, abs=0.05)
 
 
+@pytest.mark.media
 def test_after_a_restart_playable_waits_for_segments_of_the_new_run(tmp_path):
     plans = [part_plan(rung.fps) for rung in TWO_RUNGS]
     first = LadderPackager(tmp_path, TWO_RUNGS, plans, target_duration=1)
@@ -167,6 +170,7 @@ def test_after_a_restart_playable_waits_for_segments_of_the_new_run(tmp_path):
     assert call["master"] and min(call["closed"]) == 1
 
 
+@pytest.mark.media
 def test_segment_min_overrides_one_gop_per_segment(tmp_path):
     plans = [part_plan(rung.fps) for rung in TWO_RUNGS]
     ladder = LadderPackager(tmp_path, TWO_RUNGS, plans, target_duration=2, segment_min=2.0)
@@ -179,6 +183,7 @@ def test_segment_min_overrides_one_gop_per_segment(tmp_path):
         assert [round(s.duration) for s in final.segments] == [2, 2, 1]
 
 
+@pytest.mark.media
 def test_without_the_lease_no_master_and_no_playable(tmp_path):
     plans = [part_plan(rung.fps) for rung in TWO_RUNGS]
     playable = []
@@ -210,6 +215,7 @@ def published(tmp_path_factory):
                          seconds=4, gop=60, preset="ultrafast")
 
 
+@pytest.mark.media
 def test_passthrough_is_one_rung_of_the_publishers_own_gops(tmp_path, published):
     source = Source(640, 360, 30, keyframe_interval=2.0)
     rung = passthrough_rung(source)
@@ -262,6 +268,7 @@ def first_decode_time(directory, init_name: str, segment: str) -> float:
     return fragment.start
 
 
+@pytest.mark.media
 def test_lower_renditions_join_a_running_passthrough_segment_for_segment_and_leave_again(tmp_path, obs_like):
     from app.live.capacity import CostModel, added_rungs
     from app.media.ffmpeg_args import ll_added_rungs_args

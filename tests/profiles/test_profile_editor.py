@@ -280,6 +280,7 @@ def add(actions, username, **kwargs):
     return post(actions, f"{EDITOR}/top8", {"username": username}, **kwargs)
 
 
+@pytest.mark.both_databases  # unique slots, checked row by row while reordering
 def test_add_and_reorder_and_remove_keep_positions_contiguous(app, actions, alice):
     for name in ("bob", "carol", "dave"):
         make_user(name)
@@ -300,6 +301,7 @@ def test_add_and_reorder_and_remove_keep_positions_contiguous(app, actions, alic
     assert slots(alice) == [(0, "dave"), (1, "carol")]
 
 
+@pytest.mark.both_databases  # unique slots, checked row by row while reordering
 def test_a_full_top_8_can_still_be_reordered(app, actions, alice):
     names = [f"friend{i}" for i in range(8)]
     for name in names:
@@ -320,6 +322,7 @@ def test_a_full_top_8_can_still_be_reordered(app, actions, alice):
     ("mallory", "There is no one with that username."),  # disabled
     ("", "There is no one with that username."),
 ])
+@pytest.mark.both_databases  # unique friend and not-self constraints
 def test_add_refuses_self_duplicates_and_unknown_people(app, actions, alice, username, message):
     make_user("bob")
     make_user("mallory", disabled=True)
@@ -331,6 +334,7 @@ def test_add_refuses_self_duplicates_and_unknown_people(app, actions, alice, use
     assert slots(alice) == [(0, "bob")]
 
 
+@pytest.mark.both_databases  # the slot's check constraint
 def test_at_most_eight(app, actions, alice):
     for i in range(9):
         make_user(f"friend{i}")
@@ -356,6 +360,7 @@ def test_disabled_friends_are_hidden_and_drop_out_on_the_next_edit(app, actions,
     assert slots(alice) == [(0, "dave"), (1, "bob")]
 
 
+@pytest.mark.both_databases  # LIKE with escapes over lower()
 def test_search_leaves_out_self_disabled_and_already_added(app, actions, client, alice):
     for name in ("alina", "alfred", "albert"):
         make_user(name)
@@ -369,6 +374,7 @@ def test_search_leaves_out_self_disabled_and_already_added(app, actions, client,
     assert "No one matches" in page_text(client.get(f"{EDITOR}/top8/search?username=%25"))
 
 
+@pytest.mark.both_databases  # LIKE with escapes over lower()
 def test_search_matches_display_names_and_escapes_them(app, actions, client, alice):
     bob = make_user("bob")
     services.update_details(bob, "<img src=x onerror=alert(1)> Bobby", "")

@@ -119,6 +119,7 @@ def test_theme_is_preset_classes_only(app, client, accent, background, expected)
     assert "evil" not in html and "color:red" not in html
 
 
+@pytest.mark.both_databases  # ORDER BY ... NULLS LAST
 def test_published_vods_show_and_private_ones_do_not(app, client):
     alice = make_user("alice")
     db.session.add_all([

@@ -23,6 +23,9 @@ from app.models import (
 from tests.conftest import Actions, page_text
 from tests.factories import PASSWORD, make_live, make_user
 
+# Deleting an account switches SQLite's foreign keys on for its cascade (app/auth/deletion.py).
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def ingest_control(app):

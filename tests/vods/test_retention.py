@@ -21,6 +21,9 @@ from app.models.vod import vod_prefix
 from app.vods import retention
 from tests.factories import make_live, make_user
 
+# Retention is date queries (UTC timestamps are stored naive on SQLite).
+pytestmark = pytest.mark.both_databases
+
 VOD_FILES = ("master.m3u8", "720p/index.m3u8", "720p/init-0.mp4", "720p/seg-1.m4s", "video.mp4",
              "poster.jpg")
 

@@ -13,6 +13,7 @@ from tests.media.test_llladder import TWO_RUNGS, encode
 from workers.live.resume import ORIGIN_FILE, part_end, resume_point, write_origin
 
 
+@pytest.mark.media
 def test_the_resume_point_is_the_runs_origin_plus_its_newest_part(tmp_path):
     out, work = tmp_path / "hls", tmp_path / "work"
     work.mkdir()

@@ -15,6 +15,9 @@ from app.models import StreamSession
 from tests.factories import make_live, make_user
 from workers.live.reconcile import EVERY, GHOST_AFTER, Reconciler
 
+# Ghost and expiry delays are date queries (UTC timestamps are stored naive on SQLite).
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def reconciler(app):

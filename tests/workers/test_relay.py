@@ -94,6 +94,7 @@ def flv_file(tmp_path_factory):
     return path
 
 
+@pytest.mark.media
 def test_a_real_stream_has_its_first_keyframe_after_the_decoder_configuration(flv_file):
     data = flv_file.read_bytes()
     videos = [offset for offset, kind in tag_offsets(data) if kind == 9]
@@ -133,6 +134,7 @@ def relays():
         relay.stop()
 
 
+@pytest.mark.media
 def test_head_reads_past_the_first_keyframe_and_probe_describes_the_stream(flv_file, relays):
     relay = relays(str(flv_file))
     head = relay.head(wait=10)
@@ -144,6 +146,7 @@ def test_head_reads_past_the_first_keyframe_and_probe_describes_the_stream(flv_f
     assert any(packet.get("flags", "").startswith("K") for packet in info["packets"])
 
 
+@pytest.mark.media
 def test_feed_hands_over_the_head_and_then_the_rest_exactly_once(flv_file, relays, tmp_path):
     whole = subprocess.run(relay_args(str(flv_file)), capture_output=True, check=True, timeout=30).stdout
     relay = relays(str(flv_file))
@@ -161,6 +164,7 @@ def test_feed_hands_over_the_head_and_then_the_rest_exactly_once(flv_file, relay
     assert len(got) < len(whole)
 
 
+@pytest.mark.media
 def test_a_stream_that_never_comes_gives_up_after_wait(tmp_path, relays):
     fifo = tmp_path / "never"
     os.mkfifo(fifo)  # nobody writes: ffmpeg waits in open() as for a publisher that never came
@@ -170,6 +174,7 @@ def test_a_stream_that_never_comes_gives_up_after_wait(tmp_path, relays):
     assert 0.4 < time.monotonic() - started < 2.0
 
 
+@pytest.mark.media
 def test_cancel_stops_the_wait_for_the_stream(tmp_path, relays):
     fifo = tmp_path / "never"
     os.mkfifo(fifo)
@@ -181,6 +186,7 @@ def test_cancel_stops_the_wait_for_the_stream(tmp_path, relays):
     assert time.monotonic() - started < 2.0
 
 
+@pytest.mark.media
 def test_connected_sees_the_pull_reach_the_ingest_server(relays):
     ingest = socket.create_server(("127.0.0.1", 0))  # accepts and sends nothing, like nginx-rtmp before a publisher
     port = ingest.getsockname()[1]
@@ -229,6 +235,7 @@ time.sleep(120)
 """
 
 
+@pytest.mark.media
 def test_a_spooling_relay_outlives_its_host_and_the_next_host_resumes_from_its_spool(tmp_path):
     """A host (a real process) runs a spooling relay and is killed -9 mid-stream: the relay goes on
     writing its spool, and the next host adopts it and gets every tag from the keyframe at or
@@ -279,6 +286,7 @@ def test_a_spooling_relay_outlives_its_host_and_the_next_host_resumes_from_its_s
     assert not spool.exists()
 
 
+@pytest.mark.media
 def test_a_spool_path_the_tee_cannot_take_means_no_spool_not_no_stream(flv_file, tmp_path):
     relay = PullRelay(str(flv_file), spool=tmp_path / "odd:name")
     try:
@@ -288,6 +296,7 @@ def test_a_spool_path_the_tee_cannot_take_means_no_spool_not_no_stream(flv_file,
     assert not (tmp_path / "odd:name").exists()
 
 
+@pytest.mark.media
 def test_a_new_relay_stops_the_one_nobody_adopted_before_it_takes_the_spool(tmp_path):
     fifo, spool = tmp_path / "ingest", tmp_path / "spool"
     os.mkfifo(fifo)  # nobody writes: the relay waits, as for a publisher that never came

@@ -22,6 +22,9 @@ from tests.factories import make_user
 from workers import __main__ as worker_main
 from workers import context, retention
 
+# Retention is date queries (UTC timestamps are stored naive on SQLite).
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def job_app(make_app, tmp_path, monkeypatch):

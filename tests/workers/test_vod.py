@@ -241,6 +241,7 @@ def assert_live_output_gone(session: StreamSession) -> None:
 # --- the job -----------------------------------------------------------------------------------
 
 
+@pytest.mark.media
 def test_a_recording_becomes_a_private_vod(vod_app, backend, ll_recording, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="workers.vod")
     session = ended_session(ll_recording)
@@ -257,6 +258,7 @@ def test_a_recording_becomes_a_private_vod(vod_app, backend, ll_recording, tmp_p
     assert not list((Path(vod_app.config["MEDIA_ROOT"]) / "work").iterdir())  # scratch cleaned
 
 
+@pytest.mark.media
 @ONE_DATABASE
 def test_a_restart_in_the_recording_becomes_a_discontinuity(vod_app, resumed_recording, tmp_path):
     session = ended_session(resumed_recording)
@@ -267,6 +269,7 @@ def test_a_restart_in_the_recording_becomes_a_discontinuity(vod_app, resumed_rec
         < text.index('#EXT-X-MAP:URI="init-1.mp4"')
 
 
+@pytest.mark.media
 def test_running_twice_gives_one_vod_and_the_same_objects(vod_app, backend, ll_recording):
     session = ended_session(ll_recording)
     first = job.build_vod(session.id)
@@ -276,6 +279,7 @@ def test_running_twice_gives_one_vod_and_the_same_objects(vod_app, backend, ll_r
     assert db.session.scalar(select(func.count()).select_from(VOD)) == 1
 
 
+@pytest.mark.media
 @ONE_DATABASE
 def test_a_run_that_fails_midway_is_retried_to_one_correct_vod(vod_app, backend, ll_recording,
                                                                  monkeypatch, tmp_path):
@@ -309,6 +313,7 @@ def test_a_run_that_fails_midway_is_retried_to_one_correct_vod(vod_app, backend,
     assert_live_output_gone(session)
 
 
+@pytest.mark.media
 @ONE_DATABASE
 def test_a_run_killed_midway_frees_the_session_and_the_retry_finishes(vod_app, ll_recording, tmp_path):
     """SIGKILL, as a worker's death does: its lock (2 s TTL here) and scratch stay behind."""
@@ -351,6 +356,7 @@ def test_a_run_killed_midway_frees_the_session_and_the_retry_finishes(vod_app, l
     assert not list((Path(vod_app.config["MEDIA_ROOT"]) / "work").iterdir())
 
 
+@pytest.mark.media
 @ONE_DATABASE
 def test_a_classic_recording_is_timed_from_its_fragments(vod_app, classic_recording, tmp_path):
     session = ended_session(classic_recording, title="", latency=LATENCY_NORMAL)
@@ -367,6 +373,7 @@ def test_a_classic_recording_is_timed_from_its_fragments(vod_app, classic_record
     assert abs(vod.duration_seconds - (CLASSIC_SECONDS - 1)) < 0.2  # timed from the fragments
 
 
+@pytest.mark.media
 @ONE_DATABASE
 @pytest.mark.parametrize("backend", ["s3"], indirect=True)
 def test_on_s3_another_host_builds_it_from_the_bucket(vod_app, backend, ll_recording, tmp_path):
@@ -394,6 +401,7 @@ def test_no_recording_is_no_vod_and_no_error(vod_app):
     assert db.session.scalar(select(func.count()).select_from(VOD)) == 0
 
 
+@pytest.mark.media
 @ONE_DATABASE
 def test_two_runs_at_once_build_it_once(vod_app, ll_recording, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="workers.vod")
@@ -418,6 +426,7 @@ def test_two_runs_at_once_build_it_once(vod_app, ll_recording, tmp_path, caplog)
     assert db.session.scalar(select(func.count()).select_from(VOD)) == 1
 
 
+@pytest.mark.media
 @ONE_DATABASE
 def test_a_second_run_waits_for_the_first_then_gives_up_for_a_retry(vod_app, ll_recording):
     session = ended_session(ll_recording)
@@ -430,6 +439,7 @@ def test_a_second_run_waits_for_the_first_then_gives_up_for_a_retry(vod_app, ll_
     assert live_output(session).is_dir()
 
 
+@pytest.mark.media
 @ONE_DATABASE
 @pytest.mark.parametrize("change", [
     lambda m: m["rungs"].update({"../480p": m["rungs"]["480p"]}),
