@@ -5,7 +5,7 @@ import re
 import pytest
 
 from app.config import Config, request_body_limit
-from app.media.nginx import render_nginx_conf, settings_from_config
+from app.media.nginx import prepare_dirs, render_nginx_conf, settings_from_config
 
 from .test_nginx_conf import s3_settings, settings
 
@@ -57,3 +57,44 @@ def test_hls_asks_the_app_once_a_second_or_two_per_stream(tmp_path, backend):
                       "proxy_cache_use_stale updating error timeout http_500 http_502 http_503 http_504;"):
         assert directive in auth, directive
     assert f'proxy_cache_path "{tmp_path}/nginx/cache-hls-access"' in text
+
+
+@pytest.mark.e2e
+def test_hls_plays_when_the_app_cannot_answer_and_nothing_is_remembered(tmp_path):
+    """A stream's first viewer arriving while the app restarts gets the file (nginx's auth
+    subrequest failing would otherwise be a 500): live streams fail open; ended ones nginx has
+    heard of stay refused from its remembered answer."""
+    import shutil
+    import subprocess
+    import time
+    import urllib.request
+
+    from tests.e2e.conftest import free_ports
+
+    nginx = shutil.which("nginx") or pytest.fail("nginx is missing")
+    http_port, rtmp_port, web_port = free_ports(3)  # nothing listens on web_port: no app
+    stream = tmp_path / "media" / "hls" / "st-0123456789abcdef"
+    stream.mkdir(parents=True)
+    (stream / "p1.0.m4s").write_bytes(b"part")
+    conf = tmp_path / "nginx" / "nginx.conf"
+    values = settings(tmp_path, http_port=http_port, rtmp_port=rtmp_port, web_port=web_port, user="root")
+    prepare_dirs(values)
+    conf.write_text(render_nginx_conf(values))
+    process = subprocess.Popen([nginx, "-p", str(conf.parent), "-c", str(conf), "-e", "stderr",
+                                "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{http_port}/hls/st-0123456789abcdef/p1.0.m4s"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    assert response.status == 200 and response.read() == b"part"
+                break
+            except urllib.error.URLError as error:  # nginx not listening yet
+                if not isinstance(error.reason, ConnectionRefusedError):
+                    raise
+                assert time.monotonic() < deadline, "nginx did not start"
+                time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(10)
