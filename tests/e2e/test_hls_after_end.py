@@ -85,6 +85,17 @@ def session_status(site, internal: str) -> str:  # noqa: F811 - pytest passes th
         return status
 
 
+def vod_made(site, internal: str) -> bool:  # noqa: F811 - pytest passes the imported fixture
+    from app.extensions import db
+    from app.models import VOD, StreamSession
+
+    with site.app_context():
+        made = db.session.query(VOD.id).join(StreamSession, VOD.session_id == StreamSession.id).filter(
+            StreamSession.internal_name == internal).first() is not None
+        db.session.remove()
+        return made
+
+
 def test_live_hls_plays_through_the_grace_and_is_gone_once_the_session_ends(
         stack, site, source_file, tmp_path):  # noqa: F811 - pytest passes the imported fixture
     key = make_creator(site, "endsoon")
@@ -126,7 +137,8 @@ def test_live_hls_plays_through_the_grace_and_is_gone_once_the_session_ends(
     for url in (playlist_url, f"{playlist_url}?_HLS_msn=1&_HLS_part=0", *media[:3]):
         wait_for(lambda: fetch(stack.base_url + url)[0] == 404, END_SEEN_WITHIN,  # noqa: B023 - waited for at once
                  f"{url} to go")
-    # Not deleted: the files are the recording now (the VOD job's), just not public under /hls/.
+    # Not deleted: the files are the recording now, just not public under /hls/. They stay on
+    # disk until the VOD job has made the video from them (it then removes the live output).
     segment = next(url for url in media if re.search(r"/s[0-9]+\.m4s$", url))
-    wait_for(lambda: (Path(stack.env["MEDIA_ROOT"]) / segment.removeprefix("/")).is_file(), 20,
-             "the recorded segment to stay on disk")
+    wait_for(lambda: (Path(stack.env["MEDIA_ROOT"]) / segment.removeprefix("/")).is_file()
+             or vod_made(site, internal), 20, "the recorded segment to stay on disk or become the video")
