@@ -156,10 +156,14 @@ def stack_env() -> dict:
     return {}
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, stack_env):
+# The box's processes, as the Procfile runs them; a test module may start only some of them.
+ROLES = ("web", "worker", "live", "nginx")
+
+
+@contextlib.contextmanager
+def running_stack(base: Path, extra_env: dict, roles: tuple[str, ...] = ROLES):
+    """A migrated box under `base` on free ports, running `roles`: the Stack, stopped after."""
     nginx = require_tool("nginx")
-    base = tmp_path_factory.mktemp("stack")
     logs = base / "logs"
     logs.mkdir()
     prefix = base / "nginx"
@@ -184,7 +188,7 @@ def stack(tmp_path_factory, stack_env):
         "RQ_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
         "LOG_LEVEL": "INFO",
     })
-    env.update(stack_env)
+    env.update(extra_env)
     stack = Stack(http_port, rtmp_port, hook_port, web_port, prefix, conf, logs, env)
 
     flask = [sys.executable, "-m", "flask", "--app", "app"]
@@ -193,23 +197,32 @@ def stack(tmp_path_factory, stack_env):
                                 timeout=120)
         assert result.returncode == 0, f"flask {' '.join(step)} failed:\n{result.stdout}{result.stderr}"
 
+    commands = {
+        "web": [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1",
+                "--bind", f"127.0.0.1:{web_port}", "--graceful-timeout", "3", "wsgi:app"],
+        "worker": [sys.executable, "-m", "workers"],
+        "live": [sys.executable, "-m", "workers.live"],
+        "nginx": [nginx, "-p", str(prefix), "-c", str(conf), "-e", "stderr", "-g", "daemon off;"],
+    }
+    logged = {"web": "gunicorn", "worker": "worker", "live": "live", "nginx": "nginx"}
     processes = []
     try:
-        processes.append(start(
-            [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1",
-             "--bind", f"127.0.0.1:{web_port}", "--graceful-timeout", "3", "wsgi:app"],
-            logs / "gunicorn.log", env))
-        processes.append(start([sys.executable, "-m", "workers"], logs / "worker.log", env))
-        processes.append(start([sys.executable, "-m", "workers.live"], logs / "live.log", env))
-        processes.append(start(
-            [nginx, "-p", str(prefix), "-c", str(conf), "-e", "stderr", "-g", "daemon off;"],
-            logs / "nginx.log", env))
-        stack.nginx_pid = processes[-1].pid
+        for role in ROLES:
+            if role in roles:
+                processes.append(start(commands[role], logs / f"{logged[role]}.log", env))
+                if role == "nginx":
+                    stack.nginx_pid = processes[-1].pid
         wait_for_health(stack, processes)
         yield stack
     finally:
         for process in reversed(processes):
             stop(process)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, stack_env):
+    with running_stack(tmp_path_factory.mktemp("stack"), stack_env) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")

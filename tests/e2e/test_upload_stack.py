@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import io
 import re
-import secrets
 import subprocess
 import sys
 import threading
 import time
-import uuid
 
 import pytest
 import requests
 from PIL import Image
 
-from .conftest import ROOT, Stack, free_ports, require_tool, start, stop, wait_for_health
+from .conftest import ROOT, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -36,40 +34,8 @@ def flask(env, *args) -> str:
 @pytest.fixture(scope="module")
 def front(tmp_path_factory):
     """nginx in front of gunicorn's gevent worker, on a migrated SQLite database."""
-    import os
-
-    nginx = require_tool("nginx")
-    base = tmp_path_factory.mktemp("front")
-    logs = base / "logs"
-    logs.mkdir()
-    prefix = base / "nginx"
-    conf = prefix / "nginx.conf"
-    http_port, rtmp_port, hook_port, web_port = free_ports(4)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("FLASK_")}
-    env.update({
-        "DATABASE_URL": f"sqlite:///{base / 'cascade.db'}",
-        "REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
-        "RATELIMIT_KEY_PREFIX": f"e2e-{uuid.uuid4().hex}",
-        "SECRET_KEY": secrets.token_urlsafe(32), "HOOK_SECRET": secrets.token_urlsafe(32),
-        "HTTP_PORT": str(http_port), "RTMP_PORT": str(rtmp_port), "HOOK_PORT": str(hook_port),
-        "WEB_PORT": str(web_port), "MEDIA_ROOT": str(base / "media"), "PROXY_COUNT": "1",
-        "RQ_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}", "PYTHONUNBUFFERED": "1",
-    })
-    stack = Stack(http_port, rtmp_port, hook_port, web_port, prefix, conf, logs, env)
-    flask(env, "db", "upgrade")
-    flask(env, "nginx", "render", "--output", str(conf), "--prefix", str(prefix))
-    processes = []
-    try:
-        processes.append(start([sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1",
-                                "--bind", f"127.0.0.1:{web_port}", "--graceful-timeout", "3", "wsgi:app"],
-                               logs / "gunicorn.log", env))
-        processes.append(start([nginx, "-p", str(prefix), "-c", str(conf), "-e", "stderr", "-g", "daemon off;"],
-                               logs / "nginx.log", env))
-        wait_for_health(stack, processes)
+    with running_stack(tmp_path_factory.mktemp("front"), {}, roles=("web", "nginx")) as stack:
         yield stack
-    finally:
-        for process in reversed(processes):
-            stop(process)
 
 
 def logged_in(front, username: str) -> tuple[requests.Session, str]:
