@@ -3,7 +3,6 @@ limit, PICTURE_MAX_MB, said on the form and checked in the browser too) and the 
 rate limit (UPLOAD_RATE_LIMIT). The pictures themselves are made safe in media/pictures.py."""
 from __future__ import annotations
 
-import math
 import time
 
 from flask import current_app, g
@@ -12,6 +11,7 @@ from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 from wtforms.validators import StopValidation
 
+from .auth.limits import retry_phrase, seconds_until
 from .extensions import limiter
 from .media.pictures import ACCEPT_ATTRIBUTE, form_help, max_bytes, too_large_message
 
@@ -53,12 +53,8 @@ def _note_retry(request_limit) -> None:
 
 
 def _limited_message() -> str:
-    seconds = max(1, math.ceil(g.get("upload_retry_at", time.time() + 60) - time.time()))
-    if seconds < 60:
-        wait = f"{seconds} second{'' if seconds == 1 else 's'}"
-    else:
-        wait = "a minute" if seconds <= 90 else f"{math.ceil(seconds / 60)} minutes"
-    return f"You have uploaded a lot of pictures in a short time. Try again in {wait}."
+    wait = retry_phrase(seconds_until(g.get("upload_retry_at", time.time() + 60)))
+    return f"You have uploaded a lot of pictures in a short time. Try again {wait}."
 
 
 # Decorates every route that takes a picture: one count per account across all of them.
