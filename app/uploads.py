@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app, g
+from flask import current_app
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
@@ -48,16 +48,13 @@ def _uploader() -> str:
     return get_remote_address()  # anonymous posts are sent to log in; they count per address
 
 
-def _note_retry(request_limit) -> None:
-    g.upload_retry_at = request_limit.reset_at
-
-
 def _limited_message() -> str:
-    wait = retry_phrase(seconds_until(g.get("upload_retry_at", time.time() + 60)))
+    breached = limiter.current_limit  # the one this request just went past
+    wait = retry_phrase(seconds_until(breached.reset_at if breached else time.time() + 60))
     return f"You have uploaded a lot of pictures in a short time. Try again {wait}."
 
 
 # Decorates every route that takes a picture: one count per account across all of them.
 upload_limit = limiter.shared_limit(lambda: current_app.config["UPLOAD_RATE_LIMIT"], scope="picture-upload",
-                                    key_func=_uploader, methods=["POST"], on_breach=_note_retry,
+                                    key_func=_uploader, methods=["POST"],
                                     error_message=_limited_message)
