@@ -35,8 +35,24 @@ MODE_LABELS = {
 }
 
 
+class _Picture:
+    """How a picture's size and rate read on the panel ("1280×720", "30 fps"), as much as is known."""
+
+    width: int | None
+    height: int | None
+    fps: float | None
+
+    @property
+    def resolution(self) -> str | None:
+        return f"{self.width}×{self.height}" if self.width and self.height else None
+
+    @property
+    def frame_rate(self) -> str | None:
+        return frame_rate(self.fps)
+
+
 @dataclass
-class Rung:
+class Rung(_Picture):
     """One quality viewers can pick: what the live host planned and what the encoder measures."""
 
     name: str
@@ -46,14 +62,6 @@ class Rung:
     height: int | None = None
     fps: float | None = None
     passthrough: bool = False
-
-    @property
-    def resolution(self) -> str | None:
-        return f"{self.width}×{self.height}" if self.width and self.height else None
-
-    @property
-    def frame_rate(self) -> str | None:
-        return frame_rate(self.fps)
 
 
 def frame_rate(fps: float | None) -> str | None:
@@ -70,7 +78,7 @@ FRAME_PROBLEM_SHARE = 0.01
 
 
 @dataclass
-class InputStats:
+class InputStats(_Picture):
     """What the publisher sends, measured on the live host's pull over its own timeline."""
 
     fps: float | None = None
@@ -78,14 +86,6 @@ class InputStats:
     video_kbps: float | None = None
     width: int | None = None
     height: int | None = None
-
-    @property
-    def resolution(self) -> str | None:
-        return f"{self.width}×{self.height}" if self.width and self.height else None
-
-    @property
-    def frame_rate(self) -> str | None:
-        return frame_rate(self.fps)
 
 
 @dataclass
