@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from rq import Queue
+from rq import Queue, Retry
 
 from .extensions import get_redis
 
@@ -20,9 +20,10 @@ def queue() -> Queue:
 
 
 def enqueue(func_path: str, *args, job_id: str | None = None, job_timeout: int | str = "10m",
-            **kwargs):
-    """Run `func_path(*args, **kwargs)` on a worker; jobs take ids, never ORM objects."""
-    return queue().enqueue(func_path, args=args, kwargs=kwargs, job_id=job_id,
+            retry: Retry | None = None, **kwargs):
+    """Run `func_path(*args, **kwargs)` on a worker; jobs take ids, never ORM objects. With
+    `retry`, RQ runs a failed job again later (the worker runs RQ's scheduler)."""
+    return queue().enqueue(func_path, args=args, kwargs=kwargs, job_id=job_id, retry=retry,
                            job_timeout=job_timeout, result_ttl=3600, failure_ttl=24 * 3600)
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, has_request_context, request
 from redis.exceptions import RedisError
+from rq import Retry
 
 from .jobs import enqueue
 
@@ -41,11 +42,17 @@ def external_url(base: str, endpoint: str, **values) -> str:
     return adapter.build(endpoint, values, force_external=True)
 
 
+# An SMTP server that is away (restarting, refusing for a while) costs a mail a delay, not the
+# mail: a failed send is tried again after these many seconds, within a reset link's hour.
+SEND_RETRY_SECONDS = [10, 30, 60, 300, 900]
+
+
 def queue(job: str, *args) -> bool:
     """Queue `workers.mail.<job>(*args)`; args are ids and plain values, never a link's token.
     False (logged) when Redis is away: the page still answers, the mail is not sent."""
     try:
-        enqueue(f"workers.mail.{job}", *args, job_timeout=120)
+        enqueue(f"workers.mail.{job}", *args, job_timeout=120,
+                retry=Retry(max=len(SEND_RETRY_SECONDS), interval=SEND_RETRY_SECONDS))
     except RedisError as error:
         log.error("could not queue mail job %s: %s", job, type(error).__name__)
         return False

@@ -316,3 +316,28 @@ def test_a_tampered_verification_link_changes_nothing(mail_app):
     assert mail_app.test_client().get(f"/reset-password/{token}").status_code == 400
     db.session.expire_all()
     assert not db.session.get(User, alice.id).email_verified
+
+
+def test_a_mail_the_smtp_server_refused_is_sent_when_it_is_back(mail_app, smtp):
+    """The SMTP server away (here: nothing listening on its port) delays the mail, never loses it:
+    RQ tries the failed job again later, and then it goes out."""
+    from tests.s3server import free_port
+
+    host, port, mailbox = smtp
+    make_user("alice")
+    mail_app.config["MAIL_PORT"] = free_port()  # refused
+    ask_for_reset(mail_app.test_client(), "alice@example.com")
+    queue = Queue(mail_app.config["RQ_QUEUE"], connection=get_redis())
+    (job_id,) = queue.job_ids
+    SimpleWorker([queue], connection=get_redis()).work(burst=True)
+    job = queue.fetch_job(job_id)
+    assert job.get_status() == "scheduled" and job.retries_left == 4  # tried again in 10 s
+    assert mailbox.messages == []
+
+    mail_app.config["MAIL_PORT"] = port  # back
+    registry = queue.scheduled_job_registry
+    registry.remove(job)  # its time has come (RQ's scheduler would move it in 10 s)
+    queue.enqueue_job(job)
+    SimpleWorker([queue], connection=get_redis()).work(burst=True)
+    assert queue.fetch_job(job_id).is_finished
+    assert [message["Subject"] for message in mailbox.messages] == ["Reset your password"]
