@@ -314,12 +314,19 @@ def test_dashboard_live_panel_screenshots(player_server, browser, screenshot_dir
         get_redis().set(LiveKeys(app.config).stats(session.id), json.dumps({"fps": 30, "speed": 1.41}), ex=600)
     until_true(page, "document.querySelector('#live-status').textContent.includes('1.41×')", 8)
 
-    # Stop asks first, then ends the session; the panel says so in place.
+    # Stop asks first, then ends the session; the panel says so in place, even when the panel
+    # refreshes itself while the press is on its way (the drop takes a second here).
     dropped = []
-    monkeypatch.setattr(streams.requests, "get", lambda url, **kwargs: dropped.append(kwargs["params"]))
+
+    def slow_drop(url, **kwargs):
+        time.sleep(1)
+        dropped.append(kwargs["params"])
+
+    monkeypatch.setattr(streams.requests, "get", slow_drop)
     monkeypatch.setattr(streams, "enqueue", lambda *args, **kwargs: None)
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Stop stream").click()
+    page.evaluate("htmx.trigger('#live-status', 'cascade:stream-changed')")
     page.get_by_text("Your stream has stopped.").wait_for(timeout=8_000)
     assert page.locator("#live-status .status-pill").inner_text() == "Stopped"  # Stop's cool-down
     assert dropped == [{"app": "live", "name": session_name}]
