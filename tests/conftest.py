@@ -7,8 +7,10 @@ import contextvars
 import html
 import os
 import re
+import shutil
 import time
 import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -23,7 +25,27 @@ from tests.factories import PASSWORD
 
 TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql://cascade:cascade@127.0.0.1:5432/postgres")
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# The tests own this Redis database and flush it between tests. Under pytest-xdist each worker
+# gets its own, counting down from it (gw0: 15, gw1: 14, ...); database 11 belongs to the live
+# runtime tests (tests/live/conftest.py), whose keys sit under a prefix per test.
+LIVE_TESTS_REDIS_DB = 11
+
+
+def worker_redis_url(url: str, worker: str) -> str:
+    """`url` with its database moved down by the xdist worker's number ("gw2": 2; "": none)."""
+    if not worker:
+        return url
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0) - int(worker.removeprefix("gw"))
+    if database < 0 or database == LIVE_TESTS_REDIS_DB:
+        raise pytest.UsageError(f"too many xdist workers for {url}: worker {worker} would flush Redis "
+                                f"database {database}")
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+TEST_REDIS_URL = worker_redis_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+                                  os.environ.get("PYTEST_XDIST_WORKER", ""))
+os.environ["TEST_REDIS_URL"] = TEST_REDIS_URL  # for the stacks the tests start
 BACKENDS = ["sqlite", "postgresql"]
 # Database-backed tests run on this backend; those marked `both_databases` (behaviour that differs
 # between the databases: search, migrations, constraints, dialect branches, dates) run on both, and
@@ -63,6 +85,42 @@ def cheap_password_hashing():
     services._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     yield
     services._hasher = production
+
+
+@pytest.fixture(autouse=True, scope="session")
+def compile_once(tmp_path_factory):
+    """Templates and URL rules compiled once per run, not once per app.
+
+    The suite builds an app for nearly every test, and compiling its templates (Jinja) and the
+    URL builders of its ~90 rules (Werkzeug) took about 60% of a quick test's time. Jinja's own
+    bytecode cache keeps each compiled template, keyed by its source; a rule's builder depends
+    only on the rule, its defaults and whether unknown arguments go to the query string, so one
+    compiled for an earlier app with the same rule serves every later one. The app's behaviour
+    is unchanged: the same code, compiled fewer times.
+    """
+    from flask import Flask
+    from jinja2 import FileSystemBytecodeCache
+    from werkzeug.routing import Rule
+
+    bytecode = FileSystemBytecodeCache(str(tmp_path_factory.mktemp("jinja-bytecode")))
+    jinja_options = Flask.jinja_options
+    Flask.jinja_options = {**jinja_options, "bytecode_cache": bytecode}
+
+    compile_builder = Rule._compile_builder
+    builders: dict = {}
+
+    def compiled_once(rule: Rule, append_unknown: bool = True):
+        key = (rule.rule, tuple(rule._trace), repr(sorted((rule.defaults or {}).items())),
+               tuple(sorted((name, type(converter)) for name, converter in rule._converters.items())),
+               append_unknown)
+        if key not in builders:
+            builders[key] = compile_builder(rule, append_unknown)
+        return builders[key]
+
+    Rule._compile_builder = compiled_once  # type: ignore[method-assign]
+    yield
+    Rule._compile_builder = compile_builder  # type: ignore[method-assign]
+    Flask.jinja_options = jinja_options
 
 
 @contextlib.contextmanager
@@ -236,6 +294,28 @@ def s3_bucket(s3_server):
 def s3_config(s3_server, s3_bucket):
     """App config keyword arguments that put this test's objects in its own bucket."""
     return s3_server.config(s3_bucket)
+
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium driven by Playwright, one per run (per xdist worker): each test opens
+    contexts of its own, which share nothing (cookies, storage, cache) with another's."""
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture

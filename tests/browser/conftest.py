@@ -1,7 +1,5 @@
-"""A live app on a real port, and Debian's chromium driven by Playwright."""
-import os
+"""A live app on a real port for the browser tests (the browser itself: tests/conftest.py)."""
 import re
-import shutil
 import threading
 from pathlib import Path
 
@@ -13,12 +11,6 @@ from app.extensions import db, limiter
 from tests.conftest import TEST_REDIS_URL, base_config, empty_database
 from tests.factories import PASSWORD
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 
 
@@ -47,18 +39,6 @@ def live_server(sqlite_url):
     from app import create_app
 
     yield from serve(create_app(base_config(sqlite_url)))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

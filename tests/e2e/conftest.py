@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TEST_REDIS_URL
+
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 40.0
 
@@ -173,7 +175,7 @@ def running_stack(base: Path, extra_env: dict, roles: tuple[str, ...] = ROLES):
     env = {key: value for key, value in os.environ.items() if not key.startswith("FLASK_")}
     env.update({
         "DATABASE_URL": f"sqlite:///{base / 'cascade.db'}",
-        "REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        "REDIS_URL": TEST_REDIS_URL,
         "RATELIMIT_KEY_PREFIX": f"e2e-{uuid.uuid4().hex}",
         "SECRET_KEY": secrets.token_urlsafe(32),
         "HOOK_SECRET": secrets.token_urlsafe(32),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import SCREENSHOTS, browser  # noqa: F401 - fixtures and helpers
+from tests.browser.conftest import SCREENSHOTS
 
 from .test_live import flask
 
@@ -18,7 +18,7 @@ def accounts(stack):
     return stack
 
 
-def open_chat(browser, stack, username: str | None, *, width=1280, height=900, theme="dark"):  # noqa: F811 - pytest passes the imported fixture
+def open_chat(browser, stack, username: str | None, *, width=1280, height=900, theme="dark"):
     context = browser.new_context(viewport={"width": width, "height": height})
     context.add_cookies([{"name": "theme", "value": theme, "url": stack.base_url}])
     page = context.new_page()
@@ -54,7 +54,7 @@ RAPID_FIRE = """(texts) => {
 }"""
 
 
-def test_messages_sent_faster_than_the_round_trip_all_arrive_in_order(browser, accounts):  # noqa: F811 - pytest passes the imported fixture
+def test_messages_sent_faster_than_the_round_trip_all_arrive_in_order(browser, accounts):
     stack = accounts
     star_ctx, star, _, _ = open_chat(browser, stack, "chatstar")
     fan_ctx, fan, _, _ = open_chat(browser, stack, "chatfan", width=390, height=844, theme="light")
@@ -71,7 +71,7 @@ def test_messages_sent_faster_than_the_round_trip_all_arrive_in_order(browser, a
         fan_ctx.close()
 
 
-def test_two_browsers_chat_in_real_time_over_websocket(browser, accounts):  # noqa: F811 - pytest passes the imported fixture
+def test_two_browsers_chat_in_real_time_over_websocket(browser, accounts):
     stack = accounts
     star_ctx, star, star_sockets, star_polls = open_chat(browser, stack, "chatstar")
     fan_ctx, fan, fan_sockets, fan_polls = open_chat(browser, stack, "chatfan", width=390, height=844,
@@ -140,7 +140,7 @@ def test_two_browsers_chat_in_real_time_over_websocket(browser, accounts):  # no
         fan_ctx.close()
 
 
-def test_anonymous_reader_sees_history_and_a_login_prompt(browser, accounts):  # noqa: F811 - pytest passes the imported fixture
+def test_anonymous_reader_sees_history_and_a_login_prompt(browser, accounts):
     stack = accounts
     ctx, page, sockets, _ = open_chat(browser, stack, None, width=390, height=844, theme="dark")
     try:

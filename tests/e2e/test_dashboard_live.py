@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from tests.browser.conftest import SCREENSHOTS, browser  # noqa: F401 - fixtures and helpers
+from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import wait_for
 
 from .conftest import require_tool, start, stop
@@ -51,7 +51,7 @@ class StatusWatch(threading.Thread):
             self.done.wait(0.05)
 
 
-def open_dashboard(browser, stack, *, width: int, theme: str, state=None):  # noqa: F811 - pytest passes the imported fixture
+def open_dashboard(browser, stack, *, width: int, theme: str, state=None):
     context = browser.new_context(viewport={"width": width, "height": 844 if width < 600 else 900},
                                   storage_state=state)
     context.add_cookies([{"name": "theme", "value": theme, "url": stack.base_url}])
@@ -106,7 +106,7 @@ PREVIEW_PLAYING = """() => { const v = document.querySelector('#player video');
   return v && !v.paused && v.muted && v.currentTime > 1 && v.readyState >= 3; }"""
 
 
-def test_going_live_on_the_dashboard(browser, stack, creator):  # noqa: F811 - pytest passes the imported fixture
+def test_going_live_on_the_dashboard(browser, stack, creator):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context, page, problems = open_dashboard(browser, stack, width=390, theme="light")
     assert pill(page) == "Offline"

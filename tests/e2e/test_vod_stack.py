@@ -18,7 +18,7 @@ from app import create_app
 from app.extensions import db, get_redis
 from app.media.storage import get_storage
 from app.models import VOD, StreamSession
-from tests.browser.conftest import SCREENSHOTS, browser, log_in, open_page  # noqa: F401 - fixtures and helpers
+from tests.browser.conftest import SCREENSHOTS, log_in, open_page
 from tests.conftest import base_config, wait_for
 
 from .conftest import require_tool
@@ -108,7 +108,7 @@ def api_vods(session: requests.Session, stack) -> list[dict]:
 
 
 def test_a_broadcast_becomes_a_private_vod_the_owner_watches_publishes_and_deletes(
-        stack, box, backend, browser, tmp_path):  # noqa: F811 - pytest passes the imported fixture
+        stack, box, backend, browser, tmp_path):
     key, storage = box
     ended = broadcast(stack, key, 20, tmp_path / "publisher.log")
     session = latest_session()

@@ -11,10 +11,11 @@ from app.live import hosts
 from app.live.hosts import HostInfo, HostSession
 from app.live.state import LiveKeys
 from app.models import utcnow
+from tests.conftest import LIVE_TESTS_REDIS_DB
 from tests.factories import make_live, make_user
 
 # The lease and registry tests use a database of their own, with keys under a site per test.
-LIVE_REDIS_URL = "redis://127.0.0.1:6379/11"
+LIVE_REDIS_URL = f"redis://127.0.0.1:6379/{LIVE_TESTS_REDIS_DB}"
 
 
 def redis_client(url: str = LIVE_REDIS_URL) -> Redis:

@@ -11,6 +11,7 @@ from app.live import lease as lease_module
 from app.live.lease import RENEW_EVERY, SAFETY, TTL, Lease, holder
 from app.live.state import LiveKeys
 from app.media.llhls import PLAYLIST, RenditionPackager, WriteRefused
+from tests.conftest import LIVE_TESTS_REDIS_DB
 from tests.live.conftest import redis_client
 from tests.tcpproxy import Proxy
 
@@ -221,7 +222,7 @@ def test_a_holder_cut_off_from_redis_stops_writing_before_another_can_take_the_s
         redis, keys, proxy, monkeypatch, tmp_path, cut):
     monkeypatch.setattr(lease_module, "SAFETY", 1.0)
     ttl = 3.0
-    cut_off = client(f"redis://127.0.0.1:{proxy.port}/11")
+    cut_off = client(f"redis://127.0.0.1:{proxy.port}/{LIVE_TESTS_REDIS_DB}")
     first = Lease.acquire(cut_off, keys, SESSION, "box-a", ttl=ttl)
     assert first is not None and first.renew()
     packager = RenditionPackager(tmp_path, part_target=0.334, segment_min=1.0, target_duration=1,
