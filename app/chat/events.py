@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db, get_redis, socketio
 from . import limits, services
+from .automod import HELD_REASON
 from .services import NAMESPACE, ChatRefused
 
 log = logging.getLogger("app.chat")
@@ -157,7 +158,7 @@ def on_send(data):
     ack: dict[str, Any] = {"ok": True, "id": sent.message.id}
     if sent.held:
         ack["held"] = True
-        ack["message"] = "Your message is waiting for a moderator to review it."
+        ack["message"] = HELD_REASON
         emit("notice", {"text": ack["message"], "kind": "held"})
     _settle(nonce, ack)
     return ack

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-from .filters import LINK_POLICIES, find_shortcodes, host_allowed, is_emote_only, scan_links
+from .emotes import find_shortcodes, is_emote_only
+from .links import LINK_POLICIES, host_allowed, scan_links
 
 __all__ = ["render_text", "is_emote_only"]
 

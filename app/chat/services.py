@@ -28,7 +28,7 @@ from ..models import (
     User,
     utcnow,
 )
-from . import automod, filters, formatting, limits
+from . import automod, formatting, limits, policy
 
 log = logging.getLogger("app.chat")
 
@@ -244,8 +244,8 @@ def blocked_terms(channel_id: int) -> tuple[str, ...]:
     return tuple(rows)
 
 
-def policy_for(channel: Channel, settings: ChatSettings) -> filters.ChatPolicy:
-    return filters.ChatPolicy(
+def policy_for(channel: Channel, settings: ChatSettings) -> policy.ChatPolicy:
+    return policy.ChatPolicy(
         blocked_terms=blocked_terms(channel.id),
         link_policy=settings.link_policy,
         allowed_domains=tuple(settings.allowed_domains or ()),
@@ -427,9 +427,9 @@ def send_message(channel: Channel, user, raw_text) -> Sent:
                 raise ChatRefused("rate_limited", "You're sending messages too quickly. "
                                   f"Wait {describe_duration(wait)}.", retry_after=wait)
             recent = limits.recent_texts(redis, channel.id, user.id)
-        verdict = (filters.Verdict("allow") if staff else
-                   filters.check_message(text, policy_for(channel, settings), recent=recent,
-                                         scorer=_scorer()))
+        verdict = (policy.ALLOW if staff else
+                   policy.check_message(text, policy_for(channel, settings), recent=recent,
+                                        scorer=_scorer()))
         if verdict.action == "block":
             raise ChatRefused(verdict.code, verdict.reason)
     except ChatRefused:

@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from ..chat import filters
+from ..chat import automod, links, terms
 from . import services
 
 SLOW_PRESETS = (0, 3, 5, 10, 30, 60, 120)
@@ -70,18 +70,18 @@ class ChatModesForm(FlaskForm):
             raise ValidationError(f"Slow mode is between 0 and {services.MAX_SLOW} seconds (10 minutes).")
 
     def validate_link_policy(self, field):
-        if field.data not in filters.LINK_POLICIES:
+        if field.data not in links.LINK_POLICIES:
             raise ValidationError("Choose allow, block or allowlist for links.")
 
     def validate_automod_level(self, field):
-        if field.data not in filters.AUTOMOD_LEVELS:
+        if field.data not in automod.AUTOMOD_LEVELS:
             raise ValidationError("Choose off, low or high for automod.")
 
     def validate_allowed_domains(self, field):
         domains = self.domain_lines()
         for line in domains:
             try:
-                filters.validate_domain(line)
+                links.validate_domain(line)
             except ValueError as error:
                 raise ValidationError(str(error)) from None
         if len(domains) > services.MAX_DOMAINS:
@@ -118,8 +118,8 @@ class ChatModesForm(FlaskForm):
 class BlockedTermForm(FlaskForm):
     term = StringField("Word or phrase", validators=[
         InputRequired("Type a word or phrase to block."),
-        Length(max=filters.MAX_TERM_LENGTH,
-               message=f"Blocked terms can be at most {filters.MAX_TERM_LENGTH} characters.")])
+        Length(max=terms.MAX_TERM_LENGTH,
+               message=f"Blocked terms can be at most {terms.MAX_TERM_LENGTH} characters.")])
 
 
 class ModeratorForm(FlaskForm):

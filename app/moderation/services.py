@@ -8,7 +8,7 @@ from flask import current_app, has_request_context, render_template
 from markupsafe import Markup
 from sqlalchemy import func, select, update
 
-from ..chat import filters
+from ..chat import automod, links, terms
 from ..chat import services as chat
 from ..extensions import db
 from ..models import (
@@ -317,7 +317,7 @@ def update_modes(channel: Channel, actor, *, slow_seconds=None, followers_only=N
     if emote_only is not None:
         changes["emote_only"] = bool(emote_only)
     if link_policy is not None:
-        if link_policy not in filters.LINK_POLICIES:
+        if link_policy not in links.LINK_POLICIES:
             raise ModerationError("Choose allow, block or allowlist for links.")
         changes["link_policy"] = link_policy
     if allowed_domains is not None:
@@ -326,7 +326,7 @@ def update_modes(channel: Channel, actor, *, slow_seconds=None, followers_only=N
             if not raw.strip():
                 continue
             try:
-                domain = filters.validate_domain(raw)
+                domain = links.validate_domain(raw)
             except ValueError as error:
                 raise ModerationError(str(error)) from None
             if domain not in domains:
@@ -335,7 +335,7 @@ def update_modes(channel: Channel, actor, *, slow_seconds=None, followers_only=N
             raise ModerationError(f"List at most {MAX_DOMAINS} domains.")
         changes["allowed_domains"] = domains
     if automod_level is not None:
-        if automod_level not in filters.AUTOMOD_LEVELS:
+        if automod_level not in automod.AUTOMOD_LEVELS:
             raise ModerationError("Choose off, low or high for automod.")
         changes["automod_level"] = automod_level
     changed = {key: value for key, value in changes.items() if getattr(current, key) != value}
@@ -389,7 +389,7 @@ def _on_list(channel: Channel | None):
 def _store_term(channel: Channel | None, raw: str, created_by_id: int | None) -> BlockedTerm:
     """Validate and add a term to a list (no commit): refuses junk, duplicates and a full list."""
     try:
-        term = filters.validate_term(raw)
+        term = terms.validate_term(raw)
     except ValueError as error:
         raise ModerationError(str(error)) from None
     if db.session.scalar(select(BlockedTerm.id).where(_on_list(channel), BlockedTerm.term == term)):
@@ -438,7 +438,7 @@ def add_site_term_from_shell(raw: str) -> BlockedTerm:
 def remove_site_term_from_shell(raw: str) -> str:
     """`flask chat terms remove`: by the term as listed, or as typed when it was added."""
     try:
-        term = filters.validate_term(raw)
+        term = terms.validate_term(raw)
     except ValueError:
         term = raw.strip()
     row = db.session.scalar(select(BlockedTerm).where(_on_list(None), BlockedTerm.term == term))

@@ -1,13 +1,27 @@
-"""Chat fixtures: Socket.IO test clients that carry a logged-in user's session cookie."""
+"""Chat fixtures: Socket.IO test clients that carry a logged-in user's session cookie, and verdict()
+for the text checks' tests."""
 from __future__ import annotations
 
 import contextvars
 
 import pytest
 
+from app.chat.policy import ChatPolicy, check_message
 from app.extensions import socketio
 from tests.conftest import Actions
 from tests.factories import PASSWORD, make_user
+
+QUIET = "off"  # automod level for tests about something else
+
+
+def never_toxic(text: str) -> float:
+    return 0.0
+
+
+def verdict(text, *, recent=(), scorer=never_toxic, **policy):
+    """The verdict on one message under a policy built from keywords; automod off unless named."""
+    policy.setdefault("automod_level", QUIET)
+    return check_message(text, ChatPolicy(**policy), recent=recent, scorer=scorer)
 
 
 def isolated(function, *args, **kwargs):

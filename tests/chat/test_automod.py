@@ -1,9 +1,107 @@
-"""Chat automod: the lexicon toxicity scorer and loading a pluggable scorer by dotted name."""
+"""Chat automod: what each level holds, the spam heuristics, the lexicon toxicity scorer and loading
+a pluggable scorer by dotted name."""
 import pytest
 
 from app.chat import automod
-from app.chat.automod import LEXICON_PATH, compile_lexicon, lexicon_score, load_scorer, read_lexicon
+from app.chat.automod import (
+    HELD_REASON,
+    LEXICON_PATH,
+    compile_lexicon,
+    lexicon_score,
+    load_scorer,
+    read_lexicon,
+    repeats,
+)
+from app.chat.policy import ChatPolicy, check_message
+from tests.chat.conftest import never_toxic
 
+# --- levels and heuristics -----------------------------------------------------------------------
+
+def held_flags(text, level, scorer=never_toxic):
+    result = check_message(text, ChatPolicy(automod_level=level), scorer=scorer)
+    if result.action == "allow":
+        return ()
+    assert result.action == "hold"
+    assert result.reason == HELD_REASON
+    assert result.code == "held"
+    return result.flags
+
+
+@pytest.mark.parametrize("text, low, high", [
+    ("I LOVE THIS", (), ()),                                     # 9 letters: too short for either
+    ("THIS IS SO GOOD", (), ("caps",)),                          # 12 capitals
+    ("THIS IS SO GOOD wow", (), ("caps",)),                      # 12 of 15 = 80%
+    ("THIS IS SO good wow", (), ()),                             # 8 of 14 = 57%
+    ("THIS IS THE BEST STREAM I HAVE EVER SEEN", ("caps",), ("caps",)),   # 32 capitals
+    ("THIS IS THE BEST STREAM I HAVE EVER SEEN ok", ("caps",), ("caps",)),  # 32 of 34 = 94%
+    ("THIS IS THE BEST STREAM I HAVE EVER SEEN okay", (), ("caps",)),       # 32 of 36 = 89%
+])
+def test_caps_thresholds(text, low, high):
+    assert held_flags(text, "low") == low
+    assert held_flags(text, "high") == high
+
+
+@pytest.mark.parametrize("count, low, high", [(9, False, False), (10, False, True),
+                                              (19, False, True), (20, True, True)])
+def test_character_run_thresholds(count, low, high):
+    text = "no" + "o" * (count - 1) + " way"
+    assert ("repetition" in held_flags(text, "low")) is low
+    assert ("repetition" in held_flags(text, "high")) is high
+
+
+@pytest.mark.parametrize("count, low, high", [(4, False, False), (5, False, True),
+                                              (7, False, True), (8, True, True)])
+def test_word_repetition_thresholds(count, low, high):
+    text = " ".join(["spam"] * count)
+    assert ("repetition" in held_flags(text, "low")) is low
+    assert ("repetition" in held_flags(text, "high")) is high
+
+
+def test_phrase_and_glued_repetition():
+    assert repeats("buy now, buy now buy now BUY NOW buy now") == 5
+    assert repeats("hey hey you you") == 2
+    assert repeats("spamspamspamspamspam") == 5
+    assert repeats("hahahahahahahahahaha") == 1  # laughter is not spam
+    assert repeats("the cat and the dog and the bird and the fish and the end") == 1
+
+
+def test_toxicity_thresholds():
+    def scores(value):
+        return lambda text: value
+    assert held_flags("hello", "low", scores(0.79)) == ()
+    assert held_flags("hello", "low", scores(0.8)) == ("toxicity:0.80",)
+    assert held_flags("hello", "high", scores(0.49)) == ()
+    assert held_flags("hello", "high", scores(0.5)) == ("toxicity:0.50",)
+    assert held_flags("hello", "high", scores(7)) == ("toxicity:1.00",)
+    assert held_flags("hello", "high", scores(float("nan"))) == ()
+
+
+def test_automod_off_checks_nothing():
+    def explode(text):
+        raise AssertionError("scorer called with automod off")
+    assert held_flags("SPAM " * 20 + "!" * 40, "off", explode) == ()
+
+
+def test_several_reasons_are_all_flagged():
+    flags = held_flags("STOP STOP STOP STOP STOP STOP", "high", lambda text: 0.9)
+    assert flags == ("caps", "repetition", "toxicity:0.90")
+
+
+def test_default_scorer_is_the_lexicon():
+    result = check_message("kys", ChatPolicy(automod_level="low"))
+    assert result.action == "hold"
+    assert result.flags == ("toxicity:1.00",)
+    assert check_message("good game everyone", ChatPolicy(automod_level="high")).action == "allow"
+
+
+def test_a_failing_scorer_does_not_stop_chat(caplog):
+    def broken(text):
+        raise RuntimeError("model server down")
+    assert check_message("hello", ChatPolicy(automod_level="high"), scorer=broken).action == "allow"
+    assert "scorer failed" in caplog.text
+
+
+# --- the lexicon scorer --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text", [
     "kys", "KYS", "k.y.s", "kill yourself", "k1ll y0urs3lf", "KILL   YOURSELF!!", "kíll yoursélf",
