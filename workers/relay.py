@@ -30,7 +30,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from app.media.probe import PROBE_ENTRIES
+import ffmpeg
+
+from app.media.probe import PACKET_ENTRIES, probe
 from workers.lifetime import die_with_parent
 
 log = logging.getLogger(__name__)
@@ -83,11 +85,6 @@ def _relay_input(pull_url: str) -> list[str]:
             # The publisher's own timestamps, not restarted at zero by each pull: renditions added
             # to a running passthrough (workers.live.upgrade) pull again and must line up with it.
             "-copyts", "-i", pull_url, "-map", "0", "-c", "copy"]
-
-
-def probe_args() -> list[str]:
-    return ["ffprobe", "-v", "error", "-f", "flv", "-show_entries", PROBE_ENTRIES, "-of", "json",
-            "-i", "pipe:0"]
 
 
 def _pid_connected_to(pid: int, port: int) -> bool:
@@ -443,12 +440,13 @@ class PullRelay:
             head = self.head(after_keyframe=after, wait=wait, cancel=cancel)
             if not head:
                 return None
-            result = subprocess.run(probe_args(), input=head, capture_output=True, timeout=20)
-            if result.returncode == 0:
-                info: dict[str, Any] = json.loads(result.stdout or b"{}")
-                if any(stream.get("codec_type") == "video" and stream.get("width")
-                       for stream in info.get("streams", ())):
-                    return info
+            try:
+                info = probe("pipe:0", timeout=20, stdin=head, f="flv", v="error", show_entries=PACKET_ENTRIES)
+            except ffmpeg.Error:
+                info = {}
+            if any(stream.get("codec_type") == "video" and stream.get("width")
+                   for stream in info.get("streams", ())):
+                return info
             if self.ended:
                 return None
         return None

@@ -27,6 +27,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ffmpeg
 from flask import current_app
 from redis.exceptions import LockError
 from sqlalchemy import select
@@ -36,6 +37,7 @@ from app.extensions import db, get_redis
 from app.live.state import RECORDING_MANIFEST, hls_dir
 from app.media import vod as media
 from app.media.fmp4 import parse_init
+from app.media.probe import probe
 from app.media.storage import ObjectMissing, get_storage
 from app.models import VOD, StreamSession
 from app.models.vod import VISIBILITY_PRIVATE, vod_prefix
@@ -424,10 +426,11 @@ class VodBuild:
 
     def probe(self, path: Path) -> float:
         """The MP4's duration; it must hold H.264 video (and AAC audio when there is audio)."""
-        result = subprocess.run(media.probe_args(str(path)), capture_output=True, text=True, timeout=60)
-        if result.returncode != 0:
-            raise RuntimeError(f"session {self.session_id}: ffprobe cannot read the MP4: {result.stderr.strip()}")
-        info = json.loads(result.stdout)
+        try:
+            info = probe(str(path), timeout=60, v="error")
+        except ffmpeg.Error as error:
+            raise RuntimeError(f"session {self.session_id}: ffprobe cannot read the MP4: "
+                               f"{error.stderr.decode(errors='replace').strip()}") from None
         codecs = {s.get("codec_type"): s.get("codec_name") for s in info.get("streams", [])}
         if codecs.get("video") != "h264":
             raise RuntimeError(f"session {self.session_id}: the MP4 has no H.264 video ({codecs})")

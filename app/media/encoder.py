@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 import logging
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,19 @@ VAAPI = "h264_vaapi"
 X264 = "libx264"
 RENDER_NODES = "/dev/dri/renderD*"  # the DRM render nodes VAAPI and QSV open
 TRIAL_SOURCE = ["-f", "lavfi", "-i", "color=black:s=256x144"]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One ffmpeg filter: its name, positional arguments and named options (a graph step for
+    ffmpeg_args.filter_graph, or text for a -vf chain)."""
+    name: str
+    args: tuple[str, ...] = ()
+    options: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        params = [*self.args, *(f"{name}={value}" for name, value in self.options.items())]
+        return f"{self.name}={':'.join(params)}" if params else self.name
 
 
 @dataclass(frozen=True)
@@ -48,9 +61,14 @@ class Encoder:
                     "-filter_hw_device", "gpu"]
         return []
 
+    def upload_filters(self) -> tuple[Filter, ...]:
+        """The filters that take CPU frames to the GPU (QSV wants a pool of extra surfaces)."""
+        return (Filter("format", ("nv12",)),
+                Filter("hwupload", options={"extra_hw_frames": "16"} if self.name == QSV else {}))
+
     def upload_filter(self) -> str:
-        """The filter that takes CPU frames to the GPU (QSV wants a pool of extra surfaces)."""
-        return "format=nv12,hwupload=extra_hw_frames=16" if self.name == QSV else "format=nv12,hwupload"
+        """upload_filters as one -vf chain (the trial encode's)."""
+        return ",".join(str(step) for step in self.upload_filters())
 
 
 def trial_args(encoder: Encoder) -> list[str]:

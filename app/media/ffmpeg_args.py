@@ -2,6 +2,19 @@
 
 Pure functions returning argument lists (run without a shell), so every flag is unit-tested
 without running ffmpeg.
+
+The filter graph (`filter_graph`) is built with ffmpeg-python's graph API and compiled by it:
+ffmpeg-python escapes each filter's arguments (the thumbnail's `select` expression is written
+plainly) and names every link itself (`[s0]`, `[s1]`... one per filter, in graph order), so the
+outputs map the labels `FilterGraph` reports, never labels of our own. The rest of the command
+stays a hand-built list, because ffmpeg-python 0.2.0 cannot write it as we need it: it writes an
+input's or output's options in name order from a dict (`-filter_hw_device gpu` would come before
+the `-init_hw_device` that creates `gpu`, and `-c:v` before or after the per-rung `-g:v:0` by
+spelling alone), so no option can be repeated in its place; it puts global options (`-copyts`,
+`-progress`, `-nostdin`) after the last output, where ffmpeg takes them as trailing options; and
+its output list has no place for per-output options that must come before an output's `-map`s in
+a fixed order (an output's `-ss`, the LL-HLS pipes' `-movflags`/`-frag_duration`, `-fps_mode`,
+`-enc_time_base:v`), which every rung repeats. Those lists are pinned flag by flag by the tests.
 """
 from __future__ import annotations
 
@@ -9,6 +22,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
+
+import ffmpeg as ffmpeg_python
 
 from .encoder import NVENC, QSV, VAAPI, X264, Encoder
 from .ladder import DEFAULT_PRESET, Rung
@@ -35,8 +51,9 @@ AAC_ENCODE = ["-c:a", "aac", "-ac", "2", "-ar", str(AUDIO_RATE)]
 # fastest is veryfast). VAAPI has no presets.
 NVENC_PRESETS = {"veryfast": "p4", "superfast": "p2", "ultrafast": "p1"}
 QSV_PRESETS = {"veryfast": "faster", "superfast": "veryfast", "ultrafast": "veryfast"}
-# The GPU's scaler per hardware encoder (frames stay on the GPU from decode or upload to encode).
-GPU_SCALERS = {NVENC: "scale_cuda={w}:{h}", QSV: "scale_qsv=w={w}:h={h}", VAAPI: "scale_vaapi=w={w}:h={h}"}
+# The GPU's scaler per hardware encoder (frames stay on the GPU from decode or upload to encode);
+# each takes the size as its options w and h.
+GPU_SCALERS = {NVENC: "scale_cuda", QSV: "scale_qsv", VAAPI: "scale_vaapi"}
 
 
 def gop_frames(rung: Rung) -> int:
@@ -56,7 +73,7 @@ def input_args(input_url: str, encoder: Encoder, *, live: bool = True) -> list[s
     return args + ["-i", input_url]
 
 
-def thumbnail_filter(encoder: Encoder, every: int = THUMBNAIL_SECONDS) -> str:
+def _thumbnail_chain(video: Any, encoder: Encoder, every: int = THUMBNAIL_SECONDS) -> Any:
     # The first frame at once, then one every `every` seconds of stream time. ffmpeg pads
     # this output back to the stream's frame rate when the next pick arrives (a burst of
     # identical JPEGs every 30 s, a few % of one core); without padding (-fps_mode
@@ -64,33 +81,54 @@ def thumbnail_filter(encoder: Encoder, every: int = THUMBNAIL_SECONDS) -> str:
     # with fps=1 first gave no JPEG at all from a live RTMP input.
     # ffmpeg 5.1 also holds a picked frame until the next pick when the input is a pipe (the
     # worker's relay): so every pick takes the frame after it too, which releases it at once.
-    select = (f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{every})"
-              "+eq(mod(selected_n\\,2)\\,1)*eq(n-prev_selected_n\\,1)'")
-    download = "hwdownload,format=nv12," if encoder.is_gpu else ""
+    # (ffmpeg-python escapes the expression's commas for the graph.)
+    video = video.filter("select", f"isnan(prev_selected_t)+gte(t-prev_selected_t,{every})"
+                                   "+eq(mod(selected_n,2),1)*eq(n-prev_selected_n,1)")
+    if encoder.is_gpu:
+        video = video.filter("hwdownload").filter("format", "nv12")
     # Full-range yuv420p is what mjpeg wants, without swscale's "deprecated pixel format" warning.
-    return f"{select},{download}scale={THUMBNAIL_WIDTH}:-2:out_range=full,format=yuv420p"
+    return video.filter("scale", THUMBNAIL_WIDTH, -2, out_range="full").filter("format", "yuv420p")
+
+
+@dataclass(frozen=True)
+class FilterGraph:
+    """A transcode's -filter_complex and the labels its outputs map: each rung's, in rung order,
+    and the thumbnail's (None without one)."""
+    text: str
+    rungs: tuple[str, ...]
+    thumbnail: str | None
 
 
 def filter_graph(rungs: Sequence[Rung], encoder: Encoder, source_fps: float | None,
-                 thumbnail: bool = True, keep_rate: bool = False) -> str:
+                 thumbnail: bool = True, keep_rate: bool = False) -> FilterGraph:
     """`split` the one decoded video into a scaled (and, if lower, frame-rate capped, unless
-    `keep_rate`) chain per rung."""
-    branches = len(rungs) + (1 if thumbnail else 0)
-    labels = "".join(f"[s{i}]" for i in range(len(rungs))) + ("[st]" if thumbnail else "")
-    upload = f"{encoder.upload_filter()}," if encoder.uploads else ""
-    parts = [f"[0:v:0]{upload}split={branches}{labels}"]
+    `keep_rate`) chain per rung, and the thumbnail's.
+
+    Built with ffmpeg-python and compiled by it; each chain's end is found by the `-map` its
+    stand-in output gets (the input and outputs here are placeholders, only the graph is kept).
+    """
+    video = ffmpeg_python.input("input")["v:0"]
+    if encoder.uploads:
+        for step in encoder.upload_filters():
+            video = video.filter(step.name, *step.args, **step.options)
+    split = video.filter_multi_output("split")
+    ends = {}
     for i, rung in enumerate(rungs):
-        chain = []
+        chain = split[i]
         if not keep_rate and (source_fps is None or rung.fps < source_fps - 0.01):
-            chain.append(f"fps={rung.fps}")
+            chain = chain.filter("fps", rung.fps)
         if encoder.is_gpu:
-            chain.append(GPU_SCALERS[encoder.name].format(w=rung.width, h=rung.height))
+            chain = chain.filter(GPU_SCALERS[encoder.name], w=rung.width, h=rung.height)
         else:
-            chain += [f"scale={rung.width}:{rung.height}", "setsar=1", "format=yuv420p"]
-        parts.append(f"[s{i}]{','.join(chain)}[v{i}]")
+            chain = chain.filter("scale", rung.width, rung.height).filter("setsar", 1).filter("format", "yuv420p")
+        ends[f"rung{i}"] = chain
     if thumbnail:
-        parts.append(f"[st]{thumbnail_filter(encoder)}[thumb]")
-    return ";".join(parts)
+        ends["thumbnail"] = _thumbnail_chain(split[len(rungs)], encoder)
+    args: list[str] = ffmpeg_python.merge_outputs(*(end.output(name) for name, end in ends.items())).get_args()
+    labels = {args[at + 2]: args[at + 1] for at, arg in enumerate(args) if arg == "-map"}
+    return FilterGraph(text=args[args.index("-filter_complex") + 1],
+                       rungs=tuple(labels[f"rung{i}"] for i in range(len(rungs))),
+                       thumbnail=labels.get("thumbnail"))
 
 
 def video_codec_args(rungs: Sequence[Rung], encoder: Encoder, preset: str) -> list[str]:
@@ -166,31 +204,32 @@ def transcode_args(input_url: str, out_dir: str, rungs: Sequence[Rung], *,
     `progress` is where `-progress` writes key=value blocks (None for none); `thumbnail_path`
     adds a JPEG output from the same decode, rewritten in place every 30 s.
     """
-    args = _decode_args(input_url, rungs, encoder=encoder, source_fps=source_fps,
-                        thumbnail=thumbnail_path is not None, progress=progress,
-                        live_input=live_input, ffmpeg=ffmpeg, loglevel=loglevel)
-    for i in range(len(rungs)):
-        args += ["-map", f"[v{i}]"]
+    args, graph = _decode_args(input_url, rungs, encoder=encoder, source_fps=source_fps,
+                               thumbnail=thumbnail_path is not None, progress=progress,
+                               live_input=live_input, ffmpeg=ffmpeg, loglevel=loglevel)
+    for video in graph.rungs:
+        args += ["-map", video]
         if has_audio:
             args += ["-map", "0:a:0"]
     args += video_codec_args(rungs, encoder, preset)
     if has_audio:
         args += audio_codec_args(rungs)
     args += hls_args(out_dir, rungs, has_audio=has_audio, record=record, start_number=start_number)
-    return args + _thumbnail_output(thumbnail_path)
+    return args + _thumbnail_output(thumbnail_path, graph)
 
 
 def _decode_args(input_url: str, rungs: Sequence[Rung], *, encoder: Encoder, source_fps: float | None,
                  thumbnail: bool, progress: str | None, live_input: bool, ffmpeg: str,
-                 loglevel: str, copyts: bool = False, keep_rate: bool = False) -> list[str]:
+                 loglevel: str, copyts: bool = False, keep_rate: bool = False) -> tuple[list[str], FilterGraph]:
     """Everything before the outputs: logging, progress, the input and the split filter graph
-    (`keep_rate`: every rung at the source's frame rate, frame for frame)."""
+    (`keep_rate`: every rung at the source's frame rate, frame for frame); and the graph, whose
+    labels the outputs map."""
     if not rungs:
         raise ValueError("a transcode needs at least one rung")
     args = _head(progress, ffmpeg, loglevel, copyts=copyts)
     args += input_args(input_url, encoder, live=live_input)
-    return args + ["-filter_complex", filter_graph(rungs, encoder, source_fps, thumbnail=thumbnail,
-                                                   keep_rate=keep_rate)]
+    graph = filter_graph(rungs, encoder, source_fps, thumbnail=thumbnail, keep_rate=keep_rate)
+    return [*args, "-filter_complex", graph.text], graph
 
 
 def _head(progress: str | None, ffmpeg: str, loglevel: str, *, copyts: bool = False) -> list[str]:
@@ -201,16 +240,16 @@ def _head(progress: str | None, ffmpeg: str, loglevel: str, *, copyts: bool = Fa
 
 
 # The thumbnail output's frame rate. ffmpeg pads it with copies of the last picture up to the
-# next pick (see thumbnail_filter); at the stream's own rate that was 900 JPEGs encoded at once
+# next pick (see _thumbnail_chain); at the stream's own rate that was 900 JPEGs encoded at once
 # every 30 s, which held every rendition's next part for 1.1-1.4 s (a player's blocking playlist
 # request timed out and it stalled, every 30 s). At one frame per 5 s the padding is 6 pictures.
 THUMBNAIL_RATE = Fraction(1, 5)
 
 
-def _thumbnail_output(thumbnail_path: str | None) -> list[str]:
-    if not thumbnail_path:
+def _thumbnail_output(thumbnail_path: str | None, graph: FilterGraph) -> list[str]:
+    if not thumbnail_path or graph.thumbnail is None:
         return []
-    return ["-map", "[thumb]", "-an", "-r", str(THUMBNAIL_RATE), "-c:v", "mjpeg", "-strict", "unofficial",
+    return ["-map", graph.thumbnail, "-an", "-r", str(THUMBNAIL_RATE), "-c:v", "mjpeg", "-strict", "unofficial",
             "-q:v", "4", "-f", "image2", "-update", "1", thumbnail_path]
 
 
@@ -297,16 +336,17 @@ VIDEO_TIMESCALE = ["-video_track_timescale", "90000"]
 SOURCE_TIME_MOVFLAGS = CMAF_MOVFLAGS + "+frag_discont"
 
 
-def ll_output_args(rung_index: int, rung: Rung, plan: PartPlan, fd: int, *, has_audio: bool,
+def ll_output_args(video: str, rung: Rung, plan: PartPlan, fd: int, *, has_audio: bool,
                    encoder: Encoder = Encoder(X264), preset: str = DEFAULT_PRESET,
                    follow_source: bool = False, copy_audio: bool = False) -> list[str]:
-    """One rung's output: its video (and the audio) muxed as fragmented CMAF MP4 to pipe `fd`.
+    """One rung's output: its video (the filter graph's label `video`, FilterGraph.rungs) and
+    the audio, muxed as fragmented CMAF MP4 to pipe `fd`.
 
     ffmpeg's output options belong to the next output file only, so every rung repeats them.
     `follow_source`: keyframes exactly where the source has them and the source's timestamps
     kept (with -copyts), instead of a fixed GOP (ll_added_rungs_args).
     """
-    args = ["-map", f"[v{rung_index}]"]
+    args = ["-map", video]
     if has_audio:
         args += ["-map", "0:a:0"]
     args += video_codec_args([], encoder, preset)
@@ -341,15 +381,15 @@ def ll_transcode_args(input_url: str, rungs: Sequence[Rung], plans: Sequence[Par
     (the input starts at a keyframe before where the output must start), frame-exact."""
     if not len(rungs) == len(plans) == len(fds):
         raise ValueError("every rung needs its part plan and its pipe")
-    args = _decode_args(input_url, rungs, encoder=encoder, source_fps=source_fps,
-                        thumbnail=thumbnail_path is not None, progress=progress,
-                        live_input=live_input, ffmpeg=ffmpeg, loglevel=loglevel)
+    args, graph = _decode_args(input_url, rungs, encoder=encoder, source_fps=source_fps,
+                               thumbnail=thumbnail_path is not None, progress=progress,
+                               live_input=live_input, ffmpeg=ffmpeg, loglevel=loglevel)
     # An output's -ss: frames before it are decoded and dropped, and its time starts there.
     trim = ["-ss", f"{skip:.3f}"] if skip > 0 else []
-    for index, (rung, plan, fd) in enumerate(zip(rungs, plans, fds)):
-        args += trim + ll_output_args(index, rung, plan, fd, has_audio=has_audio, encoder=encoder,
+    for video, rung, plan, fd in zip(graph.rungs, rungs, plans, fds):
+        args += trim + ll_output_args(video, rung, plan, fd, has_audio=has_audio, encoder=encoder,
                                       preset=preset)
-    return args + _thumbnail_output(thumbnail_path)
+    return args + _thumbnail_output(thumbnail_path, graph)
 
 
 def ll_added_rungs_args(input_url: str, rungs: Sequence[Rung], plans: Sequence[PartPlan],
@@ -362,11 +402,11 @@ def ll_added_rungs_args(input_url: str, rungs: Sequence[Rung], plans: Sequence[P
     them and the source's timestamps, so their segments line up with the passthrough's."""
     if not len(rungs) == len(plans) == len(fds):
         raise ValueError("every rung needs its part plan and its pipe")
-    args = _decode_args(input_url, rungs, encoder=encoder, source_fps=None, thumbnail=False,
-                        progress=progress, live_input=live_input, ffmpeg=ffmpeg, loglevel=loglevel,
-                        copyts=True, keep_rate=True)
-    for index, (rung, plan, fd) in enumerate(zip(rungs, plans, fds)):
-        args += ll_output_args(index, rung, plan, fd, has_audio=has_audio, encoder=encoder, preset=preset,
+    args, graph = _decode_args(input_url, rungs, encoder=encoder, source_fps=None, thumbnail=False,
+                               progress=progress, live_input=live_input, ffmpeg=ffmpeg, loglevel=loglevel,
+                               copyts=True, keep_rate=True)
+    for video, rung, plan, fd in zip(graph.rungs, rungs, plans, fds):
+        args += ll_output_args(video, rung, plan, fd, has_audio=has_audio, encoder=encoder, preset=preset,
                                follow_source=True, copy_audio=copy_audio)
     return args
 

@@ -1,18 +1,54 @@
-"""What ffprobe says about a live source: size, frame rate, codecs, keyframe spacing, bitrate.
+"""Running ffprobe, and what it says about a live source: size, frame rate, codecs, keyframe
+spacing, bitrate.
 
-Pure functions over ffprobe's JSON (the live host probes the head of the stream it pulls, see
-workers/relay.py), so passthrough and ladder decisions are unit-tested without ffmpeg.
+`probe` is the one way we run ffprobe (the live host probes the head of the stream it pulls,
+workers/relay.py; the VOD job checks the MP4 it made, workers/vod.py). The rest are pure
+functions over ffprobe's JSON, so passthrough and ladder decisions are unit-tested without ffmpeg.
+
+`probe` is ffmpeg-python's `ffmpeg.probe(target, **options)` (the same command: `-show_format
+-show_streams -of json`, the options, the target; the same `ffmpeg.Error` carrying ffprobe's
+stdout and stderr when it fails), run with what 0.2.0's cannot do: a timeout (it waits on
+`communicate()` with none, and a `timeout=` keyword would become ffprobe's own `-timeout` option)
+and bytes on stdin (the relay probes the head it holds, `pipe:0`). Neither probe names a URL:
+the relay's reads stdin and the VOD's a local file, so no stream key reaches a process list.
 """
 from __future__ import annotations
 
+import json
+import subprocess
 from typing import Any
+
+import ffmpeg
 
 from .ladder import Source
 
-# Streams, the container, and each packet's type, time and flags (K = keyframe).
-PROBE_ENTRIES = ("packet=codec_type,pts_time,flags"
-                 ":stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,bit_rate,closed_captions"
-                 ":format=bit_rate:format_tags=videodatarate,audiodatarate")
+# Each packet's type, time and flags (K = keyframe), beside the streams and the container
+# (-show_streams, -show_format) that every probe lists.
+PACKET_ENTRIES = "packet=codec_type,pts_time,flags"
+
+
+def probe_args(target: str, *, ffprobe: str = "ffprobe", **options: str) -> list[str]:
+    """ffmpeg.probe's command: each option as `-name value` (in name order, as ffmpeg-python
+    writes keyword arguments), then the file or `pipe:0`."""
+    args = [ffprobe, "-show_format", "-show_streams", "-of", "json"]
+    for name in sorted(options):
+        args += [f"-{name}", options[name]]
+    return [*args, target]
+
+
+def probe(target: str, *, timeout: float, stdin: bytes | None = None, ffprobe: str = "ffprobe",
+          **options: str) -> dict[str, Any]:
+    """ffprobe's JSON for `target` (`stdin` is fed to it, for `pipe:0`).
+
+    Raises ffmpeg.Error (with ffprobe's `stdout` and `stderr`) when ffprobe fails, and
+    subprocess.TimeoutExpired when it runs past `timeout` seconds (it is killed first).
+    """
+    result = subprocess.run(probe_args(target, ffprobe=ffprobe, **options), input=stdin,
+                            capture_output=True, timeout=timeout)
+    if result.returncode != 0:
+        raise ffmpeg.Error("ffprobe", result.stdout, result.stderr)
+    info: dict[str, Any] = json.loads(result.stdout or b"{}")
+    return info
 
 
 def _frame_rate(video: dict[str, Any]) -> float:

@@ -574,8 +574,3 @@ def poster_args(script: str, at: float, output: str, *, ffmpeg: str = "ffmpeg") 
         "-map", "0:v:0", "-an", "-frames:v", "1",
         "-vf", f"scale='min({POSTER_MAX_WIDTH},iw)':-2,setsar=1", "-q:v", "3",
         "-f", "image2", "-update", "1", output]
-
-
-def probe_args(path: str, *, ffprobe: str = "ffprobe") -> list[str]:
-    return [ffprobe, "-v", "error", "-show_entries", "format=duration:stream=codec_type,codec_name",
-            "-of", "json", path]

@@ -33,10 +33,18 @@ def test_one_ffmpeg_one_decode_split_into_every_rung_and_the_thumbnail():
     assert args[0] == "ffmpeg" and all(isinstance(a, str) for a in args)
     assert args.count("-i") == 1 and value_after(args, "-i") == "rtmp://127.0.0.1:1935/live/st-abc"
     graph = value_after(args, "-filter_complex")
-    assert graph.startswith("[0:v:0]split=4[s0][s1][s2][st];")
-    assert "[s0]scale=1280:720" in graph and "[s1]scale=854:480" in graph and "[s2]scale=640:360" in graph
-    assert "fps=" not in graph.split("[st]")[0]  # rungs at the source rate need no fps filter
-    assert "prev_selected_t" in graph and "scale=640:-2" in graph
+    # ffmpeg-python names every link (one per filter); the select expression's commas escaped.
+    assert graph == (
+        "[0:v:0]split=4[s0][s1][s2][s3];"
+        "[s0]scale=1280:720[s4];[s4]setsar=1[s5];[s5]format=yuv420p[s6];"
+        "[s1]scale=854:480[s7];[s7]setsar=1[s8];[s8]format=yuv420p[s9];"
+        "[s2]scale=640:360[s10];[s10]setsar=1[s11];[s11]format=yuv420p[s12];"
+        "[s3]select=isnan(prev_selected_t)+gte(t-prev_selected_t\\,30)"
+        "+eq(mod(selected_n\\,2)\\,1)*eq(n-prev_selected_n\\,1)[s13];"
+        "[s13]scale=640:-2:out_range=full[s14];[s14]format=yuv420p[s15]")
+    assert "fps=" not in graph  # rungs at the source rate need no fps filter
+    maps = [value for flag, value in zip(args, args[1:]) if flag == "-map"]
+    assert maps == ["[s6]", "0:a:0", "[s9]", "0:a:0", "[s12]", "0:a:0", "[s15]"]
     assert args[-1] == "/out/work/thumb.jpg" and value_after(args, "-update") == "1"
     assert "-fps_mode" not in args  # without padding ffmpeg 5.1 writes the JPEG only at the end
 
@@ -59,7 +67,8 @@ def test_gop_is_one_second_at_every_rate():
     rungs = ladder_for(Source(1920, 1080, 60))
     assert [gop_frames(r) for r in rungs] == [60, 60, 30, 30]
     graph = value_after(transcode_args("in", "/o", rungs, source_fps=60), "-filter_complex")
-    assert "[s2]fps=30," in graph and "[s0]scale" in graph
+    assert "[s2]fps=30[s10];[s10]scale=854:480" in graph and "[s3]fps=30[s14];[s14]scale=640:360" in graph
+    assert "[s0]scale=1920:1080" in graph and "[s1]scale=1280:720" in graph
 
 
 def test_cmaf_hls_with_named_variants_and_master():
@@ -96,15 +105,16 @@ def test_nvenc_decodes_and_scales_on_the_gpu():
     assert args.index("-hwaccel") < args.index("-i")
     assert value_after(args, "-hwaccel") == "cuda" and value_after(args, "-hwaccel_output_format") == "cuda"
     graph = value_after(args, "-filter_complex")
-    assert "scale_cuda=1280:720" in graph and "scale_cuda=640:360" in graph and "scale=1280" not in graph
-    assert "hwdownload,format=nv12" in graph  # the thumbnail comes back to system memory
+    assert "[s0]scale_cuda=h=720:w=1280[s4]" in graph and "[s2]scale_cuda=h=360:w=640[s6]" in graph
+    assert "scale=1280" not in graph
+    assert "[s7]hwdownload[s8];[s8]format=nv12[s9]" in graph  # the thumbnail comes back to system memory
     assert value_after(args, "-c:v") == "h264_nvenc" and value_after(args, "-preset") == "p2"
     assert "-sc_threshold" not in args and value_after(args, "-no-scenecut") == "1"
     assert value_after(args, "-g:v:0") == "30"
 
 
-@pytest.mark.parametrize("name, scaler, preset", [("h264_qsv", "scale_qsv=w=1280:h=720", "veryfast"),
-                                                   ("h264_vaapi", "scale_vaapi=w=1280:h=720", None)])
+@pytest.mark.parametrize("name, scaler, preset", [("h264_qsv", "[s2]scale_qsv=h=720:w=1280[s6]", "veryfast"),
+                                                   ("h264_vaapi", "[s2]scale_vaapi=h=720:w=1280[s6]", None)])
 def test_quick_sync_and_vaapi_upload_once_and_scale_on_the_gpu(name, scaler, preset):
     # No GPU here: the command is checked; the filters and options are ffmpeg's own (below).
     args = build(encoder=Encoder(name, "/dev/dri/renderD128"), preset="superfast")
@@ -112,9 +122,11 @@ def test_quick_sync_and_vaapi_upload_once_and_scale_on_the_gpu(name, scaler, pre
     assert devices[0] == "vaapi=" + ("va" if name == "h264_qsv" else "gpu") + ":/dev/dri/renderD128"
     assert args.index("-filter_hw_device") < args.index("-i") and "-hwaccel" not in args
     graph = value_after(args, "-filter_complex")
-    assert graph.startswith("[0:v:0]format=nv12,hwupload")  # decoded on the CPU, uploaded once
+    upload = "hwupload=extra_hw_frames=16" if name == "h264_qsv" else "hwupload"
+    # Decoded on the CPU, uploaded once.
+    assert graph.startswith(f"[0:v:0]format=nv12[s0];[s0]{upload}[s1];[s1]split=4[s2][s3][s4][s5];")
     assert scaler in graph and "scale=1280" not in graph
-    assert "hwdownload,format=nv12" in graph  # the thumbnail comes back to system memory
+    assert "[s9]hwdownload[s10];[s10]format=nv12[s11]" in graph  # the thumbnail comes back to system memory
     assert value_after(args, "-c:v") == name and value_after(args, "-bf") == "0"
     assert value_after(args, "-idr_interval") == "0" and value_after(args, "-async_depth") == "1"
     assert (value_after(args, "-preset") if "-preset" in args else None) == preset
@@ -127,6 +139,10 @@ def test_the_gpu_commands_name_filters_and_options_this_ffmpeg_has():
     filters = subprocess.run(["ffmpeg", "-hide_banner", "-filters"], capture_output=True, text=True).stdout
     for name in ("scale_cuda", "scale_qsv", "scale_vaapi", "hwupload", "hwdownload"):
         assert f" {name} " in filters, name
+    for scaler in ("scale_cuda", "scale_qsv", "scale_vaapi"):  # the size is given as w= and h=
+        help_text = subprocess.run(["ffmpeg", "-hide_banner", "-h", f"filter={scaler}"],
+                                   capture_output=True, text=True).stdout
+        assert "\n   w " in help_text and "\n   h " in help_text, scaler
     for encoder, options in (("h264_qsv", ("-preset", "-look_ahead", "-idr_interval", "-forced_idr", "-async_depth")),
                              ("h264_vaapi", ("-rc_mode", "-idr_interval", "-async_depth"))):
         help_text = subprocess.run(["ffmpeg", "-hide_banner", "-h", f"encoder={encoder}"],
@@ -257,15 +273,15 @@ def test_ll_output_args_pipe_one_rung_as_cmaf():
     from app.media.ffmpeg_args import ll_output_args, part_plan
 
     rung = LADDER_720[0]
-    args = ll_output_args(1, rung, part_plan(30), 7, has_audio=True)
-    assert args[:4] == ["-map", "[v1]", "-map", "0:a:0"]
+    args = ll_output_args("[s9]", rung, part_plan(30), 7, has_audio=True)
+    assert args[:4] == ["-map", "[s9]", "-map", "0:a:0"]
     assert args[args.index("-c:v") + 1] == "libx264" and args[args.index("-bf") + 1] == "0"
     assert args[args.index("-c:a") + 1] == "aac"
     assert args[args.index("-g") + 1] == "30" and args[args.index("-keyint_min") + 1] == "30"
     assert "empty_moov+default_base_moof+frag_keyframe+cmaf" in args
     assert args[-3:] == ["-frag_duration", "326667", "pipe:7"]
-    assert "-map" in ll_output_args(0, rung, part_plan(30), 3, has_audio=False)
-    assert "0:a:0" not in ll_output_args(0, rung, part_plan(30), 3, has_audio=False)
+    assert "-map" in ll_output_args("[s6]", rung, part_plan(30), 3, has_audio=False)
+    assert "0:a:0" not in ll_output_args("[s6]", rung, part_plan(30), 3, has_audio=False)
 
 
 def test_ll_transcode_args_one_decode_a_pipe_per_rung_and_the_thumbnail():
@@ -275,7 +291,9 @@ def test_ll_transcode_args_one_decode_a_pipe_per_rung_and_the_thumbnail():
     args = ll_transcode_args("rtmp://127.0.0.1:1935/live/st-abc", LADDER_720, plans, [5, 6, 7],
                              source_fps=30, thumbnail_path="/out/work/thumb.jpg")
     assert args.count("-i") == 1 and value_after(args, "-progress") == "pipe:1"
-    assert value_after(args, "-filter_complex").startswith("[0:v:0]split=4[s0][s1][s2][st]")
+    assert value_after(args, "-filter_complex").startswith("[0:v:0]split=4[s0][s1][s2][s3]")
+    maps = [value for flag, value in zip(args, args[1:]) if flag == "-map"]
+    assert maps == ["[s6]", "0:a:0", "[s9]", "0:a:0", "[s12]", "0:a:0", "[s15]"]
     outputs = [arg for arg in args if arg.startswith("pipe:") and arg != "pipe:1"]
     assert outputs == ["pipe:5", "pipe:6", "pipe:7"]
     assert args.count("-frag_duration") == 3 and args[-1] == "/out/work/thumb.jpg"
@@ -339,7 +357,8 @@ def test_added_rungs_keep_the_source_rate_keyframes_and_timestamps():
     args = ll_added_rungs_args("pipe:0", rungs, plans, [7, 8], preset="veryfast")
     assert args.count("-i") == 1 and "-copyts" in args[:args.index("-i")]
     graph = value_after(args, "-filter_complex")
-    assert graph.startswith("[0:v:0]split=2[s0][s1]") and "fps=" not in graph and "[st]" not in graph
+    assert graph.startswith("[0:v:0]split=2[s0][s1];") and "fps=" not in graph and "select=" not in graph
+    assert [value for flag, value in zip(args, args[1:]) if flag == "-map"] == ["[s4]", "0:a:0", "[s7]", "0:a:0"]
     outputs = [index for index, arg in enumerate(args) if arg.startswith("pipe:") and arg not in ("pipe:0", "pipe:1")]
     assert [args[index] for index in outputs] == ["pipe:7", "pipe:8"]
     start = args.index("-map")

@@ -34,13 +34,14 @@ def test_live_ladder_playlists_keep_the_rules_and_classic_clients_read_them(tmp_
     ladder = LadderPackager(tmp_path, rungs, plans, target_duration=1,
                             announce=lambda rung, msn, part: announced.append((rung, msn, part)))
     fds = ladder.open_pipes()
+    graph = filter_graph(rungs, Encoder(X264), 30, thumbnail=False)
     args = [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
             # One input with video and audio, as the RTMP pull has (0:v:0 and 0:a:0).
             "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30[out0];sine=frequency=440:sample_rate=48000[out1]",
             "-t", str(SECONDS),
-            "-filter_complex", filter_graph(rungs, Encoder(X264), 30, thumbnail=False)]
-    for index, (rung, plan, fd) in enumerate(zip(rungs, plans, fds)):
-        args += ll_output_args(index, rung, plan, fd, has_audio=True, preset="ultrafast")
+            "-filter_complex", graph.text]
+    for video, rung, plan, fd in zip(graph.rungs, rungs, plans, fds):
+        args += ll_output_args(video, rung, plan, fd, has_audio=True, preset="ultrafast")
     process = subprocess.Popen(args, pass_fds=fds, stderr=subprocess.PIPE)
     ladder.start()
 
@@ -103,12 +104,13 @@ TWO_RUNGS = ladder_for(Source(854, 480, 30))
 def encode(ladder: LadderPackager, rungs, plans, seconds: float, *, ends_well: bool = True) -> None:
     """A test pattern through the real ffmpeg ladder into `ladder`'s pipes, as fast as it encodes."""
     fds = ladder.open_pipes()
+    graph = filter_graph(rungs, Encoder(X264), 30, thumbnail=False)
     args = [require_tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin",
             "-f", "lavfi", "-i", (f"testsrc2=size=854x480:rate=30:duration={seconds}[out0];"
                                   f"sine=frequency=440:sample_rate=48000:duration={seconds}[out1]"),
-            "-filter_complex", filter_graph(rungs, Encoder(X264), 30, thumbnail=False)]
-    for index, (rung, plan, fd) in enumerate(zip(rungs, plans, fds)):
-        args += ll_output_args(index, rung, plan, fd, has_audio=True, preset="ultrafast")
+            "-filter_complex", graph.text]
+    for video, rung, plan, fd in zip(graph.rungs, rungs, plans, fds):
+        args += ll_output_args(video, rung, plan, fd, has_audio=True, preset="ultrafast")
     run(ladder, args, fds, ends_well=ends_well)
 
 

@@ -1,8 +1,13 @@
 """What a live host learns from probing a stream: size, frame rate, codecs, keyframes, bitrate."""
 from __future__ import annotations
 
+import subprocess
+
+import ffmpeg
+import pytest
+
 from app.media.ladder import Source
-from app.media.probe import keyframe_interval, parse_speed, source_from_probe
+from app.media.probe import PACKET_ENTRIES, keyframe_interval, parse_speed, probe, probe_args, source_from_probe
 
 
 def video_packet(time: float, keyframe: bool) -> dict:
@@ -60,3 +65,36 @@ def test_keyframe_interval_is_the_longest_gap_between_video_keyframes():
 def test_parse_speed():
     assert parse_speed(" 1.02x") == 1.02 and parse_speed("0.5") == 0.5
     assert parse_speed("N/A") is None and parse_speed(None) is None
+
+
+def test_probe_args_are_ffmpeg_pythons_probe_command():
+    """ffmpeg.probe's shape (streams and container as JSON), options in name order, target last."""
+    assert probe_args("/w/video.mp4", v="error") == [
+        "ffprobe", "-show_format", "-show_streams", "-of", "json", "-v", "error", "/w/video.mp4"]
+    assert probe_args("pipe:0", ffprobe="/usr/bin/ffprobe", v="error", f="flv", show_entries=PACKET_ENTRIES) == [
+        "/usr/bin/ffprobe", "-show_format", "-show_streams", "-of", "json", "-f", "flv",
+        "-show_entries", "packet=codec_type,pts_time,flags", "-v", "error", "pipe:0"]
+
+
+def test_probe_times_out(tmp_path):
+    """ffmpeg.probe (0.2.0) would wait for ever on an ffprobe that hangs; ours kills it."""
+    hangs = tmp_path / "ffprobe"
+    hangs.write_text("#!/bin/sh\nexec sleep 30\n")
+    hangs.chmod(0o755)
+    with pytest.raises(subprocess.TimeoutExpired):
+        probe("/w/video.mp4", timeout=0.3, ffprobe=str(hangs))
+
+
+@pytest.mark.media
+def test_probe_reads_stdin_and_raises_ffmpegs_error_with_stderr(tmp_path):
+    clip = tmp_path / "clip.flv"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=320x240:rate=25:duration=1", "-c:v", "libx264", "-g", "10", "-f", "flv",
+                    str(clip)], check=True, timeout=60)
+    info = probe("pipe:0", timeout=20, stdin=clip.read_bytes(), f="flv", v="error", show_entries=PACKET_ENTRIES)
+    source = source_from_probe(info)
+    assert source is not None and (source.width, source.height, source.video_codec) == (320, 240, "h264")
+    assert source.keyframe_interval == pytest.approx(0.4, abs=0.01)
+    with pytest.raises(ffmpeg.Error) as failed:
+        probe(str(tmp_path / "missing.mp4"), timeout=20, v="error")
+    assert b"No such file or directory" in failed.value.stderr

@@ -391,9 +391,3 @@ def test_the_poster_seeks_then_takes_one_frame_at_most_1280_wide():
     assert args[args.index("-frames:v") + 1] == "1"
     assert args[args.index("-vf") + 1].startswith("scale='min(1280,iw)':-2")
     assert args[-1] == "/w/poster.jpg"
-
-
-def test_probe_args():
-    assert vod.probe_args("/w/video.mp4", ffprobe="ffprobe") == [
-        "ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type,codec_name",
-        "-of", "json", "/w/video.mp4"]

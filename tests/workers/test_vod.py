@@ -56,11 +56,12 @@ def record_ll(out: Path, runs: list[int]) -> Path:
     for number, seconds in enumerate(runs):
         ladder = LadderPackager(out, RUNGS, plans, target_duration=ll_target_duration(RUNGS, plans))
         fds = ladder.open_pipes()
+        graph = filter_graph(RUNGS, Encoder(X264), 30, thumbnail=False)
         args = [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-t", str(seconds),
                 "-f", "lavfi", "-i", SOURCE,
-                "-filter_complex", filter_graph(RUNGS, Encoder(X264), 30, thumbnail=False)]
-        for index, (rung, plan, fd) in enumerate(zip(RUNGS, plans, fds)):
-            args += ll_output_args(index, rung, plan, fd, has_audio=True, preset="ultrafast")
+                "-filter_complex", graph.text]
+        for video, rung, plan, fd in zip(graph.rungs, RUNGS, plans, fds):
+            args += ll_output_args(video, rung, plan, fd, has_audio=True, preset="ultrafast")
         process = subprocess.Popen(args, pass_fds=fds, stderr=subprocess.PIPE)
         ladder.start()
         try:
