@@ -1,6 +1,9 @@
 """gunicorn's settings for `make run` (the Procfile's `web`; gunicorn reads this file from
 the working directory). Command-line flags override it (the end-to-end tests bind their own port)."""
-from app.config import UPSTREAM_IDLE_SECONDS, Config
+from app.environment import exit_on_config_error
+
+with exit_on_config_error():  # a bad setting stops gunicorn's master with its name, not a traceback
+    from app.config import UPSTREAM_IDLE_SECONDS, Config
 
 bind = f"127.0.0.1:{Config.WEB_PORT}"
 # One gevent worker: Socket.IO needs gevent's WebSockets, and one process holds every socket.

@@ -6,8 +6,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def create_app(test_config: dict | None = None) -> Flask:
+    from .environment import exit_on_config_error
+
+    with exit_on_config_error():  # before anything else reads the settings
+        from .config import ROOT, Config, private_sqlite_file
     from . import cli, errors, logs, security, static_files
-    from .config import ROOT, Config, private_sqlite_file
     from .extensions import csrf, db, limiter, login_manager, migrate, socketio, socketio_channel, socketio_queue
     from .ids import RowIdConverter
 

@@ -1,19 +1,15 @@
 """Settings for Cascade Live, read from the environment (and a `.env` file) with safe defaults."""
+import logging
 import os
 import secrets
 from pathlib import Path
 
 from dotenv import load_dotenv
 
+from .environment import flag, networks, number, one_of, rate_limits, sqlalchemy_url, url, whole_number
+
 ROOT = Path(__file__).resolve().parent.parent
 load_dotenv(ROOT / ".env")
-
-
-def _bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def database_url(url: str) -> str:
@@ -64,51 +60,55 @@ def request_body_limit(picture_max_mb: int) -> int:
 # gunicorn closes it, which costs a POST a 502 (nginx retries only idempotent requests).
 UPSTREAM_IDLE_SECONDS = 60
 
+HTTP_SCHEMES = ("http", "https")  # of the URLs the site and its workers fetch or link to
+
 
 class Config:
+    # Every typed value is read through app.environment: a bad one (RTMP_PORT=80a) stops the
+    # process at start with the variable's name (create_app, gunicorn.conf.py), never later.
     # Without SECRET_KEY sessions would not survive a restart; `make run` writes one into .env.
     SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_urlsafe(48)
     SQLALCHEMY_DATABASE_URI = database_url(
-        os.environ.get("DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'cascade.db'}")
+        sqlalchemy_url("DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'cascade.db'}")
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    REDIS_URL = url("REDIS_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss", "unix"), host=False)
     # How long a request waits on Redis for what it can do without or do otherwise (viewer counts,
     # encoder stats, rate-limit counters): a Redis that accepts connections and never answers
     # must not hold every page. Redis answers in about a millisecond; 0.25 s is generous.
-    REDIS_QUICK_TIMEOUT = float(os.environ.get("REDIS_QUICK_TIMEOUT", "0.25"))
+    REDIS_QUICK_TIMEOUT = number("REDIS_QUICK_TIMEOUT", 0.25)
 
-    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+    LOG_LEVEL = one_of("LOG_LEVEL", "INFO", tuple(logging.getLevelNamesMapping()), str.upper)
     SITE_NAME = os.environ.get("SITE_NAME", "Cascade Live")
     # The public host viewers and OBS reach; None means "the host the request came in on".
     PUBLIC_HOST = os.environ.get("PUBLIC_HOST") or None
     # The address nginx listens on for the site (HTTP_PORT) and RTMP (RTMP_PORT): an IP address
     # such as 127.0.0.1 (another proxy on this box in front) or one interface's; empty is every one.
     BIND_ADDRESS = os.environ.get("BIND_ADDRESS", "").strip()
-    RTMP_PORT = int(os.environ.get("RTMP_PORT", "1935"))
-    HTTP_PORT = int(os.environ.get("HTTP_PORT", "8080"))
-    WEB_PORT = int(os.environ.get("WEB_PORT", "8000"))
+    RTMP_PORT = whole_number("RTMP_PORT", 1935)
+    HTTP_PORT = whole_number("HTTP_PORT", 8080)
+    WEB_PORT = whole_number("WEB_PORT", 8000)
     # Loopback-only nginx server that adds the hook secret to ingest callbacks.
-    HOOK_PORT = int(os.environ.get("HOOK_PORT") or HTTP_PORT + 1)
+    HOOK_PORT = whole_number("HOOK_PORT", HTTP_PORT + 1, blank_is_default=True)
     # SRS's HTTP API, used to drop a publisher when SRS is the ingest server.
-    SRS_API_URL = os.environ.get("SRS_API_URL", "http://127.0.0.1:1985")
+    SRS_API_URL = url("SRS_API_URL", "http://127.0.0.1:1985", HTTP_SCHEMES)
     HOOK_SECRET = os.environ.get("HOOK_SECRET") or secrets.token_urlsafe(32)
     MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(ROOT / "var" / "media"))
     # Thumbnails, uploads and recordings. "local" keeps them under STORAGE_ROOT (empty means
     # MEDIA_ROOT/objects), served by nginx at STORAGE_URL.
-    STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
+    STORAGE_BACKEND = one_of("STORAGE_BACKEND", "local", ("local", "s3"))
     STORAGE_ROOT = os.environ.get("STORAGE_ROOT", "")
     STORAGE_URL = os.environ.get("STORAGE_URL", "/media/")
     # "s3": objects (and live HLS, and recordings) in this bucket of an S3-compatible store
     # such as MinIO; nginx proxies the bucket, so keep the store itself off the public network.
-    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL") or None
+    S3_ENDPOINT_URL = url("S3_ENDPOINT_URL", "", HTTP_SCHEMES, blank_is_default=True) or None
     S3_BUCKET = os.environ.get("S3_BUCKET", "cascade")
     S3_REGION = os.environ.get("S3_REGION", "us-east-1")
     AWS_ACCESS_KEY_ID = os.environ.get("AWS_ACCESS_KEY_ID") or None
     AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY") or None
     # Recordings (VODs) are deleted this many days after the broadcast; 0 keeps them. A channel
     # may set its own number of days.
-    VOD_RETENTION_DAYS = int(os.environ.get("VOD_RETENTION_DAYS", "30"))
+    VOD_RETENTION_DAYS = whole_number("VOD_RETENTION_DAYS", 30)
     # Where live hosts pull a live stream from; {name} is the session's internal name. The
     # publish hook records each ingest server's own (nginx adds it), so this is the fallback.
     INGEST_PULL_URL = os.environ.get(
@@ -116,30 +116,31 @@ class Config:
 
     # nginx-rtmp's statistics (loopback hook server): a live host on the ingest box asks them when
     # its first pull is registered, so the publisher is let go at exactly the right moment.
-    INGEST_STAT_URL = os.environ.get("INGEST_STAT_URL") or f"http://127.0.0.1:{HOOK_PORT}/stat"
+    INGEST_STAT_URL = url("INGEST_STAT_URL", f"http://127.0.0.1:{HOOK_PORT}/stat", HTTP_SCHEMES,
+                          blank_is_default=True)
     # The ingest server, "nginx" (nginx-rtmp) or "srs": what `flask doctor` and /readyz check (the
     # same variable is `flask nginx render --ingest`'s default).
-    INGEST = os.environ.get("INGEST", "nginx")
+    INGEST = one_of("INGEST", "nginx", ("nginx", "srs"), blank_is_default=True)
     # Stop on the dashboard refuses the channel's publishes this long (0: not at all), so an
     # encoder that reconnects by itself does not put it back on air; the creator can lift it.
-    STOP_COOLDOWN_SECONDS = int(os.environ.get("STOP_COOLDOWN_SECONDS", "300"))
+    STOP_COOLDOWN_SECONDS = whole_number("STOP_COOLDOWN_SECONDS", 300)
     # The live host of this machine (workers.live): its id (default: host name and pid), the
     # cores it may use (default: all of them), and hardware encoder sessions where a GPU encoder
     # (NVENC, Quick Sync or VAAPI) passes its trial encode.
     LIVE_HOST_ID = os.environ.get("LIVE_HOST_ID") or None
-    LIVE_HOST_CORES = float(os.environ.get("LIVE_HOST_CORES") or 0) or None
-    LIVE_HW_SESSIONS = int(os.environ.get("LIVE_HW_SESSIONS", "3"))
+    LIVE_HOST_CORES = number("LIVE_HOST_CORES", 0, blank_is_default=True) or None
+    LIVE_HW_SESSIONS = whole_number("LIVE_HW_SESSIONS", 3)
     # The share of those cores encoders may take. One box also runs the web, nginx and every
     # stream's packaging, so half; a machine that only runs live hosts can give them 0.85.
-    LIVE_HOST_SHARE = float(os.environ.get("LIVE_HOST_SHARE", "0.5"))
+    LIVE_HOST_SHARE = number("LIVE_HOST_SHARE", 0.5)
     # A JSON cost model (app.live.capacity.CostModel) instead of measuring it at start.
     LIVE_COST_MODEL = os.environ.get("LIVE_COST_MODEL") or None
     # How far a host may raise its cost model after measuring what its ladders really use (1 to
     # trust the model as it is, say one measured on this very machine).
-    LIVE_COST_CORRECTION_MAX = float(os.environ.get("LIVE_COST_CORRECTION_MAX", "3"))
+    LIVE_COST_CORRECTION_MAX = number("LIVE_COST_CORRECTION_MAX", 3.0)
 
     # Behind HTTPS the session cookies must be Secure; plain-HTTP installs set this false.
-    SECURE_COOKIES = _bool("SECURE_COOKIES", False)
+    SECURE_COOKIES = flag("SECURE_COOKIES", False)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
@@ -147,17 +148,17 @@ class Config:
     REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 30
     PREFERRED_URL_SCHEME = "https" if SECURE_COOKIES else "http"
     # Trust X-Forwarded-* from this many proxies (nginx in front counts as one).
-    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "1"))
+    PROXY_COUNT = whole_number("PROXY_COUNT", 1)
 
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
     # One size limit for every picture upload (avatar, banner, background, channel thumbnail),
     # in MB; request bodies may be a megabyte larger, here and in nginx (request_body_limit).
-    PICTURE_MAX_MB = int(os.environ.get("PICTURE_MAX_MB", "20"))
+    PICTURE_MAX_MB = whole_number("PICTURE_MAX_MB", 20)
     MAX_CONTENT_LENGTH = request_body_limit(PICTURE_MAX_MB)
     # Picture uploads allowed per account (decoding one can take a core for a second).
-    UPLOAD_RATE_LIMIT = os.environ.get("UPLOAD_RATE_LIMIT", "10 per minute;60 per hour")
+    UPLOAD_RATE_LIMIT = rate_limits("UPLOAD_RATE_LIMIT", "10 per minute;60 per hour")
 
-    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_ENABLED = flag("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "cascade-limits")
     RATELIMIT_HEADERS_ENABLED = True
@@ -174,11 +175,11 @@ class Config:
     RATELIMIT_SWALLOW_ERRORS = True
     # Failed logins per address and per account (a browser that logged in to the account before
     # is spared the per-account count), and wrong current passwords in settings per account.
-    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per minute;30 per hour")
+    LOGIN_RATE_LIMIT = rate_limits("LOGIN_RATE_LIMIT", "5 per minute;30 per hour")
     # Accounts made per address: a meetup or a school behind one address all sign up, a script
     # does not. Signup forms sent back with errors are not counted here, only in the attempts.
-    SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "25 per hour;60 per day")
-    SIGNUP_ATTEMPT_RATE_LIMIT = os.environ.get("SIGNUP_ATTEMPT_RATE_LIMIT", "100 per hour")
+    SIGNUP_RATE_LIMIT = rate_limits("SIGNUP_RATE_LIMIT", "25 per hour;60 per day")
+    SIGNUP_ATTEMPT_RATE_LIMIT = rate_limits("SIGNUP_ATTEMPT_RATE_LIMIT", "100 per hour")
     # Words only staff may show in a username or display name, in any spelling that looks like
     # them (Unicode confusables); SITE_NAME is always one of them. Comma-separated.
     STAFF_WORDS = os.environ.get(
@@ -190,12 +191,12 @@ class Config:
 
     # Chat pacing for viewers (owners, moderators and admins are exempt): a token bucket of
     # CHAT_BURST messages refilled at CHAT_MESSAGES_PER_SECOND, per user per channel.
-    CHAT_BURST = float(os.environ.get("CHAT_BURST", "5"))
-    CHAT_MESSAGES_PER_SECOND = float(os.environ.get("CHAT_MESSAGES_PER_SECOND", "0.5"))
+    CHAT_BURST = number("CHAT_BURST", 5.0)
+    CHAT_MESSAGES_PER_SECOND = number("CHAT_MESSAGES_PER_SECOND", 0.5)
     # Anonymous (read-only) socket connects allowed per address per minute; addresses in
     # CHAT_CONNECT_EXEMPT (comma-separated networks, loopback by default) are not counted.
-    CHAT_ANON_CONNECTS_PER_MINUTE = int(os.environ.get("CHAT_ANON_CONNECTS_PER_MINUTE", "30"))
-    CHAT_CONNECT_EXEMPT = os.environ.get("CHAT_CONNECT_EXEMPT", "127.0.0.0/8,::1/128")
+    CHAT_ANON_CONNECTS_PER_MINUTE = whole_number("CHAT_ANON_CONNECTS_PER_MINUTE", 30)
+    CHAT_CONNECT_EXEMPT = networks("CHAT_CONNECT_EXEMPT", "127.0.0.0/8,::1/128")
     # "package.module:function" scoring a message 0..1 for automod; default: a local lexicon.
     CHAT_TOXICITY_SCORER = os.environ.get("CHAT_TOXICITY_SCORER") or None
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "cascade")
@@ -203,18 +204,18 @@ class Config:
     # Outgoing mail (password resets, address verification), sent by the RQ worker over SMTP.
     # Without MAIL_SERVER nothing is sent: the worker logs that mail is not configured.
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "").strip()
-    MAIL_PORT = int(os.environ.get("MAIL_PORT") or 0)  # 0: 465 with MAIL_USE_SSL, else 587/25
+    MAIL_PORT = whole_number("MAIL_PORT", 0, blank_is_default=True)  # 0: 465 with MAIL_USE_SSL, else 587/25
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
-    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)  # STARTTLS on a plain connection
-    MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)  # TLS from the first byte (port 465)
+    MAIL_USE_TLS = flag("MAIL_USE_TLS", False)  # STARTTLS on a plain connection
+    MAIL_USE_SSL = flag("MAIL_USE_SSL", False)  # TLS from the first byte (port 465)
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "").strip()
-    MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "10"))
+    MAIL_TIMEOUT = number("MAIL_TIMEOUT", 10.0)
     # true: build mails but never send them (staging copies of a production database).
-    MAIL_SUPPRESS = _bool("MAIL_SUPPRESS", False)
+    MAIL_SUPPRESS = flag("MAIL_SUPPRESS", False)
     # The site's address in the links mails carry, e.g. https://live.example.org. Empty: the
     # address the request came in on, which a forged Host header can change, so set it.
-    MAIL_SITE_URL = os.environ.get("MAIL_SITE_URL", "").strip().rstrip("/")
+    MAIL_SITE_URL = url("MAIL_SITE_URL", "", HTTP_SCHEMES, blank_is_default=True).rstrip("/")
 
     def __init__(self) -> None:
         self.SESSION_COOKIE_SECURE = self.SECURE_COOKIES

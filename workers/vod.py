@@ -66,7 +66,8 @@ class VodBusy(RuntimeError):
     """Another run holds the session's lock; raising lets RQ retry this one later."""
 
 
-def _setting(name: str):
+def _tunable(name: str):
+    """One of DEFAULTS, from the app's config when it sets it, as the type of its default."""
     return type(DEFAULTS[name])(current_app.config.get(name, DEFAULTS[name]))
 
 
@@ -75,9 +76,9 @@ def build_vod(session_id: int) -> int | None:
     recording to build from (the channel does not record, or it is gone)."""
     session_id = int(session_id)
     with app_context():
-        ttl = _setting("VOD_LOCK_SECONDS")
+        ttl = _tunable("VOD_LOCK_SECONDS")
         lock = get_redis().lock(LOCK_KEY.format(session_id), timeout=ttl,
-                                blocking_timeout=_setting("VOD_LOCK_WAIT"), thread_local=False)
+                                blocking_timeout=_tunable("VOD_LOCK_WAIT"), thread_local=False)
         if not lock.acquire():
             raise VodBusy(f"session {session_id}: another VOD job is still building it")
         keeper = LockKeeper(lock, every=max(1.0, ttl / 3))
@@ -261,7 +262,7 @@ class VodBuild:
         # so the VOD's objects are exactly this run's.
         self.storage.delete_prefix(self.prefix)
         stored: dict[str, int] = {}  # key -> bytes
-        pool = ThreadPoolExecutor(max_workers=_setting("VOD_UPLOAD_THREADS"), thread_name_prefix="vod-up")
+        pool = ThreadPoolExecutor(max_workers=_tunable("VOD_UPLOAD_THREADS"), thread_name_prefix="vod-up")
         try:
             self.progress("storing segments and running ffmpeg")
             uploads = self.upload_media(pool, rungs, stored)
@@ -288,7 +289,7 @@ class VodBuild:
             self.wait_all([pool.submit(self.put_bytes, self.prefix + name, text.encode(), stored)
                            for name, text in playlists])
             self.put_bytes(self.prefix + media.MASTER_NAME,
-                           media.master_playlist(self.variants(rungs)).encode(), stored)
+                           media.vod_master_playlist(self.variants(rungs)).encode(), stored)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -366,7 +367,7 @@ class VodBuild:
         futures = []
         for rung in rungs:
             for index, name in enumerate(rung.inits):
-                futures.append(pool.submit(self.put_file, f"{self.prefix}{rung.name}/{media.init_name(index)}",
+                futures.append(pool.submit(self.put_file, f"{self.prefix}{rung.name}/{media.vod_init_name(index)}",
                                            rung.source(name), stored))
             for segment in rung.segments:
                 futures.append(pool.submit(self.put_joined, f"{self.prefix}{rung.name}/{segment.name}",
@@ -489,7 +490,7 @@ class VodBuild:
         self.put_bytes(key, b"".join(path.read_bytes() for path in paths), stored)
 
     def run_all(self, func, jobs) -> None:
-        pool = ThreadPoolExecutor(max_workers=_setting("VOD_UPLOAD_THREADS"), thread_name_prefix="vod-io")
+        pool = ThreadPoolExecutor(max_workers=_tunable("VOD_UPLOAD_THREADS"), thread_name_prefix="vod-io")
         try:
             self.wait_all([pool.submit(func, *job) for job in jobs])
         finally:

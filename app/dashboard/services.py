@@ -52,8 +52,9 @@ class _Picture:
 
 
 @dataclass
-class Rung(_Picture):
-    """One quality viewers can pick: what the live host planned and what the encoder measures."""
+class RenditionFigures(_Picture):
+    """One quality viewers can pick, as the dashboard shows it: what the live host planned and what
+    the encoder measures (the plan itself is app.media.ladder.Rung)."""
 
     name: str
     kbps: float | None = None  # measured
@@ -94,7 +95,7 @@ class EncoderStats:
 
     input: InputStats = field(default_factory=InputStats)
     speed: float | None = None
-    rungs: list[Rung] = field(default_factory=list)
+    rungs: list[RenditionFigures] = field(default_factory=list)
     # Per rendition over the last `window` seconds, against the `frames` made meanwhile.
     dropped: float | None = None
     duplicated: float | None = None
@@ -142,7 +143,7 @@ class LivePanel:
     session: StreamSession | None
     viewers: int | None  # None while Redis is away
     stats: EncoderStats | None
-    rungs: list[Rung] = field(default_factory=list)
+    rungs: list[RenditionFigures] = field(default_factory=list)
     mode: str | None = None
     # Starting for HOST_WAIT and still no live host has taken the session; then how many hosts
     # are running (None when Redis cannot say).
@@ -260,11 +261,11 @@ def parse_stats(raw: dict) -> EncoderStats:
     )
     ladder = raw.get("ladder")
     ladder = ladder if isinstance(ladder, list) else []
-    rungs: dict[str, Rung] = {}
+    rungs: dict[str, RenditionFigures] = {}
     for item in ladder:
         name = _rung_name(item)
         if name and name not in rungs:
-            rung = rungs[name] = Rung(name)
+            rung = rungs[name] = RenditionFigures(name)
             if isinstance(item, dict):
                 rung.kbps = _number(item.get("kbps"))
                 rung.target_kbps = _number(item.get("target_kbps"))
@@ -273,29 +274,29 @@ def parse_stats(raw: dict) -> EncoderStats:
     return stats
 
 
-def _fill_size(rung: Rung, item: dict) -> None:
+def _fill_size(rung: RenditionFigures, item: dict) -> None:
     rung.width = rung.width or _number(item.get("width"), int) or None
     rung.height = rung.height or _number(item.get("height"), int) or None
     rung.fps = rung.fps or _number(item.get("fps")) or None
     rung.passthrough = rung.passthrough or item.get("passthrough") is True
 
 
-def session_rungs(session: StreamSession) -> list[Rung]:
+def session_rungs(session: StreamSession) -> list[RenditionFigures]:
     """The renditions the live host gave the session (StreamSession.renditions), read as
     defensively as the encoder's report."""
-    rungs: dict[str, Rung] = {}
+    rungs: dict[str, RenditionFigures] = {}
     renditions = session.renditions if isinstance(session.renditions, list) else []
     for item in renditions:
         name = _rung_name(item)
         if name and name not in rungs:
-            rung = rungs[name] = Rung(name)
+            rung = rungs[name] = RenditionFigures(name)
             if isinstance(item, dict):
                 rung.target_kbps = _number(item.get("video_kbps", item.get("target_kbps")))
                 _fill_size(rung, item)
     return list(rungs.values())
 
 
-def viewer_rungs(session: StreamSession, stats: EncoderStats | None) -> list[Rung]:
+def viewer_rungs(session: StreamSession, stats: EncoderStats | None) -> list[RenditionFigures]:
     """The qualities viewers can pick now. The encoder's report is the fresher (a host may lighten
     the ladder mid-stream), so its rungs win; the session's plan fills in what the report lacks."""
     planned = {rung.name: rung for rung in session_rungs(session)}

@@ -24,7 +24,7 @@ def avc_codec(rung: Rung) -> str:
 def complete_master(text: str, rungs: Sequence[Rung], has_audio: bool = True, *,
                     closed_captions: bool = False) -> str:
     """`text` with FRAME-RATE (and CODECS, if missing) on every variant, and CLOSED-CAPTIONS=NONE
-    when the source has no captions (see app.media.llladder.master_playlist); other lines untouched."""
+    when the source has no captions (see app.media.llladder.live_master_playlist); other lines untouched."""
     by_uri = {f"{r.name}/index.m3u8": r for r in rungs}
     lines = text.splitlines()
     out = []

@@ -44,7 +44,7 @@ ALIGN_TOLERANCE = 0.25
 ALIGN_WAIT = 2.0  # seconds a follower waits for the leader to reach one of its keyframes
 
 
-def master_playlist(rungs: Sequence[Rung], codecs: Sequence[str], *, closed_captions: bool = False) -> str:
+def live_master_playlist(rungs: Sequence[Rung], codecs: Sequence[str], *, closed_captions: bool = False) -> str:
     """The multivariant playlist. Without captions in the source every variant says
     CLOSED-CAPTIONS=NONE (§4.4.6.2): players then do not fetch segments at startup to look for
     them (Shaka Player's search for them fails on a live playlist that is only seconds old)."""
@@ -291,7 +291,7 @@ class LadderPackager:
         if all(self.inits) and not self.master_written and added_out:
             if self.guard is not None and not self.guard():
                 raise WriteRefused("master: this host no longer owns the session")
-            text = master_playlist(self.rungs, [init.codecs for init in self.inits if init is not None],
+            text = live_master_playlist(self.rungs, [init.codecs for init in self.inits if init is not None],
                                    closed_captions=self.closed_captions).encode()
             write_atomic(self.out / MASTER, text)
             if self.queues:

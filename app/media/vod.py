@@ -308,7 +308,7 @@ class VodSegment:
         return f"seg-{self.index}.m4s"
 
 
-def init_name(index: int) -> str:
+def vod_init_name(index: int) -> str:
     return f"init-{index}.mp4"
 
 
@@ -393,7 +393,7 @@ def media_playlist(segments: Sequence[VodSegment]) -> str:
         if segment.discontinuity:
             lines.append("#EXT-X-DISCONTINUITY")
         if segment.init != init:
-            lines.append(f'#EXT-X-MAP:URI="{init_name(segment.init)}"')
+            lines.append(f'#EXT-X-MAP:URI="{vod_init_name(segment.init)}"')
             init = segment.init
         if segment.started is not None:
             lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{program_date(segment.started)}")
@@ -431,7 +431,7 @@ class Variant:
     frame_rate: float | None = None
 
 
-def master_playlist(variants: Sequence[Variant]) -> str:
+def vod_master_playlist(variants: Sequence[Variant]) -> str:
     """The VOD's master playlist, best rung first, relative URIs (as app.media.llladder writes
     the live one)."""
     if not variants:

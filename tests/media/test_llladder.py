@@ -15,7 +15,7 @@ from app.media.encoder import X264, Encoder
 from app.media.ffmpeg_args import filter_graph, ll_output_args, ll_passthrough_args, part_plan, source_time_part_plan
 from app.media.ladder import Source, ladder_for, passthrough_rung
 from app.media.llhls import PLAYLIST
-from app.media.llladder import MASTER, LadderPackager, master_playlist
+from app.media.llladder import MASTER, LadderPackager, live_master_playlist
 from tests.conftest import wait_for
 from tests.e2e.conftest import require_tool
 
@@ -92,8 +92,8 @@ def test_live_ladder_playlists_keep_the_rules_and_classic_clients_read_them(tmp_
 def test_the_master_denies_captions_only_when_the_source_has_none():
     rungs = ladder_for(Source(640, 360, 30))
     codecs = ["avc1.64001e,mp4a.40.2"] * len(rungs)
-    assert master_playlist(rungs, codecs).count(",CLOSED-CAPTIONS=NONE") == len(rungs)
-    assert "CLOSED-CAPTIONS" not in master_playlist(rungs, codecs, closed_captions=True)
+    assert live_master_playlist(rungs, codecs).count(",CLOSED-CAPTIONS=NONE") == len(rungs)
+    assert "CLOSED-CAPTIONS" not in live_master_playlist(rungs, codecs, closed_captions=True)
 
 
 # --- this run's first playable moment, segment length, passthrough ------------------------------

@@ -275,7 +275,7 @@ def test_an_empty_playlist_is_refused():
     with pytest.raises(ValueError):
         vod.media_playlist([])
     with pytest.raises(ValueError):
-        vod.master_playlist([])
+        vod.vod_master_playlist([])
 
 
 def test_bandwidths_are_the_peak_and_mean_segment_rates():
@@ -287,7 +287,7 @@ def test_bandwidths_are_the_peak_and_mean_segment_rates():
 
 
 def test_the_master_lists_rungs_best_first_with_relative_uris():
-    text = vod.master_playlist([
+    text = vod.vod_master_playlist([
         vod.Variant("360p/index.m3u8", 1_300_000, 1_200_000, 640, 360, "avc1.64001e,mp4a.40.2", 30),
         vod.Variant("720p/index.m3u8", 3_900_000, 3_600_000, 1280, 720, "avc1.64001f,mp4a.40.2", 59.94),
     ])
@@ -300,7 +300,7 @@ def test_the_master_lists_rungs_best_first_with_relative_uris():
          'CODECS="avc1.64001e,mp4a.40.2",FRAME-RATE=30.000'),
         "360p/index.m3u8",
     ]
-    no_rate = vod.master_playlist([vod.Variant("a/index.m3u8", 1, 1, 2, 2, "avc1")])
+    no_rate = vod.vod_master_playlist([vod.Variant("a/index.m3u8", 1, 1, 2, 2, "avc1")])
     assert "FRAME-RATE" not in no_rate
 
 
