@@ -1,8 +1,23 @@
 """Cascade Live: a self-hostable live-streaming site."""
 import os
+from importlib import import_module
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+# Modules that register handlers when imported, and are imported by create_app only. A blueprint
+# package's __init__ just makes its bp, so a worker that imports app.follow.services loads that
+# package's services and models, not its pages (CONTRIBUTING: workers import services, never routes).
+# Socket.IO handlers must exist before socketio.init_app.
+SOCKETIO_MODULES = ("app.chat.events", "app.dashboard.events", "app.follow.events")
+ROUTE_MODULES = (
+    "app.admin.routes", "app.api.routes", "app.auth.recovery_routes", "app.auth.routes",
+    "app.channels.routes", "app.chat.routes", "app.dashboard.routes", "app.directory.routes",
+    "app.follow.routes", "app.health.routes", "app.hls.routes", "app.home.routes", "app.hooks.routes",
+    "app.moderation.pages", "app.moderation.routes", "app.moderation.site_terms", "app.profiles.routes",
+    "app.settings.donations", "app.settings.profile", "app.settings.routes", "app.vods.access",
+    "app.vods.routes",
+)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -10,7 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     with exit_on_config_error():  # before anything else reads the settings
         from .config import ROOT, Config, private_sqlite_file
-    from . import cli, errors, logs, security, static_files
+    from . import chat, cli, errors, logs, security, static_files
     from .extensions import csrf, db, limiter, login_manager, migrate, socketio, socketio_channel, socketio_queue
     from .ids import RowIdConverter
 
@@ -30,7 +45,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
-    from . import chat, dashboard, follow  # noqa: F401 - their Socket.IO handlers must exist before init_app
+    for name in SOCKETIO_MODULES:
+        import_module(name)
 
     if not app.config.get("SOCKETIO_USE_QUEUE", True):
         # init_app merges into the options an earlier app in this process left (tests build
@@ -65,6 +81,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .settings import bp as settings_bp
     from .vods import bp as vods_bp
 
+    for name in ROUTE_MODULES:  # before the first registration: Flask refuses a route after it
+        import_module(name)
     for bp in (home_bp, auth_bp, settings_bp, dashboard_bp, channels_bp, profiles_bp,
                directory_bp, api_bp, hooks_bp, chat_bp, moderation_bp, hls_bp, follow_bp, vods_bp,
                admin_bp, health_bp):

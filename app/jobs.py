@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from rq import Queue, Retry
 
 from .extensions import get_redis
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from rq.job import Job
 
 
 def queue_name() -> str:
@@ -31,6 +36,11 @@ def enqueue_in(delay: timedelta, func_path: str, *args, **kwargs):
     """Run a job after `delay` (the worker runs RQ's scheduler)."""
     return queue().enqueue_in(delay, func_path, args=args, kwargs=kwargs,
                               result_ttl=3600, failure_ttl=24 * 3600)
+
+
+# The job.meta key under which the running VOD job (workers/vod.py) writes the stage it is at;
+# the video manager's notice reads it (app.vods.services.processing_notice).
+VOD_STAGE = "vod"
 
 
 def vod_job_id(session_id: int) -> str:
@@ -58,3 +68,16 @@ def enqueue_vod(session_id: int):
     return queue().enqueue("workers.vod.build_vod", args=(session_id,), job_id=job_id,
                            job_timeout="2h", result_ttl=3600, failure_ttl=7 * 24 * 3600,
                            retry=Retry(max=3, interval=[10, 60, 300]))
+
+
+def fetch_vod_job(session_id: int, connection: Redis) -> Job | None:
+    """The session's VOD job as RQ last saved it (its status, and `meta[VOD_STAGE]` while it
+    runs), or None when RQ has none: not enqueued yet, or its record expired (result_ttl,
+    failure_ttl above). Redis errors are the caller's."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    try:
+        return Job.fetch(vod_job_id(session_id), connection=connection)
+    except NoSuchJobError:
+        return None

@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db, get_redis
+from app.jobs import VOD_STAGE
 from app.live.state import RECORDING_MANIFEST, hls_dir
 from app.media import vod as media
 from app.media.fmp4 import parse_init
@@ -506,9 +507,10 @@ class VodBuild:
                 raise error
 
     def progress(self, stage: str) -> None:
+        """Save the stage in the job's meta (run outside RQ, as tests do, there is no job)."""
         from rq import get_current_job
 
         job = get_current_job()
         if job is not None:
-            job.meta["vod"] = stage
+            job.meta[VOD_STAGE] = stage  # the video manager shows it (app.vods.services.processing_notice)
             job.save_meta()

@@ -2,5 +2,5 @@
 from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
-
-from . import recovery_routes, routes  # noqa: E402,F401 - they need bp, and register on it when imported
+# The routes register on bp when create_app imports them (app.ROUTE_MODULES): importing this
+# package, as a worker importing its services does, loads no page.

@@ -2,8 +2,8 @@
 from flask import Blueprint, Flask
 
 bp = Blueprint("chat", __name__)
-
-from . import events, routes  # noqa: E402,F401 - they need bp; Socket.IO handlers and routes register on import
+# The routes register on bp when create_app imports them (app.ROUTE_MODULES): importing this
+# package, as a worker importing its services does, loads no page.
 
 
 def init_app(app: Flask) -> None:

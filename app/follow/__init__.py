@@ -2,5 +2,5 @@
 from flask import Blueprint
 
 bp = Blueprint("follow", __name__)
-
-from . import events, routes  # noqa: E402,F401 - they need bp; Socket.IO handlers and routes register on import
+# The routes register on bp when create_app imports them (app.ROUTE_MODULES): importing this
+# package, as a worker importing its services does, loads no page.

@@ -6,6 +6,8 @@ from ..live.state import INTERNAL_NAME
 from . import services
 
 bp = Blueprint("hls", __name__, url_prefix="/hls")
+# The routes register on bp when create_app imports them (app.ROUTE_MODULES): importing this
+# package, as a worker importing its services does, loads no page.
 
 
 def _converter(name: str, pattern) -> type[BaseConverter]:
@@ -26,5 +28,3 @@ def _converters(state) -> None:
 
     state.app.add_url_rule("/internal/hls-access", "hls.access", hls_access)
 
-
-from . import routes  # noqa: E402,F401 - the routes need bp, and register on it when imported

@@ -2,5 +2,5 @@
 from flask import Blueprint
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
-
-from . import routes  # noqa: E402,F401 - the routes need bp, and register on it when imported
+# The routes register on bp when create_app imports them (app.ROUTE_MODULES): importing this
+# package, as a worker importing its services does, loads no page.

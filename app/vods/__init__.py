@@ -3,5 +3,5 @@ replay, and access to a VOD's objects (private until the creator publishes)."""
 from flask import Blueprint
 
 bp = Blueprint("vods", __name__)
-
-from . import access, routes  # noqa: E402,F401 - they need bp, and register on it when imported
+# The routes register on bp when create_app imports them (app.ROUTE_MODULES): importing this
+# package, as a worker importing its services does, loads no page.

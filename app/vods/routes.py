@@ -45,7 +45,7 @@ def _watchable(slug: str, vod_id: int):
 def _render_library(fragment: str, status: int = 200, **context):
     channel = current_user.channel
     context.setdefault("vods", services.vods_for(channel, current_user))
-    context.setdefault("processing", services.processing_session(channel))
+    context.setdefault("processing", services.processing_notice(channel))
     return render_page_or_fragment(LIBRARY, fragment, status, channel=channel, **context)
 
 
@@ -77,10 +77,11 @@ def row(vod_id: int):
 @bp.route("/dashboard/videos/processing")
 @login_required
 def processing():
-    session = services.processing_session(current_user.channel)
-    response = _render_library("vods/_processing.html", processing=session)
-    if session is None:
-        # The VOD is ready (or the job gave up): the library reloads itself to show it.
+    notice = services.processing_notice(current_user.channel)
+    response = _render_library("vods/_processing.html", processing=notice)
+    if notice is None:
+        # The VOD is ready (or there was nothing to make one of): the library reloads itself to
+        # show it. A failed job's notice stays, and asks no more.
         response.headers["HX-Trigger"] = "vods-changed"
     return response
 

@@ -5,12 +5,15 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
+from rq.job import JobStatus
 from sqlalchemy import select
 
-from ..extensions import db
+from ..extensions import db, optional_redis
+from ..jobs import VOD_STAGE, fetch_vod_job
 from ..media.storage import get_storage
 from ..models import VOD, Channel, ChatMessage, StreamSession, User, utcnow
 from ..models.vod import VISIBILITY_PRIVATE, VISIBILITY_PUBLIC
@@ -26,8 +29,9 @@ REPLAY_WINDOW = timedelta(seconds=60)
 REPLAY_LIMIT = 500
 # After a seek the panel opens with what was said just before the position, however long ago.
 REPLAY_CONTEXT = 20
-# How long after a recorded broadcast ends the manager says "processing" while no VOD exists;
-# longer than the VOD job ever takes, short enough that a failed job does not say so for ever.
+# How long after a recorded broadcast ends the manager says "processing" while no VOD exists,
+# when it cannot ask the VOD job (Redis away, or RQ holds no record of it): longer than the job
+# ever takes, short enough that a failed job does not say so for ever.
 PROCESSING_FOR = timedelta(minutes=30)
 DOWNLOAD_CHUNK = 256 * 1024
 
@@ -132,8 +136,31 @@ def rename(vod: VOD, title: str | None) -> None:
 
 # --- the manager's "processing" notice -----------------------------------------------------------
 
-def processing_session(channel: Channel) -> StreamSession | None:
-    """The channel's last broadcast if it was recorded, ended recently and has no VOD yet."""
+@dataclass(frozen=True)
+class Processing:
+    """What the video manager says about the channel's last recorded broadcast while it has no VOD."""
+
+    session: StreamSession
+    failed: bool = False  # the VOD job gave up, its retries spent: no video is coming
+    stage: str | None = None  # what the job is doing or waiting for, when RQ says
+
+
+# What a VOD job that is not running waits for, by its RQ status (a failed run that RQ retries
+# is scheduled; enqueue_vod schedules nothing else).
+WAITING = {JobStatus.QUEUED: "waiting for a worker", JobStatus.DEFERRED: "waiting for a worker",
+           JobStatus.SCHEDULED: "trying again shortly"}
+GAVE_UP = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+
+
+def processing_notice(channel: Channel) -> Processing | None:
+    """The notice for the channel's last broadcast if it was recorded and has no VOD yet.
+
+    Its VOD job says how it stands (app.jobs.fetch_vod_job): waiting or running (with the stage
+    the job saved in its meta), failed, or finished without a video (there was no recording).
+    When RQ holds no such job (not enqueued yet, or its record expired) or Redis is away, the
+    broadcast counts as processing for PROCESSING_FOR after it ended, as it did before the
+    notice read the job.
+    """
     if not channel.record:
         return None
     session = db.session.scalar(
@@ -142,10 +169,27 @@ def processing_session(channel: Channel) -> StreamSession | None:
     )
     if session is None or session.status != "ended" or session.ended_at is None:
         return None
-    if utcnow() - session.ended_at > PROCESSING_FOR:
+    if db.session.scalar(select(VOD.id).where(VOD.session_id == session.id)):
         return None
-    has_vod = db.session.scalar(select(VOD.id).where(VOD.session_id == session.id))
-    return None if has_vod else session
+    job = optional_redis().ask(lambda redis: _vod_job_state(session.id, redis), otherwise=None,
+                               what="a VOD job's status")
+    if job is None:
+        return Processing(session) if utcnow() - session.ended_at <= PROCESSING_FOR else None
+    status, stage = job
+    if status in GAVE_UP:
+        return Processing(session, failed=True)
+    if status == JobStatus.FINISHED:
+        return None  # the job found no recording to make a video of
+    waiting = WAITING.get(status) if status is not None else None
+    return Processing(session, stage=waiting or stage)
+
+
+def _vod_job_state(session_id: int, redis) -> tuple[JobStatus | None, str | None] | None:
+    """(RQ status, the stage a running job saved) of the session's VOD job, or None without one."""
+    job = fetch_vod_job(session_id, redis)
+    if job is None:
+        return None
+    return job.get_status(refresh=False), job.meta.get(VOD_STAGE)
 
 
 # --- chat replay ---------------------------------------------------------------------------------

@@ -160,18 +160,18 @@ def test_parse_instant_refuses_anything_else(text):
 def test_processing_shows_for_a_recent_recorded_broadcast_without_a_vod(owner):
     owner.channel.record = True
     db.session.commit()
-    assert services.processing_session(owner.channel) is None  # never streamed
+    assert services.processing_notice(owner.channel) is None  # never streamed
     session = ended_session(owner, ended_ago=timedelta(seconds=20))
-    assert services.processing_session(owner.channel).id == session.id
+    assert services.processing_notice(owner.channel) == services.Processing(session)
     owner.channel.record = False
     db.session.commit()
-    assert services.processing_session(owner.channel) is None
+    assert services.processing_notice(owner.channel) is None
     owner.channel.record = True
     session.ended_at = utcnow() - services.PROCESSING_FOR - timedelta(minutes=1)
     db.session.commit()
-    assert services.processing_session(owner.channel) is None  # the job gave up long ago
+    assert services.processing_notice(owner.channel) is None  # no job to ask, and long ago
     make_vod(owner, objects=False)  # a newer session that already has its VOD
-    assert services.processing_session(owner.channel) is None
+    assert services.processing_notice(owner.channel) is None
 
 
 @pytest.mark.parametrize("title, expected", [
