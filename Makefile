@@ -15,6 +15,10 @@ APT_RUN := ffmpeg nginx libnginx-mod-rtmp redis-server
 APT_TEST := $(APT_RUN) fonts-noto-color-emoji $(if $(wildcard /usr/bin/chromium),,chromium)
 TEST_DATABASE_URL ?= postgresql://cascade:cascade@127.0.0.1:5432/postgres
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist). Each module runs on one of them; the stack tests (e2e, faults)
+# run one at a time on one, from the start (tests/conftest.py); `TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= 3
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
 .PHONY: run test test-fast install install-dev migrate nginx-conf storage constraints clean lint lint-fix
 
@@ -61,13 +65,13 @@ run: migrate nginx-conf storage
 test: install-dev
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-redis.sh
-	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest --durations=30 $(PYTEST_ARGS)
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest $(XDIST) --durations=30 $(PYTEST_ARGS)
 
 ## test-fast: the quick suite while you work (no end-to-end, browser, faults or real-ffmpeg tests)
 test-fast: install-dev
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-redis.sh
-	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest --durations=10 \
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest $(XDIST) --durations=10 \
 		-m "not e2e and not browser and not faults and not media" $(PYTEST_ARGS)
 
 ## lint: ruff (lint and import order) and mypy (strict for app/media and the live runtime), as CI

@@ -180,6 +180,24 @@ def pytest_addoption(parser):
                           "ones marked both_databases")
 
 
+# Tests that start whole stacks (nginx, gunicorn, workers, ffmpeg in real time) run one at a time
+# on one xdist worker: two at once on this 2-core box would starve each other's encoders.
+STACK_MARKERS = ("e2e", "faults")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (--dist loadgroup)
+def pytest_collection_modifyitems(config, items):
+    """Group the tests for xdist: each module stays on one worker (its module-scoped servers,
+    stacks and databases start once), and every stack test joins one group that is scheduled
+    first, since it is the longest."""
+    def starts_stacks(item) -> bool:
+        return any(item.get_closest_marker(name) for name in STACK_MARKERS)
+
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group("stacks" if starts_stacks(item) else item.module.__name__))
+    items.sort(key=lambda item: not starts_stacks(item))  # stable: keeps the order within each
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_generate_tests(metafunc):
     """Give each test that uses `database_url` its backends: both for `both_databases` tests (or

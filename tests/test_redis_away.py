@@ -26,7 +26,8 @@ from tests.hls.playlists import FakePackager, live_playlist
 from tests.tcpproxy import Proxy
 
 OUTAGES = ["refuse", "go_silent"]
-# A page must not wait on a Redis that is away; "well under 1 s" with room for a slow machine.
+# A page must not wait on a Redis that is away: at most this much longer than with Redis there
+# (REDIS_QUICK_TIMEOUT is 0.25 s: the first request may meet one timeout, not several).
 QUICK = 0.75
 WATCHING = 3
 
@@ -108,15 +109,20 @@ def api_viewers(client):
 @pytest.mark.parametrize("how", OUTAGES)
 def test_pages_render_quickly_while_redis_is_away(site, redis_proxy, how):
     assert api_viewers(site.clients[None]) == WATCHING
+    # What each page costs with Redis there (the quicker of two), so a busy machine (the suite runs
+    # in several processes) is not taken for waiting: away, a page may take QUICK more, no longer.
+    usual = {(who, path): min(timed(lambda: site.clients[who].get(path))[1] for _ in range(2))  # noqa: B023 - called at once
+             for who, path in PAGES}
     slowest = 0.0
     with redis_away(redis_proxy, how):
         for _ in range(2):  # the first request finds Redis away, the next ones already know
             for who, path in PAGES:
                 response, seconds = timed(lambda: site.clients[who].get(path))  # noqa: B023 - called at once
                 assert response.status_code == 200, (who, path, response.status_code)
-                assert seconds < QUICK, f"{path} took {seconds:.2f} s with Redis away"
-                slowest = max(slowest, seconds)
-    print(f"Redis away ({how}): the slowest page took {slowest * 1000:.0f} ms")
+                extra = seconds - usual[who, path]
+                assert extra < QUICK, f"{path} took {seconds:.2f} s with Redis away ({extra:.2f} s more)"
+                slowest = max(slowest, extra)
+    print(f"Redis away ({how}): a page took at most {slowest * 1000:.0f} ms more than usual")
 
 
 @pytest.mark.parametrize("how", OUTAGES)
