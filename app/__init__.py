@@ -48,7 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
-    from .channels import bp as channels_bp
+    from .channels.routes import bp as channels_bp  # the package alone does not load its routes
     from .chat import bp as chat_bp
     from .dashboard import bp as dashboard_bp
     from .directory import bp as directory_bp

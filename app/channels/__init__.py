@@ -2,5 +2,6 @@
 from flask import Blueprint
 
 bp = Blueprint("channels", __name__)
-
-from . import routes  # noqa: E402,F401 - the routes need bp, and register on it when imported
+# create_app loads the routes (from .routes import bp), not this package: chat, moderation and
+# the VOD rules import app.channels.access and .services, and the channel page's routes import
+# chat, so loading them here would close an import cycle.

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("vods", __name__)
 
-from . import access, routes  # noqa: E402,F401 - they need bp, and register on it when imported
+from . import objects, routes  # noqa: E402,F401 - they need bp, and register on it when imported

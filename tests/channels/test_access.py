@@ -6,12 +6,12 @@ import pytest
 from flask_login import AnonymousUserMixin
 
 from app.auth import services as accounts
-from app.chat import services as chat
+from app.channels.access import can_manage_channel, is_channel_staff, role_of
 from app.extensions import db
 from app.models import ChannelRole
 from app.moderation import services as moderation
 from app.vods import services as vods
-from app.vods.access import can_view
+from app.vods.access import can_manage_vods, can_view_vod
 from tests.conftest import Actions
 from tests.factories import PASSWORD, make_user
 from tests.vods.factory import make_vod
@@ -27,14 +27,15 @@ def _passes(check, channel, user) -> bool:
 
 # The questions, asked through the helpers that answer them (actor: a User, anonymous or None).
 QUESTIONS = {
-    "role": lambda w, u: chat.role_of(w["channel"], u),
-    "channel staff": lambda w, u: chat.is_staff(chat.role_of(w["channel"], u)),
+    "role": lambda w, u: role_of(w["channel"], u),
+    "channel staff": lambda w, u: is_channel_staff(w["channel"], u),
     "staff view of a user card": lambda w, u: moderation.user_card(w["channel"], u, w["target"].id).staff_view,
     "moderates": lambda w, u: _passes(moderation.require_staff, w["channel"], u),
-    "manages (moderation)": lambda w, u: _passes(moderation.require_owner, w["channel"], u),
-    "manages (VODs)": lambda w, u: vods.is_staff_for(w["channel"], u),
-    "views private VOD": lambda w, u: can_view(w["private"], u),
-    "views public VOD": lambda w, u: can_view(w["public"], u),
+    "manages (moderation)": lambda w, u: _passes(moderation.require_manager, w["channel"], u),
+    "manages (channel)": lambda w, u: can_manage_channel(w["channel"], u),
+    "manages (VODs)": lambda w, u: can_manage_vods(w["channel"], u),
+    "views private VOD": lambda w, u: can_view_vod(w["private"], u),
+    "views public VOD": lambda w, u: can_view_vod(w["public"], u),
     "lists private VOD": lambda w, u: w["private"] in vods.vods_for(w["channel"], u),
     "watches private VOD": lambda w, u: vods.viewable_vod(w["channel"], w["private"].id, u) is not None,
 }
@@ -43,17 +44,17 @@ COLUMNS = list(QUESTIONS)
 T, F = True, False
 # Today's answers. A disabled account is not authenticated (User.is_active), so it counts as
 # anonymous everywhere; its own channel's public VOD is hidden with it.
-EXPECTED = {  # actor: (role, staff, card, moderates, manages x2, private, public, lists, watches)
-    "owner":              ("owner",     T, T, T, T, T, T, T, T, T),
-    "admin":              ("admin",     T, T, T, T, T, T, T, T, T),
-    "moderator":          ("moderator", T, T, T, F, F, F, T, F, F),
-    "viewer":             ("viewer",    F, F, F, F, F, F, T, F, F),
-    "anonymous":          ("anonymous", F, F, F, F, F, F, T, F, F),
-    "nobody":             ("anonymous", F, F, F, F, F, F, T, F, F),
-    "disabled owner":     ("anonymous", F, F, F, F, F, F, F, F, F),
-    "disabled admin":     ("anonymous", F, F, F, F, F, F, T, F, F),
-    "disabled moderator": ("anonymous", F, F, F, F, F, F, T, F, F),
-    "disabled viewer":    ("anonymous", F, F, F, F, F, F, T, F, F),
+EXPECTED = {  # actor: (role, staff, card, moderates, manages x3, private, public, lists, watches)
+    "owner":              ("owner",     T, T, T, T, T, T, T, T, T, T),
+    "admin":              ("admin",     T, T, T, T, T, T, T, T, T, T),
+    "moderator":          ("moderator", T, T, T, F, F, F, F, T, F, F),
+    "viewer":             ("viewer",    F, F, F, F, F, F, F, T, F, F),
+    "anonymous":          ("anonymous", F, F, F, F, F, F, F, T, F, F),
+    "nobody":             ("anonymous", F, F, F, F, F, F, F, T, F, F),
+    "disabled owner":     ("anonymous", F, F, F, F, F, F, F, F, F, F),
+    "disabled admin":     ("anonymous", F, F, F, F, F, F, F, T, F, F),
+    "disabled moderator": ("anonymous", F, F, F, F, F, F, F, T, F, F),
+    "disabled viewer":    ("anonymous", F, F, F, F, F, F, F, T, F, F),
 }
 # When the owner's account is disabled, its public VOD is gone for everyone but admins.
 EXPECTED_OWNER_DISABLED = {  # actor: views public VOD
