@@ -15,7 +15,7 @@ ROUTE_MODULES = (
     "app.channels.routes", "app.chat.routes", "app.dashboard.routes", "app.directory.routes",
     "app.follow.routes", "app.health.routes", "app.hls.routes", "app.home.routes", "app.hooks.routes",
     "app.moderation.pages", "app.moderation.routes", "app.moderation.site_terms", "app.profiles.routes",
-    "app.settings.donations", "app.settings.profile", "app.settings.routes", "app.vods.access",
+    "app.settings.donations", "app.settings.profile", "app.settings.routes", "app.vods.objects",
     "app.vods.routes",
 )
 

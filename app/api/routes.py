@@ -1,7 +1,7 @@
 """JSON endpoints."""
 from dataclasses import asdict
 
-from flask import abort, jsonify, request, url_for
+from flask import jsonify, request, url_for
 from flask_login import current_user
 
 from ..channels import services as channels
@@ -14,9 +14,7 @@ from .status import stream_state
 
 @bp.route("/channels/<slug>")
 def channel(slug: str):
-    found = channels.channel_by_slug(slug)
-    if found is None or found.owner.disabled:
-        abort(404)
+    found = channels.channel_or_404(slug)
     body = asdict(channels.channel_status(found)) | asdict(stream_state(found))
     body.update(
         owner=found.owner.username,
@@ -30,10 +28,8 @@ def channel(slug: str):
 @bp.route("/channels/<slug>/vods")
 def channel_vods(slug: str):
     """The channel's videos, newest first: private ones too for its owner (and admins)."""
-    found = channels.channel_by_slug(slug)
     viewer = current_user if current_user.is_authenticated else None
-    if found is None or (found.owner.disabled and not vods.is_staff_for(found, viewer)):
-        abort(404)
+    found = channels.channel_or_404(slug, viewer=viewer)
     items = [{
         "id": vod.id,
         "title": vod.display_title(),
@@ -61,9 +57,7 @@ def watch(slug: str):
     """A player's heartbeat: counts the viewer and answers with the channel's current status.
     While Redis is away the beat is not counted and `viewers` is null; the player keeps the
     count it shows and still follows the stream (the status comes from the database)."""
-    found = channels.channel_by_slug(slug)
-    if found is None:
-        abort(404)
+    found = channels.channel_or_404(slug, even_if_disabled=True)
     viewer = _viewer_id()
     if len(viewer) < 8:
         return jsonify(error="Bad request", message="viewer must be a random id of 8+ characters"), 400

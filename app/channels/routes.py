@@ -1,5 +1,5 @@
 """The public channel page."""
-from flask import abort, make_response, render_template, request
+from flask import make_response, render_template, request
 from flask_login import current_user
 
 from ..api.status import stream_state
@@ -14,9 +14,7 @@ bp.add_app_template_global(thumbnail_url)
 
 @bp.route("/c/<slug>")
 def show(slug: str):
-    channel = services.channel_by_slug(slug)
-    if channel is None or channel.owner.disabled:
-        abort(404)
+    channel = services.channel_or_404(slug)
     return render_template("channels/show.html", channel=channel,
                            status=services.channel_status(channel),
                            stream=stream_state(channel),
@@ -26,9 +24,7 @@ def show(slug: str):
 @bp.route("/embed/<slug>")
 def embed(slug: str):
     """The player alone, for other sites to frame; `?chat=1` adds the chat, read-only."""
-    channel = services.channel_by_slug(slug)
-    if channel is None or channel.owner.disabled:
-        abort(404)
+    channel = services.channel_or_404(slug)
     with_chat = request.args.get("chat") == "1"
     response = make_response(render_template(
         "channels/embed.html", channel=channel, status=services.channel_status(channel),

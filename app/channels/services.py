@@ -4,12 +4,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from flask import abort
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Category, Channel, StreamSession, User
 from ..models.channel import LATENCY_MODES
 from ..streams import viewers
+from .access import can_manage_channel
 
 MAX_TITLE = 140
 MAX_TAGS = 10
@@ -25,6 +27,22 @@ class ChannelError(ValueError):
 
 def channel_by_slug(slug: str) -> Channel | None:
     return db.session.scalar(select(Channel).where(Channel.slug == slug.lower()))
+
+
+def channel_or_404(slug: str, *, viewer=None, even_if_disabled: bool = False) -> Channel:
+    """The channel at /c/<slug>, for a page about it; a 404 when there is none.
+
+    A disabled owner's channel is a 404 too, except to a `viewer` who manages it
+    (`can_manage_channel`; in practice a site admin, as the disabled owner cannot sign in): the
+    VOD pages pass theirs, pages about the live channel pass none. `even_if_disabled` is for the
+    player's heartbeat, which answers for such a channel as well.
+    """
+    channel = channel_by_slug(slug)
+    if channel is None:
+        abort(404)
+    if channel.owner.disabled and not even_if_disabled and not can_manage_channel(channel, viewer):
+        abort(404)
+    return channel
 
 
 def channel_for_username(username: str) -> Channel | None:

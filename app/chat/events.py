@@ -13,6 +13,7 @@ from flask_socketio import emit, join_room, leave_room
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..channels.access import is_moderator, is_staff_role
 from ..extensions import db, get_redis, socketio
 from . import limits, services
 from .automod import HELD_REASON
@@ -99,17 +100,17 @@ def on_join(data):
     state = services.join_state(channel, current_user, after)
     if current_user.is_authenticated:
         joined.append(services.user_room(channel.id, current_user.id))
-    if services.is_staff(state["role"]):
+    if is_staff_role(state["role"]):
         joined.append(services.staff_room(channel.id))
     for name in joined[1:]:
         join_room(name)
     session[ROOMS_KEY] = joined
-    if services.is_staff(state["role"]):
+    if is_staff_role(state["role"]):
         services.remember_staff_socket(channel.id, current_user.id, request.sid)  # type: ignore[attr-defined]
         session[STAFF_KEY] = (channel.id, current_user.id)
         # A moderator removed while this join was under way: the removal may have read the
         # staff sockets before this one was recorded, so look again now that it is.
-        if state["role"] == "moderator" and not services.is_moderator(channel.id, current_user.id):
+        if state["role"] == "moderator" and not is_moderator(channel.id, current_user.id):
             leave_room(services.staff_room(channel.id))
             _forget_staff_socket()
             joined.pop()

@@ -13,12 +13,13 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..channels.access import STAFF_ROLES, is_staff_role, role_of
+from ..channels.services import channel_by_slug
 from ..extensions import db, get_redis, socketio
 from ..ids import MAX_ROW_ID
 from ..models import (
     BlockedTerm,
     Channel,
-    ChannelRole,
     ChatBan,
     ChatMessage,
     ChatMute,
@@ -36,7 +37,6 @@ NAMESPACE = "/chat"
 HISTORY_SIZE = 50
 BACKLOG_LIMIT = 200
 MAX_LENGTH = 500
-STAFF_ROLES = ("owner", "admin", "moderator")
 BADGE_LABELS = {"owner": "Streamer", "admin": "Staff", "moderator": "Mod"}
 UNAVAILABLE = "Chat is unavailable right now, so your message was not sent. Try again in a moment."
 
@@ -123,31 +123,7 @@ def clean_text(text) -> str:
     return text if any(_visible(ch) for ch in text) else ""
 
 
-# --- roles -------------------------------------------------------------------------------------
-
-def role_of(channel: Channel, user) -> str:
-    """owner, admin, moderator, viewer, or anonymous."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return "anonymous"
-    if user.id == channel.owner_id:
-        return "owner"
-    if user.is_admin:
-        return "admin"
-    if is_moderator(channel.id, user.id):
-        return "moderator"
-    return "viewer"
-
-
-def is_moderator(channel_id: int, user_id: int) -> bool:
-    return db.session.scalar(
-        select(ChannelRole.id).where(ChannelRole.channel_id == channel_id,
-                                     ChannelRole.user_id == user_id)
-    ) is not None
-
-
-def is_staff(role: str) -> bool:
-    return role in STAFF_ROLES
-
+# --- roles (who is who: app.channels.access) ----------------------------------------------------
 
 def badges_for(role: str) -> str:
     return role if role in STAFF_ROLES else ""
@@ -192,7 +168,7 @@ def drop_from_staff(channel: Channel, user: User) -> None:
     """Take someone who is no longer staff here out of the staff room on every socket they have
     open, on every process, and tell their pages to drop the moderator tools."""
     role = role_of(channel, user)
-    if is_staff(role):
+    if is_staff_role(role):
         return  # still staff (a site admin): nothing to take away
     sids: set[str] = set()
     try:
@@ -402,7 +378,7 @@ def send_message(channel: Channel, user, raw_text) -> Sent:
     if ban is not None:
         raise restriction_refusal(ban)
     settings = settings_for(channel)
-    staff = is_staff(role)
+    staff = is_staff_role(role)
     config = current_app.config
     redis = get_redis()
     slow_claimed = False
@@ -485,7 +461,7 @@ def join_state(channel: Channel, user, after: int | None) -> dict:
     state = {"ok": True, "channel": channel.slug, "role": role, "settings": settings_event(settings)}
     if after is not None:
         state["messages"] = history_payloads(channel, after=after, limit=BACKLOG_LIMIT)
-    if is_staff(role):
+    if is_staff_role(role):
         state["held"] = held_payloads(channel)
     if role != "anonymous":
         ban = active_restriction(channel.id, user.id)
@@ -498,7 +474,7 @@ def channel_for_event(data) -> Channel:
     slug = data.get("channel") if isinstance(data, dict) else None
     if not isinstance(slug, str) or not slug or len(slug) > 64:
         raise ChatRefused("bad_request", "Say which channel's chat this is for.")
-    channel = db.session.scalar(select(Channel).where(Channel.slug == slug.lower()))
+    channel = channel_by_slug(slug)
     if channel is None or channel.owner.disabled:
         raise ChatRefused("not_found", "There is no chat for that channel.")
     return channel
@@ -539,11 +515,11 @@ def panel(channel: Channel, user) -> dict:
         restriction = restriction_refusal(ban).message if ban else None
     return {
         "role": role,
-        "staff": is_staff(role),
+        "staff": is_staff_role(role),
         "settings": settings,
         # Both are our own templates' output (autoescaped), inserted as they were broadcast.
         "lines": [Markup(render_message(m, channel, settings)) for m in messages],  # noqa: S704 - see above
-        "held": [Markup(e["html"]) for e in held_payloads(channel)] if is_staff(role) else [],  # noqa: S704 - likewise
+        "held": [Markup(e["html"]) for e in held_payloads(channel)] if is_staff_role(role) else [],  # noqa: S704 - likewise
         "last_id": messages[-1].id if messages else 0,
         "muted": muted_user_ids(user),
         "restriction": restriction,

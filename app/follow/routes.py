@@ -6,7 +6,7 @@ from functools import wraps
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..channels.services import channel_by_slug
+from ..channels.services import channel_or_404
 from ..htmx import render_page_or_fragment, wants_fragment
 from . import bp, services
 
@@ -45,9 +45,7 @@ def login_required_htmx(view):
 @bp.route("/c/<slug>/follow", methods=["POST", "DELETE"])
 @login_required_htmx
 def toggle(slug: str):
-    channel = channel_by_slug(slug)
-    if channel is None or channel.owner.disabled:
-        abort(404)
+    channel = channel_or_404(slug)
     try:
         if request.method == "DELETE" or request.form.get("intent") == "unfollow":
             services.unfollow(current_user, channel)

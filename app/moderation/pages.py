@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import abort, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.exceptions import Forbidden
 
-from ..channels.services import channel_by_slug
+from ..channels.access import can_manage_channel, role_of
+from ..channels.services import channel_or_404
 from ..chat import services as chat
 from ..errors import with_message
 from ..extensions import db
@@ -27,10 +28,8 @@ def _forbid(message: str):
 
 
 def _staff_channel(slug: str):
-    """The channel named by the URL, if the signed-in user is its owner, a moderator or an admin."""
-    channel = channel_by_slug(slug)
-    if channel is None or channel.owner.disabled:
-        abort(404)
+    """The channel named by the URL, if the signed-in user is its staff (owner, moderator, admin)."""
+    channel = channel_or_404(slug)
     try:
         services.require_staff(channel, current_user)
     except ModerationError as error:
@@ -45,8 +44,8 @@ def _settings_url(channel) -> str:
 
 
 def _render(channel, fragment: str, **context):
-    role = chat.role_of(channel, current_user)
-    can_manage = role in ("owner", "admin")
+    role = role_of(channel, current_user)
+    can_manage = can_manage_channel(channel, current_user)
     settings = chat.settings_for(channel)
     context.setdefault("modes_form", ChatModesForm.for_settings(settings))
     context.setdefault("term_form", BlockedTermForm(formdata=None))
@@ -140,10 +139,10 @@ def remove_term(slug: str, term_id: int):
     return _done(channel, "moderation/_terms.html", terms_notice="Term removed.")
 
 
-def _owner_channel(slug: str):
+def _managed_channel(slug: str):
     channel = _staff_channel(slug)
     try:
-        services.require_owner(channel, current_user)
+        services.require_manager(channel, current_user)
     except ModerationError as error:
         _forbid(error.message)
     return channel
@@ -152,7 +151,7 @@ def _owner_channel(slug: str):
 @bp.route("/c/<slug>/chat/settings/moderators", methods=["GET", "POST"])
 @login_required
 def moderators(slug: str):
-    channel = _owner_channel(slug)
+    channel = _managed_channel(slug)
     form = ModeratorForm()
     if form.validate_on_submit():
         try:
@@ -169,7 +168,7 @@ def moderators(slug: str):
 @bp.route("/c/<slug>/chat/settings/moderators/<int:user_id>/remove", methods=["POST"])
 @login_required
 def remove_moderator(slug: str, user_id: int):
-    channel = _owner_channel(slug)
+    channel = _managed_channel(slug)
     try:
         target = services.remove_moderator(channel, current_user, user_id)
     except ModerationError as error:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..channels.services import channel_by_slug
+from ..channels.services import channel_or_404
 from ..extensions import db
 from ..htmx import render_page_or_fragment, wants_fragment
 from ..models import User, utcnow
@@ -12,13 +12,6 @@ from . import bp, services
 from .services import ModerationError
 
 UNDONE = {"untimeout": "{name} can chat again.", "unban": "{name} is unbanned.", "restore": "Message restored."}
-
-
-def _channel(slug: str):
-    channel = channel_by_slug(slug)
-    if channel is None or channel.owner.disabled:
-        abort(404)
-    return channel
 
 
 def _user(user_id: int) -> User:
@@ -49,7 +42,7 @@ def _run(action):
 @bp.route("/c/<slug>/chat/messages/<int:message_id>/delete", methods=["POST"])
 @login_required
 def delete_message(slug: str, message_id: int):
-    channel = _channel(slug)
+    channel = channel_or_404(slug)
 
     def action():
         services.delete_message(channel, current_user, message_id, request.form.get("reason", ""))
@@ -60,7 +53,7 @@ def delete_message(slug: str, message_id: int):
 @bp.route("/c/<slug>/chat/users/<int:user_id>/timeout", methods=["POST"])
 @login_required
 def timeout(slug: str, user_id: int):
-    channel = _channel(slug)
+    channel = channel_or_404(slug)
 
     def action():
         target = _user(user_id)
@@ -76,7 +69,7 @@ def timeout(slug: str, user_id: int):
 @bp.route("/c/<slug>/chat/users/<int:user_id>/ban", methods=["POST"])
 @login_required
 def ban(slug: str, user_id: int):
-    channel = _channel(slug)
+    channel = channel_or_404(slug)
 
     def action():
         target = _user(user_id)
@@ -88,7 +81,7 @@ def ban(slug: str, user_id: int):
 @bp.route("/c/<slug>/chat/users/<int:user_id>/unban", methods=["POST"])
 @login_required
 def unban(slug: str, user_id: int):
-    channel = _channel(slug)
+    channel = channel_or_404(slug)
 
     def action():
         target = _user(user_id)
@@ -100,7 +93,7 @@ def unban(slug: str, user_id: int):
 @bp.route("/c/<slug>/chat/clear", methods=["POST"])
 @login_required
 def clear(slug: str):
-    channel = _channel(slug)
+    channel = channel_or_404(slug)
 
     def action():
         services.clear_chat(channel, current_user)
@@ -118,7 +111,7 @@ def _flag(name: str):
 @login_required
 def modes(slug: str):
     """Change the chat modes present in the form; fields left out keep their value."""
-    channel = _channel(slug)
+    channel = channel_or_404(slug)
     form = request.form
 
     def action():
@@ -143,7 +136,7 @@ def modes(slug: str):
 @bp.route("/c/<slug>/chat/held/<int:message_id>/<any(approve, deny):decision>", methods=["POST"])
 @login_required
 def review(slug: str, message_id: int, decision: str):
-    channel = _channel(slug)
+    channel = channel_or_404(slug)
 
     def action():
         services.review_held(channel, current_user, message_id, approve=decision == "approve")
@@ -154,7 +147,7 @@ def review(slug: str, message_id: int, decision: str):
 @bp.route("/c/<slug>/chat/actions/<int:action_id>/undo", methods=["POST"])
 @login_required
 def undo(slug: str, action_id: int):
-    channel = _channel(slug)
+    channel = channel_or_404(slug)
 
     def action():
         done = services.undo(channel, current_user, action_id)
@@ -166,7 +159,7 @@ def undo(slug: str, action_id: int):
 @login_required
 def recent_actions(slug: str):
     """The moderator menu's recent actions (a fragment); the full history is the mod log page."""
-    channel = _channel(slug)
+    channel = channel_or_404(slug)
     if not wants_fragment():
         return redirect(url_for("moderation.log", slug=channel.slug))
     try:
@@ -180,7 +173,7 @@ def recent_actions(slug: str):
 @bp.route("/c/<slug>/chat/users/<int:user_id>/card")
 def user_card(slug: str, user_id: int):
     """Who a chatter is (for anyone); their timeouts and bans here and the tools (for channel staff)."""
-    channel = _channel(slug)
+    channel = channel_or_404(slug)
     try:
         card = services.user_card(channel, current_user, user_id)
     except ModerationError as error:

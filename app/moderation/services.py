@@ -8,6 +8,7 @@ from flask import current_app, has_request_context, render_template
 from markupsafe import Markup
 from sqlalchemy import func, select, update
 
+from ..channels.access import can_manage_channel, is_channel_staff, is_moderator, is_staff_role, role_of
 from ..chat import automod, links, terms
 from ..chat import services as chat
 from ..extensions import db
@@ -48,22 +49,23 @@ class ModerationError(Exception):
 
 
 def require_staff(channel: Channel, actor) -> str:
-    role = chat.role_of(channel, actor)
-    if not chat.is_staff(role):
+    """The actor's role, if they are channel staff (owner, admin, moderator); else refused."""
+    role = role_of(channel, actor)
+    if not is_staff_role(role):
         raise ModerationError("Only the channel's owner, its moderators and site admins can do that.", 403)
     return role
 
 
-def require_owner(channel: Channel, actor) -> None:
-    if not (getattr(actor, "is_authenticated", False)
-            and (actor.id == channel.owner_id or actor.is_admin)):
+def require_manager(channel: Channel, actor) -> None:
+    """Refused unless the actor manages the channel: its owner or a site admin."""
+    if not can_manage_channel(channel, actor):
         raise ModerationError("Only the channel's owner can do that.", 403)
 
 
 def _check_target(channel: Channel, actor, actor_role: str, target: User) -> None:
     if target.id == actor.id:
         raise ModerationError("You can't do that to yourself.")
-    target_role = chat.role_of(channel, target)
+    target_role = role_of(channel, target)
     if target_role == "owner":
         raise ModerationError("The channel's owner can't be timed out or banned in their own chat.", 403)
     if target_role == "admin" and actor_role != "admin":
@@ -107,7 +109,7 @@ def delete_message(channel: Channel, actor, message_id: int, reason: str = "") -
     role = require_staff(channel, actor)
     message = message_in(channel, message_id)
     reason = _reason(reason)
-    if message.user_id != actor.id and role == "moderator" and chat.is_staff(chat.role_of(channel, message.user)):
+    if message.user_id != actor.id and role == "moderator" and is_staff_role(role_of(channel, message.user)):
         raise ModerationError("Moderators can't delete messages from the owner or other staff.", 403)
     if message.state == "deleted":
         return message
@@ -466,7 +468,7 @@ def user_by_name(username: str) -> User | None:
 
 
 def add_moderator(channel: Channel, actor, username: str) -> ChannelRole:
-    require_owner(channel, actor)
+    require_manager(channel, actor)
     username = (username or "").strip().lstrip("@")
     if not username:
         raise ModerationError("Type the username of the person to make a moderator.")
@@ -475,7 +477,7 @@ def add_moderator(channel: Channel, actor, username: str) -> ChannelRole:
         raise ModerationError(f"There is no user called “{username[:30]}”.", 404)
     if target.id == channel.owner_id:
         raise ModerationError("You already moderate your own chat.")
-    if chat.is_moderator(channel.id, target.id):
+    if is_moderator(channel.id, target.id):
         raise ModerationError(f"{target.username} is already a moderator.", 409)
     if len(moderators(channel)) >= MAX_MODERATORS:
         raise ModerationError(f"A channel can have at most {MAX_MODERATORS} moderators.")
@@ -490,7 +492,7 @@ def add_moderator(channel: Channel, actor, username: str) -> ChannelRole:
 
 
 def remove_moderator(channel: Channel, actor, user_id: int) -> User:
-    require_owner(channel, actor)
+    require_manager(channel, actor)
     role = db.session.scalar(select(ChannelRole).where(ChannelRole.channel_id == channel.id,
                                                        ChannelRole.user_id == user_id))
     if role is None:
@@ -598,7 +600,7 @@ def restore_message(channel: Channel, actor, message_id: int) -> ModerationActio
     """Put a deleted message back in the chat for everyone (the log keeps that it was deleted)."""
     role = require_staff(channel, actor)
     message = message_in(channel, message_id)
-    if message.user_id != actor.id and role == "moderator" and chat.is_staff(chat.role_of(channel, message.user)):
+    if message.user_id != actor.id and role == "moderator" and is_staff_role(role_of(channel, message.user)):
         raise ModerationError("Moderators can't restore messages from the owner or other staff.", 403)
     if message.state != "deleted":
         raise ModerationError("That message isn't deleted.", 409)
@@ -669,9 +671,9 @@ def user_card(channel: Channel, viewer, user_id: int) -> UserCard:
     user = db.session.get(User, user_id)
     if user is None or user.disabled:
         raise ModerationError("There is no such user.", 404)
-    card = UserCard(user=user, role=chat.role_of(channel, user),
+    card = UserCard(user=user, role=role_of(channel, user),
                     follow=db.session.get(Follow, (user.id, channel.id)),
-                    staff_view=chat.is_staff(chat.role_of(channel, viewer)))
+                    staff_view=is_channel_staff(channel, viewer))
     if card.staff_view:
         theirs = (ModerationAction.channel_id == channel.id, ModerationAction.target_user_id == user.id,
                   ModerationAction.kind.in_(("timeout", "ban")))

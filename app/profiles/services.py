@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, or_, select
 
 from ..auth import names
+from ..channels.services import channel_by_slug
 from ..extensions import db
 from ..models import VOD, Channel, Follow, Profile, TopFriend, User, utcnow
+from ..models.vod import VISIBILITY_PUBLIC
 from .markdown import MAX_BIO_CHARS
 
 TOP_FRIENDS_MAX = 8
@@ -74,7 +76,7 @@ def published_vods(user: User, limit: int = 6) -> list[VOD]:
     if user.channel is None:
         return []
     return list(db.session.scalars(
-        select(VOD).where(VOD.channel_id == user.channel.id, VOD.visibility == "public")
+        select(VOD).where(VOD.channel_id == user.channel.id, VOD.visibility == VISIBILITY_PUBLIC)
         .order_by(VOD.published_at.desc().nulls_last(), VOD.id.desc()).limit(limit)
     ))
 
@@ -137,7 +139,7 @@ def set_featured_channel(user: User, name: str | None) -> Channel | None:
     if not name or (user.channel and name == user.channel.slug):
         channel = None
     else:
-        channel = db.session.scalar(select(Channel).where(Channel.slug == name))
+        channel = channel_by_slug(name)
         if channel is None or channel.owner.disabled:
             raise ProfileError("featured_channel", "There is no channel with that name.")
     user.profile.featured_channel_id = channel.id if channel else None

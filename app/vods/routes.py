@@ -11,6 +11,7 @@ from ..errors import with_message
 from ..htmx import render_page_or_fragment, wants_fragment
 from ..media.storage import ObjectMissing
 from . import bp, services
+from .access import can_manage_vods
 from .forms import RenameForm
 
 bp.add_app_template_filter(services.format_duration, "duration")
@@ -25,15 +26,8 @@ def _viewer():
     return current_user if current_user.is_authenticated else None
 
 
-def _channel(slug: str):
-    channel = channels.channel_by_slug(slug)
-    if channel is None or (channel.owner.disabled and not services.is_staff_for(channel, _viewer())):
-        abort(404)
-    return channel
-
-
 def _watchable(slug: str, vod_id: int):
-    channel = _channel(slug)
+    channel = channels.channel_or_404(slug, viewer=_viewer())
     vod = services.viewable_vod(channel, vod_id, _viewer())
     if vod is None:
         abort(404)
@@ -136,19 +130,19 @@ def delete(vod_id: int):
 
 @bp.route("/c/<slug>/videos")
 def channel_videos(slug: str):
-    channel = _channel(slug)
+    channel = channels.channel_or_404(slug, viewer=_viewer())
     pages = request.args.get("page", 1, type=int) or 1
     vods, more = services.page_of_vods(channel, _viewer(), pages)
     return render_page_or_fragment("vods/channel.html", "vods/_grid.html", channel=channel, vods=vods,
                                    more=more, pages=pages,
-                                   staff=services.is_staff_for(channel, _viewer()))
+                                   can_manage=can_manage_vods(channel, _viewer()))
 
 
 @bp.route("/c/<slug>/videos/<int:vod_id>")
 def watch(slug: str, vod_id: int):
     channel, vod = _watchable(slug, vod_id)
     return render_template("vods/watch.html", channel=channel, vod=vod,
-                           staff=services.is_staff_for(channel, _viewer()))
+                           can_manage=can_manage_vods(channel, _viewer()))
 
 
 @bp.route("/c/<slug>/videos/<int:vod_id>/chat")

@@ -17,6 +17,7 @@ from ..jobs import VOD_STAGE, fetch_vod_job
 from ..media.storage import get_storage
 from ..models import VOD, Channel, ChatMessage, StreamSession, User, utcnow
 from ..models.vod import VISIBILITY_PRIVATE, VISIBILITY_PUBLIC
+from .access import can_manage_vods, can_view_vod
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +46,12 @@ class VodError(ValueError):
         self.message = message
 
 
-# --- who sees what -------------------------------------------------------------------------------
-
-def is_staff_for(channel: Channel, user: User | None) -> bool:
-    """The channel's owner or an admin: they see (and the owner manages) private VODs too."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    return user.id == channel.owner_id or user.is_admin
-
+# --- who sees what (the rules: app.vods.access) -------------------------------------------------
 
 def vods_for(channel: Channel, viewer: User | None, *, limit: int | None = None) -> list[VOD]:
     """The channel's VODs newest first: every one for its owner and admins, published ones else."""
     query = select(VOD).where(VOD.channel_id == channel.id)
-    if not is_staff_for(channel, viewer):
+    if not can_manage_vods(channel, viewer):
         query = query.where(VOD.visibility == VISIBILITY_PUBLIC)
     query = query.order_by(VOD.created_at.desc(), VOD.id.desc())
     if limit is not None:
@@ -74,10 +68,8 @@ def page_of_vods(channel: Channel, viewer: User | None, pages: int) -> tuple[lis
 
 def viewable_vod(channel: Channel, vod_id: int, viewer: User | None) -> VOD | None:
     """The channel's VOD `vod_id` if `viewer` may watch it; None (a 404) for anything else."""
-    from .access import can_view
-
     vod = db.session.get(VOD, vod_id)
-    if vod is None or vod.channel_id != channel.id or not can_view(vod, viewer):
+    if vod is None or vod.channel_id != channel.id or not can_view_vod(vod, viewer):
         return None
     return vod
 
