@@ -16,8 +16,10 @@ APT_TEST := $(APT_RUN) fonts-noto-color-emoji $(if $(wildcard /usr/bin/chromium)
 TEST_DATABASE_URL ?= postgresql://cascade:cascade@127.0.0.1:5432/postgres
 PYTEST_ARGS ?=
 # Test processes (pytest-xdist). Each module runs on one of them; the stack tests (e2e, faults)
-# run one at a time on one, from the start (tests/conftest.py); `TEST_WORKERS=0` runs in one process.
-TEST_WORKERS ?= 3
+# run one at a time on one, from the start (tests/conftest.py), and take longest: a second process
+# for the rest finishes before them, while a third would only starve their real-time encoders on
+# two cores. `TEST_WORKERS=0` runs everything in one process.
+TEST_WORKERS ?= 2
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
 .PHONY: run test test-fast install install-dev migrate nginx-conf storage constraints clean lint lint-fix
