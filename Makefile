@@ -76,7 +76,7 @@ test-fast: install-dev
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest $(XDIST) --durations=10 \
 		-m "not e2e and not browser and not faults and not media" $(PYTEST_ARGS)
 
-## lint: ruff (lint and import order) and mypy (strict for app/media and the live runtime), as CI
+## lint: ruff (lint and import order) and mypy (strict for app/media, app/storage and the live runtime), as CI
 ## runs them; and no `# noqa` without its rule and a reason (`# noqa: BLE001 - why`)
 lint:
 	@scripts/install-system.sh --python

@@ -5,12 +5,12 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from .auth.cli import users_cli
     from .channels.cli import channels_cli
+    from .deploy.nginx import nginx_cli
     from .health.cli import doctor_command
     from .live.cli import live_cli
-    from .media.nginx import nginx_cli
-    from .media.storage_cli import storage_cli
     from .moderation.cli import chat_cli
     from .seed import seed_cli
+    from .storage.cli import storage_cli
     from .vods.cli import vods_cli
 
     for group in (users_cli, channels_cli, nginx_cli, storage_cli, seed_cli):

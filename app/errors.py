@@ -6,7 +6,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
-from .media.pictures import max_bytes, too_large_message
+from .pictures import max_bytes, too_large_message
 
 E = TypeVar("E", bound=HTTPException)
 

@@ -11,7 +11,7 @@ from gunicorn.glogging import Logger as GunicornLogger
 
 OUR_LOGGERS = ("app", "workers")
 # Links mailed to people (app.auth.recovery_routes) carry a one-time token in their path: access
-# logs (gunicorn's below, nginx's through app.media.nginx) write "[token]" in its place.
+# logs (gunicorn's below, nginx's through app.deploy.nginx) write "[token]" in its place.
 TOKEN_PATHS = ("/reset-password/", "/verify-email/")
 TOKEN_IN_PATH = re.compile("(" + "|".join(re.escape(path) for path in TOKEN_PATHS) + r")[^\s?\"]+")
 

@@ -45,7 +45,7 @@ def ensure_categories() -> dict[str, Category]:
 def add_demo_covers(categories) -> None:
     """Generated cover art for demo categories that have none yet."""
     from .directory.covers import cover_key, render_cover
-    from .media.storage import get_storage
+    from .storage.backends import get_storage
 
     storage = get_storage()
     for category in categories:

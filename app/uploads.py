@@ -1,6 +1,6 @@
 """Picture uploads on the web side, the same for every picture form: the file field (its size
 limit, PICTURE_MAX_MB, said on the form and checked in the browser too) and the per-account
-rate limit (UPLOAD_RATE_LIMIT). The pictures themselves are made safe in media/pictures.py."""
+rate limit (UPLOAD_RATE_LIMIT). The pictures themselves are made safe in app/pictures.py."""
 from __future__ import annotations
 
 import time
@@ -13,7 +13,7 @@ from wtforms.validators import StopValidation
 
 from .auth.limits import retry_phrase, seconds_until
 from .extensions import limiter
-from .media.pictures import ACCEPT_ATTRIBUTE, form_help, max_bytes, too_large_message
+from .pictures import ACCEPT_ATTRIBUTE, form_help, max_bytes, too_large_message
 
 
 def _within_limit(form, field) -> None:

@@ -297,7 +297,7 @@ def proxied_s3(s3_server):
 @pytest.fixture
 def s3_bucket(s3_server):
     """A new, empty bucket on the test S3 server; emptied and deleted after the test."""
-    from app.media.storage import S3Storage
+    from app.storage.backends import S3Storage
 
     name = s3_server.new_bucket_name()
     storage = S3Storage(name, endpoint_url=s3_server.endpoint_url, access_key=s3_server.access_key,

@@ -32,6 +32,7 @@ from typing import IO, Any, BinaryIO
 
 import ffmpeg
 
+from app.media.ffmpeg_args import SPOOL_FILE, relay_args, tee_safe
 from app.media.probe import PACKET_ENTRIES, probe
 from workers.lifetime import die_with_parent
 
@@ -42,49 +43,12 @@ CHUNK = 64 * 1024
 GOP_KEPT = 16 * 1024 * 1024
 
 
-# The spool: one FLV file per publisher GOP (cut at the first keyframe past SPOOL_CUT seconds),
-# flushed packet by packet, the newest SPOOL_KEEP files kept (at least that many seconds).
-SPOOL_CUT = 1
+# The spool: one FLV file per publisher GOP (cut at the first keyframe past SPOOL_CUT seconds,
+# app.media.ffmpeg_args), flushed packet by packet, the newest SPOOL_KEEP files kept (at least
+# that many seconds).
 SPOOL_KEEP = 20
-SPOOL_FILE = "{:08d}.flv"
 RELAY_FILE = "relay.json"  # the spooling relay's pid and pull, for the host that adopts it
 FLV_HEADER = 13            # ffmpeg's FLV header (9 bytes) and PreviousTagSize0
-# Characters that would end a path inside ffmpeg's tee output list.
-TEE_SPECIAL = set("[]|:;,\\'=")
-
-
-def tee_safe(path: Path) -> bool:
-    """Whether ffmpeg's tee output list can name `path`."""
-    return not TEE_SPECIAL & set(str(path))
-
-
-def relay_args(pull_url: str, spool: Path | None = None) -> list[str]:
-    """The relay's ffmpeg: the stream as FLV on stdout and, with `spool`, also in files there
-    (`onfail=ignore`: when the reader of stdout dies, the spool goes on alone)."""
-    return _relay_input(pull_url) + _relay_output(spool)
-
-
-def _relay_output(spool: Path | None) -> list[str]:
-    if spool is None:
-        return ["-f", "flv", "-flvflags", "no_duration_filesize", "pipe:1"]
-    if not tee_safe(spool):
-        raise ValueError(f"a spool path ffmpeg's tee cannot take: {spool}")
-    pipe = "[f=flv:flvflags=no_duration_filesize:onfail=ignore]pipe:1"
-    files = (f"[f=segment:segment_format=flv:segment_time={SPOOL_CUT}:"
-             f"segment_format_options=flush_packets=1:onfail=ignore]{spool}/%08d.flv")
-    return ["-f", "tee", f"{pipe}|{files}"]
-
-
-def _relay_input(pull_url: str) -> list[str]:
-    return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin",
-            # Give up when the ingest server sends nothing for 10 s (a publisher that never came).
-            # ffmpeg writes nothing until it has seen a video keyframe (it needs the picture size):
-            # joining mid-stream that is up to one GOP of the publisher's. Measuring the frame rate
-            # as well (its default) held the first byte ~1.5 s longer; the probe measures it.
-            "-rw_timeout", "10000000", "-fpsprobesize", "0", "-probesize", "262144",
-            # The publisher's own timestamps, not restarted at zero by each pull: renditions added
-            # to a running passthrough (workers.live.upgrade) pull again and must line up with it.
-            "-copyts", "-i", pull_url, "-map", "0", "-c", "copy"]
 
 
 def _pid_connected_to(pid: int, port: int) -> bool:

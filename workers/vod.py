@@ -36,12 +36,13 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db, get_redis
 from app.jobs import VOD_STAGE
 from app.live.state import RECORDING_MANIFEST, hls_dir
+from app.media import ffmpeg_args
 from app.media import vod as media
 from app.media.fmp4 import parse_init
 from app.media.probe import probe
-from app.media.storage import ObjectMissing, get_storage
 from app.models import VOD, StreamSession
 from app.models.vod import VISIBILITY_PRIVATE, vod_prefix
+from app.storage.backends import ObjectMissing, get_storage
 from workers.context import app_context
 from workers.lifetime import die_with_parent
 
@@ -385,9 +386,9 @@ class VodBuild:
         sprites.mkdir()
         outputs = {"mp4": work / media.DOWNLOAD_NAME, "poster": work / media.POSTER_NAME, "sprites": sprites}
         commands = {
-            "mp4": media.mp4_args(str(top_script), str(outputs["mp4"])),
-            "sprites": media.sprite_args(str(low_script), str(sprites / "sprite-%d.jpg"), interval),
-            "poster": media.poster_args(str(top_script), media.poster_time(duration), str(outputs["poster"])),
+            "mp4": ffmpeg_args.mp4_args(str(top_script), str(outputs["mp4"])),
+            "sprites": ffmpeg_args.sprite_args(str(low_script), str(sprites / "sprite-%d.jpg"), interval),
+            "poster": ffmpeg_args.poster_args(str(top_script), media.poster_time(duration), str(outputs["poster"])),
         }
         timeout = 600 + duration
         # A killed job takes its ffmpeg runs with it, so none writes on into a retry's scratch.
@@ -420,10 +421,10 @@ class VodBuild:
         runs = []
         for number, (init, segments, seconds) in enumerate(rung.runs()):
             listing = work / f"{label}-run-{number}.txt"
-            listing.write_text(media.run_sources(str(init.resolve()), [str(p.resolve()) for p in segments]))
+            listing.write_text(ffmpeg_args.run_sources(str(init.resolve()), [str(p.resolve()) for p in segments]))
             runs.append((str(listing), seconds))
         script = work / f"{label}.ffconcat"
-        script.write_text(media.concat_script(runs))
+        script.write_text(ffmpeg_args.concat_script(runs))
         return script
 
     def probe(self, path: Path) -> float:

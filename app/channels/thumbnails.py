@@ -7,18 +7,18 @@ import logging
 from flask import current_app
 
 from ..extensions import db
-from ..media.pictures import PictureError, clean_variants, max_bytes
 from ..models import Channel
+from ..pictures import PictureError, clean_variants, max_bytes
 
 log = logging.getLogger(__name__)
 
 SIZE = (1280, 720)
-# Why an upload was refused; pictures are checked the same way everywhere (media/pictures.py).
+# Why an upload was refused; pictures are checked the same way everywhere (app/pictures.py).
 ThumbnailError = PictureError
 
 
 def _storage():
-    from ..media.storage import get_storage  # helper-2's storage interface
+    from ..storage.backends import get_storage  # helper-2's storage interface
 
     return get_storage()
 

@@ -187,7 +187,7 @@ def cover_url(category: Category) -> str | None:
     if not category.cover_key:
         return None
     try:
-        from ..media.storage import get_storage
+        from ..storage.backends import get_storage
 
         return get_storage().url(category.cover_key)
     except Exception:  # a missing picture must never break a page

@@ -380,7 +380,7 @@ def check_live_hosts(client: Redis, keys) -> Finding:
 def check_storage(config: Mapping) -> Finding:
     backend = config.get("STORAGE_BACKEND", "local")
     if backend == "local":
-        from ..media.storage import LocalStorage, get_storage
+        from ..storage.backends import LocalStorage, get_storage
 
         return check_local_storage(cast(LocalStorage, get_storage(config)).root)
     if backend == "s3":

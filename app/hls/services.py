@@ -12,7 +12,7 @@ or, with STORAGE_BACKEND=s3, FirstFound: the disk for the streams a live host on
 writes, StoredFiles (keys `hls/<name>/<rung>/...` in the bucket) for the others, so a web process
 needs no disk shared with the worker, and the streams of its own host play on while the store is
 unreachable. The worker announces a part once the part and its playlist are stored, or at once
-while the store is failing (app.media.mirror.MirrorQueue). A store that cannot be read gives a
+while the store is failing (app.storage.mirror.MirrorQueue). A store that cannot be read gives a
 503, never a 500.
 """
 from __future__ import annotations
@@ -36,9 +36,9 @@ from redis.retry import Retry
 from ..live.state import ANNOUNCE_PREFIX, INTERNAL_NAME, parse_announcement
 from ..media.ffmpeg_args import MASTER_NAME as MASTER
 from ..media.ffmpeg_args import PLAYLIST_NAME as PLAYLIST
-from ..media.mirror import LIVE_PREFIX
 from ..media.playlist import PlaylistState, delta_update, parse_media_playlist
-from ..media.storage import ObjectMissing
+from ..storage.backends import ObjectMissing
+from ..storage.mirror import LIVE_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -522,7 +522,7 @@ def live_files(config, hls_root: Path) -> LiveFiles:
     """The LiveFiles of this app's configuration."""
     disk = DiskFiles(hls_root)
     if config.get("STORAGE_BACKEND", "local") == "s3":
-        from ..media.storage import live_storage
+        from ..storage.backends import live_storage
 
         return FirstFound(disk, StoredFiles(lambda: live_storage(config)))
     return disk

@@ -1,1 +1,1 @@
-"""Pure media logic: ladder, encoder probe, ffmpeg arguments, LL-HLS packager, storage, nginx config."""
+"""Pure media logic: ladder, encoder probe, ffmpeg arguments, fMP4, LL-HLS packager, VOD building."""

@@ -1,4 +1,7 @@
-"""Builds the one ffmpeg command of a live transcode: one decode, `split` to every rung, CMAF HLS.
+"""Builds every ffmpeg command the project runs: the live transcode (one decode, `split` to every
+rung, CMAF HLS), the relay's pull, the VOD builder's MP4, sprites and poster, and a passthrough
+session's thumbnail. (ffprobe's is in app.media.probe, the encoder trial's in app.media.encoder,
+the CPU calibration's in workers/live/calibration.py.)
 
 Pure functions returning argument lists (run without a shell), so every flag is unit-tested
 without running ffmpeg.
@@ -22,6 +25,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import ffmpeg as ffmpeg_python
@@ -455,3 +459,126 @@ def classic_passthrough_args(input_url: str, out_dir: str, rung: Rung, *, has_au
     args += _passthrough_streams(has_audio, copy_audio)
     return args + hls_args(out_dir, [rung], has_audio=has_audio, record=record, start_number=start_number,
                            var_streams=f"v:0,a:0,name:{rung.name}" if has_audio else f"v:0,name:{rung.name}")
+
+
+# --- the VOD builder (workers/vod.py) ------------------------------------------------------------
+
+# The seek previews' sprites: tiles of THUMB_WIDTH x THUMB_HEIGHT, SPRITE_COLUMNS x SPRITE_ROWS to
+# a sprite. `sprite_filter` draws them; app.media.vod's WebVTT cues point into them.
+THUMB_WIDTH, THUMB_HEIGHT = 160, 90
+SPRITE_COLUMNS, SPRITE_ROWS = 10, 10
+POSTER_MAX_WIDTH = 1280
+
+
+def run_sources(init_path: str, segment_paths: Sequence[str]) -> str:
+    """The `concatf:` list of one run: its init section, then its segments, byte after byte —
+    a fragmented MP4 ffmpeg reads without the files being copied into one."""
+    paths = [init_path, *segment_paths]
+    if any("\n" in path or "\r" in path for path in paths):
+        raise ValueError("a file name with a line break cannot go in a concatf list")
+    return "".join(f"file:{path}\n" for path in paths)
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def concat_script(runs: Sequence[tuple[str, float]]) -> str:
+    """An ffconcat script joining runs (each a `concatf:` list file and its duration): ffmpeg's
+    concat demuxer makes one timeline of them, so restarts play back to back."""
+    if not runs:
+        raise ValueError("nothing to join")
+    lines = ["ffconcat version 1.0"]
+    for list_path, duration in runs:
+        lines += [f"file {_quoted('concatf:' + list_path)}", f"duration {duration:.3f}"]
+    return "\n".join(lines) + "\n"
+
+
+def _input(script: str, ffmpeg: str, before: Sequence[str] = ()) -> list[str]:
+    return [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *before,
+            "-f", "concat", "-safe", "0", "-protocol_whitelist", "file,concatf", "-i", script]
+
+
+def mp4_args(script: str, output: str, *, ffmpeg: str = "ffmpeg") -> list[str]:
+    """Stream-copy the joined runs into one MP4 with its index at the front, so a download
+    starts playing before it has arrived."""
+    return _input(script, ffmpeg) + ["-map", "0:v:0", "-map", "0:a:0?", "-c", "copy",
+                                     "-movflags", "+faststart", "-f", "mp4", output]
+
+
+def sprite_filter(interval: int) -> str:
+    """One thumbnail every `interval` s, letterboxed to 160x90, tiled 10x10 per sprite."""
+    return (f"fps=1/{interval},"
+            f"scale={THUMB_WIDTH}:{THUMB_HEIGHT}:force_original_aspect_ratio=decrease,"
+            f"pad={THUMB_WIDTH}:{THUMB_HEIGHT}:-1:-1,setsar=1,"
+            f"tile={SPRITE_COLUMNS}x{SPRITE_ROWS}")
+
+
+def sprite_args(script: str, pattern: str, interval: int, *, ffmpeg: str = "ffmpeg") -> list[str]:
+    """All sprites in one pass. Only keyframes are decoded (`-skip_frame nokey`): every live
+    segment starts with one, at least a second apart, and a thumbnail every `interval` >= 2 s
+    needs no frame between them, so an hour decodes in seconds instead of a minute."""
+    return _input(script, ffmpeg, ["-skip_frame", "nokey"]) + [
+        "-map", "0:v:0", "-an", "-vf", sprite_filter(interval), "-q:v", "5",
+        "-start_number", "0", "-f", "image2", pattern]
+
+
+def poster_args(script: str, at: float, output: str, *, ffmpeg: str = "ffmpeg") -> list[str]:
+    """One frame `at` seconds in, at most 1280 wide."""
+    return _input(script, ffmpeg, ["-ss", f"{at:.3f}"]) + [
+        "-map", "0:v:0", "-an", "-frames:v", "1",
+        "-vf", f"scale='min({POSTER_MAX_WIDTH},iw)':-2,setsar=1", "-q:v", "3",
+        "-f", "image2", "-update", "1", output]
+
+
+# --- the relay (workers/relay.py) ----------------------------------------------------------------
+
+# The relay's spool: one FLV file per publisher GOP, cut at the first keyframe past SPOOL_CUT
+# seconds; ffmpeg's segment muxer names file n SPOOL_FILE.format(n) (its `%08d.flv`).
+SPOOL_CUT = 1
+SPOOL_FILE = "{:08d}.flv"
+# Characters that would end a path inside ffmpeg's tee output list.
+TEE_SPECIAL = set("[]|:;,\\'=")
+
+
+def tee_safe(path: Path) -> bool:
+    """Whether ffmpeg's tee output list can name `path`."""
+    return not TEE_SPECIAL & set(str(path))
+
+
+def relay_args(pull_url: str, spool: Path | None = None) -> list[str]:
+    """The relay's ffmpeg: the stream as FLV on stdout and, with `spool`, also in files there
+    (`onfail=ignore`: when the reader of stdout dies, the spool goes on alone)."""
+    return _relay_input(pull_url) + _relay_output(spool)
+
+
+def _relay_output(spool: Path | None) -> list[str]:
+    if spool is None:
+        return ["-f", "flv", "-flvflags", "no_duration_filesize", "pipe:1"]
+    if not tee_safe(spool):
+        raise ValueError(f"a spool path ffmpeg's tee cannot take: {spool}")
+    pipe = "[f=flv:flvflags=no_duration_filesize:onfail=ignore]pipe:1"
+    files = (f"[f=segment:segment_format=flv:segment_time={SPOOL_CUT}:"
+             f"segment_format_options=flush_packets=1:onfail=ignore]{spool}/%08d.flv")
+    return ["-f", "tee", f"{pipe}|{files}"]
+
+
+def _relay_input(pull_url: str) -> list[str]:
+    return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin",
+            # Give up when the ingest server sends nothing for 10 s (a publisher that never came).
+            # ffmpeg writes nothing until it has seen a video keyframe (it needs the picture size):
+            # joining mid-stream that is up to one GOP of the publisher's. Measuring the frame rate
+            # as well (its default) held the first byte ~1.5 s longer; the probe measures it.
+            "-rw_timeout", "10000000", "-fpsprobesize", "0", "-probesize", "262144",
+            # The publisher's own timestamps, not restarted at zero by each pull: renditions added
+            # to a running passthrough (workers.live.upgrade) pull again and must line up with it.
+            "-copyts", "-i", pull_url, "-map", "0", "-c", "copy"]
+
+
+# --- the live thumbnail of a passthrough session (workers/live/thumbnails.py) ---------------------
+
+
+def snapshot_args(width: int = THUMBNAIL_WIDTH) -> list[str]:
+    return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-f", "mp4", "-i", "pipe:0",
+            "-frames:v", "1", "-vf", f"scale={width}:-2:out_range=full,format=yuvj420p",
+            "-q:v", "4", "-f", "image2", "-c:v", "mjpeg", "pipe:1"]

@@ -5,7 +5,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from .atomic import write_atomic
+from ..storage.atomic import write_atomic
 from .ladder import Rung
 
 _STREAM_INF = "#EXT-X-STREAM-INF:"

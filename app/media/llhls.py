@@ -3,7 +3,7 @@
 The transcode worker feeds each rung's fMP4 fragments (one per part, from app.media.fmp4) to a
 RenditionPackager. It writes the init segment, every part as its own file, each whole segment
 (the concatenation of its parts) and the media playlist, always replaced atomically, and tells
-listeners (the blocking-reload endpoint) about each new part. With a mirror (app.media.mirror,
+listeners (the blocking-reload endpoint) about each new part. With a mirror (app.storage.mirror,
 STORAGE_BACKEND=s3) every file also goes to the bucket right after it is written, and deleted
 files leave it; the announcement of a part then waits until the part and the playlist listing
 it are stored.
@@ -30,9 +30,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from .atomic import write_atomic
+from ..storage.atomic import write_atomic
+from ..storage.mirror import Mirror, MirrorQueue
 from .ffmpeg_args import PLAYLIST_NAME as PLAYLIST
-from .mirror import Mirror, MirrorQueue
 from .playlist import attributes, parse_media_playlist
 
 log = logging.getLogger("app.media.llhls")

@@ -6,7 +6,7 @@ RenditionPackager (app.media.llhls). Every playlist reports the other rungs' liv
 master playlist is written once every rung's init segment (its CODECS) is known. Rungs live in
 directories named after them (720p/, 480p/), as the classic muxer's do, so a restart with a
 lighter ladder keeps every remaining rung's playlist going. With a mirror (STORAGE_BACKEND=s3)
-each rung uploads through its own ordered queue (app.media.mirror.MirrorQueue), so a slow store
+each rung uploads through its own ordered queue (app.storage.mirror.MirrorQueue), so a slow store
 never stalls a pipe, and a part is announced only once it and its playlist are in the bucket.
 
 A running ladder can gain renditions from a second ffmpeg (`extend`): a passthrough session that
@@ -27,14 +27,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_atomic
+from ..storage.atomic import write_atomic
+from ..storage.mirror import Mirror, MirrorQueue, close_all
 from .ffmpeg_args import MASTER_NAME as MASTER
 from .ffmpeg_args import PLAYLIST_NAME as PLAYLIST
 from .ffmpeg_args import PartPlan
 from .fmp4 import InitSegment, read_fragments
 from .ladder import Rung
 from .llhls import ProgramDates, RenditionPackager, RenditionReport, SegmentStart, WriteRefused, highest_msn
-from .mirror import Mirror, MirrorQueue, close_all
 
 log = logging.getLogger("app.media.llladder")
 

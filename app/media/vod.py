@@ -2,8 +2,9 @@
 
 The VOD job (workers/vod.py) reads `recording.json` (workers.live.finish.recording_manifest) and
 each rung's segment list, groups the ~1 s live segments into ~6 s VOD segments by byte
-concatenation, and writes the VOD's playlists, its seek-preview track and the ffmpeg commands
-that make the MP4, the poster and the sprites. Nothing here touches files, storage or a process.
+concatenation, and writes the VOD's playlists and its seek-preview track; the ffmpeg commands
+that make the MP4, the poster and the sprites are built in app.media.ffmpeg_args (`mp4_args`,
+`sprite_args`, `poster_args`). Nothing here touches files, storage or a process.
 
 Why byte concatenation works: every live segment is one or more whole CMAF fragments
 (moof+mdat, `default_base_moof`) that start with a keyframe, so consecutive segments of the same
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .ffmpeg_args import SPRITE_COLUMNS, SPRITE_ROWS, THUMB_HEIGHT, THUMB_WIDTH
 from .fmp4 import BoxReader, InitSegment, parse_fragment
 from .llhls import program_date
 from .playlist import attributes
@@ -36,11 +38,8 @@ MASTER_NAME = "master.m3u8"
 DOWNLOAD_NAME = "video.mp4"
 POSTER_NAME = "poster.jpg"
 THUMBNAILS_NAME = "thumbnails.vtt"
-THUMB_WIDTH, THUMB_HEIGHT = 160, 90
-SPRITE_COLUMNS, SPRITE_ROWS = 10, 10
 MAX_THUMBNAILS = 200
 MIN_THUMBNAIL_SECONDS = 2
-POSTER_MAX_WIDTH = 1280
 
 # Names a recording may use; anything else in recording.json is refused before it reaches a
 # path or a storage key.
@@ -510,67 +509,3 @@ def thumbnails_vtt(cues: Sequence[Cue]) -> str:
 def poster_time(duration: float) -> float:
     """Where the poster frame is taken: a tenth of the way in (past titles and black)."""
     return round(max(0.0, duration * 0.1), 3)
-
-
-# --- ffmpeg ----------------------------------------------------------------------------------
-
-
-def run_sources(init_path: str, segment_paths: Sequence[str]) -> str:
-    """The `concatf:` list of one run: its init section, then its segments, byte after byte —
-    a fragmented MP4 ffmpeg reads without the files being copied into one."""
-    paths = [init_path, *segment_paths]
-    if any("\n" in path or "\r" in path for path in paths):
-        raise ValueError("a file name with a line break cannot go in a concatf list")
-    return "".join(f"file:{path}\n" for path in paths)
-
-
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
-def concat_script(runs: Sequence[tuple[str, float]]) -> str:
-    """An ffconcat script joining runs (each a `concatf:` list file and its duration): ffmpeg's
-    concat demuxer makes one timeline of them, so restarts play back to back."""
-    if not runs:
-        raise ValueError("nothing to join")
-    lines = ["ffconcat version 1.0"]
-    for list_path, duration in runs:
-        lines += [f"file {_quoted('concatf:' + list_path)}", f"duration {duration:.3f}"]
-    return "\n".join(lines) + "\n"
-
-
-def _input(script: str, ffmpeg: str, before: Sequence[str] = ()) -> list[str]:
-    return [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *before,
-            "-f", "concat", "-safe", "0", "-protocol_whitelist", "file,concatf", "-i", script]
-
-
-def mp4_args(script: str, output: str, *, ffmpeg: str = "ffmpeg") -> list[str]:
-    """Stream-copy the joined runs into one MP4 with its index at the front, so a download
-    starts playing before it has arrived."""
-    return _input(script, ffmpeg) + ["-map", "0:v:0", "-map", "0:a:0?", "-c", "copy",
-                                     "-movflags", "+faststart", "-f", "mp4", output]
-
-
-def sprite_filter(interval: int) -> str:
-    """One thumbnail every `interval` s, letterboxed to 160x90, tiled 10x10 per sprite."""
-    return (f"fps=1/{interval},"
-            f"scale={THUMB_WIDTH}:{THUMB_HEIGHT}:force_original_aspect_ratio=decrease,"
-            f"pad={THUMB_WIDTH}:{THUMB_HEIGHT}:-1:-1,setsar=1,"
-            f"tile={SPRITE_COLUMNS}x{SPRITE_ROWS}")
-
-
-def sprite_args(script: str, pattern: str, interval: int, *, ffmpeg: str = "ffmpeg") -> list[str]:
-    """All sprites in one pass. Only keyframes are decoded (`-skip_frame nokey`): every live
-    segment starts with one, at least a second apart, and a thumbnail every `interval` >= 2 s
-    needs no frame between them, so an hour decodes in seconds instead of a minute."""
-    return _input(script, ffmpeg, ["-skip_frame", "nokey"]) + [
-        "-map", "0:v:0", "-an", "-vf", sprite_filter(interval), "-q:v", "5",
-        "-start_number", "0", "-f", "image2", pattern]
-
-
-def poster_args(script: str, at: float, output: str, *, ffmpeg: str = "ffmpeg") -> list[str]:
-    """One frame `at` seconds in, at most 1280 wide."""
-    return _input(script, ffmpeg, ["-ss", f"{at:.3f}"]) + [
-        "-map", "0:v:0", "-an", "-frames:v", "1",
-        "-vf", f"scale='min({POSTER_MAX_WIDTH},iw)':-2,setsar=1", "-q:v", "3",
-        "-f", "image2", "-update", "1", output]

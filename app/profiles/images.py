@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from flask import current_app
 
 from ..extensions import db
-from ..media.pictures import PictureError, clean_variants, max_bytes
 from ..models import Profile, User
+from ..pictures import PictureError, clean_variants, max_bytes
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ KINDS = {
 
 
 def _storage():
-    from ..media.storage import get_storage
+    from ..storage.backends import get_storage
 
     return get_storage()
 

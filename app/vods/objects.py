@@ -19,9 +19,9 @@ from sqlalchemy import select
 from werkzeug.http import http_date
 
 from ..extensions import db, limiter
-from ..media.storage import BadKey, check_key, content_type_for, get_storage
 from ..models import VOD
 from ..models.vod import vod_prefix
+from ..storage.backends import BadKey, check_key, content_type_for, get_storage
 from . import bp
 from .access import can_view_vod
 

@@ -19,9 +19,9 @@ from sqlalchemy import and_, or_, select
 from ..extensions import db, get_redis
 from ..jobs import enqueue_vod
 from ..live.state import hls_root
-from ..media.storage import LocalStorage, StoredObject, get_storage
 from ..models import VOD, Channel, StreamSession, User, utcnow
 from ..models.vod import VOD_PREFIX
+from ..storage.backends import LocalStorage, StoredObject, get_storage
 from .services import delete_vod
 
 log = logging.getLogger(__name__)

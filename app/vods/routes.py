@@ -9,7 +9,7 @@ from werkzeug.exceptions import BadRequest
 from ..channels import services as channels
 from ..errors import with_message
 from ..htmx import render_page_or_fragment, wants_fragment
-from ..media.storage import ObjectMissing
+from ..storage.backends import ObjectMissing
 from . import bp, services
 from .access import can_manage_vods
 from .forms import RenameForm

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from ..extensions import db, optional_redis
 from ..jobs import VOD_STAGE, fetch_vod_job
-from ..media.storage import get_storage
 from ..models import VOD, Channel, ChatMessage, StreamSession, User, utcnow
 from ..models.vod import VISIBILITY_PRIVATE, VISIBILITY_PUBLIC
+from ..storage.backends import get_storage
 from .access import can_manage_vods, can_view_vod
 
 log = logging.getLogger(__name__)
@@ -292,7 +292,7 @@ def open_download(vod: VOD) -> tuple[Iterator[bytes], int | None]:
 
     Raises ObjectMissing (a FileNotFoundError) when the VOD has no MP4 or it is gone.
     """
-    from ..media.storage import ObjectMissing
+    from ..storage.backends import ObjectMissing
 
     if not vod.download_key:
         raise ObjectMissing(f"vod {vod.id} has no download")

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 from werkzeug.middleware.shared_data import SharedDataMiddleware
 
-from app.media.pictures import MIB
-from app.media.storage import get_storage
+from app.pictures import MIB
+from app.storage.backends import get_storage
 from tests.browser.conftest import log_in, open_page, serve
 from tests.conftest import base_config
 from tests.factories import make_user

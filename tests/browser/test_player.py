@@ -49,7 +49,7 @@ def media_root(tmp_path_factory):
 def player_server(sqlite_url, media_root):
     """A live app whose test-only routes stand in for nginx's /hls/ and /media/ locations."""
     from app import create_app
-    from app.media.storage import storage_root
+    from app.storage.backends import storage_root
 
     app = create_app({**base_config(sqlite_url), "MEDIA_ROOT": str(media_root)})
     hls_root, objects = media_root / "hls", storage_root(app.config)

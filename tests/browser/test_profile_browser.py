@@ -9,8 +9,8 @@ from werkzeug.middleware.shared_data import SharedDataMiddleware
 
 from app.channels import thumbnails
 from app.extensions import db
-from app.media.storage import get_storage
 from app.profiles import images, services
+from app.storage.backends import get_storage
 from tests.browser.conftest import log_in, open_page, serve
 from tests.conftest import base_config
 from tests.factories import make_category, make_live, make_user

@@ -60,7 +60,7 @@ def build_recording(folder: Path) -> datetime:
 @pytest.fixture(scope="module")
 def site(sqlite_url, tmp_path_factory):
     from app import create_app
-    from app.media.storage import storage_root
+    from app.storage.backends import storage_root
 
     media = tmp_path_factory.mktemp("vod-media")
     app = create_app({**base_config(sqlite_url), "MEDIA_ROOT": str(media)})

@@ -7,8 +7,8 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from app.extensions import db
-from app.media.storage import get_storage
 from app.models import Channel
+from app.storage.backends import get_storage
 from tests.conftest import page_text
 from tests.factories import make_live, make_user
 

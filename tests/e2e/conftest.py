@@ -126,7 +126,7 @@ def storage_env(request, backend: str):
     if backend == "local":
         yield {"STORAGE_BACKEND": "local"}
         return
-    from app.media.storage import S3Storage
+    from app.storage.backends import S3Storage
 
     server = request.getfixturevalue("s3_server")
     config = server.config(server.new_bucket_name())

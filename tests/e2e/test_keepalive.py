@@ -51,7 +51,7 @@ class WebPair:
         self.http_port = 0
 
     def __enter__(self) -> WebPair:
-        from app.media.nginx import prepare_dirs, render_nginx_conf, settings_from_config
+        from app.deploy.nginx import prepare_dirs, render_nginx_conf, settings_from_config
 
         nginx = require_tool("nginx")
         logs = self.base / "logs"

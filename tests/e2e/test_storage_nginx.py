@@ -12,9 +12,9 @@ import requests
 
 from app import create_app
 from app.extensions import db
-from app.media.storage import get_storage
 from app.models import VOD, StreamSession, utcnow
 from app.models.vod import VISIBILITY_PRIVATE, VISIBILITY_PUBLIC, vod_prefix
+from app.storage.backends import get_storage
 from tests.conftest import base_config
 
 from .test_live import flask

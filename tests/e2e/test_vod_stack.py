@@ -16,8 +16,8 @@ from rq.job import Job, JobStatus
 
 from app import create_app
 from app.extensions import db, get_redis
-from app.media.storage import get_storage
 from app.models import VOD, StreamSession
+from app.storage.backends import get_storage
 from tests.browser.conftest import SCREENSHOTS, log_in, open_page
 from tests.conftest import base_config, wait_for
 

@@ -32,7 +32,7 @@ EXTINF = re.compile(r"#EXTINF:([0-9.]+),\s*\n(?:#[^\n]*\n)*([^#\s][^\n]*)")
 def store(s3_server):
     """(the test S3 server as the box reaches it, through a proxy; the proxy; a bucket of the
     module's own, set up as `flask storage init` does; the bucket read directly)."""
-    from app.media.storage import PUBLIC_PREFIXES, S3Storage
+    from app.storage.backends import PUBLIC_PREFIXES, S3Storage
     from tests.s3server import behind_proxy
 
     with behind_proxy(s3_server) as (proxied, proxy):

@@ -9,8 +9,8 @@ from redis import Redis
 
 from app.live.state import announce_channel as channel
 from app.live.state import announcement
-from app.media.atomic import write_atomic
-from app.media.mirror import Mirror
+from app.storage.atomic import write_atomic
+from app.storage.mirror import Mirror
 
 START = datetime(2026, 11, 25, 6, 0, 0, tzinfo=UTC)
 
@@ -54,7 +54,7 @@ def live_playlist(*, first_msn: int = 0, segments: int = 3, parts: int = 0, part
 class FakePackager:
     """Writes one rung's playlist (and part files) atomically, then announces it like app.media.llhls.
 
-    With a `mirror` (app.media.mirror.Mirror, STORAGE_BACKEND=s3) each file is also stored
+    With a `mirror` (app.storage.mirror.Mirror, STORAGE_BACKEND=s3) each file is also stored
     before anything is announced, as the real packager's queue does.
     """
 

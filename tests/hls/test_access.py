@@ -7,8 +7,8 @@ import pytest
 
 from app.extensions import db
 from app.hls import access
-from app.media.atomic import write_atomic
 from app.models import StreamSession, utcnow
+from app.storage.atomic import write_atomic
 from tests.factories import make_user
 
 from .playlists import live_playlist

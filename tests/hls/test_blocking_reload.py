@@ -20,9 +20,9 @@ import pytest
 from app import create_app
 from app.extensions import db
 from app.hls import services
-from app.media.atomic import write_atomic
-from app.media.mirror import live_mirror
 from app.media.playlist import parse_media_playlist
+from app.storage.atomic import write_atomic
+from app.storage.mirror import live_mirror
 from tests.conftest import TEST_REDIS_URL, base_config
 
 from .playlists import FakePackager, live_playlist

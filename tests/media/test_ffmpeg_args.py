@@ -1,4 +1,5 @@
-"""The live transcode command: built without ffmpeg, then run once for real on a short test pattern."""
+"""Every ffmpeg command, built without ffmpeg; the live transcode's then run once for real on a short
+test pattern."""
 from __future__ import annotations
 
 import json
@@ -10,8 +11,9 @@ from dataclasses import replace
 
 import pytest
 
+from app.media import ffmpeg_args
 from app.media.encoder import Encoder
-from app.media.ffmpeg_args import classic_passthrough_args, gop_frames, transcode_args, var_stream_map
+from app.media.ffmpeg_args import classic_passthrough_args, gop_frames, relay_args, transcode_args, var_stream_map
 from app.media.hls import complete_master, fix_master_playlist, master_is_complete
 from app.media.ladder import Source, ladder_for, passthrough_rung
 
@@ -482,3 +484,72 @@ def test_ll_passthrough_cuts_parts_of_whole_frames_and_starts_one_at_every_keyfr
     source_keyframes = [round(float(time), 3) for time, _, flags in video_packets(h264_mp3_source) if flags[0] == "K"]
     assert starts[:2] == source_keyframes[:2] and source_keyframes[1] - source_keyframes[0] == pytest.approx(1.0)
     assert all(part.duration <= plan.part_target + 1e-6 for part in parts)
+
+
+# --- the VOD builder ------------------------------------------------------------------------------
+
+
+def test_a_run_is_its_init_then_its_segments_as_one_file():
+    assert ffmpeg_args.run_sources("/w/480p/init-0.mp4", ["/w/480p/s0.m4s", "/w/480p/s1.m4s"]) == (
+        "file:/w/480p/init-0.mp4\nfile:/w/480p/s0.m4s\nfile:/w/480p/s1.m4s\n")
+    with pytest.raises(ValueError):
+        ffmpeg_args.run_sources("/w/init\n.mp4", [])
+
+
+def test_the_concat_script_joins_runs_with_their_durations():
+    assert ffmpeg_args.concat_script([("/w/top-run-0.txt", 8.0211), ("/w/it's.txt", 6)]) == (
+        "ffconcat version 1.0\n"
+        "file 'concatf:/w/top-run-0.txt'\nduration 8.021\n"
+        "file 'concatf:/w/it'\\''s.txt'\nduration 6.000\n")
+    with pytest.raises(ValueError):
+        ffmpeg_args.concat_script([])
+
+
+def concat_input(args, script):
+    at = args.index("-i")
+    assert args[at + 1] == script
+    assert args[at - 6:at] == ["-f", "concat", "-safe", "0", "-protocol_whitelist", "file,concatf"]
+    return at
+
+
+def test_the_download_is_a_stream_copy_with_the_index_first():
+    args = ffmpeg_args.mp4_args("/w/top.ffconcat", "/w/video.mp4", ffmpeg="/usr/bin/ffmpeg")
+    assert args[0] == "/usr/bin/ffmpeg" and "-nostdin" in args
+    at = concat_input(args, "/w/top.ffconcat")
+    assert args[at + 2:] == ["-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-movflags", "+faststart",
+                             "-f", "mp4", "/w/video.mp4"]
+
+
+def test_sprites_are_one_pass_over_keyframes():
+    args = ffmpeg_args.sprite_args("/w/low.ffconcat", "/w/sprites/sprite-%d.jpg", 18)
+    at = concat_input(args, "/w/low.ffconcat")
+    assert args[args.index("-skip_frame") + 1] == "nokey" and args.index("-skip_frame") < at
+    vf = args[args.index("-vf") + 1]
+    assert vf.startswith("fps=1/18,scale=160:90:") and vf.endswith(",tile=10x10")
+    assert "pad=160:90" in vf
+    assert args[-1] == "/w/sprites/sprite-%d.jpg" and args[args.index("-start_number") + 1] == "0"
+    assert "-an" in args and args.count("-i") == 1
+
+
+def test_the_poster_seeks_then_takes_one_frame_at_most_1280_wide():
+    args = ffmpeg_args.poster_args("/w/top.ffconcat", 2.0, "/w/poster.jpg")
+    at = concat_input(args, "/w/top.ffconcat")
+    assert args[args.index("-ss") + 1] == "2.000" and args.index("-ss") < at
+    assert args[args.index("-frames:v") + 1] == "1"
+    assert args[args.index("-vf") + 1].startswith("scale='min(1280,iw)':-2")
+    assert args[-1] == "/w/poster.jpg"
+
+
+# --- the relay ------------------------------------------------------------------------------------
+
+
+def test_the_relay_copies_any_ffmpeg_input_as_flv():
+    args = relay_args("/tmp/in.flv")
+    assert args[args.index("-i") + 1] == "/tmp/in.flv"
+    assert args[args.index("-c") + 1] == "copy" and args[-3:] == ["-flvflags", "no_duration_filesize", "pipe:1"]
+
+
+def test_a_spool_path_the_tee_output_cannot_take_is_refused(tmp_path):
+    assert relay_args("/tmp/in.flv", tmp_path / "spool")[-2] == "tee"
+    with pytest.raises(ValueError):
+        relay_args("/tmp/in.flv", tmp_path / "a|b")

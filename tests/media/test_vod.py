@@ -1,5 +1,5 @@
-"""The VOD job's pure pieces: reading a recording, grouping segments, playlists, seek previews
-and the ffmpeg commands, without running anything."""
+"""The VOD job's pure pieces: reading a recording, grouping segments, playlists and seek previews,
+without running anything (its ffmpeg commands: tests/media/test_ffmpeg_args.py)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -337,57 +337,3 @@ def test_the_webvtt_track():
 
 def test_the_poster_is_a_tenth_of_the_way_in():
     assert vod.poster_time(20) == 2.0 and vod.poster_time(0) == 0.0
-
-
-# --- ffmpeg ---------------------------------------------------------------------------------------
-
-
-def test_a_run_is_its_init_then_its_segments_as_one_file():
-    assert vod.run_sources("/w/480p/init-0.mp4", ["/w/480p/s0.m4s", "/w/480p/s1.m4s"]) == (
-        "file:/w/480p/init-0.mp4\nfile:/w/480p/s0.m4s\nfile:/w/480p/s1.m4s\n")
-    with pytest.raises(ValueError):
-        vod.run_sources("/w/init\n.mp4", [])
-
-
-def test_the_concat_script_joins_runs_with_their_durations():
-    assert vod.concat_script([("/w/top-run-0.txt", 8.0211), ("/w/it's.txt", 6)]) == (
-        "ffconcat version 1.0\n"
-        "file 'concatf:/w/top-run-0.txt'\nduration 8.021\n"
-        "file 'concatf:/w/it'\\''s.txt'\nduration 6.000\n")
-    with pytest.raises(ValueError):
-        vod.concat_script([])
-
-
-def concat_input(args, script):
-    at = args.index("-i")
-    assert args[at + 1] == script
-    assert args[at - 6:at] == ["-f", "concat", "-safe", "0", "-protocol_whitelist", "file,concatf"]
-    return at
-
-
-def test_the_download_is_a_stream_copy_with_the_index_first():
-    args = vod.mp4_args("/w/top.ffconcat", "/w/video.mp4", ffmpeg="/usr/bin/ffmpeg")
-    assert args[0] == "/usr/bin/ffmpeg" and "-nostdin" in args
-    at = concat_input(args, "/w/top.ffconcat")
-    assert args[at + 2:] == ["-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-movflags", "+faststart",
-                             "-f", "mp4", "/w/video.mp4"]
-
-
-def test_sprites_are_one_pass_over_keyframes():
-    args = vod.sprite_args("/w/low.ffconcat", "/w/sprites/sprite-%d.jpg", 18)
-    at = concat_input(args, "/w/low.ffconcat")
-    assert args[args.index("-skip_frame") + 1] == "nokey" and args.index("-skip_frame") < at
-    vf = args[args.index("-vf") + 1]
-    assert vf.startswith("fps=1/18,scale=160:90:") and vf.endswith(",tile=10x10")
-    assert "pad=160:90" in vf
-    assert args[-1] == "/w/sprites/sprite-%d.jpg" and args[args.index("-start_number") + 1] == "0"
-    assert "-an" in args and args.count("-i") == 1
-
-
-def test_the_poster_seeks_then_takes_one_frame_at_most_1280_wide():
-    args = vod.poster_args("/w/top.ffconcat", 2.0, "/w/poster.jpg")
-    at = concat_input(args, "/w/top.ffconcat")
-    assert args[args.index("-ss") + 1] == "2.000" and args.index("-ss") < at
-    assert args[args.index("-frames:v") + 1] == "1"
-    assert args[args.index("-vf") + 1].startswith("scale='min(1280,iw)':-2")
-    assert args[-1] == "/w/poster.jpg"

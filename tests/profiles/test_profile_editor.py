@@ -9,9 +9,9 @@ from werkzeug.test import encode_multipart
 
 from app.auth import services as accounts
 from app.extensions import db
-from app.media.storage import get_storage
 from app.models import Profile, TopFriend, User
 from app.profiles import services
+from app.storage.backends import get_storage
 from tests.conftest import page_text
 from tests.factories import make_user
 

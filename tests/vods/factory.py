@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from PIL import Image
 
 from app.extensions import db
-from app.media.storage import get_storage
 from app.models import VOD, ChatMessage, StreamSession, User, utcnow
 from app.models.vod import VISIBILITY_PRIVATE, VISIBILITY_PUBLIC, vod_prefix
+from app.storage.backends import get_storage
 
 MASTER = (b"#EXTM3U\n#EXT-X-VERSION:7\n"
           b'#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360\n360p/index.m3u8\n')

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.extensions import db
-from app.media.storage import get_storage
 from app.models.vod import VISIBILITY_PRIVATE, VISIBILITY_PUBLIC
+from app.storage.backends import get_storage
 from app.vods.objects import SOURCE_HEADER, object_key, vod_for_path
 from tests.factories import make_user
 from tests.vods.factory import MASTER, MP4, VTT, make_vod

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.extensions import db
-from app.media.storage import get_storage
 from app.models import VOD
+from app.storage.backends import get_storage
 from app.vods import services
 from tests.conftest import csrf_from, page_text
 from tests.factories import make_user

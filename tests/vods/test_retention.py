@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from app.extensions import db, get_redis
 from app.jobs import vod_job_id
-from app.media.storage import get_storage
 from app.models import VOD, StreamSession, utcnow
 from app.models.vod import vod_prefix
+from app.storage.backends import get_storage
 from app.vods import retention
 from tests.factories import make_live, make_user
 

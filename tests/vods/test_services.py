@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.extensions import db
-from app.media.storage import get_storage
 from app.models import VOD
 from app.models.types import utcnow
+from app.storage.backends import get_storage
 from app.vods import services
 from tests.factories import make_user
 from tests.vods.factory import ended_session, make_vod, say

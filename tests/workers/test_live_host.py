@@ -22,10 +22,10 @@ from app.live.capacity import CostModel
 from app.live.lease import holder
 from app.live.state import hls_dir, new_internal_name
 from app.media.ladder import PRESETS
-from app.media.mirror import playlist_media
 from app.media.playlist import parse_media_playlist
-from app.media.storage import get_storage
 from app.models import Channel, StreamSession
+from app.storage.backends import get_storage
+from app.storage.mirror import playlist_media
 from tests.conftest import wait_for
 from tests.e2e.conftest import free_ports, require_tool, start, stop
 from tests.factories import make_live, make_user

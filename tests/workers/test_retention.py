@@ -14,9 +14,9 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
 from app.extensions import db, get_redis
-from app.media.storage import get_storage
 from app.models import VOD, StreamSession, utcnow
 from app.models.vod import vod_prefix
+from app.storage.backends import get_storage
 from app.vods.retention import RetentionSettingError
 from tests.factories import make_user
 from workers import __main__ as worker_main

@@ -27,9 +27,9 @@ from app.media.ffmpeg_args import filter_graph, ll_output_args, ll_target_durati
 from app.media.fmp4 import iter_boxes
 from app.media.ladder import Source, ladder_for
 from app.media.llladder import LadderPackager
-from app.media.storage import get_storage
 from app.models import VOD, StreamSession, utcnow
 from app.models.channel import LATENCY_NORMAL
+from app.storage.backends import get_storage
 from tests.e2e.conftest import require_tool
 from tests.factories import make_live, make_user
 from tests.media.llhls_rules import check_playlist
@@ -324,7 +324,7 @@ def test_a_run_killed_midway_frees_the_session_and_the_retry_finishes(vod_app, l
     config = {key: vod_app.config[key] for key in keys} | {"VOD_LOCK_SECONDS": 2}
     # Each segment upload takes a while, so the kill lands with some objects stored.
     code = ("import time\n"
-            "from app.media import storage\n"
+            "from app.storage import backends as storage\n"
             "real = storage.LocalStorage.put_bytes\n"
             "def slow(self, key, data, content_type=None):\n"
             "    real(self, key, data, content_type)\n"

@@ -15,11 +15,11 @@ from app.extensions import db, get_redis
 from app.jobs import enqueue_vod
 from app.live import lease
 from app.live.state import RECORDING_MANIFEST, LiveKeys, hls_dir, work_dir
-from app.media.atomic import write_atomic
 from app.media.ffmpeg_args import MASTER_NAME
 from app.media.llhls import RECORDING, end_playlist
-from app.media.mirror import LIVE_PREFIX, live_mirror, sync_directory
 from app.models import StreamSession
+from app.storage.atomic import write_atomic
+from app.storage.mirror import LIVE_PREFIX, live_mirror, sync_directory
 from workers.context import app_context
 
 log = logging.getLogger(__name__)

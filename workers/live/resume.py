@@ -12,9 +12,9 @@ import logging
 import re
 from pathlib import Path
 
-from app.media.atomic import write_atomic
 from app.media.ffmpeg_args import PLAYLIST_NAME
 from app.media.fmp4 import Fragment, FragmentStream
+from app.storage.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 

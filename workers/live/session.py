@@ -43,10 +43,10 @@ from app.media.hls import fix_master_playlist
 from app.media.ladder import Rung, Source, passthrough_rung
 from app.media.llhls import WriteRefused
 from app.media.llladder import LadderPackager
-from app.media.mirror import DirectorySync, live_mirror
 from app.media.probe import source_from_probe
 from app.models import StreamSession
 from app.models.channel import LATENCY_NORMAL
+from app.storage.mirror import DirectorySync, live_mirror
 from app.streams import services as streams
 from workers.context import app_context
 from workers.live.ffmpeg_process import FfmpegRun

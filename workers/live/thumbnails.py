@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from app.extensions import db
-from app.media.ffmpeg_args import PLAYLIST_NAME, THUMBNAIL_SECONDS, THUMBNAIL_WIDTH
-from app.media.storage import get_storage
+from app.media.ffmpeg_args import PLAYLIST_NAME, THUMBNAIL_SECONDS, snapshot_args
 from app.models import Channel
+from app.storage.backends import get_storage
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +38,6 @@ def newest_segment(rung_dir: Path) -> tuple[Path, Path] | None:
     if segment is None or segment[0] is None:
         return None
     return rung_dir / segment[0], rung_dir / segment[1]
-
-
-def snapshot_args(width: int = THUMBNAIL_WIDTH) -> list[str]:
-    return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-f", "mp4", "-i", "pipe:0",
-            "-frames:v", "1", "-vf", f"scale={width}:-2:out_range=full,format=yuvj420p",
-            "-q:v", "4", "-f", "image2", "-c:v", "mjpeg", "pipe:1"]
 
 
 class LiveThumbnail:

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from app.config import Config, request_body_limit
-from app.media.nginx import prepare_dirs, render_nginx_conf, settings_from_config
+from app.deploy.nginx import prepare_dirs, render_nginx_conf, settings_from_config
 
 from .test_nginx_conf import s3_settings, settings
 

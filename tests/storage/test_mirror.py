@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from app.media.atomic import write_atomic
 from app.media.llhls import PLAYLIST, RECORDING, RenditionPackager, part_name, part_target_for, segment_name
-from app.media.mirror import (
+from app.media.playlist import parse_media_playlist
+from app.storage.atomic import write_atomic
+from app.storage.backends import LocalStorage, S3Storage
+from app.storage.mirror import (
     DirectorySync,
     Mirror,
     MirrorQueue,
@@ -20,10 +22,7 @@ from app.media.mirror import (
     playlist_media,
     sync_directory,
 )
-from app.media.playlist import parse_media_playlist
-from app.media.storage import LocalStorage, S3Storage
-
-from .llhls_rules import check_playlist
+from tests.media.llhls_rules import check_playlist
 
 NAME = "st-0123456789abcdef"
 PART = part_target_for(10, 30)
@@ -140,7 +139,7 @@ def test_queue_keeps_order_and_runs_callbacks_once_earlier_uploads_are_stored(s3
 
 
 def test_queue_skips_playlists_a_newer_one_replaces_and_retries_failures(s3, tmp_path, monkeypatch):
-    from app.media import mirror as mirror_module
+    from app.storage import mirror as mirror_module
 
     monkeypatch.setattr(mirror_module, "RETRY_FIRST", 0.05)
     recorder = Recorder(s3)
@@ -179,7 +178,7 @@ def test_queue_skips_playlists_a_newer_one_replaces_and_retries_failures(s3, tmp
 
 
 def test_a_stalled_store_bounds_the_queue_memory_and_closing(s3, tmp_path, monkeypatch):
-    from app.media import mirror as mirror_module
+    from app.storage import mirror as mirror_module
 
     monkeypatch.setattr(mirror_module, "QUEUED_BYTES_LIMIT", 10)
     recorder = Recorder(s3)
@@ -206,7 +205,7 @@ def test_a_stalled_store_bounds_the_queue_memory_and_closing(s3, tmp_path, monke
 def test_a_failed_upload_is_retried_until_stored_and_parts_are_announced_meanwhile(s3, tmp_path, monkeypatch):
     """The store fails: the upload is tried again (nothing behind it goes first) until it is
     stored, callbacks stop waiting for the store meanwhile, and wait again once it caught up."""
-    from app.media import mirror as mirror_module
+    from app.storage import mirror as mirror_module
 
     monkeypatch.setattr(mirror_module, "RETRY_FIRST", 0.05)
     recorder = Recorder(s3)
@@ -256,7 +255,7 @@ def test_a_failed_upload_is_retried_until_stored_and_parts_are_announced_meanwhi
 def test_after_an_outage_the_live_playlist_catches_up_before_the_rest(s3, tmp_path, monkeypatch):
     """Once the store answers again, the newest live playlist and the media it names go first (the
     bucket's live edge is current at once); older media follow, before the recording list."""
-    from app.media import mirror as mirror_module
+    from app.storage import mirror as mirror_module
 
     monkeypatch.setattr(mirror_module, "RETRY_FIRST", 0.05)
     recorder = Recorder(s3)
@@ -327,7 +326,7 @@ def test_a_store_away_for_seconds_loses_nothing_and_parts_are_announced_througho
 def test_directory_sync_catches_up_after_a_silent_store(proxied_s3, s3, tmp_path, monkeypatch):
     """Classic HLS: scans fail while S3 is a black hole, and the first after it is back uploads
     every segment still named, media before the playlist."""
-    from app.media import storage
+    from app.storage import backends as storage
 
     # Quicker to give up than the real client, for a quicker test: only the failing matters here.
     monkeypatch.setattr(storage, "LIVE_TIMEOUTS", storage.StoreTimeouts(connect=1, read=1, attempts=1))
@@ -542,7 +541,7 @@ def test_finish_session_completes_the_bucket_copy_or_deletes_it(s3_job_app, tmp_
     off, the session's keys go."""
     from app.extensions import db
     from app.live.state import hls_dir, new_internal_name
-    from app.media.storage import get_storage
+    from app.storage.backends import get_storage
     from tests.factories import make_live, make_user
     from workers.live.finish import finish_session
 

@@ -6,9 +6,9 @@ import os
 import pytest
 from PIL import Image
 
+from app import pictures
 from app.config import request_body_limit
-from app.media import pictures
-from app.media.pictures import MIB, PictureError, clean_variants
+from app.pictures import MIB, PictureError, clean_variants
 
 LIMIT = 20 * MIB
 
@@ -127,7 +127,7 @@ GEVENT_SCRIPT = """
 from gevent import monkey
 monkey.patch_all()
 import gevent
-from app.media import pictures
+from app import pictures
 
 native_ident = monkey.get_original("_thread", "get_ident")
 native_sleep = monkey.get_original("time", "sleep")
@@ -159,7 +159,7 @@ def test_off_loop_uses_a_native_thread_on_gevents_loop():
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[1]
     result = subprocess.run([sys.executable, "-c", GEVENT_SCRIPT], cwd=root, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -20,7 +20,7 @@ from flask.cli import with_appcontext
 
 from ..config import UPSTREAM_IDLE_SECONDS, Config, request_body_limit
 from ..logs import TOKEN_PATHS
-from .atomic import write_atomic
+from ..storage.atomic import write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATE_DIR = ROOT / "media"

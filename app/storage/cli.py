@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .storage import PUBLIC_PREFIXES, get_storage
+from .backends import PUBLIC_PREFIXES, get_storage
 
 # A folder nobody else writes to; `check` leaves nothing behind in it.
 PROBE_PREFIX = "storage-check/"

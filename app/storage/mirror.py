@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from ..live.state import hls_root
-from .ffmpeg_args import PLAYLIST_NAME
-from .playlist import attributes
-from .storage import BadKey, Storage, StoredObject, check_key
+from ..media.ffmpeg_args import PLAYLIST_NAME
+from ..media.playlist import attributes
+from .backends import BadKey, Storage, StoredObject, check_key
 
 log = logging.getLogger(__name__)
 
@@ -529,6 +529,6 @@ def live_mirror(config: Mapping[str, Any]) -> Mirror | None:
     local: nginx serves the directory itself)."""
     if config.get("STORAGE_BACKEND", "local") != "s3":
         return None
-    from .storage import live_storage
+    from .backends import live_storage
 
     return Mirror(live_storage(config), hls_root(config), LIVE_PREFIX)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.media.nginx import render_nginx_conf
+from app.deploy.nginx import render_nginx_conf
 
 SECRET = "s3cret-Token_value.123456"
 
@@ -264,7 +264,7 @@ def test_unknown_backend_is_refused(tmp_path):
 
 
 def test_settings_from_the_app_config_carry_no_store_credentials(tmp_path):
-    from app.media.nginx import settings_from_config
+    from app.deploy.nginx import settings_from_config
 
     config = {"ROOT": str(tmp_path), "MEDIA_ROOT": str(tmp_path / "media"), "HTTP_PORT": 8080,
               "RTMP_PORT": 1935, "WEB_PORT": 8000, "HOOK_SECRET": SECRET, "STORAGE_BACKEND": "s3",
@@ -282,7 +282,7 @@ def test_settings_from_the_app_config_carry_no_store_credentials(tmp_path):
 def test_nginx_sends_the_host_boto3_signs_so_signed_vod_urls_verify(url):
     from botocore.auth import _host_from_url  # what SigV4 puts in the signed `host` header
 
-    from app.media.nginx import s3_upstream
+    from app.deploy.nginx import s3_upstream
 
     assert s3_upstream(url, None)["s3_host"] == _host_from_url(url)
 
@@ -319,7 +319,7 @@ def listens(text: str) -> list[str]:
     ("::1", "[::1]:8080", "[::1]:1935"),
 ])
 def test_bind_address_sets_the_public_listeners_and_only_them(tmp_path, bind, http, rtmp):
-    from app.media.nginx import settings_from_config
+    from app.deploy.nginx import settings_from_config
 
     text = render_nginx_conf(settings_from_config(app_config(tmp_path, BIND_ADDRESS=bind), tmp_path / "nginx"))
     assert sorted(listens(text)) == sorted([rtmp, http, "127.0.0.1:8081"])  # the hook server stays on loopback
@@ -327,7 +327,7 @@ def test_bind_address_sets_the_public_listeners_and_only_them(tmp_path, bind, ht
 
 @pytest.mark.parametrize("bind", ["example.org", "10.0.0.5; evil", "0.0.0.0:80", "10.0.0.256"])
 def test_bind_addresses_nginx_would_misread_are_refused(tmp_path, bind):
-    from app.media.nginx import settings_from_config
+    from app.deploy.nginx import settings_from_config
 
     with pytest.raises(ValueError, match="BIND_ADDRESS"):
         render_nginx_conf(settings_from_config(app_config(tmp_path, BIND_ADDRESS=bind), tmp_path / "nginx"))

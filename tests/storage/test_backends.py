@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.media.storage import BadKey, LocalStorage, ObjectMissing, S3Storage, get_storage
+from app.storage.backends import BadKey, LocalStorage, ObjectMissing, S3Storage, get_storage
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -9,8 +9,8 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from app.extensions import db
-from app.media.pictures import MIB
 from app.models import Channel, Profile
+from app.pictures import MIB
 from tests.conftest import page_text
 from tests.factories import make_user
 
@@ -117,7 +117,7 @@ def test_an_ordinary_phone_photo_is_accepted_and_re_encoded_down(make_app, tmp_p
         html = page_text(response)
         assert response.status_code == 200 and 'class="error"' not in html
         assert ("Thumbnail saved." if form == "thumbnail" else "Uploaded.") in html
-        from app.media.storage import get_storage
+        from app.storage.backends import get_storage
 
         avatar, _, _, thumbnail = stored_keys(alice)
         key = thumbnail if form == "thumbnail" else f"{avatar}-512.jpg"

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from app.media.storage import PUBLIC_PREFIXES, S3Storage, get_storage
+from app.storage.backends import PUBLIC_PREFIXES, S3Storage, get_storage
 
 SECRET = "sekrit-value-that-must-never-show-0123456789"
 
