@@ -185,14 +185,27 @@ def pytest_addoption(parser):
 STACK_MARKERS = ("e2e", "faults")
 
 
+def starts_stacks(item) -> bool:
+    return any(item.get_closest_marker(name) for name in STACK_MARKERS)
+
+
+@pytest.hookimpl(tryfirst=True)  # before the test's fixtures, a module's stack among them
+def pytest_runtest_setup(item):
+    """Under xdist, a test that starts no stack runs at a lower CPU priority (nice 10), and the
+    processes it starts with it, so the stack tests' real-time encoders and their time limits
+    (a /healthz answered within 0.2 s, a stream that never restarts) get the cores they would
+    have on a box of their own; the rest uses what they leave. Root can lower the niceness
+    again for the next stack test; anyone else keeps the priority they have."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        with contextlib.suppress(PermissionError):
+            os.setpriority(os.PRIO_PROCESS, 0, 0 if starts_stacks(item) else 10)
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(config, items):
     """Group the tests for xdist: each module stays on one worker (its module-scoped servers,
     stacks and databases start once), and every stack test joins one group that is scheduled
     first, since it is the longest."""
-    def starts_stacks(item) -> bool:
-        return any(item.get_closest_marker(name) for name in STACK_MARKERS)
-
     for item in items:
         item.add_marker(pytest.mark.xdist_group("stacks" if starts_stacks(item) else item.module.__name__))
     items.sort(key=lambda item: not starts_stacks(item))  # stable: keeps the order within each
