@@ -6,6 +6,8 @@ import uuid
 
 import pytest
 
+from tests.factories import make_user
+
 
 def _app_config(tmp_path) -> dict:
     return {"MEDIA_ROOT": str(tmp_path / "media"), "RQ_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
@@ -28,3 +30,10 @@ def site(request, make_app, tmp_path):
     app = make_app(**config)
     with app.app_context():
         yield app
+
+
+@pytest.fixture
+def people(app):
+    """A channel's owner, an admin and another user (`login(username)` gives their browsers);
+    test_pages.py names its owner "streamer" instead."""
+    return {"owner": make_user("maker"), "admin": make_user("boss", admin=True), "other": make_user("viewer")}

@@ -7,19 +7,12 @@ from flask_login import AnonymousUserMixin
 from app.auth import services as accounts
 from app.models.vod import VISIBILITY_PRIVATE, VISIBILITY_PUBLIC
 from app.vods.access import can_view_vod
-from tests.factories import make_user
 from tests.vods.factory import make_vod
 
 
 @pytest.fixture
 def app(site):
     return site
-
-
-@pytest.fixture
-def people(app):
-    """A channel's owner, an admin and another user."""
-    return {"owner": make_user("maker"), "admin": make_user("boss", admin=True), "other": make_user("viewer")}
 
 
 # Rules over rows: one storage backend is enough.

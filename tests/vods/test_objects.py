@@ -11,7 +11,6 @@ from app.extensions import db
 from app.models.vod import VISIBILITY_PRIVATE, VISIBILITY_PUBLIC
 from app.storage.backends import get_storage
 from app.vods.objects import SOURCE_HEADER, object_key, vod_for_path
-from tests.factories import make_user
 from tests.vods.factory import MASTER, MP4, VTT, make_vod
 
 SEGMENT = bytes(range(251)) * 40
@@ -21,12 +20,6 @@ SEGMENT = bytes(range(251)) * 40
 def app(site):
     """Every fixture built on `app` (login) uses this test's site."""
     return site
-
-
-@pytest.fixture
-def people(app):
-    """A channel's owner, an admin and another user (`login(username)` gives their browsers)."""
-    return {"owner": make_user("maker"), "admin": make_user("boss", admin=True), "other": make_user("viewer")}
 
 
 def fetch(client, url: str, **kwargs):
