@@ -15,3 +15,11 @@ graceful_timeout = 5
 keepalive = UPSTREAM_IDLE_SECONDS + 15
 accesslog = "-"
 logger_class = "app.logs.RedactingGunicornLogger"  # mailed links' tokens never logged
+
+
+def child_exit(server, worker):
+    """A worker is gone: drop its live gauges from /metrics (open sockets); its counters stay in
+    the multiprocess folder, so totals never go down (app.metrics.registry)."""
+    from app.metrics.registry import process_gone
+
+    process_gone(worker.pid)

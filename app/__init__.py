@@ -11,11 +11,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 # Socket.IO handlers must exist before socketio.init_app.
 SOCKETIO_MODULES = ("app.chat.events", "app.dashboard.events", "app.follow.events")
 ROUTE_MODULES = (
-    "app.admin.routes", "app.api.routes", "app.auth.recovery_routes", "app.auth.routes",
+    "app.admin.routes", "app.analytics.routes", "app.api.routes", "app.auth.erasure_routes",
+    "app.auth.recovery_routes", "app.auth.routes",
     "app.channels.routes", "app.chat.routes", "app.dashboard.routes", "app.directory.routes",
     "app.follow.routes", "app.health.routes", "app.hls.routes", "app.home.routes", "app.hooks.routes",
+    "app.legal.routes", "app.mature.routes", "app.metrics.routes",
     "app.moderation.pages", "app.moderation.routes", "app.moderation.site_terms", "app.profiles.routes",
-    "app.settings.donations", "app.settings.profile", "app.settings.routes", "app.vods.objects",
+    "app.privacy.routes", "app.safety.dmca_routes", "app.safety.routes",
+    "app.settings.donations", "app.settings.privacy", "app.settings.profile", "app.settings.routes",
+    "app.vods.objects",
     "app.vods.routes",
 )
 
@@ -26,8 +30,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     with exit_on_config_error():  # before anything else reads the settings
         from .config import ROOT, Config, private_sqlite_file
     from . import chat, cli, errors, logs, security, static_files
-    from .extensions import csrf, db, limiter, login_manager, migrate, socketio, socketio_channel, socketio_queue
+    from .extensions import csrf, db, limiter, login_manager, migrate, socketio, socketio_channel
     from .ids import RowIdConverter
+    from .metrics.sockets import counting_socketio_queue
 
     app = Flask(__name__, instance_relative_config=True)
     # Before any blueprint adds a rule: each <int:...> then gets the bounded converter.
@@ -55,7 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     queue: dict = {"message_queue": None}  # named either way: init_app keeps an earlier app's options
     if app.config.get("SOCKETIO_USE_QUEUE", True):
         queue = {"message_queue": app.config["REDIS_URL"],
-                 "client_manager": socketio_queue(app.config["REDIS_URL"], socketio_channel(app.config))}
+                 "client_manager": counting_socketio_queue(app.config["REDIS_URL"], socketio_channel(app.config))}
     # async_mode None (the default) lets Flask-SocketIO choose; its stubs only admit a name.
     socketio.init_app(app, async_mode=app.config.get("SOCKETIO_ASYNC_MODE"), **queue)  # type: ignore[arg-type]
     if app.config["PROXY_COUNT"]:
@@ -76,8 +81,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .hls import bp as hls_bp
     from .home import bp as home_bp
     from .hooks import bp as hooks_bp
+    from .legal import bp as legal_bp
+    from .mature import bp as mature_bp
+    from .metrics import bp as metrics_bp
+    from .metrics import http as metrics_http
     from .moderation import bp as moderation_bp
+    from .privacy import bp as privacy_bp
     from .profiles import bp as profiles_bp
+    from .safety import bp as safety_bp
     from .settings import bp as settings_bp
     from .vods import bp as vods_bp
 
@@ -85,13 +96,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         import_module(name)
     for bp in (home_bp, auth_bp, settings_bp, dashboard_bp, channels_bp, profiles_bp,
                directory_bp, api_bp, hooks_bp, chat_bp, moderation_bp, hls_bp, follow_bp, vods_bp,
-               admin_bp, health_bp):
+               admin_bp, health_bp, legal_bp, privacy_bp, mature_bp, safety_bp, metrics_bp):
         app.register_blueprint(bp)
 
     logs.init_app(app)
     security.init_app(app)
     static_files.init_app(app)
     errors.init_app(app)
+    metrics_http.init_app(app)
     cli.init_app(app)
     chat.init_app(app)
     return app

@@ -7,8 +7,10 @@ def init_app(app: Flask) -> None:
     from .channels.cli import channels_cli
     from .deploy.nginx import nginx_cli
     from .health.cli import doctor_command
+    from .legal.cli import legal_cli
     from .live.cli import live_cli
     from .moderation.cli import chat_cli
+    from .safety.cli import safety_cli
     from .seed import seed_cli
     from .storage.cli import storage_cli
     from .vods.cli import vods_cli
@@ -19,3 +21,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(vods_cli)
     app.cli.add_command(live_cli)
     app.cli.add_command(doctor_command)
+    app.cli.add_command(legal_cli)
+    app.cli.add_command(safety_cli)

@@ -6,7 +6,17 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from .environment import flag, networks, number, one_of, rate_limits, sqlalchemy_url, url, whole_number
+from .environment import (
+    flag,
+    networks,
+    number,
+    one_of,
+    positive_whole_number,
+    rate_limits,
+    sqlalchemy_url,
+    url,
+    whole_number,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 load_dotenv(ROOT / ".env")
@@ -77,9 +87,36 @@ class Config:
     # encoder stats, rate-limit counters): a Redis that accepts connections and never answers
     # must not hold every page. Redis answers in about a millisecond; 0.25 s is generous.
     REDIS_QUICK_TIMEOUT = number("REDIS_QUICK_TIMEOUT", 0.25)
+    # Players counted per address and channel (a household or a campus behind one NAT): more
+    # from one address are not counted (app.streams.viewers).
+    VIEWERS_PER_ADDRESS = positive_whole_number("VIEWERS_PER_ADDRESS", 10)
+    # Creator analytics (app.analytics): raw player sessions, then per-minute rollups, are deleted
+    # by the hourly retention run after these many days; the daily rollups are kept for good.
+    ANALYTICS_RAW_DAYS = positive_whole_number("ANALYTICS_RAW_DAYS", 90)
+    ANALYTICS_MINUTE_DAYS = positive_whole_number("ANALYTICS_MINUTE_DAYS", 396)  # 13 months
 
     LOG_LEVEL = one_of("LOG_LEVEL", "INFO", tuple(logging.getLevelNamesMapping()), str.upper)
     SITE_NAME = os.environ.get("SITE_NAME", "Cascade Live")
+    # Who runs this site, for the legal pages (app.legal): the operator's name and an address for
+    # legal and privacy requests. Unset, the pages show a visible placeholder where they go.
+    LEGAL_OPERATOR = os.environ.get("LEGAL_OPERATOR", "").strip()
+    LEGAL_CONTACT_EMAIL = os.environ.get("LEGAL_CONTACT_EMAIL", "").strip()
+    # The DMCA designated agent (17 U.S.C. §512(c)(2)) registered with the U.S. Copyright Office:
+    # name, postal address, e-mail and phone, shown on /legal/dmca.
+    DMCA_AGENT_NAME = os.environ.get("DMCA_AGENT_NAME", "").strip()
+    DMCA_AGENT_ADDRESS = os.environ.get("DMCA_AGENT_ADDRESS", "").strip()
+    DMCA_AGENT_EMAIL = os.environ.get("DMCA_AGENT_EMAIL", "").strip()
+    DMCA_AGENT_PHONE = os.environ.get("DMCA_AGENT_PHONE", "").strip()
+    # Trust and safety (app.safety). The instance's rules, one per line of SITE_RULES ("|" also
+    # separates them); reports and actions name them. Empty keeps the defaults in app.safety.rules.
+    SITE_RULES = os.environ.get("SITE_RULES", "").strip()
+    REPORTS_PER_HOUR = positive_whole_number("REPORTS_PER_HOUR", 10)  # per account
+    APPEAL_WINDOW_DAYS = positive_whole_number("APPEAL_WINDOW_DAYS", 183)  # about 6 months
+    STRIKE_EXPIRY_DAYS = positive_whole_number("STRIKE_EXPIRY_DAYS", 90)
+    # Days after a case is decided (or a DMCA notice closes) that the hourly retention run empties
+    # its reports' evidence and contact e-mails (the notice's contact details): app.privacy.records.
+    # Never less than APPEAL_WINDOW_DAYS, so an appeal still finds the evidence.
+    SAFETY_RECORD_DAYS = positive_whole_number("SAFETY_RECORD_DAYS", 365)
     # The public host viewers and OBS reach; None means "the host the request came in on".
     PUBLIC_HOST = os.environ.get("PUBLIC_HOST") or None
     # The address nginx listens on for the site (HTTP_PORT) and RTMP (RTMP_PORT): an IP address
@@ -124,6 +161,9 @@ class Config:
     # Stop on the dashboard refuses the channel's publishes this long (0: not at all), so an
     # encoder that reconnects by itself does not put it back on air; the creator can lift it.
     STOP_COOLDOWN_SECONDS = whole_number("STOP_COOLDOWN_SECONDS", 300)
+    # A publisher who drops and returns within this long continues the same session; the VOD
+    # job starts when it is over. Every process takes it from app.live.state.RECONNECT_GRACE.
+    RECONNECT_GRACE_SECONDS = positive_whole_number("RECONNECT_GRACE_SECONDS", 30)
     # The live host of this machine (workers.live): its id (default: host name and pid), the
     # cores it may use (default: all of them), and hardware encoder sessions where a GPU encoder
     # (NVENC, Quick Sync or VAAPI) passes its trial encode.
@@ -186,6 +226,13 @@ class Config:
         "STAFF_WORDS", "admin,administrator,staff,moderator,mod,streamer,system,support")
 
     MIN_SIGNUP_AGE = 13
+    # Privacy rights (app.privacy, app.auth.deletion); the privacy page states all three. A data
+    # export's download link works, and its ZIP is kept, this many days; a member may ask for one
+    # export per DATA_EXPORT_INTERVAL_DAYS; a deleted account can be restored (by signing in)
+    # for ERASURE_GRACE_DAYS, then everything personal is purged by the hourly retention run.
+    DATA_EXPORT_LINK_DAYS = positive_whole_number("DATA_EXPORT_LINK_DAYS", 7)
+    DATA_EXPORT_INTERVAL_DAYS = whole_number("DATA_EXPORT_INTERVAL_DAYS", 7)
+    ERASURE_GRACE_DAYS = whole_number("ERASURE_GRACE_DAYS", 30)
     # Redis pub/sub channel of the Socket.IO message queue (default: named after the Redis database).
     SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL") or None
 
@@ -200,6 +247,16 @@ class Config:
     # "package.module:function" scoring a message 0..1 for automod; default: a local lexicon.
     CHAT_TOXICITY_SCORER = os.environ.get("CHAT_TOXICITY_SCORER") or None
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "cascade")
+
+    # GET /metrics (Prometheus, app.metrics): answered to addresses in METRICS_ALLOW (comma-separated
+    # networks, loopback by default; set but empty: none) and to requests carrying
+    # "Authorization: Bearer <METRICS_TOKEN>" (unset: no token opens it).
+    METRICS_ALLOW = networks("METRICS_ALLOW", "127.0.0.0/8,::1/128")
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+    # nginx's connection and request counters (stub_status on the loopback hook server), read at
+    # each scrape of /metrics with nginx-rtmp's statistics (INGEST_STAT_URL).
+    NGINX_STATUS_URL = url("NGINX_STATUS_URL", f"http://127.0.0.1:{HOOK_PORT}/nginx-status", HTTP_SCHEMES,
+                           blank_is_default=True)
 
     # Outgoing mail (password resets, address verification), sent by the RQ worker over SMTP.
     # Without MAIL_SERVER nothing is sent: the worker logs that mail is not configured.

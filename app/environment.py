@@ -63,6 +63,17 @@ def whole_number(name: str, default: int, *, blank_is_default: bool = False) -> 
     return setting(name, default, int, "a whole number", blank_is_default=blank_is_default)
 
 
+def _positive(value: str) -> int:
+    whole = int(value)
+    if whole < 1:
+        raise ValueError(value)
+    return whole
+
+
+def positive_whole_number(name: str, default: int) -> int:
+    return setting(name, default, _positive, "a whole number, 1 or more")
+
+
 def _finite(value: str) -> float:
     number = float(value)
     if not math.isfinite(number):

@@ -1,6 +1,8 @@
 """Flask extensions, created without an app so models, workers and tests can import them."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import threading
 import time
@@ -8,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from engineio import json as engineio_json
+from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -62,13 +65,21 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address)
+
+
+def address_key() -> str:
+    """The client's address as rate limits count it: an HMAC under SECRET_KEY, so the limits'
+    counters in Redis never hold an address."""
+    address = (get_remote_address() or "").encode()
+    return "addr:" + hmac.new(current_app.config["SECRET_KEY"].encode(), address, hashlib.sha256).hexdigest()[:24]
+
+
+limiter = Limiter(key_func=address_key)
 socketio = SocketIO()
 
 
 def get_redis() -> Redis:
     """The app's Redis client, made once per app (health checks, live state, job queue)."""
-    from flask import current_app
     from redis import Redis
 
     client = current_app.extensions.get("cascade_redis")
@@ -145,7 +156,6 @@ class OptionalRedis:
 
 def optional_redis() -> OptionalRedis:
     """The app's OptionalRedis, made once per app."""
-    from flask import current_app
 
     found = current_app.extensions.get("cascade_optional_redis")
     if found is None:

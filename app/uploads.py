@@ -6,13 +6,12 @@ from __future__ import annotations
 import time
 
 from flask import current_app
-from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 from wtforms.validators import StopValidation
 
 from .auth.limits import retry_phrase, seconds_until
-from .extensions import limiter
+from .extensions import address_key, limiter
 from .pictures import ACCEPT_ATTRIBUTE, form_help, max_bytes, too_large_message
 
 
@@ -45,7 +44,7 @@ def describe(field, help_text: str = "") -> None:
 def _uploader() -> str:
     if current_user.is_authenticated:
         return f"user:{current_user.get_id()}"
-    return get_remote_address()  # anonymous posts are sent to log in; they count per address
+    return address_key()  # anonymous posts are sent to log in; they count per address
 
 
 def _limited_message() -> str:

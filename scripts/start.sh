@@ -10,6 +10,10 @@ if ! scripts/redis-url.sh --check; then
     echo "start: Redis at REDIS_URL does not answer; starting one (Procfile redis)"
     start="$start,redis"
 fi
+# Every process writes its metrics in var/metrics (PROMETHEUS_MULTIPROC_DIR, set by
+# supervisord_conf.py) and /metrics adds them up: last run's counts go, a box starts from zero.
+rm -rf "$var/metrics"
+mkdir -p "$var/metrics"
 conf="$(.venv/bin/python scripts/supervisord_conf.py "$var" --start "$start")"
 read -r host http rtmp < <(.venv/bin/python -c 'from app.config import Config, local_address
 print(local_address(Config.BIND_ADDRESS), Config.HTTP_PORT, Config.RTMP_PORT)')

@@ -4,7 +4,8 @@
 a process that dies is started again (one that dies within `startsecs` of starting, after 1 s,
 2 s, 3 s...: supervisord's backoff) while the others keep running, and SIGINT (Ctrl-C) or SIGTERM
 to supervisord stops them all. Each runs as `bash -c '<its Procfile line>'` in the checkout, with
-supervisord's environment plus CASCADE_PROCESS=<name> (each log line names its process); signals
+supervisord's environment plus CASCADE_PROCESS=<name> (each log line names its process) and
+PROMETHEUS_MULTIPROC_DIR=VAR_DIR/metrics (app.metrics.registry); signals
 go to its whole process group, so the ffmpeg and RQ children of a stopped process stop with it.
 Production: docs/systemd.md.
 

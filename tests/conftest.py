@@ -20,7 +20,7 @@ from redis import Redis
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from app.extensions import db, limiter
+from app.extensions import db, get_redis, limiter
 from tests.factories import PASSWORD
 
 TEST_DATABASE_URL = os.environ.get(
@@ -96,7 +96,9 @@ def compile_once(tmp_path_factory):
     bytecode cache keeps each compiled template, keyed by its source; a rule's builder depends
     only on the rule, its defaults and whether unknown arguments go to the query string, so one
     compiled for an earlier app with the same rule serves every later one. The app's behaviour
-    is unchanged: the same code, compiled fewer times.
+    is unchanged: the same code, compiled fewer times. Likewise a rule's parse (the regex parts
+    its matcher is built from) depends only on its text and the map's converter classes: each
+    app replays it, making its own converter objects, instead of parsing every rule again.
     """
     from flask import Flask
     from jinja2 import FileSystemBytecodeCache
@@ -117,20 +119,83 @@ def compile_once(tmp_path_factory):
             builders[key] = compile_builder(rule, append_unknown)
         return builders[key]
 
+    parse_rule = Rule._parse_rule
+    parses: dict = {}
+
+    def parsed_once(rule: Rule, text: str):
+        key = (text, tuple(sorted(rule.map.converters.items())))
+        if key not in parses:
+            calls: list = []
+            make_converter = rule.get_converter
+
+            def recorded(*call):
+                calls.append(call)
+                return make_converter(*call)
+
+            rule.get_converter = recorded  # type: ignore[method-assign]
+            start = len(rule._trace)
+            try:
+                parses[key] = (list(parse_rule(rule, text)), rule._trace[start:], calls)
+            finally:
+                del rule.get_converter
+            return parses[key][0]
+        parts, trace, calls = parses[key]
+        rule._trace.extend(trace)
+        for variable, *call in calls:
+            rule._converters[variable] = rule.get_converter(variable, *call)
+            rule.arguments.add(variable)
+        return parts
+
     Rule._compile_builder = compiled_once  # type: ignore[method-assign]
+    Rule._parse_rule = parsed_once  # type: ignore[method-assign]
     yield
     Rule._compile_builder = compile_builder  # type: ignore[method-assign]
+    Rule._parse_rule = parse_rule  # type: ignore[method-assign]
     Flask.jinja_options = jinja_options
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_engine_per_database():
+    """Apps on the same database share one SQLAlchemy engine for the whole run.
+
+    SQLAlchemy caches each statement's compiled SQL per engine (its dialect is part of the key),
+    so with an app and an engine per test every query was compiled again in every test: 17% of a
+    quick test's time. Its pool is kept too: the next test checks out a connection the last one
+    returned (rolled back; pool_pre_ping drops one the server closed) instead of opening two new
+    ones, about 7 ms a test. Engines with other options (URL included) are their own."""
+    from flask_sqlalchemy import SQLAlchemy
+
+    make_engine = SQLAlchemy._make_engine
+    engines: dict = {}
+
+    def shared(self, bind_key, options, app):
+        key = (bind_key, make_url(options["url"]).render_as_string(hide_password=False),
+               repr(sorted((name, value) for name, value in options.items() if name != "url")))
+        if key not in engines:
+            engines[key] = make_engine(self, bind_key, options, app)
+        return engines[key]
+
+    SQLAlchemy._make_engine = shared  # type: ignore[method-assign]
+    yield
+    SQLAlchemy._make_engine = make_engine  # type: ignore[method-assign]
+    for engine in engines.values():
+        engine.dispose()
+
+
 @contextlib.contextmanager
-def fresh_postgresql(prefix: str = "cascade_test"):
-    """A new, migrated PostgreSQL database on the test server (its SQLAlchemy URL), dropped after."""
+def fresh_postgresql(prefix: str = "cascade_test", *, wait_for_disk: bool = True):
+    """A new, migrated PostgreSQL database on the test server (its SQLAlchemy URL), dropped after.
+
+    `wait_for_disk=False`: its commits return before their WAL reaches the disk (synchronous_commit
+    off, for this database only). Nothing is lost unless the server crashes, and then only the test
+    run's own rows. A quick test commits about 7 times; each waits ~0.15 ms less here."""
     admin = make_url(TEST_DATABASE_URL)
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+        if not wait_for_disk:
+            conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     url = admin.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
     try:
         migrate_database(url)
@@ -142,8 +207,9 @@ def fresh_postgresql(prefix: str = "cascade_test"):
 
 @pytest.fixture(scope="session")
 def postgresql_url():
-    """A fresh, migrated PostgreSQL database for this test run, dropped at the end."""
-    with fresh_postgresql() as url:
+    """A fresh, migrated PostgreSQL database for this test run, dropped at the end. The quick tests'
+    database: no stack runs on it, and no test of it restarts or kills the server."""
+    with fresh_postgresql(wait_for_disk=False) as url:
         yield url
 
 
@@ -180,8 +246,8 @@ def pytest_addoption(parser):
                           "ones marked both_databases")
 
 
-# Tests that start whole stacks (nginx, gunicorn, workers, ffmpeg in real time) run one at a time
-# on one xdist worker: two at once on this 2-core box would starve each other's encoders.
+# Tests that start whole stacks (nginx, gunicorn, workers, ffmpeg in real time): `make test` runs
+# them after the rest, two modules at once, and then the faults and `alone` ones by themselves.
 STACK_MARKERS = ("e2e", "faults")
 
 
@@ -201,14 +267,32 @@ def pytest_runtest_setup(item):
             os.setpriority(os.PRIO_PROCESS, 0, 0 if starts_stacks(item) else 10)
 
 
+# How long each stack module takes alone, in seconds (--durations=0, 2026-12-06). Only the order
+# the modules start in depends on it: the longest first, so that two lanes of stack tests end
+# close together. A module missing here starts after these.
+STACK_MODULE_SECONDS = {
+    "tests/browser/test_shaka.py": 200, "tests/faults/test_faults.py": 200,
+    "tests/e2e/test_vod_stack.py": 160, "tests/faults/test_storage.py": 85,
+    "tests/workers/test_live_host.py": 70, "tests/e2e/test_hls_after_end.py": 60,
+    "tests/e2e/test_live_runtime.py": 60, "tests/e2e/test_live_redis_outage.py": 40,
+    "tests/e2e/test_storage_nginx.py": 35, "tests/e2e/test_dashboard_live.py": 30,
+    "tests/faults/test_database_restart.py": 30, "tests/e2e/test_chat_browser.py": 25,
+    "tests/e2e/test_keepalive.py": 25, "tests/e2e/test_live.py": 20,
+}
+
+
+def stack_seconds(item) -> int:
+    return STACK_MODULE_SECONDS.get(item.nodeid.split("::", 1)[0], 1) if starts_stacks(item) else 0
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(config, items):
     """Group the tests for xdist: each module stays on one worker (its module-scoped servers,
-    stacks and databases start once), and every stack test joins one group that is scheduled
-    first, since it is the longest."""
+    stacks and databases start once). Stack tests come first, the longest modules first (with
+    --no-loadscope-reorder xdist keeps that order; see `make test`)."""
     for item in items:
-        item.add_marker(pytest.mark.xdist_group("stacks" if starts_stacks(item) else item.module.__name__))
-    items.sort(key=lambda item: not starts_stacks(item))  # stable: keeps the order within each
+        item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    items.sort(key=lambda item: (not starts_stacks(item), -stack_seconds(item)))  # stable within
 
 
 @pytest.hookimpl(trylast=True)
@@ -238,6 +322,17 @@ def database_url(request):
     return request.getfixturevalue(f"{request.param}_url")
 
 
+def forget_socketio_clients(apps: list) -> None:
+    """Flask-SocketIO's test clients register in a class-wide dict that nothing ever empties: each
+    kept its app (routes, templates, engine) for the rest of the run, and a worker ended with 260
+    dead apps in a heap of 1.3 million objects that every full garbage collection walked."""
+    from flask_socketio.test_client import SocketIOTestClient
+
+    for sid, client in list(SocketIOTestClient.clients.items()):
+        if client.app in apps:
+            del SocketIOTestClient.clients[sid]
+
+
 @pytest.fixture
 def make_app(database_url):
     """Build an app on this test's database; extra config as keyword arguments."""
@@ -250,6 +345,7 @@ def make_app(database_url):
         return app
 
     yield factory
+    forget_socketio_clients(made)
     for app in made:
         with app.app_context():
             db.session.remove()
@@ -268,7 +364,6 @@ def make_app(database_url):
                 client.close()
             if optional := app.extensions.get("cascade_optional_redis"):
                 optional.client.close()
-            db.engine.dispose()
 
 
 @pytest.fixture
@@ -438,3 +533,61 @@ def ingest_stat(app):
     app.config["INGEST_STAT_URL"] = server.url
     yield server
     server.close()
+
+
+@pytest.fixture
+def ingest_control(app):
+    """nginx-rtmp's control API on HOOK_PORT, as a server that records each path it is asked
+    (Stop and key rotation really ask it to drop the publisher)."""
+    from tests.httpd import Quiet, Served
+
+    asked: list[str] = []
+
+    class ControlAPI(Quiet):
+        def do_GET(self):  # http.server's name
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    served = Served(ControlAPI)
+    app.config["HOOK_PORT"] = served.port
+    yield asked
+    served.close()
+
+
+# --- mail: a real SMTP server on loopback, and RQ jobs run by a real worker ------------------------
+
+@pytest.fixture
+def smtp():
+    """(host, port, Mailbox) of an SMTP server on loopback for this test."""
+    from tests.mailserver import running_smtp
+
+    with running_smtp() as server:
+        yield server
+
+
+@pytest.fixture
+def mailbox(smtp):
+    return smtp[2]
+
+
+def mail_config(smtp) -> dict:
+    """Settings that send this app's mail to `smtp`, from jobs on a queue of its own."""
+    host, port, _ = smtp
+    return {"RQ_QUEUE": f"test-{uuid.uuid4().hex[:8]}", "MAIL_SERVER": host, "MAIL_PORT": port,
+            "MAIL_DEFAULT_SENDER": "Cascade Live <noreply@live.test>"}
+
+
+def run_jobs(app) -> list:
+    """Run every queued job with a real RQ worker, as `rq worker` would; their jobs."""
+    from rq import Queue, SimpleWorker
+
+    queue = Queue(app.config["RQ_QUEUE"], connection=get_redis())
+    jobs = [queue.fetch_job(job_id) for job_id in queue.job_ids]
+    SimpleWorker([queue], connection=get_redis()).work(burst=True)
+    for job in jobs:
+        job.refresh()
+        assert job.is_finished, job.latest_result().exc_string if job.latest_result() else job.get_status()
+    db.session.expire_all()
+    return jobs

@@ -3,8 +3,7 @@ the same shape (ngx_rtmp_stat_module.c), listing the streams `publishing` names 
 client and those `playing` names with a player only."""
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from tests.httpd import Quiet, Served
 
 
 class StatServer:
@@ -14,7 +13,7 @@ class StatServer:
         self.broken = False  # answer 500, as an nginx without the RTMP module would 404
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(Quiet):
             def do_GET(self) -> None:
                 body = owner.xml().encode()
                 self.send_response(500 if owner.broken else 200)
@@ -23,16 +22,11 @@ class StatServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.served = Served(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/stat"
+        return self.served.url("/stat")
 
     def xml(self) -> str:
         streams = []
@@ -47,5 +41,4 @@ class StatServer:
                 f"{''.join(streams)}</live></application></server></rtmp>")
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.served.close()

@@ -5,12 +5,13 @@ import contextlib
 import email
 import email.policy
 import re
-import socket
 import threading
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+
+from tests.ports import free_port
 
 LINK_RE = re.compile(r"https?://\S+")
 
@@ -48,18 +49,12 @@ class Mailbox:
         return links[0]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def running_smtp():
     """(host, port, mailbox) of a plain SMTP server on loopback that accepts AUTH PLAIN/LOGIN
     without TLS (only on loopback, only for tests), stopped afterwards."""
     mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=_free_port(),
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(),
                             authenticator=mailbox.authenticate, auth_require_tls=False)
     controller.start()
     try:

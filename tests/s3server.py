@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from tests.ports import free_port
 from tests.tcpproxy import Proxy
 
 
@@ -39,12 +39,6 @@ class S3Server:
 
     def new_bucket_name(self) -> str:
         return f"cascade-test-{uuid.uuid4().hex[:12]}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_ready(url: str, timeout: float = 20) -> None:

@@ -46,6 +46,22 @@ def test_whole_number(env):
     assert environment.whole_number(VAR, 7, blank_is_default=True) == 7
 
 
+def test_positive_whole_number(env):
+    env(None)
+    assert environment.positive_whole_number(VAR, 30) == 30
+    env("5")
+    assert environment.positive_whole_number(VAR, 30) == 5
+    for bad in ("0", "-3", "1.5", ""):
+        assert refused(lambda: environment.positive_whole_number(VAR, 30), bad, env) == (
+            f'{VAR} must be a whole number, 1 or more, got "{bad}"')
+
+
+def test_every_process_takes_the_reconnect_grace_from_the_environment():
+    read = "from app.live.state import RECONNECT_GRACE; print(RECONNECT_GRACE.total_seconds())"
+    assert run_with({}, "-c", read).stdout.strip() == "30.0"
+    assert run_with({"RECONNECT_GRACE_SECONDS": "8"}, "-c", read).stdout.strip() == "8.0"
+
+
 def test_number(env):
     env(None)
     assert environment.number(VAR, 0.25) == 0.25

@@ -7,7 +7,6 @@ import socket
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,6 +23,8 @@ from app.live import hosts
 from app.live.state import LiveKeys
 from tests.conftest import TEST_REDIS_URL, Actions, base_config
 from tests.factories import PASSWORD, make_user
+from tests.httpd import Quiet, Served
+from tests.ports import free_port
 from tests.tcpproxy import Proxy
 
 # The database check differs by dialect (a SQLite file; PostgreSQL's statement timeout).
@@ -70,7 +71,7 @@ class TinyServer:
     """An HTTP server on loopback that answers every GET with one fixed response."""
 
     def __init__(self, body: bytes, status: int = 200, content_type: str = "text/xml"):
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(Quiet):
             def do_GET(self):  # http.server's name
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
@@ -78,20 +79,13 @@ class TinyServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.served = Served(Handler)
 
     def url(self, path: str = "/stat") -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        return self.served.url(path)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=2)
+        self.served.close()
 
 
 @pytest.fixture
@@ -110,10 +104,7 @@ def serve():
 @pytest.fixture
 def closed_url():
     """An http:// URL on a loopback port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/stat"
+    return f"http://127.0.0.1:{free_port()}/stat"
 
 
 @pytest.fixture
@@ -222,6 +213,7 @@ def test_readyz_is_degraded_not_down_when_only_optional_checks_fail(health_app, 
     assert "python -m workers" in found["workers"]["fix"]
 
 
+@pytest.mark.outage
 @pytest.mark.parametrize("cut", ["refuse", "go_silent"])
 def test_readyz_503_within_the_deadline_when_redis_is_cut_off(health_app, proxy, cut, silent_url):
     app = health_app(REDIS_URL=proxied(proxy), INGEST_STAT_URL=silent_url)
@@ -401,6 +393,7 @@ def test_ingest_check_when_nothing_listens(closed_url):
     assert not found.ok and "refuses connections" in found.summary and "start nginx" in found.fix
 
 
+@pytest.mark.outage
 def test_ingest_check_gives_up_on_a_silent_server(silent_url):
     started = time.monotonic()
     found = checks.check_nginx_rtmp(silent_url)

@@ -93,7 +93,7 @@ def test_a_portrait_photo_keeps_every_pixel_it_needs():
     (b"", "empty"),
     (png((64, 64), "RGB")[:60], "damaged"),
     (b"plain text", "isn't a picture we can read"),
-])
+], ids=["40-MP-and-a-row", "past-the-bomb-limit", "empty", "cut", "text"])
 def test_refused_before_anything_big_is_decoded(data, message):
     with pytest.raises(PictureError, match=message):
         clean_variants(data, LIMIT, [(128, 128)])

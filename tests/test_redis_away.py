@@ -25,6 +25,8 @@ from tests.factories import PASSWORD, make_live, make_user
 from tests.hls.playlists import FakePackager, live_playlist
 from tests.tcpproxy import Proxy
 
+pytestmark = pytest.mark.outage  # Redis made to refuse or fall silent: real timeouts
+
 OUTAGES = ["refuse", "go_silent"]
 # A page must not wait on a Redis that is away: at most this much longer than with Redis there
 # (REDIS_QUICK_TIMEOUT is 0.25 s: the first request may meet one timeout, not several).
@@ -76,6 +78,7 @@ def site(redis_proxy, make_app, tmp_path):  # the proxy first: it outlives the c
         db.session.commit()
         for n in range(WATCHING):
             viewers.heartbeat(alice.channel.id, f"viewer-{n}", None)
+        app.viewer_token = viewers.viewer_token(alice.channel.id)  # what alice's page gives players
     clients = {None: app.test_client()}
     for name in ("alice", "bob", "chief"):
         clients[name] = app.test_client()
@@ -113,16 +116,19 @@ def test_pages_render_quickly_while_redis_is_away(site, redis_proxy, how):
     # in several processes) is not taken for waiting: away, a page may take QUICK more, no longer.
     usual = {(who, path): min(timed(lambda: site.clients[who].get(path))[1] for _ in range(2))  # noqa: B023 - called at once
              for who, path in PAGES}
-    slowest = 0.0
+    away: dict[tuple[str | None, str], list[float]] = {page: [] for page in PAGES}
     with redis_away(redis_proxy, how):
         for _ in range(2):  # the first request finds Redis away, the next ones already know
             for who, path in PAGES:
                 response, seconds = timed(lambda: site.clients[who].get(path))  # noqa: B023 - called at once
                 assert response.status_code == 200, (who, path, response.status_code)
-                extra = seconds - usual[who, path]
-                assert extra < QUICK, f"{path} took {seconds:.2f} s with Redis away ({extra:.2f} s more)"
-                slowest = max(slowest, extra)
-    print(f"Redis away ({how}): a page took at most {slowest * 1000:.0f} ms more than usual")
+                away[who, path].append(seconds)
+    # The quicker of two away too, as with Redis there: a page that waits on Redis is slow both times;
+    # one slow time alone was the busy machine (0.78 s more once, in a CI run on 4 processes).
+    extras = {page: min(times) - usual[page] for page, times in away.items()}
+    for (who, path), extra in extras.items():
+        assert extra < QUICK, f"{path} took {extra:.2f} s longer with Redis away ({away[who, path]})"
+    print(f"Redis away ({how}): a page took at most {max(extras.values()) * 1000:.0f} ms more than usual")
 
 
 @pytest.mark.parametrize("how", OUTAGES)
@@ -150,13 +156,38 @@ def test_heartbeat_answers_without_counting_while_redis_is_away(site, redis_prox
             assert body["viewers"] is None and body["live"] is True and body["hls_url"]
 
 
+def test_a_beat_redis_could_not_keep_says_so_and_its_deltas_come_with_the_next(site, redis_proxy):
+    """Nothing a player reported is lost to an outage: a beat Redis could not keep answers
+    `recorded: false`, and the player sends its deltas again, added to the next beat's."""
+    from app.analytics import rollups
+    from app.extensions import get_redis
+    from app.models import ViewerSession
+
+    client = site.clients[None]
+
+    def beat(seq: int, play_ms: int):
+        return client.post("/api/v1/channels/alice/watch", json={
+            "viewer": "qoe-viewer-0001", "token": site.viewer_token, "seq": seq, "play_ms": play_ms}).get_json()
+
+    assert beat(1, 10_000)["recorded"] is True
+    with redis_away(redis_proxy, "refuse"):
+        assert beat(2, 10_000)["recorded"] is False
+    wait_for(lambda: beat(3, 20_000)["recorded"], 5, "Redis back")  # 10 s again, with the 10 s kept
+    with site.app_context():
+        rollups.write_dirty(get_redis())
+        assert db.session.query(ViewerSession).one().play_s == 30.0
+
+
 @pytest.mark.parametrize("how", OUTAGES)
 def test_login_works_and_stays_throttled_while_redis_is_away(site, redis_proxy, how):
+    # Against a login with Redis there, as the pages above: the password hash alone is tens of ms
+    # on a quiet box and several times that beside other test processes.
+    _, usual = timed(lambda: Actions(site.test_client()).login("bob", PASSWORD))
     with redis_away(redis_proxy, how):
         client = site.test_client()
         actions = Actions(client)
         response, seconds = timed(lambda: actions.login("bob", PASSWORD))
-        assert response.status_code == 303 and seconds < QUICK
+        assert response.status_code == 303 and seconds - usual < QUICK, f"{seconds:.2f} s, usually {usual:.2f} s"
         assert client.get("/following").status_code == 200
         # Throttled in this process's memory instead (LOGIN_RATE_LIMIT: 5 a minute, per address).
         guesser = Actions(site.test_client())
@@ -171,8 +202,8 @@ def test_counts_come_back_within_seconds_of_redis_returning(site, redis_proxy, h
         assert api_viewers(client) is None
     back = time.monotonic()
     wait_for(lambda: api_viewers(client) == WATCHING, 5, "the viewer count to come back")
-    assert client.post("/api/v1/channels/alice/watch",
-                       json={"viewer": "returning-viewer"}).get_json()["viewers"] == WATCHING + 1
+    assert client.post("/api/v1/channels/alice/watch", json={
+        "viewer": "returning-viewer", "token": site.viewer_token}).get_json()["viewers"] == WATCHING + 1
     assert f"{WATCHING + 1} viewers" in page_text(client.get("/directory"))
     assert time.monotonic() - back < 5
 

@@ -63,6 +63,17 @@ class AppWorker(Worker):
         kwargs.setdefault("worker_ttl", MAINTENANCE_SECONDS + 15)
         super().__init__(*args, **kwargs)
 
+    def run_maintenance_tasks(self) -> None:
+        # The analytics chain runs every 30 s: if its job was killed, start it again here (it
+        # lapses two minutes after its last run) rather than at the next worker start.
+        super().run_maintenance_tasks()
+        from workers.analytics import start_rollups
+
+        try:
+            start_rollups()
+        except RedisError as exc:
+            print(f"workers: could not restart the analytics job ({exc})", file=sys.stderr, flush=True)
+
     def main_work_horse(self, job, queue):
         # Pooled connections inherited through fork() are shared with the parent; a horse
         # that reused them would corrupt the parent's sessions (SQLAlchemy's pooling docs).
@@ -74,13 +85,16 @@ class AppWorker(Worker):
 
 
 def start_retention_chain() -> None:
-    """Make sure the hourly run_retention job exists (one chain per Redis)."""
+    """Make sure the hourly run_retention job and the analytics rollup chain exist (one chain
+    each per Redis)."""
+    from workers.analytics import start_rollups
     from workers.retention import start_retention
 
     try:
         start_retention()
+        start_rollups()
     except RedisError as exc:
-        print(f"workers: could not start the hourly retention job ({exc})", file=sys.stderr, flush=True)
+        print(f"workers: could not start the retention and analytics jobs ({exc})", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

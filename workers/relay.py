@@ -32,7 +32,7 @@ from typing import IO, Any, BinaryIO
 
 import ffmpeg
 
-from app.media.ffmpeg_args import SPOOL_FILE, relay_args, tee_safe
+from app.media.ffmpeg_args import SPOOL_FILE, relay_args, spool_target, tee_safe
 from app.media.probe import PACKET_ENTRIES, probe
 from workers.lifetime import die_with_parent
 
@@ -164,7 +164,7 @@ def _runs_relay(pid: int, spool: Path) -> bool:
     except OSError:
         return False
     return bool(args) and os.path.basename(args[0]) == b"ffmpeg" and any(
-        arg.endswith(f"]{spool}/%08d.flv".encode()) for arg in args)
+        arg.endswith(spool_target(spool).encode()) for arg in args)
 
 
 def _spooling(spool: Path) -> tuple[int, str] | None:

@@ -1,4 +1,8 @@
-"""RQ job: retention every hour — delete expired VODs, then sweep objects nothing refers to.
+"""RQ job: retention every hour — delete expired VODs, then sweep objects nothing refers to,
+delete the logins no cookie can use any more, expired data exports, raw analytics sessions and
+minute rollups past their days, the personal data of settled trust-and-safety records
+(app.privacy.records), and purge the accounts whose erasure grace is over
+(app.auth.deletion).
 
 Redis keys:
   cascade:retention:{queue}:chain    held while the self-rescheduling run_retention chain exists
@@ -11,8 +15,15 @@ from datetime import timedelta
 
 from flask import current_app
 
+from app.analytics.rollups import expire as expire_analytics
+from app.auth.deletion import erase_due
+from app.auth.sessions import prune_unused
 from app.extensions import get_redis
 from app.jobs import queue
+from app.privacy.exports import expire_exports
+from app.privacy.records import prune_safety_records
+from app.safety.actions import lift_expired
+from app.safety.takedown import restore_due
 from app.vods.retention import expire_vods, sweep_orphans
 from workers.context import app_context
 
@@ -35,9 +46,10 @@ def _schedule(delay: int) -> None:
 
 
 def run_retention(reschedule: bool = False) -> dict | None:
-    """Expire VODs, then sweep orphans. Returns what was deleted ({"expired": n, kind: objects,
-    "requeued": n}), or None when another run holds the lock. With `reschedule`, runs again in an
-    hour even if this run fails."""
+    """Expire VODs, sweep orphans, prune logins, expire data exports, purge erased accounts.
+    Returns what was deleted ({"expired": n, kind: objects, "requeued": n, "logins": n,
+    "exports": n, "erased": n, "erasure_held": n, "erasure_failed": n}), or None when another
+    run holds the lock. With `reschedule`, runs again in an hour even if this run fails."""
     with app_context():
         redis = get_redis()
         name = current_app.config["RQ_QUEUE"]
@@ -48,10 +60,19 @@ def run_retention(reschedule: bool = False) -> dict | None:
             try:
                 expiry = expire_vods()
                 sweep = sweep_orphans()
+                logins = prune_unused(current_app)
+                exports = expire_exports()
+                erasure = erase_due()
+                lifted = lift_expired()
+                restored = restore_due()
+                analytics = expire_analytics()
+                safety = prune_safety_records()
             finally:
                 redis.delete(RUNNING_KEY.format(name))
             summary = {"expired": len(expiry.deleted), "expire_failed": len(expiry.failed),
-                       **sweep.counts, "sweep_failed": len(sweep.failed)}
+                       **sweep.counts, "sweep_failed": len(sweep.failed), "logins": logins,
+                       "exports": exports, **erasure, "suspensions_ended": lifted,
+                       "dmca_restored": restored, **analytics, **safety}
             log.info("retention: %s", ", ".join(f"{key} {value}" for key, value in summary.items()))
             return summary
         finally:

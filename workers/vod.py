@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db, get_redis
 from app.jobs import VOD_STAGE
 from app.live.state import RECORDING_MANIFEST, hls_dir
+from app.mature import services as mature_content
 from app.media import ffmpeg_args
 from app.media import vod as media
 from app.media.fmp4 import parse_init
@@ -182,6 +183,7 @@ class VodBuild:
         details = {
             "channel_id": session.channel_id,
             "title": (session.title or session.channel.title or "")[:140],
+            **mature_content.inherited_content(session.channel),  # the channel's flag and labels
             "renditions": list(session.renditions or []),
             "started_at": session.started_at,
             "ended_at": session.ended_at,
@@ -458,7 +460,8 @@ class VodBuild:
                   thumbnail_key=self.prefix + media.POSTER_NAME if has_poster else None,
                   download_key=self.prefix + media.DOWNLOAD_NAME,
                   thumbnails_key=self.prefix + media.THUMBNAILS_NAME if has_cues else None,
-                  size_bytes=sum(stored.values()), started_at=first or details["started_at"])
+                  size_bytes=sum(stored.values()), started_at=first or details["started_at"],
+                  mature=details["mature"], content_labels=details["content_labels"])
         db.session.add(vod)
         try:
             db.session.commit()

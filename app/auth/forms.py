@@ -15,8 +15,9 @@ class SignupForm(FlaskForm):
                              description=f"At least {services.MIN_PASSWORD_LENGTH} characters, not a common password.")
     confirm = PasswordField("Confirm password", validators=[
         InputRequired(), EqualTo("password", message="The passwords don't match.")])
+    # Neutral (app.auth.age): nothing here says which age the site takes.
     birth_date = DateField("Date of birth", validators=[Optional()],
-                           description="You must be 13 or older. Never shown publicly.")
+                           description="Checked once and not kept; never shown.")
 
     def validate_username(self, field):
         if problem := services.username_problem(field.data.strip()):

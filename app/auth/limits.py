@@ -10,6 +10,13 @@ that has logged in to the account before is spared it (OWASP's "device cookie"):
 cookie, set at each login, that names the account and a fingerprint of its password hash, so a
 password change revokes it. That browser is still held to its address's limit.
 
+A new browser (a new phone, a private window) is not known, so past the per-account limit its
+login answers 429 whatever the password. The owner is not stuck there: the password is still
+checked (so a right and a wrong one take about as long), and when it was right and the account
+has a verified address a one-time sign-in link is mailed to it (app.auth.recovery). The page says
+the same either way, so a guesser learns nothing from it; only the owner's inbox does. Those
+mails are limited per account (LOGIN_LINK_MAIL_LIMIT), so nobody who knows the password can flood it.
+
 A wrong current password in settings counts like a failed login, per account.
 """
 from __future__ import annotations
@@ -31,6 +38,7 @@ log = logging.getLogger(__name__)
 KNOWN_BROWSER_COOKIE = "cascade_known_logins"
 KNOWN_BROWSER_DAYS = 365
 KNOWN_ACCOUNTS_MAX = 5  # accounts one shared browser vouches for
+LOGIN_LINK_MAIL_LIMIT = "3 per 15 minutes"
 
 
 def retry_phrase(seconds: float) -> str:
@@ -119,3 +127,17 @@ def count_wrong_password(user: User) -> None:
             limiter.limiter.hit(item, *_password_check_key(user))
     except Exception:
         log.exception("could not count a wrong current password")
+
+
+# --- one-time sign-in links ------------------------------------------------------------------
+
+def may_mail_login_link(user: User) -> bool:
+    """Count a sign-in link mail to `user`; False once LOGIN_LINK_MAIL_LIMIT is used up."""
+    if not limiter.enabled:
+        return True
+    key = (current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "login-link-mail", str(user.id))
+    try:
+        return all(limiter.limiter.hit(item, *key) for item in parse_many(LOGIN_LINK_MAIL_LIMIT))
+    except Exception:  # the limiter's storage failing must not keep the owner's link from them
+        log.exception("could not count a sign-in link mail; it is sent")
+        return True

@@ -54,11 +54,22 @@ def skeleton(text: str) -> str:
     return " ".join(unicodedata.normalize("NFD", text.translate(_prototypes())).split())
 
 
-def folded_forms(text: str) -> tuple[str, str]:
-    """The skeleton with case ignored, two ways. Folded first, "I" stays an i, so "ADMIN" and
-    "аdmin" (Cyrillic а) meet "admin"; folded after the skeleton, "I" is already an l, so
-    "PaypaI" meets "paypal". Both fold once more after the skeleton: "B0B" (0 → O) is a "bob"."""
-    return skeleton(skeleton(text.casefold()).casefold()), skeleton(skeleton(text).casefold())
+def _fold(text: str) -> str:
+    """Case folded, except that the prototype "l" (what "I", "1", "|" and "l" all draw as) stays
+    apart from "L": folding "L" into it would make "LILY" an "ILLY"."""
+    return "".join(ch if ch in "lL" else ch.casefold() for ch in text)
+
+
+@lru_cache(maxsize=4096)  # staff words are folded for every name checked; names repeat too
+def folded_forms(text: str) -> tuple[str, ...]:
+    """The skeletons of the name as typed, in lower case and in capitals, each folded. Case
+    must be dropped both before and after the skeleton: "ALlCE" (a small l among capitals)
+    draws as "ALICE", which is "alice" in other clothes, yet folded first it is "allce";
+    "PaypaI" draws as "Paypal". Two names that share any form can be mistaken for each other.
+    Each form folds and maps once more: "B0B" (0 → O) is a "bob"."""
+    variants = dict.fromkeys((text, text.casefold(), text.upper()))
+    forms = (_fold(skeleton(_fold(skeleton(variant)))) for variant in variants)
+    return tuple(dict.fromkeys(form for form in forms if form))
 
 
 def name_keys(name: str) -> set[str]:
@@ -78,17 +89,43 @@ def staff_words() -> list[str]:
     return [word for word in words + [current_app.config.get("SITE_NAME", "")] if word.strip()]
 
 
+# Staff words of five letters or more are refused anywhere in a name ("TheStreamer",
+# "OfficialAdmin", "Admin1"): few ordinary names hide one ("staffordshire" is the price). A
+# shorter one ("mod") sits inside too many words (modern, model, commodity) and only counts as a
+# word of its own: between spaces or punctuation, at a change to capitals or digits ("ModSquad",
+# "mod_1"), with digits or confusables inside it still caught ("m0d").
+SUBSTRING_MIN = 5
+_PIECE = re.compile(r"[^\W\d_]+|\d+")
+_CAMEL = re.compile(r"(?<=[^\W\d_])(?=[A-Z][a-z])|(?<=[a-z])(?=[A-Z])")
+
+
+def _squeezed(form: str) -> str:
+    return "".join(part for part in _WORD_BREAK.split(form) if part)
+
+
+def _pieces(name: str) -> list[str]:
+    text = unicodedata.normalize("NFKC", name or "")
+    return [piece for chunk in _CAMEL.split(text) for piece in _PIECE.findall(chunk)]
+
+
 def staff_word_in(name: str, words: list[str]) -> str | None:
-    """The staff word `name` shows as a word of its own ("Mod Squad", "cascade_live_tv",
-    "Аdmin"), however it is spelt or cased; None when there is none. "Modern" has no "mod"."""
-    for form in folded_forms(name):
-        parts = [part for part in _WORD_BREAK.split(form) if part]
-        for word in words:
-            phrase = [part for part in _WORD_BREAK.split(folded_forms(word)[0]) if part]
-            size = len(phrase)
-            if phrase and ("".join(phrase) in parts
-                           or any(parts[i:i + size] == phrase for i in range(len(parts) - size + 1))):
+    """The staff word `name` shows, however it is spelt or cased; None when there is none."""
+    whole = {_squeezed(form) for form in folded_forms(name)}
+    pieces = _pieces(name)
+    runs: set[str] | None = None
+    for word in sorted(words, key=len, reverse=True):  # "administrator" before "admin"
+        targets = {_squeezed(form) for form in folded_forms(word)} - {""}
+        if not targets:
+            continue
+        if len(_squeezed(word.casefold())) >= SUBSTRING_MIN:
+            if any(target in form for target in targets for form in whole):
                 return word
+            continue
+        if runs is None:  # every run of neighbouring pieces, as one
+            runs = {_squeezed(form) for i in range(len(pieces)) for j in range(i + 1, len(pieces) + 1)
+                    for form in folded_forms("".join(pieces[i:j]))}
+        if targets & runs:
+            return word
     return None
 
 

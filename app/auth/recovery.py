@@ -1,4 +1,5 @@
-"""Getting back into an account and proving an address: password reset and email verification.
+"""Getting back into an account and proving an address: password reset, one-time sign-in links
+and email verification.
 
 The web side queues mail jobs by user id (app.mail); the worker makes the link, so a link's
 token is never in Redis, a job's arguments or a log line."""
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from .. import mail
 from ..extensions import db
 from ..models import User, utcnow
-from . import services, sessions, tokens
+from . import limits, services, sessions, tokens
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,36 @@ def reset_password(user: User, new_password: str) -> None:
     db.session.execute(sessions.ending_all(user))
     db.session.commit()
     log.info("password of user %s reset by mailed link", user.id)
+
+
+def offer_login_link(login: str, password: str, base: str) -> None:
+    """Past the per-account login limit, on a browser the account does not know: mail the owner
+    a one-time sign-in link if `password` is right and the account has a verified address. The
+    caller answers the same either way, and the password is checked either way (a missing
+    account costs a hash too, in services.authenticate), so neither the page nor its timing
+    tells a guesser whether the password was right."""
+    user = services.authenticate(login, password)
+    if user is None:
+        return
+    if user.disabled or user.erasure_pending or not user.email_verified:
+        log.info("no sign-in link for user %s: no verified address or not an active account", user.id)
+        return
+    if not limits.may_mail_login_link(user):
+        log.info("no sign-in link for user %s: several were mailed lately", user.id)
+        return
+    log.info("sign-in link asked for user %s past the per-account login limit", user.id)
+    mail.queue("send_login_link", user.id, base)
+
+
+def mail_login_link(user_id: int, base: str) -> bool:
+    """(Worker) Send user `user_id` a fresh one-time sign-in link, to a verified address only."""
+    user = db.session.get(User, user_id)
+    if user is None or user.disabled or not user.email_verified:
+        return False
+    link = mail.external_url(base, "auth.login_link", token=tokens.login_link_token(user))
+    message = mail.compose(user.email, "Your sign-in link", "login_link", base=base, user=user, link=link,
+                           minutes=int(tokens.LOGIN_LINK_MAX_AGE.total_seconds() // 60))
+    return mail.send(message)
 
 
 def send_verification(user: User, base: str) -> bool:

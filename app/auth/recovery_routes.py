@@ -1,11 +1,13 @@
-"""Forgot password, reset password and verify email: the pages behind the mailed links."""
-from flask import flash, redirect, render_template, request, session, url_for
+"""Forgot password, reset password, one-time sign-in and verify email: the pages behind the
+mailed links."""
+from flask import after_this_request, current_app, flash, redirect, render_template, request, session, url_for
 
 from .. import mail
 from ..extensions import limiter
-from . import bp, recovery, services, tokens
+from . import bp, limits, recovery, services, tokens
+from .forms import ConfirmForm
 from .recovery_forms import ForgotPasswordForm, ResetPasswordForm
-from .routes import _limited
+from .routes import _limited, _start_session
 
 # Asking for a reset mails someone: limited per address asked about (nobody's inbox can be
 # flooded, from however many addresses), and more loosely per address of the asker (a meetup
@@ -15,6 +17,7 @@ FORGOT_PER_ASKER_RATE_LIMIT = "20 per hour"
 # The reset link's token is kept in the session, not the address bar: the page then has a URL
 # without a secret in it to show, bookmark, log or leak through a Referer.
 RESET_SESSION_KEY = "password_reset_token"
+LOGIN_LINK_SESSION_KEY = "login_link_token"  # the same, for a sign-in link
 
 # What went wrong with a link, for the page that says so: (title, detail) by the link's purpose.
 LINK_PROBLEMS = {
@@ -22,6 +25,12 @@ LINK_PROBLEMS = {
         "expired": ("This link has expired", "A link to reset your password works for one hour."),
         "used": ("This link has been used", ("A reset link works once, and stops working when the "
                                              "password changes.")),
+        "invalid": ("This link isn't valid", "It may be cut short: copy the whole link from the mail."),
+    },
+    "login": {
+        "expired": ("This link has expired", "A sign-in link works for 15 minutes."),
+        "used": ("This link has been used", ("A sign-in link works once, and stops working when you log "
+                                             "in another way or the password changes.")),
         "invalid": ("This link isn't valid", "It may be cut short: copy the whole link from the mail."),
     },
     "verify": {
@@ -95,10 +104,56 @@ def reset_password():
             getattr(form, error.field).errors.append(error.message)
         else:
             session.clear()  # every login of the account ended, this browser's too
+            # The new password's owner is at this browser: it may log in past the per-account
+            # limit (a guesser's failures cannot keep the owner out after a reset).
+            after_this_request(lambda response: limits.remember_browser(response, user))
             flash("Your password has been changed and every device signed out. "
                   "Log in with your new password.", "success")
             return redirect(url_for("auth.login"), 303)
     return render_template("auth/reset_password.html", form=form, user=user)
+
+
+def _refused_link(response) -> bool:
+    return response.status_code == 400
+
+
+# A link past the per-account login limit: refused links count per address, like failed logins.
+_login_link_limit = limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], scope="login-link",
+                                         deduct_when=_refused_link)
+
+
+# Opening the mailed link only moves its token into the session (as a reset link does); signing
+# in takes the button's POST, so a mail scanner that opens links does not use it up.
+@bp.route("/login-link/<token>")
+@_login_link_limit
+def login_link(token: str):
+    try:
+        tokens.user_for_login_link(token)
+    except tokens.LinkError as error:
+        return _link_problem("login", error)
+    session[LOGIN_LINK_SESSION_KEY] = token
+    return redirect(url_for("auth.login_link_confirm"), 303)
+
+
+@bp.route("/login-link", methods=["GET", "POST"])
+@_login_link_limit
+def login_link_confirm():
+    try:
+        user = tokens.user_for_login_link(session.get(LOGIN_LINK_SESSION_KEY) or "")
+    except tokens.LinkError as error:
+        session.pop(LOGIN_LINK_SESSION_KEY, None)
+        return _link_problem("login", error)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        # A login like any other: a fresh session (the token goes with the old one), a record the
+        # owner can end, and this browser known from now on; the last-login time moves on, and
+        # with it the link stops working.
+        _start_session(user)
+        services.record_login(user)
+        flash(f"You're signed in, {user.username}. This browser can now log in with your password.", "success")
+        return redirect(url_for("home.index"), 303)
+    return render_template("auth/login_link.html", form=form, user=user,
+                           minutes=int(tokens.LOGIN_LINK_MAX_AGE.total_seconds() // 60))
 
 
 @bp.route("/verify-email/<token>")

@@ -17,7 +17,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import mail
 from ..extensions import limiter
-from . import bp, limits, recovery, services, sessions
+from . import age, bp, limits, recovery, services, sessions
 from .forms import ConfirmForm, LoginForm, SignupForm
 
 
@@ -53,6 +53,11 @@ def _succeeded(response) -> bool:
     return response.status_code == 303
 
 
+def _refused():
+    """The page a browser refused at the age screen gets, now and on every later visit."""
+    return make_response(render_template("auth/signup_refused.html", message=age.REFUSED_MESSAGE), 403)
+
+
 # Only accounts made count against the per-address signup limit; every post counts in a far
 # larger one, so a script cannot try addresses and names without end.
 @bp.route("/signup", methods=["GET", "POST"])
@@ -66,12 +71,16 @@ def _succeeded(response) -> bool:
 def signup():
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.index"))
+    if age.was_refused(current_app, request):  # no second try with another date
+        return _refused()
     form = SignupForm()
     if form.validate_on_submit():
         try:
             user = services.create_account(
                 form.username.data, form.email.data, form.password.data, form.birth_date.data,
                 min_age=current_app.config["MIN_SIGNUP_AGE"])
+        except services.TooYoung:  # raised before anything is added to the session
+            return age.refuse(current_app, _refused())
         except services.AccountError as error:
             getattr(form, error.field).errors.append(error.message)
         else:
@@ -102,15 +111,31 @@ def _login_limited(limit):
     return _limited("auth/login.html", LoginForm(), "Too many failed logins.", limit)
 
 
-# Failed attempts count per address and per account; a success costs nothing. The per-account
-# count spares a browser that has logged in to the account before (app/auth/limits.py), so
-# guesses from elsewhere cannot lock its owner out.
+ACCOUNT_LIMITED_MESSAGE = ("Too many failed logins for this account. If the password was right, we've e-mailed "
+                           "you a one-time sign-in link (to the account's verified address).")
+
+
+def _account_limited(limit):
+    """Past the per-account limit on a browser the account does not know: the same page for any
+    password, and the owner's inbox gets a sign-in link when it was right (app.auth.limits)."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        recovery.offer_login_link(form.login.data, form.password.data, mail.site_url())
+    return _limited("auth/login.html", form, ACCOUNT_LIMITED_MESSAGE, limit)
+
+
+# Failed attempts count per address and per account; a success costs nothing. The per-address
+# limit is listed last so that it is checked first: a request past it gets no further (not even
+# a password check), and one past the per-account limit still counts against its address. The
+# per-account count spares a browser that has logged in to the account before, and offers a
+# new one a mailed sign-in link (app/auth/limits.py), so guesses from elsewhere cannot lock
+# the owner out.
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"],
-               deduct_when=lambda response: not _succeeded(response), on_breach=_login_limited)
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"],
                key_func=_login_account_key, scope="login-name",
                exempt_when=lambda: request.method == "POST" and limits.browser_knows(_named_account()),
+               deduct_when=lambda response: not _succeeded(response), on_breach=_account_limited)
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"],
                deduct_when=lambda response: not _succeeded(response), on_breach=_login_limited)
 def login():
     if current_user.is_authenticated:
@@ -120,6 +145,10 @@ def login():
         user = services.authenticate(form.login.data, form.password.data)
         if user is None:
             form.password.errors.append("Wrong username or password.")
+        elif user.erasure_pending:  # before `disabled`: the grace hides the account like one
+            from .erasure_routes import offer_to_keep
+
+            return offer_to_keep(user, remember=form.remember.data)
         elif user.disabled:
             form.login.errors.append("This account has been disabled. Contact the site's admins.")
         else:

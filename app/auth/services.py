@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..models import Channel, Profile, User, utcnow
-from . import limits, names, sessions
+from . import age, limits, names, sessions
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
@@ -98,19 +98,6 @@ def normalize_email(email: str) -> str:
     return result.normalized.lower()
 
 
-def age_problem(birth_date: date | None, min_age: int, today: date | None = None) -> str | None:
-    if birth_date is None:
-        return "Please enter your date of birth."
-    today = today or date.today()
-    if birth_date > today or birth_date.year < 1900:
-        return "Please enter a real date of birth."
-    age = today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
-    if age < min_age:
-        return (f"Sorry, you must be at least {min_age} years old to create an account. "
-                "We don't keep the details you entered.")
-    return None
-
-
 def hash_password(password: str) -> str:
     return _off_the_loop(_hasher.hash, password)
 
@@ -135,16 +122,21 @@ def email_taken(email: str) -> bool:
     return (db.session.scalar(select(func.count()).select_from(User).where(User.email == email)) or 0) > 0
 
 
+class TooYoung(AccountError):
+    """Under the minimum age: the signup page refuses this browser for good (app.auth.age)."""
+
+
 def create_account(username: str, email: str, password: str, birth_date: date | None,
                    *, admin: bool = False, min_age: int = 13, check_age: bool = True) -> User:
-    """Create a user with a profile and a channel named after them, or raise AccountError."""
+    """Create a user with a profile and a channel named after them, or raise AccountError
+    (TooYoung under `min_age`). The date of birth is checked, not kept (app.auth.age)."""
     username = (username or "").strip()
     if problem := username_problem(username):
         raise AccountError("username", problem)
     email = normalize_email(email)
     if problem := password_problem(password, username, email):
         raise AccountError("password", problem)
-    if check_age and (problem := age_problem(birth_date, min_age)):
+    if check_age and (problem := age.date_problem(birth_date)):
         raise AccountError("birth_date", problem)
     if username_taken(username):
         raise AccountError("username", "That username is taken.")
@@ -152,9 +144,19 @@ def create_account(username: str, email: str, password: str, birth_date: date | 
         raise AccountError("username", problem)
     if email_taken(email):
         raise AccountError("email", "An account with that email already exists. Try logging in.")
+    # Last: a child's refusal is final for the browser, so it must not hide a mistake they could fix.
+    if check_age and birth_date is not None and not age.old_enough(birth_date, min_age):
+        raise TooYoung("birth_date", age.REFUSED_MESSAGE)
+    return add_account(username, email, password,
+                       adult_from=age.adult_from(birth_date) if birth_date is not None else None, admin=admin)
 
+
+def add_account(username: str, email: str, password: str, *, adult_from: date | None = None,
+                admin: bool = False) -> User:
+    """Insert a user with a profile and a channel named after them, as given: nothing is checked
+    (create_account checks first; the tests' factories, which make thousands, call this)."""
     user = User(username=username, email=email, password_hash=hash_password(password),
-                birth_date=birth_date, role="admin" if admin else "user")
+                adult_from=adult_from, role="admin" if admin else "user")
     user.profile = Profile()
     user.channel = Channel(slug=user.username_lower, tags=[])
     names.remember_names(user)

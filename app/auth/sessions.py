@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 from typing import cast
 
+from flask import Flask
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import SQLAlchemyError
@@ -90,7 +91,15 @@ def end(token: str | None) -> None:
 
 def ending_all(user: User, *, keep: str | None = None):
     """The DELETE that ends every login of `user` but `keep`'s, for a service to run in its own
-    transaction (a password change and the end of the other logins commit together)."""
+    transaction (a password change and the end of the other logins commit together).
+
+    Every caller ends logins through here (password change and reset, sign out everywhere,
+    deletion, suspension), so this is also where the user's open staff-room sockets are
+    dropped: a chat socket is not tied to a login, so all of them go, and the page still
+    signed in gets the staff room back when it joins again."""
+    from ..chat.services import drop_from_every_staff_room  # chat imports auth's models first
+
+    drop_from_every_staff_room(user.id)
     statement = delete(LoginSession).where(LoginSession.user_id == user.id)
     if keep:
         statement = statement.where(LoginSession.token_hash != hash_session_token(keep))
@@ -102,6 +111,32 @@ def end_all(user: User, *, keep: str | None = None) -> int:
     ended = cast(CursorResult, db.session.execute(ending_all(user, keep=keep))).rowcount
     db.session.commit()
     return ended
+
+
+def longest_cookie_life(app: Flask) -> timedelta:
+    """How long after its last request a login can still come back: a remember cookie lives
+    REMEMBER_COOKIE_DURATION (not refreshed), and Flask refuses a session cookie signed longer
+    ago than its permanent_session_lifetime, and every request that uses a login notes it was seen."""
+    remember = app.config["REMEMBER_COOKIE_DURATION"]  # seconds or a timedelta, as Flask-Login takes it
+    if not isinstance(remember, timedelta):
+        remember = timedelta(seconds=remember)
+    return max(remember, app.permanent_session_lifetime)
+
+
+def unused_login_lifetime(app: Flask) -> timedelta:
+    """How long a login is kept after it was last seen: `longest_cookie_life`, with TOUCH_EVERY to
+    spare (the privacy page states it)."""
+    return longest_cookie_life(app) + TOUCH_EVERY
+
+
+def prune_unused(app: Flask, now=None) -> int:
+    """Delete the logins no cookie can still use (unseen for longer than unused_login_lifetime);
+    how many. Run hourly by the retention job."""
+    cutoff = (now or utcnow()) - unused_login_lifetime(app)
+    pruned = cast(CursorResult, db.session.execute(
+        delete(LoginSession).where(LoginSession.last_seen_at < cutoff))).rowcount
+    db.session.commit()
+    return pruned
 
 
 def of_user(user: User) -> list[LoginSession]:

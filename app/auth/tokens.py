@@ -1,8 +1,11 @@
-"""Signed, expiring links mailed to account owners: password reset and address verification.
+"""Signed, expiring links mailed to account owners: password reset, one-time sign-in and address
+verification.
 
 Nothing is stored: a link is the user's id signed with SECRET_KEY (itsdangerous) and a
 fingerprint of what it may change. A reset link carries the password hash's fingerprint, so it
-dies once used and whenever the password changes; a verification link names the address it
+dies once used and whenever the password changes; a sign-in link also fingerprints the time of
+the account's last login, which signing in with it moves on, so it works once (and any login,
+with the password or another link, ends it); a verification link names the address it
 verifies, so it dies when the address changes."""
 from __future__ import annotations
 
@@ -16,8 +19,10 @@ from ..extensions import db
 from ..models import User
 
 RESET_MAX_AGE = timedelta(hours=1)
+LOGIN_LINK_MAX_AGE = timedelta(minutes=15)
 VERIFY_MAX_AGE = timedelta(days=7)
 _RESET = "password-reset"
+_LOGIN_LINK = "login-link"
 _VERIFY = "verify-email"
 
 
@@ -60,6 +65,24 @@ def user_for_reset(token: str) -> User:
     """The user a reset link is for, or LinkError."""
     user, payload = _load(_RESET, token, RESET_MAX_AGE)
     if payload.get("f") != _password_fingerprint(user):
+        raise LinkError("used")
+    return user
+
+
+def _login_fingerprint(user: User) -> str:
+    last_login = user.last_login_at.isoformat() if user.last_login_at else ""
+    return hashlib.sha256(f"{_password_fingerprint(user)}\0{last_login}".encode()).hexdigest()[:32]
+
+
+def login_link_token(user: User) -> str:
+    return _serializer(_LOGIN_LINK).dumps({"u": user.id, "f": _login_fingerprint(user)})
+
+
+def user_for_login_link(token: str) -> User:
+    """The user a one-time sign-in link is for, or LinkError ("used" once anyone has logged in to
+    the account since it was made, or the password or address has changed)."""
+    user, payload = _load(_LOGIN_LINK, token, LOGIN_LINK_MAX_AGE)
+    if payload.get("f") != _login_fingerprint(user):
         raise LinkError("used")
     return user
 

@@ -5,11 +5,13 @@ from flask_login import current_user
 from ..api.status import stream_state
 from ..chat import services as chat
 from ..security import embeddable
+from ..streams.viewers import viewer_token
 from . import bp, services
 from .thumbnails import thumbnail_url
 
 # Cards on every page show the channel's picture; templates ask for it by channel.
 bp.add_app_template_global(thumbnail_url)
+bp.add_app_template_global(viewer_token)  # the live player's page gives it its heartbeat's token
 
 
 @bp.route("/c/<slug>")

@@ -83,8 +83,9 @@ def categories() -> list[Category]:
 
 def update_info(channel: Channel, title: str, category_id: int | None, tags_raw: str, *,
                 mature: bool | None = None, record: bool | None = None,
-                latency_mode: str | None = None) -> None:
+                latency_mode: str | None = None, content_labels: list[str] | None = None) -> None:
     """Change title, category, tags and settings together, or nothing at all."""
+    from ..mature import services as mature_content  # its rules on labels and who may mark mature
     title = " ".join((title or "").split())
     if len(title) > MAX_TITLE:
         raise ChannelError("title", f"Titles are at most {MAX_TITLE} characters.")
@@ -96,16 +97,28 @@ def update_info(channel: Channel, title: str, category_id: int | None, tags_raw:
     tags = parse_tags(tags_raw)
     if latency_mode is not None:
         check_latency_mode(latency_mode)
+    try:
+        labels = mature_content.checked_labels(content_labels) if content_labels is not None else None
+        if mature is not None:
+            mature_content.check_mature_allowed(channel.owner, mature)
+    except mature_content.LabelError as error:
+        raise ChannelError(error.field, error.message) from None
     channel.title = title
     channel.category = category
     channel.tags = tags
     if mature is not None:
         channel.mature = mature
+    if labels is not None:
+        channel.content_labels = labels
     if record is not None:
         channel.record = record
     if latency_mode is not None:
         channel.latency_mode = latency_mode
     db.session.commit()
+    if channel.mature:
+        # Its adult owner watches it (the dashboard's preview): marking a channel mature is
+        # passing the interstitial.
+        mature_content.gate.remember_on_account(channel.owner)
 
 
 def check_latency_mode(mode: str) -> None:

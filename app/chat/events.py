@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..channels.access import is_moderator, is_staff_role
 from ..extensions import db, get_redis, socketio
+from ..metrics.registry import SOCKET_CONNECTS, SOCKETS
 from . import limits, services
 from .automod import HELD_REASON
 from .services import NAMESPACE, ChatRefused
@@ -60,6 +61,8 @@ def refusals_as_errors(handler):
 
 @socketio.on("connect", namespace=NAMESPACE)
 def on_connect(auth=None):
+    SOCKETS.labels(NAMESPACE).inc()
+    SOCKET_CONNECTS.labels(NAMESPACE).inc()
     # Anonymous viewers may read; a flood of connects from one address is slowed down by
     # refusing its joins for a while (with the wait), not by refusing the connection, which
     # would make socket.io clients reconnect in a loop.
@@ -96,14 +99,16 @@ def on_join(data):
     _forget_staff_socket()
     # Join the room before reading the backlog, so nothing falls between the two.
     joined = [services.room(channel.id)]
-    join_room(joined[0])
+    if not _enter(joined[0]):
+        return {"ok": False, "code": "gone"}
     state = services.join_state(channel, current_user, after)
     if current_user.is_authenticated:
         joined.append(services.user_room(channel.id, current_user.id))
     if is_staff_role(state["role"]):
         joined.append(services.staff_room(channel.id))
     for name in joined[1:]:
-        join_room(name)
+        if not _enter(name):
+            return {"ok": False, "code": "gone"}
     session[ROOMS_KEY] = joined
     if is_staff_role(state["role"]):
         services.remember_staff_socket(channel.id, current_user.id, request.sid)  # type: ignore[attr-defined]
@@ -121,8 +126,21 @@ def on_join(data):
     return state
 
 
+def _enter(room: str) -> bool:
+    """Join `room`; False when the socket disconnected while its join was being handled (the
+    client left the page at once): Socket.IO has already forgotten it, and there is nobody to
+    answer."""
+    try:
+        join_room(room)
+    except (KeyError, ValueError):  # python-socketio raises either, by whether the namespace has sockets
+        log.info("chat join: the socket left before it could join %s", room)
+        return False
+    return True
+
+
 @socketio.on("disconnect", namespace=NAMESPACE)
 def on_disconnect(reason=None):
+    SOCKETS.labels(NAMESPACE).dec()
     _forget_staff_socket()
 
 

@@ -17,6 +17,7 @@ from ..channels.access import STAFF_ROLES, is_staff_role, role_of
 from ..channels.services import channel_by_slug
 from ..extensions import db, get_redis, socketio
 from ..ids import MAX_ROW_ID
+from ..metrics.registry import CHAT_MESSAGES
 from ..models import (
     BlockedTerm,
     Channel,
@@ -188,6 +189,35 @@ def drop_from_staff(channel: Channel, user: User) -> None:
          to=user_room(channel.id, user.id))
 
 
+def drop_from_every_staff_room(user_id: int, *, disconnect: bool = False) -> int:
+    """Take every open staff socket of `user_id`, in every channel and on every process, out of
+    its staff room: the logins that opened them have ended (sign out everywhere, a password
+    change or reset), or the account is going (`disconnect=True`: suspended or deleted, whose
+    sockets are closed altogether). Sockets are not tied to a login, so the page that is still
+    signed in loses the staff room too; it gets it back by joining again (reloading). How many
+    sockets were dropped."""
+    pattern = _staff_sockets_key(0, user_id).replace(":0:", ":*:", 1)
+    dropped = 0
+    try:
+        redis = get_redis()
+        keys = list(redis.scan_iter(match=pattern))
+        for key in keys:
+            channel_id = int(key.decode().rsplit(":", 2)[-2])
+            for sid in {sid.decode() for sid in redis.smembers(key)}:
+                socketio.server.leave_room(sid, staff_room(channel_id), namespace=NAMESPACE)  # type: ignore[attr-defined]
+                if disconnect:
+                    socketio.server.disconnect(sid, namespace=NAMESPACE)  # type: ignore[attr-defined]
+                dropped += 1
+            emit("notice", {"text": "You were signed out: reload the page to moderate again.",
+                            "kind": "moderator"}, to=user_room(channel_id, user_id))
+        if keys:
+            redis.delete(*keys)
+    except RedisError as error:
+        log.warning("staff sockets of user %s not dropped: Redis unavailable (%s)", user_id,
+                    type(error).__name__)
+    return dropped
+
+
 # --- settings and restrictions ------------------------------------------------------------------
 
 def settings_for(channel: Channel) -> ChatSettings:
@@ -307,13 +337,21 @@ def payload(message: ChatMessage, html: str) -> dict:
     }
 
 
+def awaiting_erasure():
+    """The ids of accounts whose owner asked to delete them and that wait out the grace. Their
+    lines leave every chat (and VOD replay) at once, as their pages do, though the rows stay
+    until the purge: cancelling within the grace brings them back."""
+    return select(User.id).where(User.erasure_pending)
+
+
 def history(channel: Channel, *, after: int | None = None, limit: int = HISTORY_SIZE,
             state: str = "visible") -> list[ChatMessage]:
     """Visible messages since the last clear: the newest `limit`, or those after a message id."""
     settings = settings_for(channel)
     query = select(ChatMessage).where(ChatMessage.channel_id == channel.id,
                                       ChatMessage.state == state,
-                                      ChatMessage.id > settings.cleared_through_id)
+                                      ChatMessage.id > settings.cleared_through_id,
+                                      ~ChatMessage.user_id.in_(awaiting_erasure()))
     if after is not None:
         rows = db.session.scalars(query.where(ChatMessage.id > after)
                                   .order_by(ChatMessage.id).limit(limit)).all()
@@ -431,6 +469,7 @@ def send_message(channel: Channel, user, raw_text) -> Sent:
         log.warning("chat send refused: database unavailable (%s)", type(error).__name__)
         raise ChatRefused("unavailable", UNAVAILABLE) from None
 
+    CHAT_MESSAGES.labels("held" if held else "visible").inc()
     if held:
         event = held_payload(message, channel)
         emit("held", event, to=staff_room(channel.id))

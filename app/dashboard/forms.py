@@ -3,6 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, StringField
 from wtforms.validators import Length
 
+from ..mature.forms import labels_field
 from ..models.channel import LATENCY_LOW, LATENCY_NORMAL
 from ..uploads import describe, picture_field
 
@@ -13,7 +14,10 @@ class ChannelInfoForm(FlaskForm):
     category = SelectField("Category", coerce=int, validate_choice=False)
     tags = StringField("Tags", validators=[Length(max=400)],
                        description="Up to 10, separated by commas: speedrun, chill, english")
-    mature = BooleanField("Mature content (18+)", description="Viewers confirm their age before watching.")
+    mature = BooleanField("Mature content (18+)",
+                          description="Viewers confirm they are adults before watching; "
+                                      "signed-in members under 18 can't watch.")
+    content_labels = labels_field("Shown to viewers before they watch; your videos start with the same labels.")
     record = BooleanField("Record my broadcasts", description="Recordings stay private until you publish them.")
     # validate_choice off: channels.update_info owns the rule and gives the reason.
     latency_mode = RadioField("Latency", choices=[

@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 from ..channels import services as channels
 from ..channels import thumbnails
 from ..htmx import render_page_or_fragment, wants_fragment
+from ..mature import gate
 from ..streams import services as streams
 from ..uploads import upload_limit
 from . import bp
@@ -20,6 +21,7 @@ def _rtmp_url() -> str:
 def _info_form(channel) -> ChannelInfoForm:
     form = ChannelInfoForm(title=channel.title, category=channel.category_id or 0,
                            tags=", ".join(channel.tags or []), mature=channel.mature,
+                           content_labels=list(channel.content_labels or []),
                            record=channel.record, latency_mode=channel.latency_mode,
                            vod_retention_days=channel.vod_retention_days)
     form.set_category_choices(channels.categories())
@@ -41,6 +43,7 @@ def _render(fragment: str, status: int = 200, **context):
 @bp.route("/dashboard")
 @login_required
 def index():
+    gate.keep_cookie_in_step(current_user)  # the preview plays a mature channel's playlists too
     return _render("dashboard/index.html")
 
 
@@ -65,7 +68,8 @@ def channel_info():
             update_channel_info(channel, form.title.data, form.category.data or None, form.tags.data,
                                 mature=form.mature.data, record=form.record.data,
                                 latency_mode=form.latency_mode.data,
-                                vod_retention_days=form.vod_retention_days.data)
+                                vod_retention_days=form.vod_retention_days.data,
+                                content_labels=form.content_labels.data or [])
         except channels.ChannelError as error:
             getattr(form, error.field).errors.append(error.message)
             editing = True

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
+from ..analytics.reports import last_broadcast
 from ..api.status import stream_state
 from ..channels import services as channels
 from ..chat import services as chat
@@ -371,10 +372,10 @@ def live_panel(channel: Channel) -> LivePanel:
 
 def page_extras(channel: Channel, user) -> dict:
     """What the whole dashboard page adds to its fragments: the muted preview of the creator's own
-    stream (channels/_player.html, as the channel page shows it) and the channel's chat docked
-    beside it (chat/_panel.html)."""
+    stream (channels/_player.html, as the channel page shows it), the channel's chat docked
+    beside it (chat/_panel.html), and the last broadcast, whose summary the page links to."""
     return {"channel_status": channels.channel_status(channel), "stream": stream_state(channel),
-            "chat": chat.panel(channel, user)}
+            "chat": chat.panel(channel, user), "last_broadcast": last_broadcast(channel.id)}
 
 
 RETENTION_HELP = ("Enter a whole number of days from 0 to {max}: 0 keeps recordings forever, "
@@ -406,14 +407,15 @@ def parse_retention_days(raw) -> int | None:
 
 def update_channel_info(channel: Channel, title: str, category_id: int | None, tags_raw: str, *,
                         mature: bool | None = None, record: bool | None = None,
-                        latency_mode: str | None = None, vod_retention_days=None) -> None:
+                        latency_mode: str | None = None, vod_retention_days=None,
+                        content_labels: list[str] | None = None) -> None:
     """The dashboard's Stream info form: channels.update_info plus how long recordings are kept,
     all saved together or, on any error, nothing (ChannelError names the field)."""
     days = parse_retention_days(vod_retention_days)
     channel.vod_retention_days = days
     try:
         channels.update_info(channel, title, category_id, tags_raw, mature=mature, record=record,
-                             latency_mode=latency_mode)
+                             latency_mode=latency_mode, content_labels=content_labels)
     except channels.ChannelError:
         db.session.rollback()  # update_info checks before it changes anything; undo our field
         raise

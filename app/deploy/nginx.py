@@ -20,6 +20,7 @@ from flask.cli import with_appcontext
 
 from ..config import UPSTREAM_IDLE_SECONDS, Config, request_body_limit
 from ..logs import TOKEN_PATHS
+from ..mature import MATURE_COOKIE
 from ..storage.atomic import write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -51,6 +52,11 @@ DEFAULTS: dict[str, Any] = {
     "s3_bucket": None,
     "s3_region": None,
     "s3_cache_max_size": "2g",
+    # The cookies a mature channel's playlist check reads (app.mature.gate): Flask's and
+    # Flask-Login's defaults, and the pass.
+    "session_cookie": "session",
+    "remember_cookie": "remember_token",
+    "mature_cookie": MATURE_COOKIE,
 }
 STORAGE_BACKENDS = ("local", "s3")
 # What S3 (AWS, MinIO) says about itself and the object that a viewer has no use for. nginx
@@ -84,6 +90,7 @@ REQUIRED = ("prefix", "hook_secret", "static_root", "media_root")
 
 # Characters nginx would read as syntax or as a variable reference inside a quoted argument.
 _UNSAFE = re.compile(r'[\s"\'\\;{}$#]')
+_COOKIE_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _SECRET = re.compile(r"^[A-Za-z0-9._~+/=-]{16,}$")
 
 
@@ -196,6 +203,9 @@ def render_nginx_conf(settings: dict[str, Any]) -> str:
     values["storage_root"] = str(values["storage_root"]).rstrip("/")
     values["static_root"] = str(values["static_root"]).rstrip("/")
     values["hls_root"] = str(values["hls_root"]).rstrip("/")
+    for name in ("session_cookie", "remember_cookie", "mature_cookie"):
+        if not _COOKIE_NAME.match(str(values[name])):
+            raise ValueError(f"{name} {values[name]!r} is not a cookie name nginx can read: A-Z a-z 0-9 _")
     if values["user"] and not values["group"]:
         values["group"] = values["user"]
     names = ["http_port", "hook_port", "web_port"]
@@ -298,6 +308,8 @@ def settings_from_config(config: Mapping[str, Any], prefix: Path | None = None) 
         "s3_endpoint_url": config.get("S3_ENDPOINT_URL"),
         "s3_bucket": config.get("S3_BUCKET"),
         "s3_region": config.get("S3_REGION"),
+        "session_cookie": config.get("SESSION_COOKIE_NAME") or "session",
+        "remember_cookie": config.get("REMEMBER_COOKIE_NAME") or "remember_token",
         **connection_limits(),
     }
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.expression import ColumnClause
 
 from ..extensions import db
+from ..mature.gate import is_labelled
 from ..models import Category, Channel, Profile, User
 
 MAX_QUERY = 100
@@ -60,8 +61,9 @@ def is_search_structure(name: str | None, type_: str) -> bool:
     return False
 
 
-def search(q: str | None, limit: int = 20) -> Results:
-    """Channels, people and categories matching `q`, best first, at most `limit` of each."""
+def search(q: str | None, limit: int = 20, *, hide_labelled: bool = False) -> Results:
+    """Channels, people and categories matching `q`, best first, at most `limit` of each;
+    `hide_labelled` leaves out mature and labelled channels (the viewer's filter, app.mature)."""
     q = normalise(q)
     if not q or not _WORD.search(q):
         return Results(q=q)
@@ -72,6 +74,8 @@ def search(q: str | None, limit: int = 20) -> Results:
         select(Channel).where(Channel.id.in_(list(channel_ids)))
         .options(selectinload(Channel.owner).selectinload(User.profile), selectinload(Channel.category))
     ).all() if channel_ids else []
+    if hide_labelled:
+        channels = [channel for channel in channels if not is_labelled(channel)]
     users = db.session.scalars(
         select(User).where(User.id.in_(list(user_ids))).options(selectinload(User.profile))
     ).all() if user_ids else []

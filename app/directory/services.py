@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db, optional_redis
+from ..mature.gate import is_labelled
+from ..mature.services import unlabelled_channel
 from ..models import Category, Channel, Follow, User
 from ..streams import viewers
 from .search import Results, search  # noqa: F401 - search is part of this module's interface
@@ -56,15 +58,18 @@ def _has_tag(channel: Channel, tag: str | None) -> bool:
     return tag is None or tag in {t.lower() for t in channel.tags or []}
 
 
-def ordered_live(category_id: int | None = None, tag: str | None = None) -> tuple[list[Channel], dict[int, int]]:
+def ordered_live(category_id: int | None = None, tag: str | None = None, *,
+                 hide_labelled: bool = False) -> tuple[list[Channel], dict[int, int]]:
     """Every live channel (optionally of a category and with a tag), most viewers first.
 
     Live channels are few on a self-hosted site, so they are all read and sorted by their
     viewer counts, fetched from Redis in one round trip; the tag test happens here because
     tags are a JSON list that the two databases query differently. While Redis is away the
-    counts are unknown (an empty dict) and the most recently live come first.
+    counts are unknown (an empty dict) and the most recently live come first. `hide_labelled`
+    leaves out mature and labelled channels (the viewer's filter, app.mature).
     """
-    channels = [c for c in db.session.scalars(_with_cards(_live_query(category_id))) if _has_tag(c, tag)]
+    channels = [c for c in db.session.scalars(_with_cards(_live_query(category_id)))
+                if _has_tag(c, tag) and not (hide_labelled and is_labelled(c))]
     counts = viewers.counts(c.id for c in channels)
     channels.sort(key=lambda c: (counts.get(c.id, 0), c.live_since.timestamp() if c.live_since else 0, c.id),
                   reverse=True)
@@ -72,7 +77,7 @@ def ordered_live(category_id: int | None = None, tag: str | None = None) -> tupl
 
 
 def live_page(category_id: int | None = None, tag: str | None = None, cursor: str | None = None,
-              page_size: int = PAGE_SIZE) -> LivePage:
+              page_size: int = PAGE_SIZE, *, hide_labelled: bool = False) -> LivePage:
     """A page of live channels. The first page stores the whole ordering in Redis under a token;
     the cursor (`token.offset`) pages through that snapshot, so there are no duplicates or gaps.
     While Redis is away a snapshot can be neither stored nor read: a cursor then starts a fresh
@@ -95,14 +100,14 @@ def live_page(category_id: int | None = None, tag: str | None = None, cursor: st
             live = _with_cards(_live_query(category_id).where(Channel.id.in_(ids)))
             by_id = {c.id: c for c in db.session.scalars(live)}
             # A channel that went offline since the snapshot leaves a gap, never a duplicate.
-            channels = [by_id[i] for i in ids if i in by_id]
+            channels = [by_id[i] for i in ids if i in by_id and not (hide_labelled and is_labelled(by_id[i]))]
             counts = viewers.counts(c.id for c in channels)
             more = offset + page_size < total
             return LivePage(channels, counts, f"{token}.{offset + page_size}" if more else None, offset)
         # The snapshot expired: start a fresh ordering at the same place.
     else:
         offset = 0
-    channels, counts = ordered_live(category_id, tag)
+    channels, counts = ordered_live(category_id, tag, hide_labelled=hide_labelled)
     page = channels[offset:offset + page_size]
     next_cursor = None
     if len(channels) > offset + page_size:
@@ -120,16 +125,18 @@ def live_page(category_id: int | None = None, tag: str | None = None, cursor: st
     return LivePage(page, {c.id: counts[c.id] for c in page if c.id in counts}, next_cursor, offset)
 
 
-def recently_live(limit: int = 12, category_id: int | None = None) -> list[Channel]:
+def recently_live(limit: int = 12, category_id: int | None = None, *, hide_labelled: bool = False) -> list[Channel]:
     query = (select(Channel).join(User, Channel.owner_id == User.id)
              .where(Channel.is_live.is_(False), Channel.last_live_at.is_not(None), User.disabled.is_(False))
              .order_by(Channel.last_live_at.desc()).limit(limit))
+    if hide_labelled:
+        query = query.where(unlabelled_channel())
     if category_id is not None:
         query = query.where(Channel.category_id == category_id)
     return list(db.session.scalars(_with_cards(query)))
 
 
-def category_channels(category_id: int, limit: int = 24) -> list[Channel]:
+def category_channels(category_id: int, limit: int = 24, *, hide_labelled: bool = False) -> list[Channel]:
     """A category's channels, live first, then the most recently live, then those never live yet
     (newest first): what a category page offers when few or none are on air."""
     query = (select(Channel).join(User, Channel.owner_id == User.id)
@@ -137,6 +144,8 @@ def category_channels(category_id: int, limit: int = 24) -> list[Channel]:
              .order_by(Channel.is_live.desc(), Channel.last_live_at.is_(None), Channel.last_live_at.desc(),
                        Channel.created_at.desc(), Channel.id.desc())
              .limit(limit))
+    if hide_labelled:
+        query = query.where(unlabelled_channel())
     return list(db.session.scalars(_with_cards(query)))
 
 

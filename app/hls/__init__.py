@@ -14,14 +14,17 @@ def _converter(name: str, pattern) -> type[BaseConverter]:
     return type(f"{name}Converter", (BaseConverter,), {"regex": pattern.pattern})
 
 
+# Only live sessions' internal names, rungs and part files reach these routes; other /hls/ paths
+# are nobody's business here (nginx, or a test's stand-in for it, serves them). Made once: every
+# app shares the classes (their rules parse the same, and tests reuse the parse).
+CONVERTERS = {"internal_name": _converter("InternalName", INTERNAL_NAME),
+              "rung": _converter("Rung", services.RUNG),
+              "part_file": _converter("PartFile", services.PART_FILE)}
+
+
 @bp.record_once
 def _converters(state) -> None:
-    # Only live sessions' internal names, rungs and part files reach these routes; other /hls/
-    # paths are nobody's business here (nginx, or a test's stand-in for it, serves them).
-    state.app.url_map.converters.update(
-        internal_name=_converter("InternalName", INTERNAL_NAME),
-        rung=_converter("Rung", services.RUNG),
-        part_file=_converter("PartFile", services.PART_FILE))
+    state.app.url_map.converters.update(CONVERTERS)
     # nginx's access check for /hls/ lives outside the blueprint's /hls prefix (nginx refuses
     # /internal/ from outside; media/nginx.conf.j2).
     from .access import hls_access

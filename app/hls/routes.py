@@ -23,6 +23,7 @@ PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 # part target would let it collapse identical held requests.
 NO_CACHE = "no-cache"
 PART_CACHE = "public, max-age=31536000, immutable"  # a part never changes once written
+GATED = "mature content: confirm on the channel page first\n"
 
 
 def hls_root() -> Path:
@@ -52,6 +53,8 @@ def _text(body: str, status: int, mimetype: str = "text/plain") -> Response:
 def media_playlist(name: str, rung: str):
     if access.ended(name):
         return _text("no such playlist\n", 404)
+    if access.gated(name):
+        return _text(GATED, 403)
     try:
         directives = services.parse_directives(request.args)
     except services.BadDirective as refusal:
@@ -64,6 +67,8 @@ def media_playlist(name: str, rung: str):
 def master_playlist(name: str):
     if access.ended(name):
         return _text("no such playlist\n", 404)
+    if access.gated(name):
+        return _text(GATED, 403)
     answer = services.answer_master(live_files(), name)
     return _text(answer.body, answer.status, PLAYLIST_TYPE if answer.status == 200 else "text/plain")
 

@@ -37,6 +37,7 @@ from ..live.state import ANNOUNCE_PREFIX, INTERNAL_NAME, parse_announcement
 from ..media.ffmpeg_args import MASTER_NAME as MASTER
 from ..media.ffmpeg_args import PLAYLIST_NAME as PLAYLIST
 from ..media.playlist import PlaylistState, delta_update, parse_media_playlist
+from ..metrics.registry import STORAGE_ERRORS, observe_hold
 from ..storage.backends import ObjectMissing
 from ..storage.mirror import LIVE_PREFIX
 
@@ -451,6 +452,7 @@ class StoredFiles:
         except ObjectMissing:
             raise
         except Exception as error:  # botocore's errors, connection failures
+            STORAGE_ERRORS.labels("hls_read").inc()
             now = time.monotonic()
             if now >= StoredFiles._quiet_until:  # an outage fails every request: log it now and then
                 StoredFiles._quiet_until = now + STORAGE_WARNING_EVERY
@@ -587,20 +589,24 @@ def _answer_playlist(files: LiveFiles, name: str, rung: str, directives: Directi
                      listener: PartListener, clock: Callable[[], float]) -> Answer:
     text, state = files.playlist(name, rung, time.monotonic())
     if state.ended or directives.msn is None or state.has(directives.msn, directives.part):
+        observe_hold("playlist", "ready", 0.0)
         return _playlist_answer(text, state, directives)
     if state.too_far_ahead(directives.msn):
         return Answer(400, f"_HLS_msn={directives.msn} is more than two segments past "
                            f"the last one ({state.last_msn})\n")
     deadline = clock() + _timeout(state)
+    held_since = time.monotonic()
     with listener.watch(name, rung) as wake:
         not_before = time.monotonic()
         while True:
             # Read again after registering, so an announcement made just before cannot be lost.
             text, state = files.playlist(name, rung, not_before)
             if state.ended or state.has(directives.msn, directives.part):
+                observe_hold("playlist", "delivered", time.monotonic() - held_since)
                 return _playlist_answer(text, state, directives)
             remaining = deadline - clock()
             if remaining <= 0:
+                observe_hold("playlist", "timeout", time.monotonic() - held_since)
                 return Answer(503, "that part did not appear in time\n")
             not_before = _wait(wake, listener, name, remaining)
 
@@ -641,12 +647,15 @@ def _hinted_part(files: LiveFiles, name: str, rung: str, filename: str, listener
         # The packager may have written it (and moved its hint on) since the first look.
         return files.part(name, rung, filename)
     deadline = clock() + _timeout(state)
+    held_since = time.monotonic()
     with listener.watch(name, rung) as wake:
         while True:
             found = files.part(name, rung, filename)
             if found is not None:
+                observe_hold("part", "delivered", time.monotonic() - held_since)
                 return found
             remaining = deadline - clock()
             if remaining <= 0:
+                observe_hold("part", "timeout", time.monotonic() - held_since)
                 return None
             _wait(wake, listener, name, remaining)

@@ -5,6 +5,7 @@ from sqlalchemy import text
 
 from ..directory import services as directory
 from ..extensions import db, get_redis
+from ..mature import services as mature_content
 from . import bp
 
 THEMES = ("auto", "dark", "light")
@@ -23,6 +24,8 @@ HOME_LIVE = 8
 @bp.route("/")
 def index():
     live, counts = directory.ordered_live()
+    if mature_content.hides_labelled(current_user):  # Settings → Content (the channels you follow stay)
+        live = mature_content.without_labelled(live)
     followed, followed_counts = directory.followed_live(current_user) if current_user.is_authenticated else ([], {})
     return render_template("home/index.html", live=live[:HOME_LIVE], more_live=len(live) > HOME_LIVE,
                            followed=followed, viewers={**counts, **followed_counts},

@@ -11,15 +11,16 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
-from ..config import ROOT
+from ..config import ROOT, Config
 
 # The name the ingest server knows a stream by after the publish hook renames it: unlike the
 # stream key it is safe in paths, URLs, process lists and logs.
 INTERNAL_NAME = re.compile(r"st-[0-9a-f]{16}")
 
 # A publisher who drops and returns within this long continues the same session (same URLs,
-# one recording). The session holds no encoder while it waits.
-RECONNECT_GRACE = timedelta(seconds=30)
+# one recording). The session holds no encoder while it waits. RECONNECT_GRACE_SECONDS in the
+# environment (30 unless set), read once per process, as every process needs the same length.
+RECONNECT_GRACE = timedelta(seconds=Config.RECONNECT_GRACE_SECONDS)
 
 # What a finished session leaves beside its playlists for the VOD job (workers.live.finish).
 RECORDING_MANIFEST = "recording.json"

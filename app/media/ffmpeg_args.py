@@ -1,7 +1,7 @@
 """Builds every ffmpeg command the project runs: the live transcode (one decode, `split` to every
-rung, CMAF HLS), the relay's pull, the VOD builder's MP4, sprites and poster, and a passthrough
-session's thumbnail. (ffprobe's is in app.media.probe, the encoder trial's in app.media.encoder,
-the CPU calibration's in workers/live/calibration.py.)
+rung, CMAF HLS), the relay's pull, the VOD builder's MP4, sprites and poster, a passthrough
+session's thumbnail, the encoder trial and the CPU calibration's sample and decode. (ffprobe's is
+app.media.probe.probe_args, beside the one function that runs ffprobe.)
 
 Pure functions returning argument lists (run without a shell), so every flag is unit-tested
 without running ffmpeg.
@@ -534,9 +534,10 @@ def poster_args(script: str, at: float, output: str, *, ffmpeg: str = "ffmpeg") 
 # --- the relay (workers/relay.py) ----------------------------------------------------------------
 
 # The relay's spool: one FLV file per publisher GOP, cut at the first keyframe past SPOOL_CUT
-# seconds; ffmpeg's segment muxer names file n SPOOL_FILE.format(n) (its `%08d.flv`).
+# seconds; ffmpeg's segment muxer names file n SPOOL_FILE.format(n) (its SPOOL_PATTERN).
 SPOOL_CUT = 1
 SPOOL_FILE = "{:08d}.flv"
+SPOOL_PATTERN = "%08d.flv"
 # Characters that would end a path inside ffmpeg's tee output list.
 TEE_SPECIAL = set("[]|:;,\\'=")
 
@@ -559,8 +560,13 @@ def _relay_output(spool: Path | None) -> list[str]:
         raise ValueError(f"a spool path ffmpeg's tee cannot take: {spool}")
     pipe = "[f=flv:flvflags=no_duration_filesize:onfail=ignore]pipe:1"
     files = (f"[f=segment:segment_format=flv:segment_time={SPOOL_CUT}:"
-             f"segment_format_options=flush_packets=1:onfail=ignore]{spool}/%08d.flv")
+             f"segment_format_options=flush_packets=1:onfail=ignore{spool_target(spool)}")
     return ["-f", "tee", f"{pipe}|{files}"]
+
+
+def spool_target(spool: Path) -> str:
+    """How the relay's command line names its spool files (what finds a running relay by it)."""
+    return f"]{spool}/{SPOOL_PATTERN}"
 
 
 def _relay_input(pull_url: str) -> list[str]:
@@ -582,3 +588,34 @@ def snapshot_args(width: int = THUMBNAIL_WIDTH) -> list[str]:
     return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-f", "mp4", "-i", "pipe:0",
             "-frames:v", "1", "-vf", f"scale={width}:-2:out_range=full,format=yuvj420p",
             "-q:v", "4", "-f", "image2", "-c:v", "mjpeg", "pipe:1"]
+
+
+# --- the encoder trial (app.media.encoder_trial) --------------------------------------------------
+
+TRIAL_SOURCE = ["-f", "lavfi", "-i", "color=black:s=256x144"]
+
+
+def encoder_trial_args(encoder: Encoder, *, ffmpeg: str = "ffmpeg") -> list[str]:
+    """A one-frame trial encode with `encoder`, as the live ladder would use it (its GPU opened, the
+    frame uploaded), written nowhere: whether it succeeds is whether `encoder` works here."""
+    upload = ["-vf", encoder.upload_filter()] if encoder.uploads else []
+    return [ffmpeg, "-hide_banner", "-loglevel", "error", *encoder.device_args(), *TRIAL_SOURCE, *upload,
+            "-frames:v", "1", "-c:v", encoder.name, "-f", "null", "-"]
+
+
+# --- the CPU calibration (workers/live/calibration.py) --------------------------------------------
+
+
+def calibration_sample_args(output: str, *, width: int, height: int, fps: int, seconds: int,
+                            ffmpeg: str = "ffmpeg") -> list[str]:
+    """The calibration's sample: `seconds` of ffmpeg's testsrc2 pattern as H.264 in `output`, made
+    quickly (ultrafast) with a keyframe every second, for the calibration to decode and transcode."""
+    return [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi",
+            "-i", f"testsrc2=size={width}x{height}:rate={fps}", "-t", str(seconds),
+            "-c:v", "libx264", "-preset", "ultrafast", "-g", str(fps), output]
+
+
+def calibration_decode_args(sample: str, *, ffmpeg: str = "ffmpeg") -> list[str]:
+    """Decode `sample` and throw the pictures away: what decoding alone costs, which the calibration
+    takes off each transcode's CPU."""
+    return [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-i", sample, "-f", "null", "-"]

@@ -1,4 +1,8 @@
-"""Completes the master playlist ffmpeg 5.1's hls muxer writes (it omits FRAME-RATE), atomically."""
+"""Completes the master playlist ffmpeg 5.1's hls muxer writes (it omits FRAME-RATE), atomically.
+
+ffmpeg's lines stay as it wrote them, attributes in its order; the attributes added go at the end of
+each EXT-X-STREAM-INF, formatted as app.media.playlist formats them (a re-render through its
+`Variant` would reorder ffmpeg's attributes)."""
 from __future__ import annotations
 
 import re
@@ -7,6 +11,7 @@ from pathlib import Path
 
 from ..storage.atomic import write_atomic
 from .ladder import Rung
+from .playlist import attributes, frame_rate, parse_master, quoted
 
 _STREAM_INF = "#EXT-X-STREAM-INF:"
 
@@ -34,21 +39,21 @@ def complete_master(text: str, rungs: Sequence[Rung], has_audio: bool = True, *,
                        "")
             rung = by_uri.get(uri)
             if rung is not None:
-                if "FRAME-RATE=" not in line:
-                    line += f",FRAME-RATE={rung.fps:.3f}"
-                if "CODECS=" not in line:
-                    codecs = avc_codec(rung) + (",mp4a.40.2" if has_audio else "")
-                    line += f',CODECS="{codecs}"'
-                if not closed_captions and "CLOSED-CAPTIONS=" not in line:
+                present = attributes(line)
+                if "FRAME-RATE" not in present:
+                    line += f",FRAME-RATE={frame_rate(rung.fps)}"
+                if "CODECS" not in present:
+                    line += ",CODECS=" + quoted(avc_codec(rung) + (",mp4a.40.2" if has_audio else ""))
+                if not closed_captions and "CLOSED-CAPTIONS" not in present:
                     line += ",CLOSED-CAPTIONS=NONE"
         out.append(line)
     return "\n".join(out) + "\n"
 
 
 def master_is_complete(text: str, rungs: Sequence[Rung]) -> bool:
-    infs = [line for line in text.splitlines() if line.startswith(_STREAM_INF)]
-    return len(infs) == len(rungs) and all(
-        all(f"{attr}=" in inf for attr in ("BANDWIDTH", "RESOLUTION", "CODECS", "FRAME-RATE")) for inf in infs)
+    variants = parse_master(text).variants
+    return len(variants) == len(rungs) and all(
+        variant.bandwidth and variant.resolution and variant.codecs and variant.frame_rate for variant in variants)
 
 
 def fix_master_playlist(path: Path, rungs: Sequence[Rung], has_audio: bool = True,

@@ -28,12 +28,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import BinaryIO, cast
 
 from ..storage.atomic import write_atomic
 from ..storage.mirror import Mirror, MirrorQueue
 from .ffmpeg_args import PLAYLIST_NAME as PLAYLIST
-from .playlist import attributes, parse_media_playlist
+from .playlist import (
+    MediaPlaylist,
+    Part,
+    PreloadHint,
+    RenditionReport,
+    ServerControl,
+    parse_media,
+    parse_media_playlist,
+)
+from .playlist import Segment as Listed
 
 log = logging.getLogger("app.media.llhls")
 
@@ -68,18 +77,12 @@ def highest_msn(directory: Path) -> int:
 
 
 @dataclass
-class Part:
-    index: int
-    duration: float
-    independent: bool
-    uri: str  # named when hinted (RenditionPackager.next_part_name), so usually part_name(msn, index)
-
-
-@dataclass
 class Segment:
     msn: int
     started: datetime
     init: str
+    # A part's index is its place here; its URI is the name it was hinted under
+    # (RenditionPackager.next_part_name), so usually part_name(msn, index).
     parts: list[Part] = field(default_factory=list)
     complete: bool = False
     discontinuity: bool = False  # the first segment of a later run
@@ -100,23 +103,6 @@ class SegmentStart:
     msn: int
     started: datetime
     discontinuity_sequence: int
-
-
-@dataclass(frozen=True)
-class RenditionReport:
-    uri: str
-    last_msn: int
-    last_part: int
-
-
-def program_date(moment: datetime) -> str:
-    """EXT-X-PROGRAM-DATE-TIME's value: UTC, milliseconds, `Z` (live and VOD playlists alike)."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def fmt(seconds: float) -> str:
-    """A duration as playlists write it: milliseconds, without trailing zeros."""
-    return f"{seconds:.3f}".rstrip("0").rstrip(".") if seconds % 1 else f"{seconds:.1f}"
 
 
 def part_target_for(frames_per_part: int, frame_rate: float) -> float:
@@ -259,45 +245,19 @@ class RenditionPackager:
         parts), numbering continues after them, and every part file on disk is due for deletion
         in three target durations. A segment the earlier run left open (its worker died) is
         closed from the parts it had listed: players may hold them, so its number stays its own."""
-        pending: dict[str, Any] = {}
-        parts: list[Part] = []
-        msn = 0
-        init = ""
-
-        def segment() -> Segment:
-            return Segment(msn=msn, started=pending.get("started") or self.clock(), init=init,
-                           discontinuity=pending.get("discontinuity", False), parts_expiring=True)
-
-        for raw in text.splitlines():
-            line = raw.strip()
-            if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
-                msn = int(line.split(":", 1)[1])
-            elif line.startswith("#EXT-X-DISCONTINUITY-SEQUENCE:"):
-                self.discontinuity_sequence = int(line.split(":", 1)[1])
-            elif line.startswith("#EXT-X-MAP:"):
-                init = attributes(line).get("URI", "")
-            elif line == "#EXT-X-DISCONTINUITY":
-                pending["discontinuity"] = True
-            elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
-                pending["started"] = datetime.fromisoformat(line.split(":", 1)[1].replace("Z", "+00:00"))
-            elif line.startswith("#EXTINF:"):
-                pending["length"] = float(line[len("#EXTINF:"):].split(",", 1)[0])
-            elif line.startswith("#EXT-X-PART:"):
-                found = attributes(line)
-                parts.append(Part(len(parts), float(found["DURATION"]), found.get("INDEPENDENT") == "YES",
-                                  found["URI"]))
-            elif line and not line.startswith("#"):
-                done = segment()
-                done.complete, done.length = True, pending.get("length", 0.0)
-                self.segments.append(done)
-                msn += 1
-                pending, parts = {}, []
-        if parts:
-            left_open = segment()
-            left_open.parts = parts
-            self._close(left_open)
-            left_open.length, left_open.parts = left_open.duration, []
-            self.segments.append(left_open)
+        earlier = parse_media(text)
+        self.discontinuity_sequence = earlier.discontinuity_sequence
+        msn = earlier.media_sequence
+        for listed in earlier.segments:
+            segment = Segment(msn=msn, started=listed.date or self.clock(), init=listed.map or "",
+                              discontinuity=listed.discontinuity, parts_expiring=True)
+            if listed.uri is not None:
+                segment.complete, segment.length = True, listed.duration or 0.0
+            else:
+                segment.parts = list(listed.parts)
+                self._close(segment)
+                segment.length, segment.parts = segment.duration, []
+            self.segments.append(segment)
             msn += 1
         self._next_msn = msn
         self._resumed = msn > 0
@@ -350,20 +310,20 @@ class RenditionPackager:
                 current = self._open(self._next_msn, self.dates.date(start))
                 if self.on_segment is not None and start is not None:
                     self.on_segment(start, SegmentStart(current.msn, current.started, self._sequence_of(current)))
-        part = Part(index=len(current.parts), duration=duration, independent=independent,
-                    uri=hinted or part_name(current.msn, len(current.parts)))
+        index = len(current.parts)
+        part = Part(duration, hinted or part_name(current.msn, index), independent)
         self._write(self.directory / part.uri, data)
         current.parts.append(part)
         if self._completes_gop(current):
             self._close(current)
         self._write_playlist()
         if self.on_part:
-            announce = functools.partial(self.on_part, current.msn, part.index)
+            announce = functools.partial(self.on_part, current.msn, index)
             if self.mirror is not None:
                 self.mirror.then(announce)  # once the part and its playlist are in the bucket
             else:
                 announce()
-        return current.msn, part.index
+        return current.msn, index
 
     def _completes_gop(self, segment: Segment) -> bool:
         """Whether `segment`, long enough to close, now holds whole GOPs of a fixed GOP: it
@@ -421,7 +381,7 @@ class RenditionPackager:
         """(MSN, part index) of the newest part listed, for rendition reports."""
         for segment in reversed(self.segments):
             if segment.parts:
-                return segment.msn, segment.parts[-1].index
+                return segment.msn, len(segment.parts) - 1
         return None
 
     def _write(self, path: Path, data: bytes | Callable[[BinaryIO], object]) -> None:
@@ -455,17 +415,12 @@ class RenditionPackager:
         """recording.m3u8 lists every segment of the session for the VOD job, which ends it."""
         path = self.directory / RECORDING
         lines = []
-        if not path.exists():
-            lines += ["#EXTM3U", f"#EXT-X-VERSION:{VERSION}", "#EXT-X-PLAYLIST-TYPE:EVENT",
-                      f"#EXT-X-TARGETDURATION:{self.target_duration}",
-                      f"#EXT-X-MEDIA-SEQUENCE:{segment.msn}"]
-        elif segment.discontinuity:
-            lines.append("#EXT-X-DISCONTINUITY")
-        if segment.init != self._recorded_init:
-            lines.append(f'#EXT-X-MAP:URI="{segment.init}"')
-            self._recorded_init = segment.init
-        lines += ["#EXT-X-PROGRAM-DATE-TIME:" + program_date(segment.started),
-                  f"#EXTINF:{segment.duration:.3f},", segment_name(segment.msn)]
+        first = not path.exists()
+        if first:
+            lines = MediaPlaylist(version=VERSION, playlist_type="EVENT", target_duration=self.target_duration,
+                                  media_sequence=segment.msn).header()
+        self._recorded_init = Listed(segment_name(segment.msn), segment.duration, segment.started, segment.init,
+                                     segment.discontinuity and not first).render(lines, self._recorded_init)
         with open(path, "a", encoding="ascii") as out:
             out.write("\n".join(lines) + "\n")
         if self.mirror is not None:
@@ -517,43 +472,31 @@ class RenditionPackager:
                 keep.append((due, files))
         self._expiring = keep
 
-    def server_control(self) -> str:
-        part_hold_back = 3 * self.part_target
-        return (f"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL={fmt(6 * self.target_duration)},"
-                f"PART-HOLD-BACK={fmt(part_hold_back)},HOLD-BACK={fmt(3 * self.target_duration)}")
+    def server_control(self) -> ServerControl:
+        return ServerControl(can_block_reload=True, can_skip_until=6 * self.target_duration,
+                             part_hold_back=3 * self.part_target, hold_back=3 * self.target_duration)
+
+    def playlist(self) -> MediaPlaylist:
+        """The live playlist as it stands: parts for the newest `part_segments` segments; once
+        ended, no parts, hint or reports."""
+        listed = self._listed()
+        live = not self.ended
+        with_parts = listed[-self.part_segments:] if live else []
+        first_with_parts = with_parts[0].msn if with_parts else None
+        segments = [Listed(segment_name(segment.msn) if segment.complete else None, segment.duration,
+                           segment.started, segment.init, segment.discontinuity,
+                           segment.parts if first_with_parts is not None and segment.msn >= first_with_parts
+                           else ())
+                    for segment in listed]
+        return MediaPlaylist(
+            version=VERSION, target_duration=self.target_duration, server_control=self.server_control(),
+            part_target=self.part_target, media_sequence=listed[0].msn if listed else self._next_msn,
+            discontinuity_sequence=self.discontinuity_sequence, segments=segments,
+            preload_hint=PreloadHint(self.next_part_name) if live else None,
+            rendition_reports=(self.reports() if self.reports else ()) if live else (), ended=self.ended)
 
     def render(self) -> str:
-        listed = self._listed()
-        lines = ["#EXTM3U", f"#EXT-X-VERSION:{VERSION}", f"#EXT-X-TARGETDURATION:{self.target_duration}",
-                 self.server_control(), f"#EXT-X-PART-INF:PART-TARGET={fmt(self.part_target)}",
-                 f"#EXT-X-MEDIA-SEQUENCE:{listed[0].msn if listed else self._next_msn}"]
-        if self.discontinuity_sequence:
-            lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{self.discontinuity_sequence}")
-        with_parts = {s.msn for s in listed[-self.part_segments:]}
-        init = None
-        for segment in listed:
-            # A segment's own tags come before its first part (§4.4.4.9).
-            if segment.discontinuity:
-                lines.append("#EXT-X-DISCONTINUITY")
-            if segment.init != init:
-                lines.append(f'#EXT-X-MAP:URI="{segment.init}"')
-                init = segment.init
-            lines.append("#EXT-X-PROGRAM-DATE-TIME:" + program_date(segment.started))
-            if segment.msn in with_parts and not self.ended:
-                for part in segment.parts:
-                    lines.append(f'#EXT-X-PART:DURATION={fmt(part.duration)},URI="{part.uri}"'
-                                 + (",INDEPENDENT=YES" if part.independent else ""))
-            if segment.complete:
-                lines.append(f"#EXTINF:{segment.duration:.3f},")
-                lines.append(segment_name(segment.msn))
-        if self.ended:
-            lines.append("#EXT-X-ENDLIST")
-            return "\n".join(lines) + "\n"
-        lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{self.next_part_name}"')
-        for report in (self.reports() if self.reports else ()):
-            lines.append(f'#EXT-X-RENDITION-REPORT:URI="{report.uri}",LAST-MSN={report.last_msn},'
-                         f"LAST-PART={report.last_part}")
-        return "\n".join(lines) + "\n"
+        return self.playlist().render()
 
 
 def end_playlist(directory: Path, *, record: bool = True) -> bool:

@@ -34,7 +34,8 @@ from .ffmpeg_args import PLAYLIST_NAME as PLAYLIST
 from .ffmpeg_args import PartPlan
 from .fmp4 import InitSegment, read_fragments
 from .ladder import Rung
-from .llhls import ProgramDates, RenditionPackager, RenditionReport, SegmentStart, WriteRefused, highest_msn
+from .llhls import ProgramDates, RenditionPackager, SegmentStart, WriteRefused, highest_msn
+from .playlist import MasterPlaylist, RenditionReport, Variant
 
 log = logging.getLogger("app.media.llladder")
 
@@ -48,13 +49,10 @@ def live_master_playlist(rungs: Sequence[Rung], codecs: Sequence[str], *, closed
     """The multivariant playlist. Without captions in the source every variant says
     CLOSED-CAPTIONS=NONE (§4.4.6.2): players then do not fetch segments at startup to look for
     them (Shaka Player's search for them fails on a live playlist that is only seconds old)."""
-    captions = "" if closed_captions else ",CLOSED-CAPTIONS=NONE"
-    lines = ["#EXTM3U", "#EXT-X-VERSION:9", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    for rung, codec in zip(rungs, codecs):
-        lines.append(f'#EXT-X-STREAM-INF:BANDWIDTH={rung.bandwidth},RESOLUTION={rung.width}x{rung.height},'
-                     f'CODECS="{codec}",FRAME-RATE={rung.fps:.3f}{captions}')
-        lines.append(f"{rung.name}/{PLAYLIST}")
-    return "\n".join(lines) + "\n"
+    captions = None if closed_captions else "NONE"
+    return MasterPlaylist([Variant(f"{rung.name}/{PLAYLIST}", rung.bandwidth, resolution=(rung.width, rung.height),
+                                   codecs=codec, frame_rate=rung.fps, closed_captions=captions)
+                           for rung, codec in zip(rungs, codecs)], version=9).render()
 
 
 class LadderPackager:

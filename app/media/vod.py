@@ -22,8 +22,8 @@ from typing import Any
 
 from .ffmpeg_args import SPRITE_COLUMNS, SPRITE_ROWS, THUMB_HEIGHT, THUMB_WIDTH
 from .fmp4 import BoxReader, InitSegment, parse_fragment
-from .llhls import program_date
-from .playlist import attributes
+from .playlist import MasterPlaylist, MediaPlaylist, Segment, extinf, parse_media
+from .playlist import Variant as ListedVariant
 
 VOD_SEGMENT_SECONDS = 6.0
 # A group closes once it lasts this close to the goal (frame-rate rounding: 6 x 1.001 s is fine).
@@ -152,34 +152,32 @@ class LiveSegment:
 def read_recording_playlist(text: str) -> list[LiveSegment]:
     """Every segment of an LL-HLS `recording.m3u8` (app.media.llhls), with its init section,
     date and discontinuity. Raises BadRecording for a segment without EXT-X-MAP or EXTINF."""
+    recorded = parse_media(text)
+    lines = text.splitlines()
+    problems = list(recorded.problems)
     segments: list[LiveSegment] = []
-    init = None
-    started = None
-    duration = None
-    discontinuity = False
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line:
-            continue
-        if line == "#EXT-X-DISCONTINUITY":
-            discontinuity = True
-        elif line.startswith("#EXT-X-MAP:"):
-            init = _name(attributes(line).get("URI"), _FILE_NAME, "an init section")
-        elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
-            started = _moment(line.split(":", 1)[1])
-        elif line.startswith("#EXTINF:"):
-            try:
-                duration = float(line[len("#EXTINF:"):].split(",", 1)[0])
-            except ValueError as exc:
-                raise BadRecording(f"recording playlist line {number}: bad EXTINF") from exc
-        elif not line.startswith("#"):
-            name = _name(line, _FILE_NAME, "a segment")
-            if init is None or duration is None or duration <= 0:
-                raise BadRecording(f"recording playlist line {number}: segment {name} "
-                                   "has no EXT-X-MAP or no positive EXTINF before it")
-            segments.append(LiveSegment(name, duration, init, started, discontinuity))
-            started, duration, discontinuity = None, None, False
+    for listed in recorded.segments:
+        while problems and (listed.uri is None or problems[0][0] < listed.line):
+            _refuse(*problems.pop(0), lines)
+        if listed.uri is None:
+            break  # parts after the last segment: not recorded
+        init = _name(listed.map, _FILE_NAME, "an init section") if listed.map is not None else None
+        name = _name(listed.uri, _FILE_NAME, "a segment")
+        if init is None or listed.duration is None or listed.duration <= 0:
+            raise BadRecording(f"recording playlist line {listed.line}: segment {name} "
+                               "has no EXT-X-MAP or no positive EXTINF before it")
+        segments.append(LiveSegment(name, listed.duration, init, listed.date, listed.discontinuity))
+    for problem in problems:
+        _refuse(*problem, lines)
     return segments
+
+
+def _refuse(number: int, what: str, lines: Sequence[str]) -> None:
+    """A line of a recording playlist the parser could not read: a bad EXTINF or date is refused."""
+    if what == "bad EXTINF":
+        raise BadRecording(f"recording playlist line {number}: bad EXTINF")
+    if what == "bad EXT-X-PROGRAM-DATE-TIME":
+        _moment(lines[number - 1].strip().split(":", 1)[1])  # raises, naming the bad time
 
 
 def keep_present(segments: Sequence[LiveSegment], present: Iterable[str]) -> list[LiveSegment]:
@@ -369,10 +367,6 @@ def runs_of(segments: Sequence[VodSegment]) -> list[list[VodSegment]]:
 # --- playlists -------------------------------------------------------------------------------
 
 
-def extinf(seconds: float) -> str:
-    return f"{seconds:.3f}"
-
-
 def target_duration(segments: Sequence[VodSegment]) -> int:
     """EXT-X-TARGETDURATION: at least every EXTINF as written, rounded up (which also covers
     the spec's rounded-to-nearest rule and players that still compare the exact value)."""
@@ -384,21 +378,11 @@ def media_playlist(segments: Sequence[VodSegment]) -> str:
     a date on each segment, EXT-X-DISCONTINUITY where the recording had one, and ENDLIST."""
     if not segments:
         raise ValueError("a VOD playlist needs at least one segment")
-    lines = ["#EXTM3U", f"#EXT-X-VERSION:{PLAYLIST_VERSION}", "#EXT-X-PLAYLIST-TYPE:VOD",
-             f"#EXT-X-TARGETDURATION:{target_duration(segments)}", "#EXT-X-MEDIA-SEQUENCE:0",
-             "#EXT-X-INDEPENDENT-SEGMENTS"]
-    init = None
-    for segment in segments:
-        if segment.discontinuity:
-            lines.append("#EXT-X-DISCONTINUITY")
-        if segment.init != init:
-            lines.append(f'#EXT-X-MAP:URI="{vod_init_name(segment.init)}"')
-            init = segment.init
-        if segment.started is not None:
-            lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{program_date(segment.started)}")
-        lines += [f"#EXTINF:{extinf(segment.duration)},", segment.name]
-    lines.append("#EXT-X-ENDLIST")
-    return "\n".join(lines) + "\n"
+    return MediaPlaylist(
+        version=PLAYLIST_VERSION, playlist_type="VOD", target_duration=target_duration(segments),
+        independent_segments=True, ended=True,
+        segments=[Segment(segment.name, segment.duration, segment.started, vod_init_name(segment.init),
+                          segment.discontinuity) for segment in segments]).render()
 
 
 def playlist_duration(segments: Sequence[VodSegment]) -> float:
@@ -435,15 +419,10 @@ def vod_master_playlist(variants: Sequence[Variant]) -> str:
     the live one)."""
     if not variants:
         raise ValueError("a master playlist lists at least one rung")
-    lines = ["#EXTM3U", f"#EXT-X-VERSION:{PLAYLIST_VERSION}", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    for variant in sorted(variants, key=lambda v: (v.height, v.bandwidth), reverse=True):
-        info = (f"#EXT-X-STREAM-INF:BANDWIDTH={variant.bandwidth},"
-                f"AVERAGE-BANDWIDTH={variant.average_bandwidth},"
-                f"RESOLUTION={variant.width}x{variant.height},CODECS=\"{variant.codecs}\"")
-        if variant.frame_rate:
-            info += f",FRAME-RATE={variant.frame_rate:.3f}"
-        lines += [info, variant.uri]
-    return "\n".join(lines) + "\n"
+    ranked = sorted(variants, key=lambda v: (v.height, v.bandwidth), reverse=True)
+    return MasterPlaylist([ListedVariant(variant.uri, variant.bandwidth, variant.average_bandwidth,
+                                         (variant.width, variant.height), variant.codecs, variant.frame_rate)
+                           for variant in ranked], version=PLAYLIST_VERSION).render()
 
 
 # --- seek previews ---------------------------------------------------------------------------

@@ -53,8 +53,10 @@ class Channel(Model):
     is_live: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0", index=True)
     live_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_live_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Set by site admins: the channel's keys are refused at publish time.
+    # Set by site staff: the channel's keys are refused at publish time, until `live_banned_until`
+    # when it is set (a suspension), for good when it is not.
     live_banned: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    live_banned_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The creator pressed Stop: publishes are refused until then (or until they lift it), so an
     # encoder that reconnects by itself (OBS's default) does not put the channel back on air.
     publish_blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -62,6 +64,8 @@ class Channel(Model):
     thumbnail_key: Mapped[str | None] = mapped_column(String(255))
     custom_thumbnail_key: Mapped[str | None] = mapped_column(String(255))
     mature: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Keys of app.mature.labels.CONTENT_LABELS the creator chose; a VOD starts with a copy.
+    content_labels: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     record: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     latency_mode: Mapped[str] = mapped_column(String(8), default=LATENCY_LOW, server_default=LATENCY_LOW)
     # Days to keep this channel's recordings; None follows the instance's VOD_RETENTION_DAYS,

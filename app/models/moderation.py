@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
@@ -15,7 +15,6 @@ MODERATION_KINDS = (
     "emote_only", "link_policy", "add_moderator", "remove_moderator", "approve", "deny",
     "disable_user", "enable_user", "automod", "blocked_term", "restore",
 )
-REPORT_STATES = ("open", "resolved", "dismissed")
 
 
 class ModerationAction(Model):
@@ -41,23 +40,3 @@ class ModerationAction(Model):
 
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
     target_user: Mapped[User | None] = relationship(foreign_keys=[target_user_id])
-
-
-class Report(Model):
-    __tablename__ = "reports"
-    __table_args__ = (
-        CheckConstraint("state IN ('open', 'resolved', 'dismissed')", name="state"),
-        CheckConstraint("target_type IN ('user', 'channel', 'message', 'vod')", name="target_type"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    target_type: Mapped[str] = mapped_column(String(16))
-    target_id: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(String(32))
-    details: Mapped[str] = mapped_column(Text, default="", server_default="")
-    state: Mapped[str] = mapped_column(String(16), default="open", server_default="open", index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    resolution_note: Mapped[str] = mapped_column(Text, default="", server_default="")

@@ -1,4 +1,6 @@
-"""In-app notifications: today, "a channel you follow is live", one per follower and session."""
+"""In-app notifications: "a channel you follow is live", one per follower and session; and for a
+member who reported something, "your report was decided" and "staff wrote to you about your
+report" (app.safety.outcomes)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -11,6 +13,11 @@ from .channel import Channel
 from .types import UTCDateTime, utcnow
 
 KIND_LIVE = "live"
+# A reporter's notifications point at no channel of the other party's: `channel_id` (NOT NULL, for
+# "live") holds the reporter's own channel, and the link goes to their reports page.
+KIND_REPORT_DECIDED = "report_decided"
+KIND_REPORT_REPLY = "report_reply"
+REPORT_KINDS = (KIND_REPORT_DECIDED, KIND_REPORT_REPLY)
 
 
 class Notification(Model):

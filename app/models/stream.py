@@ -49,6 +49,10 @@ class StreamSession(Model):
     # Where live hosts pull this stream: the ingest server that holds it ({name} left in).
     ingest_url: Mapped[str | None] = mapped_column(String(255))
     peak_viewers: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The post-stream summary (app.analytics.reports.broadcast_figures), written once the
+    # broadcast's viewers have all left (workers/analytics.py).
+    summary: Mapped[dict | None] = mapped_column(JSON)
+    summary_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     channel: Mapped[Channel] = relationship()
 

@@ -8,13 +8,16 @@ from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    ColumnElement,
     Date,
     ForeignKey,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    and_,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from ..extensions import Model
@@ -38,13 +41,35 @@ class User(UserMixin, Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="user", server_default="user")
-    birth_date: Mapped[date | None] = mapped_column(Date)
+    # The date of birth typed at signup is only checked, never kept (app.auth.age): for a member
+    # who was under 18 then, the first day of the month after they turn 18; None for adults.
+    adult_from: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # A suspension disables the account until then; a termination or an admin's disable has none.
+    suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the owner followed the verification link mailed to `email`; None until then, and again
     # after the address changes.
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the member last dismissed the notice of new legal page versions (app.legal); versions
+    # published after this (or after signing up) are announced to them.
+    legal_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When this adult passed the mature-content interstitial (app.mature.gate): remembered on the
+    # account, so every browser they sign in on lets them through. Never set for a minor.
+    mature_passed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The viewer's filter: channels with content labels or marked mature are left out of the
+    # directory and search.
+    hide_labelled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Erasure (app.auth.deletion): set when the member asked to delete the account; until then
+    # the account is hidden (disabled) and signing in offers to cancel; after it the hourly
+    # retention run purges everything personal and sets `erased_at`. The row stays, holding
+    # the username (and its lookalike keys) so nobody else can take it.
+    erase_after: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a signed-in request of the member first carried Sec-GPC: 1 (Global Privacy Control),
+    # recorded as their opt-out of the sale and sharing of personal data (app.privacy.gpc).
+    gpc_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     profile: Mapped[Profile] = relationship(
         back_populates="user", uselist=False, cascade="all, delete-orphan",
@@ -65,6 +90,17 @@ class User(UserMixin, Model):
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @hybrid_property
+    def erasure_pending(self) -> bool:
+        """Asked to be deleted and still within the grace: signing in offers to cancel. In a
+        query too (`User.erasure_pending`): such accounts leave every public page at once."""
+        return self.erase_after is not None and self.erased_at is None
+
+    @erasure_pending.inplace.expression
+    @classmethod
+    def _erasure_pending_expression(cls) -> ColumnElement[bool]:
+        return and_(cls.erase_after.is_not(None), cls.erased_at.is_(None))
 
     @property
     def email_verified(self) -> bool:
@@ -101,11 +137,8 @@ class User(UserMixin, Model):
 
     __hash__ = UserMixin.__hash__
 
-    def age_on(self, day: date) -> int | None:
-        if self.birth_date is None:
-            return None
-        born = self.birth_date
-        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+    def is_minor(self, today: date | None = None) -> bool:
+        return self.adult_from is not None and (today or date.today()) < self.adult_from
 
     @property
     def display_name(self) -> str:

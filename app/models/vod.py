@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
@@ -49,6 +49,12 @@ class VOD(Model):
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # Wall-clock time of the first recorded frame: chat replay lines messages up from here.
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Copied from the channel when the VOD is made (workers/vod.py); the creator may change them.
+    mature: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    content_labels: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # Disabled after a copyright notice (app.safety.dmca): nobody can play it, its page answers
+    # 451, until a counter-notice's restore or the notice's retraction.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     channel: Mapped[Channel] = relationship()
 

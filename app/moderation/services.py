@@ -105,11 +105,17 @@ def message_in(channel: Channel, message_id: int) -> ChatMessage:
     return message
 
 
+def may_moderate_message(channel: Channel, actor, role: str | None, message: ChatMessage) -> bool:
+    """Channel staff (`role`, from require_staff) may act on a message, but a moderator not on
+    one from the channel's staff (its owner, fellow moderators, admins) unless it is their own."""
+    return message.user_id == actor.id or role != "moderator" or not is_staff_role(role_of(channel, message.user))
+
+
 def delete_message(channel: Channel, actor, message_id: int, reason: str = "") -> ChatMessage:
     role = require_staff(channel, actor)
     message = message_in(channel, message_id)
     reason = _reason(reason)
-    if message.user_id != actor.id and role == "moderator" and is_staff_role(role_of(channel, message.user)):
+    if not may_moderate_message(channel, actor, role, message):
         raise ModerationError("Moderators can't delete messages from the owner or other staff.", 403)
     if message.state == "deleted":
         return message

@@ -1,4 +1,5 @@
-"""Profile bios: a small Markdown subset rendered to HTML that is safe to show anyone."""
+"""Markdown written on the site, rendered to HTML that is safe to show anyone: profile bios (a small
+subset) and the operator's legal pages (documents with headings, app.legal)."""
 from __future__ import annotations
 
 import nh3
@@ -31,18 +32,46 @@ def _safe_link(url: str) -> bool:
 _md.validateLink = _safe_link  # type: ignore[method-assign]  # markdown-it's documented hook
 
 
-def render_bio(text: str | None) -> Markup:
-    """The bio as sanitised HTML, ready for a template; empty markup for an empty bio."""
-    if not text or not text.strip():
-        return Markup("")
-    html = _md.render(text[:MAX_BIO_CHARS])
+# Documents: the bio's subset plus headings, quotes and rules; links are the operator's own.
+_document_md = (
+    MarkdownIt("zero", {"html": False, "breaks": False, "typographer": False})
+    .enable(["emphasis", "link", "list", "newline", "escape", "backticks", "heading", "lheading",
+             "blockquote", "hr"])
+)
+_document_md.disable(["image"], ignoreInvalid=True)
+
+
+def _document_link(url: str) -> bool:
+    """The operator's pages may also link within the site (/dmca/notice), never protocol-relative."""
+    return _safe_link(url) or (url.startswith("/") and not url.startswith("//") and "\\" not in url)
+
+
+_document_md.validateLink = _document_link  # type: ignore[method-assign]  # markdown-it's documented hook
+DOCUMENT_TAGS = ALLOWED_TAGS | {"h2", "h3", "h4", "blockquote", "hr"}
+
+
+def _clean(html: str, tags: set[str], link_rel: str | None) -> Markup:
     clean = nh3.clean(
         html,
-        tags=ALLOWED_TAGS,
+        tags=tags,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
-        link_rel=LINK_REL,
+        link_rel=link_rel,
         clean_content_tags={"script", "style"},
         strip_comments=True,
     )
     return Markup(clean)  # noqa: S704 - nh3's allowlist output
+
+
+def render_bio(text: str | None) -> Markup:
+    """The bio as sanitised HTML, ready for a template; empty markup for an empty bio."""
+    if not text or not text.strip():
+        return Markup("")
+    return _clean(_md.render(text[:MAX_BIO_CHARS]), ALLOWED_TAGS, LINK_REL)
+
+
+def render_document(text: str) -> Markup:
+    """A legal page's Markdown as sanitised HTML. A document's own title is the page's h1, so its
+    headings start at h2 (a `#` heading is shown as h2)."""
+    html = _document_md.render(text).replace("<h1>", "<h2>").replace("</h1>", "</h2>")
+    return _clean(html, DOCUMENT_TAGS, "noopener noreferrer")

@@ -76,7 +76,8 @@ def published_vods(user: User, limit: int = 6) -> list[VOD]:
     if user.channel is None:
         return []
     return list(db.session.scalars(
-        select(VOD).where(VOD.channel_id == user.channel.id, VOD.visibility == VISIBILITY_PUBLIC)
+        select(VOD).where(VOD.channel_id == user.channel.id, VOD.visibility == VISIBILITY_PUBLIC,
+                          VOD.disabled_at.is_(None))
         .order_by(VOD.published_at.desc().nulls_last(), VOD.id.desc()).limit(limit)
     ))
 

@@ -28,3 +28,7 @@ class ResendVerificationForm(FlaskForm):
 class DeleteAccountForm(FlaskForm):
     current_password = PasswordField("Your password", validators=[
         InputRequired(message="Enter your password to confirm."), Length(max=256)])
+
+
+class ExportForm(FlaskForm):
+    """Ask for a copy of my data: a button, with its CSRF token."""

@@ -6,6 +6,7 @@ from .. import mail
 from ..auth import deletion, recovery, sessions
 from ..auth import services as accounts
 from ..extensions import limiter
+from ..privacy.settings import days, erasure_grace
 from . import bp
 from .forms import DeleteAccountForm, EmailForm, PasswordForm, ResendVerificationForm, SignOutOthersForm
 
@@ -18,7 +19,7 @@ def _account_page(form=None, delete_form=None, status=200):
         "settings/account.html", form=form or EmailForm(email=current_user.email),
         sign_out_form=SignOutOthersForm(), verify_form=ResendVerificationForm(),
         delete_form=delete_form or DeleteAccountForm(), logins=sessions.of_user(current_user),
-        is_current=sessions.is_current), status
+        is_current=sessions.is_current, erasure_grace=days(erasure_grace())), status
 
 
 @bp.route("/")
@@ -68,7 +69,7 @@ def delete_account():
     form = DeleteAccountForm()
     if form.validate_on_submit():
         try:
-            deletion.delete_account_with_password(current_user, form.current_password.data)
+            erase_after = deletion.request_erasure(current_user, form.current_password.data)
         except accounts.AccountError as error:
             getattr(form, error.field).errors.append(error.message)
             if isinstance(error, accounts.TooManyAttempts):
@@ -76,7 +77,8 @@ def delete_account():
         else:
             session.clear()
             logout_user()  # after clear(): it asks for the remember cookie to be deleted
-            flash("Your account has been deleted. Thanks for having been here.", "info")
+            flash(f"Your account has been deleted. Thanks for having been here. Everything in it goes for "
+                  f"good on {erase_after:%B %-d, %Y}: log in before then to keep it.", "info")
             return redirect(url_for("home.index"), 303)
     return _account_page(delete_form=form)
 

@@ -32,7 +32,8 @@ from typing import Any
 
 from ..live.state import hls_root
 from ..media.ffmpeg_args import PLAYLIST_NAME
-from ..media.playlist import attributes
+from ..media.playlist import media_uris, parse_media
+from ..metrics.registry import STORAGE_ERRORS
 from .backends import BadKey, Storage, StoredObject, check_key
 
 log = logging.getLogger(__name__)
@@ -107,10 +108,10 @@ class MirrorQueue:
     since (an expired part), and then that file's removal (there is nothing to remove: media
     files are written once). The callbacks queued after a skipped playlist wait for the newer
     put, so a callback still never runs before a playlist listing what was queued ahead of it
-    is stored. Once a failing store answers again, the newest live playlist (index.m3u8) and the
-    queued media it names jump the rest of the backlog: the bucket's live edge is current again
-    at once, and the older media (segments for the recording) follow, still before the recording
-    list that names them.
+    is stored. Once a failing store answers again, and after each upload until the backlog is
+    gone, the newest live playlist (index.m3u8) and the queued media it names jump the rest of
+    the backlog: the bucket's live edge is current again at once and stays current, and the older
+    media (segments for the recording) follow, still before the recording list that names them.
 
     While the store is failing or stalled (an upload running over STALL_SECONDS), and until the
     queue has caught up again, `then` runs its callback at once instead of after the uploads
@@ -223,7 +224,10 @@ class MirrorQueue:
             self.max_lag = max(self.max_lag, time.monotonic() - queued)
             self.done += 1
             with self._ready:
-                if self._recovered:
+                # Once the store answers again, and as long as the backlog lasts: each newer live
+                # playlist, queued behind the backlog, would otherwise wait for all of it (viewers
+                # then stay at the edge of the first jump until the backlog is gone).
+                if self._recovered or (self._behind and self._failing_since is None and self._tasks):
                     self._recovered = False
                     self._live_edge_first()
                 if not self._tasks and self._failing_since is None:
@@ -306,6 +310,7 @@ class MirrorQueue:
 
     def _failed(self, kind: str, target: Path, error: BaseException) -> None:
         self.failures += 1
+        STORAGE_ERRORS.labels("mirror_put" if kind == "put" else "mirror_remove").inc()
         with self._ready:
             first = self._failing_since is None
             if first:
@@ -350,16 +355,7 @@ def close_all(queues: Collection[MirrorQueue], timeout: float = 10.0) -> None:
 
 def playlist_media(text: str) -> list[str]:
     """The files a media playlist names, in order: init sections (EXT-X-MAP), segments and parts."""
-    named = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith(("#EXT-X-MAP:", "#EXT-X-PART:")):
-            uri = attributes(line).get("URI")
-            if uri:
-                named.append(uri)
-        elif line and not line.startswith("#"):
-            named.append(line)
-    return named
+    return list(media_uris(parse_media(text)))
 
 
 def _local_name(base: Path, uri: str) -> Path | None:
@@ -421,6 +417,7 @@ class DirectorySync:
             self.sync_once()
         except Exception as error:  # noqa: BLE001 - the next scan tries again
             self.failures += 1
+            STORAGE_ERRORS.labels("mirror_scan").inc()
             if self._failing_since is None:
                 self._failing_since = time.monotonic()
             if self.failures == 1 or self.failures % 100 == 0:

@@ -97,7 +97,7 @@ def go_live(key: str, *, ingest: str, client_id: str | None,
     channel = channel_for_key(key)
     if channel is None:
         raise PublishRefused("unknown or rotated stream key")
-    if channel.live_banned or channel.owner.disabled:
+    if is_live_banned(channel) or channel.owner.disabled:
         raise PublishRefused(f"channel {channel.id} is banned from going live")
     if (left := stop_cooldown_left(channel)) is not None:
         raise PublishRefused(f"channel {channel.id} was stopped by its creator; publishing is refused "
@@ -324,6 +324,23 @@ def _wake_hosts(session: StreamSession) -> None:
         hosts.wake(get_redis(), LiveKeys(current_app.config), session.id)
     except RedisError:
         pass  # hosts notice at their next scan (and ffmpeg at the end of its input)
+
+
+def is_live_banned(channel: Channel) -> bool:
+    """Staff banned or suspended the channel from going live (a suspension ends by itself)."""
+    until = channel.live_banned_until
+    return channel.live_banned and (until is None or until > utcnow())
+
+
+def take_off_air(channel: Channel) -> bool:
+    """Staff suspended the channel or its owner: end its session and disconnect the publisher
+    (who is refused from now on by go_live). True if it was on air."""
+    session = open_session_for(channel)
+    if session is None:
+        return False
+    end_session(session)
+    disconnect_publisher(session)
+    return True
 
 
 def drop_publisher(channel: Channel) -> bool:

@@ -5,7 +5,8 @@ and the object routes all ask.
   VOD, private ones included, its download link, and the channel's VOD pages even once the
   owner's account is disabled.
 - `can_view_vod`: those, and everyone once the VOD is published, unless the owner's account is
-  disabled (its channel is gone for everyone but admins).
+  disabled (its channel is gone for everyone but admins); nobody while a copyright notice has
+  the VOD disabled (its page answers 451).
 
 A disabled account is not authenticated (`User.is_active`): it counts as an anonymous visitor.
 """
@@ -23,7 +24,7 @@ def can_manage_vods(channel: Channel, user) -> bool:
 
 def can_view_vod(vod: VOD | None, user) -> bool:
     """Whether `user` (a User, Flask-Login's anonymous user, or None) may watch `vod`."""
-    if vod is None:
+    if vod is None or vod.disabled_at is not None:  # after a copyright notice: nobody (app.safety.takedown)
         return False
     if can_manage_vods(vod.channel, user):
         return True

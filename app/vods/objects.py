@@ -4,7 +4,9 @@
 Browsers fetch a VOD's objects at `/vods/<session id>/<name>`, the same path as their keys. nginx
 asks `GET /internal/vod-access` before each such request (auth_request, with the viewer's
 cookies and the URI in X-Original-URI) and serves the object itself; without nginx (tests,
-development) `GET /vods/<session id>/<name>` here does the same check and serves it.
+development) `GET /vods/<session id>/<name>` here does the same check and serves it. A mature
+VOD's playlists (and MP4) are refused to viewers who have not passed its interstitial
+(app.mature.gate): a 401 to nginx, which answers the viewer 403.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from sqlalchemy import select
 from werkzeug.http import http_date
 
 from ..extensions import db, limiter
+from ..mature import gate
 from ..models import VOD
 from ..models.vod import vod_prefix
 from ..storage.backends import BadKey, check_key, content_type_for, get_storage
@@ -80,6 +83,9 @@ def vod_access():
     vod = vod_for_path(original)
     if not can_view_vod(vod, current_user):
         return Response(status=403, headers={"Cache-Control": "no-store"})
+    if gate.vod_object_gated(vod, cast(str, object_key(original))):
+        # A mature VOD's playlist to a viewer without the pass: nginx answers 403 (not 404).
+        return Response(status=401, headers={"Cache-Control": "no-store"})
     response = Response(status=204, headers={"Cache-Control": "no-store"})
     storage = get_storage()
     if storage.name == "s3":
@@ -93,8 +99,11 @@ def vod_access():
 def vod_object(session_id: int, name: str):
     """A VOD object served by the app (tests, development; nginx serves /vods/ itself)."""
     key = object_key(f"/vods/{session_id}/{name}")
-    if key is None or not can_view_vod(vod_for_path(f"/{key}"), current_user):
+    vod = vod_for_path(f"/{key}") if key is not None else None
+    if key is None or not can_view_vod(vod, current_user):
         abort(404)
+    if gate.vod_object_gated(vod, key):
+        abort(403)
     storage = get_storage()
     response = _local_object(storage, key) if storage.name == "local" else _s3_object(storage, key)
     response.headers["Cache-Control"] = VOD_CACHE_CONTROL

@@ -8,7 +8,7 @@ import itertools
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,8 +21,9 @@ from ..jobs import enqueue_vod
 from ..live.state import hls_root
 from ..models import VOD, Channel, StreamSession, User, utcnow
 from ..models.vod import VOD_PREFIX
+from ..safety.holds import held_session_ids, held_vod_ids
 from ..storage.backends import LocalStorage, StoredObject, get_storage
-from .services import delete_vod
+from .services import VodError, delete_vod
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +89,10 @@ def expired_vods(now: datetime | None = None) -> list[VOD]:
         rules.append(and_(same_setting, VOD.created_at <= now - timedelta(days=days)))
     if not rules:
         return []
-    return list(db.session.scalars(
+    held = held_vod_ids()  # evidence for a case, an appeal or a DMCA notice (app.safety.holds)
+    return [vod for vod in db.session.scalars(
         select(VOD).join(Channel, VOD.channel_id == Channel.id).where(or_(*rules))
-        .order_by(VOD.created_at, VOD.id)))
+        .order_by(VOD.created_at, VOD.id)) if vod.id not in held]
 
 
 @dataclass
@@ -130,6 +132,9 @@ def expire_vods(now: datetime | None = None, *, dry_run: bool = False) -> Expiry
             continue  # deleted meanwhile (by its creator, or another run)
         try:
             item.objects = delete_vod(vod)
+        except VodError as refusal:  # held since it was listed (reported meanwhile): kept, not a failure
+            log.info("retention: kept expired %s: %s", item.describe(), refusal.message)
+            continue
         except Exception as error:  # storage or database: log, go on with the rest
             db.session.rollback()
             item.error = f"{type(error).__name__}: {error}"
@@ -227,10 +232,14 @@ def _local_files(directory: Path) -> tuple[int, datetime]:
 KEEP, DELETE, REQUEUE = "keep", "delete", "requeue"
 
 
-def live_output_verdict(session: StreamSession | None, cutoff: datetime) -> tuple[str, str]:
-    """What to do with a session's live HLS output (KEEP, DELETE or REQUEUE) and why."""
+def live_output_verdict(session: StreamSession | None, cutoff: datetime,
+                        held: Collection[int] = ()) -> tuple[str, str]:
+    """What to do with a session's live HLS output (KEEP, DELETE or REQUEUE) and why. `held`:
+    sessions a channel report named, whose recording is evidence (app.safety.holds)."""
     if session is None:
         return DELETE, "no session has this name"
+    if session.id in held:
+        return KEEP, "a channel report names this broadcast: its recording is evidence"
     if session.status != "ended":
         return KEEP, "the session is live"
     ended = session.ended_at or session.publisher_left_at or session.started_at
@@ -252,6 +261,7 @@ class _Sweeper:
         self.cutoff = now - grace
         self.result = Sweep(dry_run=dry_run)
         self.requeue_checked: set[int] = set()
+        self.held_sessions = set(held_session_ids())
 
     def remove(self, kind: str, where: str, count: int, reason: str, delete) -> None:
         item = Leftover(kind, where, count, reason)
@@ -313,7 +323,7 @@ class _Sweeper:
             if _newest(objects) > self.cutoff:
                 continue
             session = self.session_named(name)
-            verdict, reason = live_output_verdict(session, self.cutoff)
+            verdict, reason = live_output_verdict(session, self.cutoff, self.held_sessions)
             if verdict == DELETE:
                 self.remove_objects("hls", f"hls/{name}/", objects, reason)
             elif verdict == REQUEUE and session is not None:  # (a requeued one always has a session)
@@ -325,7 +335,7 @@ class _Sweeper:
             return
         for directory in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
             session = self.session_named(directory.name)
-            verdict, reason = live_output_verdict(session, self.cutoff)
+            verdict, reason = live_output_verdict(session, self.cutoff, self.held_sessions)
             if verdict == KEEP:
                 continue  # checked first: a live folder's parts come and go while we walk it
             try:

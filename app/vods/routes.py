@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, Forbidden
 
 from ..channels import services as channels
 from ..errors import with_message
+from ..extensions import db
 from ..htmx import render_page_or_fragment, wants_fragment
+from ..mature import gate as mature_gate
+from ..mature import services as mature_content
+from ..mature.forms import VodContentForm
+from ..models import VOD
+from ..safety import takedown
 from ..storage.backends import ObjectMissing
+from ..streams.viewers import vod_viewer_token
 from . import bp, services
 from .access import can_manage_vods
 from .forms import RenameForm
@@ -18,6 +25,7 @@ bp.add_app_template_filter(services.format_duration, "duration")
 bp.add_app_template_filter(services.format_size, "filesize")
 # VOD posters, sprites and playlists are fetched from /vods/<sid>/..., never from /media/.
 bp.add_app_template_global(services.object_path, "vod_object_url")
+bp.add_app_template_global(vod_viewer_token)  # the VOD player's heartbeat token
 
 LIBRARY = "vods/library.html"
 
@@ -30,6 +38,13 @@ def _watchable(slug: str, vod_id: int):
     channel = channels.channel_or_404(slug, viewer=_viewer())
     vod = services.viewable_vod(channel, vod_id, _viewer())
     if vod is None:
+        disabled = db.session.get(VOD, vod_id)
+        if (disabled is not None and disabled.channel_id == channel.id and disabled.disabled_at is not None
+                and (disabled.is_public or can_manage_vods(channel, _viewer()))):
+            # 451 after a copyright notice (RFC 7725); 410 when moderators removed it.
+            notice = takedown.notice_for_vod(disabled)
+            abort(Response(render_template("safety/vod_disabled.html", channel=channel, notice=notice),
+                           status=451 if notice else 410))
         abort(404)
     return channel, vod
 
@@ -112,14 +127,40 @@ def rename(vod_id: int):
     return _render_row(vod, "rename", rename_form=form)
 
 
+@bp.route("/dashboard/videos/<int:vod_id>/content", methods=["GET", "POST"])
+@login_required
+def content(vod_id: int):
+    """The VOD's mature flag and content labels (it starts with its channel's)."""
+    vod = _own_vod(vod_id)
+    form = VodContentForm(data={"mature": vod.mature, "content_labels": list(vod.content_labels or [])})
+    if form.validate_on_submit():
+        try:
+            mature_content.set_vod_content(vod, form.mature.data, form.content_labels.data or [])
+        except mature_content.LabelError as error:
+            getattr(form, error.field).errors.append(error.message)
+        else:
+            if not wants_fragment():
+                return redirect(url_for("vods.library"), 303)
+            return _render_row(vod)
+    return _render_row(vod, "content", content_form=form)
+
+
 @bp.route("/dashboard/videos/<int:vod_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(vod_id: int):
     vod = _own_vod(vod_id)
     if request.method == "GET":
+        # A held video shows why instead of the confirmation it could not go through with.
+        if (refusal := services.deletion_hold(vod)) is not None:
+            return _render_row(vod, error=refusal)
         return _render_row(vod, "delete")
     title = vod.display_title()
-    services.delete_vod(vod)
+    try:
+        services.delete_vod(vod)
+    except services.VodError as error:
+        # htmx swaps the library (the form's target) only on a 2xx; a plain browser gets a 409.
+        return _render_library("vods/_library.html", 200 if wants_fragment() else 409,
+                               focus_id=vod.id, focus_mode="view", error=error.message)
     if not wants_fragment():
         flash(f"Deleted “{title}”.", "success")
         return redirect(url_for("vods.library"), 303)
@@ -165,6 +206,8 @@ def replay(slug: str, vod_id: int):
 @bp.route("/c/<slug>/videos/<int:vod_id>/download")
 def download(slug: str, vod_id: int):
     _, vod = _watchable(slug, vod_id)
+    if vod.mature and not mature_gate.viewer_passed(current_user):
+        raise with_message(Forbidden(), "This video is for mature audiences: open its page and continue first.")
     try:
         chunks, size = services.open_download(vod)
     except ObjectMissing:

@@ -12,10 +12,12 @@ from typing import BinaryIO
 from rq.job import JobStatus
 from sqlalchemy import select
 
+from ..chat import services as chat
 from ..extensions import db, optional_redis
 from ..jobs import VOD_STAGE, fetch_vod_job
 from ..models import VOD, Channel, ChatMessage, StreamSession, User, utcnow
 from ..models.vod import VISIBILITY_PRIVATE, VISIBILITY_PUBLIC
+from ..safety import holds
 from ..storage.backends import get_storage
 from .access import can_manage_vods, can_view_vod
 
@@ -52,7 +54,7 @@ def vods_for(channel: Channel, viewer: User | None, *, limit: int | None = None)
     """The channel's VODs newest first: every one for its owner and admins, published ones else."""
     query = select(VOD).where(VOD.channel_id == channel.id)
     if not can_manage_vods(channel, viewer):
-        query = query.where(VOD.visibility == VISIBILITY_PUBLIC)
+        query = query.where(VOD.visibility == VISIBILITY_PUBLIC, VOD.disabled_at.is_(None))
     query = query.order_by(VOD.created_at.desc(), VOD.id.desc())
     if limit is not None:
         query = query.limit(limit)
@@ -215,7 +217,8 @@ def replay_messages(vod: VOD, after: datetime, until: datetime | None = None,
     query = (
         select(ChatMessage)
         .where(ChatMessage.session_id == vod.session_id, ChatMessage.state == "visible",
-               ChatMessage.created_at > after, ChatMessage.created_at <= until)
+               ChatMessage.created_at > after, ChatMessage.created_at <= until,
+               ~ChatMessage.user_id.in_(chat.awaiting_erasure()))
         .order_by(ChatMessage.created_at, ChatMessage.id)
         .limit(max(1, min(limit, REPLAY_LIMIT)))
     )
@@ -230,7 +233,8 @@ def replay_context(vod: VOD, before: datetime, count: int = REPLAY_CONTEXT) -> l
     query = (
         select(ChatMessage)
         .where(ChatMessage.session_id == vod.session_id, ChatMessage.state == "visible",
-               ChatMessage.created_at <= before)
+               ChatMessage.created_at <= before,
+               ~ChatMessage.user_id.in_(chat.awaiting_erasure()))
         .order_by(ChatMessage.created_at.desc(), ChatMessage.id.desc())
         .limit(max(1, min(count, REPLAY_CONTEXT)))
     )
@@ -264,7 +268,7 @@ def master_path(vod: VOD) -> str:
 
 def format_duration(seconds: float | None) -> str:
     """h:mm:ss, or m:ss under an hour, as players show it."""
-    total = int(round(seconds or 0))
+    total = int((seconds or 0) + 0.5)  # half up, as the player's Math.round: 8.5 s reads 0:09 in both
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
@@ -310,12 +314,22 @@ def _chunks(handle: BinaryIO) -> Iterator[bytes]:
         handle.close()
 
 
+def deletion_hold(vod: VOD) -> str | None:
+    """Why the VOD can't be deleted now (the sentence its owner is shown), or None."""
+    reason = holds.hold_on(vod)
+    return f"This video can't be deleted yet: {reason}" if reason else None
+
+
 def delete_vod(vod: VOD) -> int:
     """Delete a VOD's objects, then its row. Returns the number of objects deleted.
 
+    Refused (VodError, nothing touched) while the VOD is evidence a case, an appeal or a DMCA
+    notice still needs (app.safety.holds): the owner's button and retention go through here alike.
     Objects go first: if storage fails, the row (and the creator's delete button) stays, and a
     second try finishes the job; a row-less leftover would only be found by the orphan sweep.
     """
+    if (refusal := deletion_hold(vod)) is not None:
+        raise VodError("hold", refusal)
     count = get_storage().delete_prefix(vod.storage_prefix) if vod.storage_prefix else 0
     log.info("vod %s (channel %s): deleted with %d objects", vod.id, vod.channel_id, count)
     db.session.delete(vod)

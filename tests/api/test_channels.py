@@ -6,7 +6,7 @@ from app.channels import services as channels
 from app.extensions import db
 from app.models import StreamSession
 from app.streams import services as streams
-from tests.factories import make_live, make_user
+from tests.factories import beat, make_live, make_user
 
 # What a live host stores (workers/transcode.py save_renditions): the API shows viewers the first five.
 LADDER = [
@@ -54,7 +54,7 @@ def test_offline(client, stream_key):
     body = status_of(client)
     assert body == {"slug": "alice", "title": body["title"], "live": False, "viewers": 0, "hls_url": None,
                     "status": "offline", "mode": None, "renditions": [], "owner": "alice",
-                    "category": None, "tags": [], "live_since": None}
+                    "category": None, "tags": [], "live_since": None, "mature": False, "content_labels": []}
 
 
 def test_starting_until_playable(client, stream_key):
@@ -123,7 +123,7 @@ def test_reconnecting_resuming_and_ending(client, stream_key, no_jobs):
 
 
 def test_the_heartbeat_answers_with_the_same_status(client, stream_key):
-    viewer = {"viewer": "viewer-aaaa"}
+    viewer = beat(channels.channel_by_slug("alice"), "viewer-aaaa")
     assert client.post("/api/v1/channels/alice/watch", json=viewer).get_json()["status"] == "offline"
     session = publish(stream_key)
     body = client.post("/api/v1/channels/alice/watch", json=viewer).get_json()

@@ -158,8 +158,14 @@ def test_the_owner_logs_in_after_failures_from_other_addresses(make_app):
         # Guessing spread over addresses still stops at the account's limit...
         assert from_address(guesser, "203.0.113.99").login("alice", "guess!guess!").status_code == 429
         # ...and a browser that never logged in to it waits too, even with the right password,
-        # so a 429 tells a guesser nothing.
-        assert from_address(app.test_client(), "192.0.2.1").login("alice").status_code == 429
+        # so a 429 tells a guesser nothing: the page offers a mailed sign-in link (whose mail and
+        # following are in test_login_link.py), and the password alone does not sign in.
+        new_phone = from_address(app.test_client(), "192.0.2.1")
+        response = new_phone.login("alice")
+        assert response.status_code == 429
+        assert "If the password was right, we've e-mailed you a one-time sign-in link" in page_text(response)
+        assert re.search(r"Try again in \d+ seconds?\.", page_text(response))
+        assert new_phone.client.get("/dashboard").status_code == 302
         # The owner's browser is not locked out.
         assert owner.login("alice").status_code == 303
 
@@ -256,3 +262,26 @@ def test_check_current_password_counts_only_wrong_passwords(make_app):
         assert refused.value.field == "password" and 0 < refused.value.retry_after <= 60
         # Another account is not affected.
         accounts.check_current_password(make_user("bob"), PASSWORD)
+
+
+
+def test_after_a_password_reset_the_resetting_browser_logs_in(make_app):
+    # A guesser keeps the account's count full; the owner follows a reset link (mailed: see
+    # test_recovery.py) in a fresh browser, and that browser is then known: the new password works.
+    from app.auth import tokens
+
+    app = make_app(LOGIN_RATE_LIMIT="3 per minute", PROXY_COUNT=1)
+    with app.test_request_context():
+        alice = make_user("alice")
+        guesser = app.test_client()
+        for n in range(4):
+            from_address(guesser, f"203.0.113.{n}").login("alice", "guess!guess!")
+        owner = from_address(app.test_client(), "192.0.2.8")
+        assert owner.login("alice").status_code == 429
+        assert owner.client.get(f"/reset-password/{tokens.reset_token(alice)}").status_code == 303
+        response = owner.post("/reset-password", {"password": "a brand new passphrase",
+                                                  "confirm": "a brand new passphrase"}, token_from="/reset-password")
+        assert response.status_code == 303
+        assert owner.login("alice", "a brand new passphrase").status_code == 303
+        # Guessing from elsewhere is still stopped.
+        assert from_address(guesser, "203.0.113.77").login("alice", "guess!guess!").status_code == 429

@@ -15,46 +15,20 @@ from rq import Queue, SimpleWorker
 from app.auth import recovery, tokens
 from app.extensions import db, get_redis
 from app.models import User
-from tests.conftest import Actions, csrf_from, page_text
+from tests.conftest import Actions, csrf_from, mail_config, page_text, run_jobs
 from tests.factories import PASSWORD, make_user
-from tests.mailserver import Mailbox, running_smtp
+from tests.mailserver import Mailbox
 from workers import context
 
 NEW_PASSWORD = "a brand new passphrase"
 
 
 @pytest.fixture
-def smtp():
-    with running_smtp() as server:
-        yield server
-
-
-@pytest.fixture
 def mail_app(make_app, smtp, monkeypatch):
-    host, port, _ = smtp
-    app = make_app(RQ_QUEUE=f"test-{uuid.uuid4().hex[:8]}", MAIL_SERVER=host, MAIL_PORT=port,
-                   MAIL_USERNAME="mailer", MAIL_PASSWORD="smtp-secret-pass",
-                   MAIL_DEFAULT_SENDER="Cascade Live <noreply@live.test>")
+    app = make_app(**mail_config(smtp), MAIL_USERNAME="mailer", MAIL_PASSWORD="smtp-secret-pass")
     monkeypatch.setattr(context, "_app", app)  # the worker's jobs run on this app
     with app.app_context():
         yield app
-
-
-@pytest.fixture
-def mailbox(smtp) -> Mailbox:
-    return smtp[2]
-
-
-def run_jobs(app) -> list:
-    """Run every queued job with a real RQ worker, as `rq worker` would; their jobs."""
-    queue = Queue(app.config["RQ_QUEUE"], connection=get_redis())
-    jobs = [queue.fetch_job(job_id) for job_id in queue.job_ids]
-    SimpleWorker([queue], connection=get_redis()).work(burst=True)
-    for job in jobs:
-        job.refresh()
-        assert job.is_finished, job.latest_result().exc_string if job.latest_result() else job.get_status()
-    db.session.expire_all()
-    return jobs
 
 
 def logged_in(app, username: str):
@@ -321,7 +295,7 @@ def test_a_tampered_verification_link_changes_nothing(mail_app):
 def test_a_mail_the_smtp_server_refused_is_sent_when_it_is_back(mail_app, smtp):
     """The SMTP server away (here: nothing listening on its port) delays the mail, never loses it:
     RQ tries the failed job again later, and then it goes out."""
-    from tests.s3server import free_port
+    from tests.ports import free_port
 
     host, port, mailbox = smtp
     make_user("alice")

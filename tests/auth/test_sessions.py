@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from app.auth import services as accounts
 from app.auth import sessions
 from app.extensions import db
-from app.models import LoginSession, User
+from app.models import LoginSession, User, utcnow
 from tests.conftest import Actions, csrf_from
 from tests.factories import PASSWORD, make_user
 
@@ -214,6 +214,23 @@ def test_last_seen_is_written_at_most_once_a_minute(client, actions):
     assert logged_in(client)
     (row,) = logins_of("alice")
     assert row.last_seen_at >= first_seen
+
+
+@pytest.mark.both_databases  # a date comparison in SQL
+def test_logins_no_cookie_can_use_any_more_are_pruned(app, client, actions):
+    alice = make_user("alice")
+    actions.login("alice")
+    life = sessions.longest_cookie_life(app)
+    assert life == timedelta(days=31)  # Flask's session lifetime, past the 30-day remember cookie
+    stale = LoginSession(user_id=alice.id, token_hash="1" * 64,
+                         last_seen_at=utcnow() - life - timedelta(minutes=2))
+    edge = LoginSession(user_id=alice.id, token_hash="2" * 64, last_seen_at=utcnow() - life)
+    db.session.add_all([stale, edge])
+    db.session.commit()
+    assert sessions.prune_unused(app) == 1
+    kept = {row.token_hash for row in logins_of("alice")}
+    assert "1" * 64 not in kept and "2" * 64 in kept and len(kept) == 2
+    assert logged_in(client)  # the login in use stays
 
 
 def test_a_database_away_makes_the_visitor_anonymous_not_an_error(client, actions, monkeypatch, caplog):

@@ -99,18 +99,67 @@ def test_signup_refuses_password_mismatch(actions):
     assert count(User) == 0
 
 
-def test_signup_refuses_under_13_with_clear_message(actions):
-    twelve = date.today().replace(year=date.today().year - 12)
-    response = actions.signup("kiddo", birth_date=twelve.isoformat())
-    assert response.status_code == 200
-    assert "you must be at least 13 years old" in page_text(response)
+def years_ago(years: int, today: date | None = None) -> date:
+    today = today or date.today()
+    return today.replace(year=today.year - years) if (today.month, today.day) != (2, 29) \
+        else date(today.year - years, 3, 1)
+
+
+def test_the_age_screen_is_neutral(client):
+    """Nothing on the form says which age the site takes (a child would just type another date)."""
+    page = page_text(client.get("/signup"))
+    assert 'type="date"' in page and "Checked once and not kept" in page
+    for hint in ("13 or older", "at least 13", "13+", "years old"):
+        assert hint not in page
+
+
+def test_under_13_is_refused_for_good_from_that_browser(client, actions, app):
+    response = actions.signup("kiddo", birth_date=years_ago(12).isoformat())
+    assert response.status_code == 403
+    assert "Sorry, you can't create an account here. Nothing you entered was kept." in page_text(response)
+    assert "kiddo" not in page_text(response)  # nothing typed comes back
+    assert count(User) == 0 and count(Profile) == 0
+    # Back to the form with an older date: not from this browser.
+    again = client.get("/signup")
+    assert again.status_code == 403 and 'name="birth_date"' not in page_text(again)
+    assert actions.post("/signup", {"username": "kiddo", "email": "k@example.com",
+                                    "password": "correct horse battery", "confirm": "correct horse battery",
+                                    "birth_date": "1990-01-01"}, token_from="/login").status_code == 403
     assert count(User) == 0
-    assert count(Profile) == 0
+    # The mark is signed: a cookie made up elsewhere does not lock anyone out.
+    other = app.test_client()
+    other.set_cookie("signup_refused", "1")
+    assert other.get("/signup").status_code == 200
 
 
-def test_signup_accepts_exactly_13(actions):
-    thirteen = date.today().replace(year=date.today().year - 13)
+def test_a_mistake_elsewhere_in_the_form_comes_first(actions):
+    """A child whose form also has another error is told about that one, not refused yet."""
+    response = actions.signup("kiddo", password="short", birth_date=years_ago(12).isoformat())
+    assert response.status_code == 200 and "At least 10 characters" in page_text(response)
+
+
+def test_exactly_13_signs_up_and_only_the_month_of_coming_of_age_is_kept(actions):
+    thirteen = years_ago(13)
     assert actions.signup("teen", birth_date=thirteen.isoformat()).status_code == 303
+    user = db.session.scalar(select(User).where(User.username_lower == "teen"))
+    month = thirteen.month % 12 + 1
+    assert user.adult_from == date(thirteen.year + 18 + (thirteen.month == 12), month, 1)
+    assert user.is_minor()
+    assert not hasattr(user, "birth_date")
+
+
+def test_an_adult_keeps_nothing_of_the_date(actions):
+    assert actions.signup("grownup", birth_date="1990-04-01").status_code == 303
+    user = db.session.scalar(select(User).where(User.username_lower == "grownup"))
+    assert user.adult_from is None and not user.is_minor()
+
+
+def test_coming_of_age_is_the_first_of_the_month_after_the_18th_birthday():
+    from app.auth.age import adult_from
+
+    assert adult_from(date(2010, 12, 31), today=date(2026, 12, 7)) == date(2029, 1, 1)
+    assert adult_from(date(2010, 3, 15), today=date(2026, 12, 7)) == date(2028, 4, 1)
+    assert adult_from(date(2008, 12, 7), today=date(2026, 12, 7)) is None  # 18 today
 
 
 @pytest.mark.parametrize("birth_date, message", [

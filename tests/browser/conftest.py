@@ -10,6 +10,7 @@ from werkzeug.serving import make_server
 from app.extensions import db, limiter
 from tests.conftest import TEST_REDIS_URL, base_config, empty_database
 from tests.factories import PASSWORD
+from tests.httpd import POLL_SECONDS
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 
@@ -23,7 +24,7 @@ def serve(app):
     with Redis.from_url(TEST_REDIS_URL) as redis:
         redis.flushdb()
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": POLL_SECONDS}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}", app
     server.shutdown()

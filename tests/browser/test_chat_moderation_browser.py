@@ -131,3 +131,78 @@ def test_timeout_undo_recent_actions_and_user_cards(browser, live_server, screen
         host_ctx.close()
         fan_ctx.close()
     assert mod_problems == [] and fan_problems == []
+
+
+def test_ban_and_deleted_message_undone_from_recent_actions_on_a_phone(browser, live_server, screenshot_dir):
+    base_url, app = live_server
+    host, fan, watcher = "hostundo", "fanundo", "watchundo"
+    with app.app_context():
+        for name in (host, fan, watcher):
+            make_user(name)
+    host_ctx, mod, mod_problems = open_chat(browser, base_url, host, host, 390, "light")
+    fan_ctx, fan_page, fan_problems = open_chat(browser, base_url, fan, host, 390, "light")
+    watch_ctx, watch_page, watch_problems = open_chat(browser, base_url, watcher, host, 390, "light")
+    status = mod.locator("#chat-mod-status")
+    recent = mod.locator("[data-recent-actions]")
+    try:
+        # A deleted message, undone: the line is back for everyone watching.
+        say(fan_page, "this one was fine")
+        for page in (mod, watch_page):
+            page.locator(".chat-line", has_text="this one was fine").wait_for()
+        mod.locator(".chat-line", has_text="this one was fine").get_by_role("button", name="Delete message").click()
+        expect(status).to_contain_text("Message deleted.")
+        for page in (watch_page, fan_page, mod):
+            expect(page.locator(".chat-line", has_text="this one was fine")).to_have_count(0)
+        mod.locator(".chat-mod-menu summary").click()
+        entry = recent.locator(".recent-action").first
+        expect(entry).to_contain_text(f"{host} deleted a message from {fan}")
+        expect(entry).to_contain_text("“this one was fine”")
+        shoot(mod, screenshot_dir / "chat-recent-delete-390-light.png")
+        entry.get_by_role("button", name=re.compile("^Undo")).click()
+        expect(status).to_contain_text("Message restored.")
+        expect(recent.locator(".recent-action").first).to_contain_text(f"{host} restored a message from {fan}")
+        for page in (watch_page, fan_page, mod):
+            expect(page.locator(".chat-line", has_text="this one was fine")).to_have_count(1)
+        shoot(watch_page, screenshot_dir / "chat-restored-viewer-390-light.png")
+        mod.keyboard.press("Escape")
+
+        # A ban from the user card, undone from the recent actions: the user can chat again.
+        say(fan_page, "say something banworthy")
+        line = mod.locator(".chat-line", has_text="say something banworthy")
+        line.wait_for()
+        line.locator("[data-chat-user]").click()
+        dialog = mod.locator("[data-chat-dialog]")
+        expect(dialog.locator(".user-card")).to_be_visible()
+        dialog.locator("[data-dialog-reason]").fill("spam")
+        dialog.locator("[data-dialog-action=ban]").click()
+        expect(dialog).to_be_hidden()
+        expect(status).to_contain_text(f"{fan} is banned from this chat.")
+        fan_page.locator(".chat-notice", has_text="You were banned from this chat.").wait_for()
+        say(fan_page, "still here?")
+        refused = fan_page.locator(".chat-outbox-item.is-failed", has_text="still here?")
+        expect(refused).to_contain_text("You are banned from this chat")
+        refused.locator("[data-outbox-discard]").click()
+
+        mod.locator(".chat-mod-menu summary").click()
+        entry = recent.locator(".recent-action").first
+        expect(entry).to_contain_text(f"{host} banned {fan}")
+        expect(entry).to_contain_text("Reason: spam")
+        shoot(mod, screenshot_dir / "chat-recent-ban-390-light.png")
+        entry.get_by_role("button", name=re.compile("^Undo")).click()
+        expect(status).to_contain_text(f"{fan} is unbanned.")
+        expect(recent.locator(".recent-action").first).to_contain_text(f"{host} unbanned {fan}")
+        expect(recent.locator(".recent-action", has_text="banned").first.get_by_role("button")).to_have_count(0)
+        shoot(mod, screenshot_dir / "chat-recent-unbanned-390-light.png")
+        mod.keyboard.press("Escape")
+
+        fan_page.locator(".chat-notice", has_text="You were unbanned. You can chat again.").wait_for()
+        say(fan_page, "thanks, back again")
+        for page in (mod, watch_page):
+            page.locator(".chat-line", has_text="thanks, back again").wait_for()
+        expect(fan_page.locator(".chat-outbox-item")).to_have_count(0)
+        shoot(fan_page, screenshot_dir / "chat-unbanned-fan-390-light.png")
+    finally:
+        host_ctx.close()
+        fan_ctx.close()
+        watch_ctx.close()
+    assert mod_problems == [] and fan_problems == [] and watch_problems == []

@@ -102,3 +102,34 @@ def test_directory_category_and_search(browser, seeded, screenshot_dir, width, s
     assert page.locator("#search-suggest .suggest-panel").count() == 0
     context.close()
     assert not problems, problems
+
+
+def test_escape_keeps_the_suggestions_closed_when_an_answer_comes_late(browser, seeded):
+    """On a slow network the last keystroke's suggestions can arrive after Escape closed the
+    dropdown: they must not open it again (a busy CI box showed it). Typing opens it again."""
+    base_url, _ = seeded
+    context, page, problems = open_page(browser, base_url, 1280, "light")
+    held = []
+    try:
+        page.goto("/directory")
+        box = page.locator("#nav-q")
+        box.click()
+        box.press_sequentially("night", delay=40)
+        page.locator("#search-suggest .suggest-list a").first.wait_for()
+        # The next answer is held until after Escape.
+        page.route("**/search?q=nighto", lambda route: held.append(route))
+        box.press_sequentially("o", delay=40)
+        page.wait_for_timeout(600)  # past the 250 ms debounce: the request is out
+        assert held, "the suggestion request was not sent"
+        box.press("Escape")
+        assert page.locator("#search-suggest .suggest-panel").count() == 0
+        for route in held:
+            route.continue_()
+        page.wait_for_timeout(800)
+        assert page.locator("#search-suggest .suggest-panel").count() == 0
+        box.press_sequentially("w", delay=40)  # typing again opens them
+        page.locator("#search-suggest .suggest-list a").first.wait_for()
+        assert problems == []
+    finally:
+        context.close()
+

@@ -3,10 +3,12 @@ and notifications pages in both themes and at phone and desktop widths."""
 import re
 
 import pytest
+from playwright.sync_api import expect
+from sqlalchemy import func, select
 
 from app.channels import services as channels
 from app.extensions import db
-from app.models import Follow, utcnow
+from app.models import Follow, Notification, User, utcnow
 from app.streams import services as streams
 from app.streams import viewers
 from tests.browser.conftest import log_in, open_page
@@ -106,5 +108,47 @@ def test_bell_updates_live_when_a_followed_channel_goes_live(browser, live_serve
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0
     shoot(page, screenshot_dir / f"follow-channel-{width}-{scheme}.png")
+    context.close()
+    assert not problems, problems
+
+
+def test_opening_the_list_on_a_phone_marks_it_read(browser, live_server, screenshot_dir):
+    base_url, app = live_server
+    fan, star, key, resting = followed_channels(app, "390r")
+    with app.app_context():
+        rester = db.session.scalars(select(User).filter_by(username=resting)).one()
+        for client_id, stream_key in (("31", key), ("32", channels.rotate_stream_key(rester.channel))):
+            session = streams.go_live(stream_key, ingest="nginx", client_id=client_id)
+            assert streams.mark_playable(session.id, session.lease_token)
+        assert run_notify_jobs() == 2
+        fan_id = db.session.scalars(select(User.id).filter_by(username=fan)).one()
+    context, page, problems = open_page(browser, base_url, 390, "light")
+    page.set_viewport_size({"width": 390, "height": 844})
+
+    log_in(page, fan)
+    badge = page.locator("[data-unread-badge]")
+    expect(badge).to_have_text("2")
+    bell = page.get_by_role("link", name=re.compile(r"^Notifications"))
+    bell.click()  # and nothing else: opening the list is what reads it
+    page.wait_for_url(re.compile(r"/notifications$"))
+    # The open list still shows what was new; the bell's count is gone.
+    expect(page.locator(".notification-item.is-unread")).to_have_count(2)
+    expect(badge).to_be_hidden()
+    expect(bell).to_have_attribute("aria-label", "Notifications")
+    shoot(page, screenshot_dir / "follow-notifications-opened-390-light.png")
+
+    def unread() -> int:
+        with app.app_context():
+            return db.session.scalar(select(func.count()).select_from(Notification)
+                                     .where(Notification.user_id == fan_id, Notification.read_at.is_(None)))
+
+    wait_for(lambda: unread() == 0, 5, "the opened notifications to be read")
+    page.reload()
+    expect(page.locator(".notification-item")).to_have_count(2)
+    expect(page.locator(".notification-item.is-unread")).to_have_count(0)
+    expect(badge).to_be_hidden()
+    page.goto("/")
+    expect(bell).to_have_attribute("aria-label", "Notifications")
+    expect(badge).to_be_hidden()
     context.close()
     assert not problems, problems

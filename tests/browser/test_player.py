@@ -89,7 +89,7 @@ def until_true(page, expression: str, timeout: float):
 
 
 def open_context(browser, base: str, theme: str, width: int):
-    context = browser.new_context(viewport={"width": width, "height": 844 if width < 600 else 900})
+    context = browser.new_context(viewport={"width": width, "height": 844 if width < 600 else 900}, base_url=base)
     context.add_cookies([{"name": "theme", "value": theme, "url": base}])
     return context
 

@@ -1,10 +1,9 @@
 """The live player's volume and the sound it remembers, the Share dialog, and the embeddable player
 on another site's page, in Chromium on a real HLS ladder."""
 import shutil
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from playwright.sync_api import expect
 
 from app.channels import services as channels
 from app.extensions import db
@@ -13,6 +12,7 @@ from app.streams import services as streams
 from tests.browser.test_player import media_root, open_context, player_server, start_ladder, until_true  # noqa: F401 - fixtures (and helpers) from there
 from tests.conftest import wait_for
 from tests.factories import make_user
+from tests.httpd import Quiet, Served
 
 pytestmark = pytest.mark.browser
 
@@ -93,6 +93,57 @@ def test_phones_set_the_volume_with_their_buttons(browser, live_channel):
         context.close()
 
 
+def stored_sound(page) -> dict | None:
+    return page.evaluate("JSON.parse(localStorage.getItem('cascade-player-sound'))")
+
+
+def test_a_phone_remembers_mute_from_the_mute_button(browser, live_channel):
+    base, slug = live_channel
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True,
+                                  base_url=base)
+    context.add_cookies([{"name": "theme", "value": "light", "url": base}])
+    try:
+        page = context.new_page()
+        page.goto(f"/c/{slug}")
+        until_true(page, PLAYING, 20)
+        assert sound(page)["muted"] is True  # a first visit starts muted
+        assert stored_sound(page) is None
+        button = page.locator("[data-unmute]")
+        label = page.locator("[data-unmute-label]")
+        assert page.locator("[data-volume]").is_hidden()  # no slider on a phone: the button only
+
+        button.tap()
+        expect(label).to_have_text("Mute")  # the label follows the element's volumechange event
+        assert sound(page)["muted"] is False
+        assert stored_sound(page)["muted"] is False
+        page.reload()
+        until_true(page, PLAYING, 20)
+        # With sound again: Chromium here allows autoplay with sound (no-user-gesture-required).
+        assert sound(page)["muted"] is False
+        expect(label).to_have_text("Mute")
+        assert button.get_attribute("aria-pressed") == "true"
+        page.screenshot(path="tests/artifacts/screenshots/player-sound-phone-light.png")
+
+        button.tap()
+        expect(label).to_have_text("Unmute")
+        assert sound(page)["muted"] is True
+        page.reload()
+        until_true(page, PLAYING, 20)
+        assert sound(page)["muted"] is True  # still muted, and playing
+        expect(label).to_have_text("Unmute")
+        assert button.get_attribute("aria-pressed") == "false"
+        assert stored_sound(page)["muted"] is True
+        page.screenshot(path="tests/artifacts/screenshots/player-muted-phone-light.png")
+
+        button.tap()
+        page.reload()
+        until_true(page, PLAYING, 20)
+        assert sound(page)["muted"] is False
+        expect(label).to_have_text("Mute")
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("width, scheme", [(390, "light"), (1280, "dark")])
 def test_share_gives_the_link_and_the_embed_code(browser, live_channel, width, scheme):
     base, slug = live_channel
@@ -125,7 +176,7 @@ def other_site():
     Chromium's local-network checks) whose page carries the embed code it is given."""
     pages = {}
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(Quiet):
         def do_GET(self):
             body = pages.get(self.path, "").encode()
             self.send_response(200 if body else 404)
@@ -134,16 +185,9 @@ def other_site():
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://localhost:{server.server_port}", pages
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    served = Served(Handler)
+    yield f"http://localhost:{served.port}", pages
+    served.close()
 
 
 @pytest.mark.parametrize("width", [390, 960])
@@ -167,6 +211,11 @@ def test_the_embedded_player_plays_inside_another_sites_page(browser, live_chann
         assert frame.locator(".chat").is_visible()
         assert frame.locator("[data-chat-input]").count() == 0  # read-only
         assert frame.locator(".chat-login a").inner_text().startswith("Chat on")
+        # A narrow embed keeps its buttons whole: the volume slider gives way (the player's width, not
+        # the window's, decides), and nothing in the control bar overflows it.
+        assert frame.locator("[data-volume]").is_visible() == (width > 600)
+        assert embedded.evaluate("""[...document.querySelectorAll('.player-controls > *')].every(
+            (el) => el.scrollWidth <= el.clientWidth + 1)""")
         page.screenshot(path=f"tests/artifacts/screenshots/embed-{width}.png")
     finally:
         context.close()

@@ -10,6 +10,7 @@ no stall over STALL_LIMIT, no player error and no failed request.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import time
@@ -25,7 +26,9 @@ from tests.e2e.conftest import require_tool, stack, stack_env  # noqa: F401 - fi
 from tests.e2e.test_live import api, flask
 from tests.e2e.test_storage_nginx import logged_in
 
-pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+# `alone`: the stall and frame-rate limits measure the players, and beside another stack's encoders
+# on this 2-core box they measured the CPU instead (a 2.9 s stall at 25 frames/s in CI, stop 29).
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.alone]
 
 PASSWORD = "a long enough pass"
 VENDOR = Path(__file__).resolve().parents[2] / "app" / "static" / "vendor"
@@ -110,12 +113,24 @@ class Watched:
         return longest
 
     @property
+    def stall_at(self) -> float:
+        """Seconds into the watch at which the longest stall began."""
+        longest, since, position, at = 0.0, self.samples[0][0], self.samples[0][1], self.samples[0][0]
+        for moment, current, _ in self.samples[1:]:
+            if current > position + 1e-3:
+                since, position = moment, current
+            if moment - since > longest:
+                longest, at = moment - since, since
+        return at - self.samples[0][0]
+
+    @property
     def frame_rate(self) -> float:
         (start, _, first), (end, _, last) = self.samples[0], self.samples[-1]
         return (last - first) / (end - start)
 
     def describe(self) -> str:
-        return (f"played {self.played:.1f} s, longest stall {self.longest_stall:.2f} s, "
+        return (f"played {self.played:.1f} s, longest stall {self.longest_stall:.2f} s "
+                f"(from {self.stall_at:.1f} s in), "
                 f"{self.frame_rate:.1f} frames/s, errors {self.errors}, failed {self.failed_requests}")
 
 
@@ -147,33 +162,43 @@ def stop(process: subprocess.Popen | None) -> None:
             process.wait(5)
 
 
-@pytest.fixture(scope="module")
-def broadcasts(stack, tmp_path_factory):  # noqa: F811 - pytest passes the imported fixture
-    """The LL-HLS channel on air for the whole module, and a short broadcast that becomes a VOD
-    while the live tests run (the VOD job waits out the publisher's reconnect grace first)."""
-    logs = tmp_path_factory.mktemp("publishers")
-    live = creator(stack, "shakalive")
-    recorded = creator(stack, "shakavod")
-    live.publisher = publish(stack, live.key, size="854x480", seconds=900, log=logs / "live.log")
-    recorded.publisher = publish(stack, recorded.key, size="640x360", seconds=VOD_SECONDS,
-                                 log=logs / "recorded.log")
-    try:
-        yield {"live": live, "recorded": recorded}
-    finally:
-        stop(live.publisher)
-        stop(recorded.publisher)
-
-
-@pytest.fixture(scope="module")
-def classic(stack, tmp_path_factory):  # noqa: F811 - pytest passes the imported fixture
-    """A normal-latency channel: classic HLS (ffmpeg's muxer), on air from its first test on."""
-    channel = creator(stack, "shakaclassic", latency="normal")
-    channel.publisher = publish(stack, channel.key, size="640x360", seconds=900,
-                                log=tmp_path_factory.mktemp("classic") / "publisher.log")
+@contextlib.contextmanager
+def on_air(stack, tmp_path_factory, slug: str, *, size: str, seconds: int, latency: str = "low"):  # noqa: F811 - the stack fixture's value, passed in
+    """A new creator `slug` broadcasting a test pattern for `seconds`, stopped when the block ends."""
+    channel = creator(stack, slug, latency)
+    channel.publisher = publish(stack, channel.key, size=size, seconds=seconds,
+                                log=tmp_path_factory.mktemp(slug) / "publisher.log")
     try:
         yield channel
     finally:
         stop(channel.publisher)
+
+
+@pytest.fixture(scope="module")
+def live(stack, tmp_path_factory):  # noqa: F811 - pytest passes the imported fixture
+    """The LL-HLS channel, on air for the whole module and alone while the LL-HLS tests play it."""
+    with on_air(stack, tmp_path_factory, "shakalive", size="854x480", seconds=900) as channel:
+        yield channel
+
+
+@pytest.fixture(scope="module")
+def recorded(stack, tmp_path_factory):  # noqa: F811 - pytest passes the imported fixture
+    """A short broadcast that becomes a VOD while the classic HLS tests run (the VOD job waits out
+    the publisher's reconnect grace first). Not beside the LL-HLS tests: its publisher and ladder on
+    this 2-core box starved the LL channel's encoder, and Shaka's low-latency join stalled for 3 s
+    on late parts (CI, stops 28 and 29; reproduced with one core kept busy)."""
+    with on_air(stack, tmp_path_factory, "shakavod", size="640x360", seconds=VOD_SECONDS) as channel:
+        yield channel
+
+
+@pytest.fixture(scope="module")
+def classic(stack, live, tmp_path_factory):  # noqa: F811 - pytest passes the imported fixture
+    """A normal-latency channel: classic HLS (ffmpeg's muxer), on air from its first test on. The
+    LL-HLS tests are over by then: their channel goes off air to leave the CPU to this one's."""
+    stop(live.publisher)
+    with on_air(stack, tmp_path_factory, "shakaclassic", size="640x360", seconds=900,
+                latency="normal") as channel:
+        yield channel
 
 
 def watch(browser, base_url: str, url: str, kind: str, config: dict, *, seconds: float = WATCH_SECONDS,
@@ -233,31 +258,31 @@ def blocking_reloads(watched: Watched) -> list[str]:
     return [url for url in watched.requests if ".m3u8?" in url and "_HLS_msn=" in url]
 
 
-def test_shaka_low_latency_mode_joins_a_stream_that_has_just_gone_live(browser, stack, broadcasts):  # noqa: F811 - pytest passes the imported fixture
+def test_shaka_low_latency_mode_joins_a_stream_that_has_just_gone_live(browser, stack, live):  # noqa: F811 - pytest passes the imported fixture
     # The first seconds: a playlist of a segment or two (Shaka looks into the segments for
     # captions unless the master denies them, and its search failed on a part-only segment).
-    watched = watch(browser, stack.base_url, broadcasts["live"].hls_url(stack), "shaka",
+    watched = watch(browser, stack.base_url, live.hls_url(stack), "shaka",
                     {"streaming": {"lowLatencyMode": True}})
     assert parts(watched) and blocking_reloads(watched), "low-latency mode follows parts and blocking reloads"
     check(watched)
 
 
-def test_hls_js_plays_ll_hls_from_parts(browser, stack, broadcasts):  # noqa: F811 - pytest passes the imported fixture
-    watched = watch(browser, stack.base_url, broadcasts["live"].hls_url(stack), "hls.js",
+def test_hls_js_plays_ll_hls_from_parts(browser, stack, live):  # noqa: F811 - pytest passes the imported fixture
+    watched = watch(browser, stack.base_url, live.hls_url(stack), "hls.js",
                     {"lowLatencyMode": True})
     assert parts(watched) and blocking_reloads(watched)
     check(watched)
 
 
-def test_shaka_standard_mode_plays_ll_hls_from_segments(browser, stack, broadcasts):  # noqa: F811 - pytest passes the imported fixture
-    watched = watch(browser, stack.base_url, broadcasts["live"].hls_url(stack), "shaka",
+def test_shaka_standard_mode_plays_ll_hls_from_segments(browser, stack, live):  # noqa: F811 - pytest passes the imported fixture
+    watched = watch(browser, stack.base_url, live.hls_url(stack), "shaka",
                     {"streaming": {"lowLatencyMode": False}})
     assert not parts(watched), "standard mode plays whole segments"
     check(watched)
 
 
-def test_shaka_low_latency_mode_plays_a_stream_on_air_for_a_while(browser, stack, broadcasts):  # noqa: F811 - pytest passes the imported fixture
-    url = broadcasts["live"].hls_url(stack)
+def test_shaka_low_latency_mode_plays_a_stream_on_air_for_a_while(browser, stack, live):  # noqa: F811 - pytest passes the imported fixture
+    url = live.hls_url(stack)
     master = requests.get(stack.base_url + url, timeout=5).text
     rung = next(line for line in master.splitlines() if line.endswith(".m3u8"))
     media_playlist = f"{stack.base_url}{url.rsplit('/', 1)[0]}/{rung}"
@@ -268,26 +293,30 @@ def test_shaka_low_latency_mode_plays_a_stream_on_air_for_a_while(browser, stack
              "the playlist window to move on")
     watched = watch(browser, stack.base_url, url, "shaka", {"streaming": {"lowLatencyMode": True}})
     assert parts(watched) and blocking_reloads(watched)
-    check(watched, frame_share=0)
     if watched.frame_rate < FRAME_SHARE * FPS:
         # Shaka 5.2.12 adds 1 ms to a negative timestampOffset when it sets it (an old Edge
         # workaround), then compares the offset it computes for each append with that value:
         # 1 ms apart, it calls SourceBuffer.abort() before the append, and MSE drops the part's
         # frames up to the next keyframe. Fixed upstream by shaka-project/shaka-player#10559, in no
-        # 5.x release yet. No stall, no error: the sound and the clock go on, the picture freezes
-        # for the rest of the GOP.
+        # 5.x release yet. Mostly no stall and no error: the sound and the clock go on, the picture
+        # freezes for the rest of the GOP. But the dropped frames are a hole in the muxed buffer,
+        # and now and then playback waits at it until Shaka jumps the gap (CI once: a 2.90 s stall
+        # at 16.9 frames/s). So with the bug at work, errors and failed requests still fail the
+        # test; the stall and the frame rate are the bug's.
+        assert watched.errors == [] and watched.failed_requests == [], watched.describe()
         pytest.xfail(f"Shaka 5.2.12 drops parts' frames in low-latency mode (shaka-player#10559): "
                      f"{watched.describe()}")
+    check(watched)
 
 
 @pytest.mark.parametrize("kind", ["shaka", "hls.js"])
-def test_classic_hls_plays(browser, stack, classic, kind):  # noqa: F811 - pytest passes the imported fixture
+def test_classic_hls_plays(browser, stack, classic, recorded, kind):  # noqa: F811 - pytest passes the imported fixture
     watched = watch(browser, stack.base_url, classic.hls_url(stack), kind, {})
     assert not parts(watched) and not blocking_reloads(watched)
     check(watched)
 
 
-def test_shaka_plays_a_vod_to_the_end(browser, stack, broadcasts):  # noqa: F811 - pytest passes the imported fixture
+def test_shaka_plays_a_vod_to_the_end(browser, stack, recorded):  # noqa: F811 - pytest passes the imported fixture
     owner = logged_in(stack, "shakavod")
 
     def vod_url() -> str | None:

@@ -7,7 +7,8 @@ import contextvars
 import pytest
 
 from app.chat.policy import ChatPolicy, check_message
-from app.extensions import socketio
+from app.extensions import db, socketio
+from app.models import ChannelRole
 from tests.conftest import Actions
 from tests.factories import PASSWORD, make_user
 
@@ -90,3 +91,19 @@ def chat_client(app):
 @pytest.fixture
 def streamer(app):
     return make_user("streamer")
+
+
+@pytest.fixture
+def cast(app, streamer, chat_client):
+    """The owner, a moderator, a viewer and an anonymous reader, all in the streamer's chat."""
+    mod_user = make_user("mia")
+    bob_user = make_user("bob")
+    db.session.add(ChannelRole(channel_id=streamer.channel.id, user_id=mod_user.id, role="moderator"))
+    db.session.commit()
+    people = {"owner": chat_client(streamer.username), "mod": chat_client("mia"),
+              "bob": chat_client("bob"), "anon": chat_client()}
+    for client in people.values():
+        assert client.join(streamer.username)["ok"]
+    people["ids"] = {"mod": mod_user.id, "bob": bob_user.id, "owner": streamer.id,
+                     "channel": streamer.channel.id}
+    return people

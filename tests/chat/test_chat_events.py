@@ -341,3 +341,21 @@ def test_join_after_the_largest_id_reaches_the_database_and_finds_nothing(stream
     state = bob.join("streamer", after=2**31 - 1)
     assert state["ok"] and state["messages"] == []
     assert [m["text"] for m in bob.join("streamer", after=0)["messages"]] == ["hello"]
+
+
+@pytest.mark.parametrize("others", [0, 1], ids=["alone", "others-connected"])
+def test_a_join_from_a_socket_that_has_already_left_is_dropped_quietly(app, streamer, chat_client, others):
+    """A browser that leaves the page at once disconnects while its join is handled (threads):
+    Socket.IO no longer knows the socket, and the join answers not-ok instead of raising (a
+    ValueError with nobody else connected, a KeyError with others)."""
+    from flask import request
+
+    from app.chat import events
+    from app.chat.services import NAMESPACE
+
+    for _ in range(others):
+        chat_client().join("streamer")
+    with app.test_request_context("/socket.io/"):
+        request.sid = "left-already"  # type: ignore[attr-defined]
+        request.namespace = NAMESPACE  # type: ignore[attr-defined]
+        assert events._enter("channel:1") is False

@@ -12,22 +12,6 @@ from tests.factories import make_user
 HX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def cast(app, streamer, chat_client):
-    """The owner, a moderator, a viewer and an anonymous reader, all in the streamer's chat."""
-    mod_user = make_user("mia")
-    bob_user = make_user("bob")
-    db.session.add(ChannelRole(channel_id=streamer.channel.id, user_id=mod_user.id, role="moderator"))
-    db.session.commit()
-    people = {"owner": chat_client("streamer"), "mod": chat_client("mia"),
-              "bob": chat_client("bob"), "anon": chat_client()}
-    for client in people.values():
-        assert client.join("streamer")["ok"]
-    people["ids"] = {"mod": mod_user.id, "bob": bob_user.id, "owner": streamer.id,
-                     "channel": streamer.channel.id}
-    return people
-
-
 def post(client, path, data=None):
     token = Actions(client.http).csrf("/c/streamer")
     return client.http.post(path, data=data or {}, headers={**HX, "X-CSRFToken": token})

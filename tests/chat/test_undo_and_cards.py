@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import ChannelRole, ChatBan, ChatMessage, Follow, ModerationAction, User
+from app.models import ChatBan, ChatMessage, Follow, ModerationAction, User
 from tests.conftest import Actions, page_text
 from tests.factories import make_user
 
@@ -19,17 +19,9 @@ RECENT = "/c/olive/chat/actions"
 
 
 @pytest.fixture
-def cast(app, chat_client):
-    """The owner, a moderator, a viewer and an anonymous reader, all in olive's chat."""
-    owner, mod_user, bob_user = make_user("olive"), make_user("mia"), make_user("bob")
-    db.session.add(ChannelRole(channel_id=owner.channel.id, user_id=mod_user.id, role="moderator"))
-    db.session.commit()
-    people = {"owner": chat_client("olive"), "mod": chat_client("mia"),
-              "bob": chat_client("bob"), "anon": chat_client()}
-    for client in people.values():
-        assert client.join("olive")["ok"]
-    people["ids"] = {"mod": mod_user.id, "bob": bob_user.id, "owner": owner.id, "channel": owner.channel.id}
-    return people
+def streamer(app):
+    """Olive owns the channel here (the chat conftest's `cast` gathers her chat's people)."""
+    return make_user("olive")
 
 
 def post(client, path, data=None):

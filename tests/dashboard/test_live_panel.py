@@ -12,7 +12,7 @@ from app.live.state import LiveKeys
 from app.models import Channel, StreamSession, utcnow
 from app.streams import services as streams
 from tests.conftest import page_text
-from tests.factories import make_live, make_user
+from tests.factories import beat, make_live, make_user
 from workers.live.stats import encoder_stats
 
 HX = {"HX-Request": "true"}
@@ -261,7 +261,7 @@ def test_viewer_count_in_panel(client, alice):
     make_live(alice)
     slug = alice.channel.slug
     for viewer in ("viewer-aaaa1111", "viewer-bbbb2222"):
-        client.post(f"/api/v1/channels/{slug}/watch", json={"viewer": viewer})
+        client.post(f"/api/v1/channels/{slug}/watch", json=beat(alice.channel, viewer))
     html = panel(client)
     assert "<dt>Viewers</dt><dd>2</dd>" in html
 
@@ -305,7 +305,7 @@ def test_stop_ends_the_session_and_rerenders_stopped(actions, client, alice, ing
     assert f'<time datetime="{until.isoformat()}">{shown} UTC</time>' in html
     assert "in about 5 minutes" in html
     assert fresh(StreamSession, session.id).status == "ended" and channel.is_live is False
-    assert ingest_control == [("/control/drop/publisher", {"app": "live", "name": session.internal_name})]
+    assert ingest_control == [f"/control/drop/publisher?app=live&name={session.internal_name}"]
     assert client.get(f"/api/v1/channels/{alice.channel.slug}").get_json()["live"] is False
 
 

@@ -116,7 +116,7 @@ def test_rotating_while_live_drops_the_old_keys_publisher(client, actions, alice
     old, _, _ = create_key(actions)
     name = publish(client, old).headers["Location"]
     new, _, _ = create_key(actions, htmx=True)
-    assert ingest_control == [("/control/drop/publisher", {"app": "live", "name": name})]
+    assert ingest_control == [f"/control/drop/publisher?app=live&name={name}"]
     assert publish(client, old, clientid="8").status_code == 403  # OBS reconnecting with the old key
     # The ingest server reports the drop; the creator pastes the new key within the grace and the
     # broadcast carries on (same session, same URLs, one recording).

@@ -162,7 +162,9 @@ def test_s3_hls_serves_this_hosts_media_from_disk_and_the_rest_from_the_bucket(t
     for block in (playlists, bucket):
         for directive in (BUCKET_FAILS_TO_APP, 'rewrite "(?s)^/hls/(.*)$" /cascade/hls/$1? break;',
                           "proxy_pass http://cascade_s3;", "proxy_pass_request_headers off;",
-                          "add_header Cache-Control $cascade_hls_cache always;", "access_log off;"):
+                          "add_header Cache-Control $cascade_hls_cache always;",
+                          (f'access_log "{tmp_path}/nginx/logs/hls.log" cascade_hls buffer=32k flush=5s '
+                           "if=$cascade_cmcd;")):
             assert has(block, directive), directive
     assert "proxy_cache" not in playlists
     for directive in ("proxy_cache cascade_objects;", "proxy_cache_lock on;", "proxy_cache_valid 200 10m;"):

@@ -47,13 +47,19 @@ def test_hls_asks_the_app_once_a_second_or_two_per_stream(tmp_path, backend):
     assert "auth_request /_auth/hls;" in hls and "error_page 403 = @cascade_missing;" in hls
     # The name comes from the normalised URI of the request itself, in every location serving /hls/.
     assert hls.count("set $cascade_hls_stream $cascade_hls_stream_of_uri;") == (2 if backend == "s3" else 1)
+    assert hls.count("set $cascade_hls_viewer $cascade_hls_viewer_of_uri;") == (2 if backend == "s3" else 1)
+    assert hls.count("error_page 401 = @cascade_gated;") == (2 if backend == "s3" else 1)
     assert re.search(r'map \$uri \$cascade_hls_stream_of_uri \{\s+'
                      r'"~\^/hls/\(\?<cascade_hls_name>st-\[0-9a-f\]\{16\}\)/"', text)
     auth = block(text, "location = /_auth/hls")
     for directive in ("internal;", "proxy_pass http://cascade_web/internal/hls-access;",
                       "proxy_pass_request_headers off;", "proxy_set_header X-Hls-Stream $cascade_hls_stream;",
-                      "proxy_cache cascade_hls_access;", "proxy_cache_key $cascade_hls_stream;",
-                      "proxy_cache_valid 204 403 1s;",
+                      "proxy_cache cascade_hls_access;",
+                      # Per stream for parts and segments; per stream and viewer for playlists (the
+                      # mature-content gate: tests/deploy/test_nginx_mature_gate.py).
+                      "proxy_cache_key $cascade_hls_stream$cascade_hls_viewer;",
+                      "proxy_set_header Cookie $cascade_hls_viewer;",
+                      "proxy_cache_valid 204 401 403 1s;",
                       "proxy_cache_use_stale updating error timeout http_500 http_502 http_503 http_504;"):
         assert directive in auth, directive
     assert f'proxy_cache_path "{tmp_path}/nginx/cache-hls-access"' in text
@@ -69,7 +75,7 @@ def test_hls_plays_when_the_app_cannot_answer_and_nothing_is_remembered(tmp_path
     import time
     import urllib.request
 
-    from tests.e2e.conftest import free_ports
+    from tests.ports import free_ports
 
     nginx = shutil.which("nginx") or pytest.fail("nginx is missing")
     http_port, rtmp_port, web_port = free_ports(3)  # nothing listens on web_port: no app

@@ -85,7 +85,7 @@ def test_categories_by_name(app):
     '"', "'", '"unbalanced', "a AND OR NOT", "NEAR(a b)", "title:x", "^x", "*", "x*", "(", ")",
     "%", "_", "%_%", "\\", "'; DROP TABLE users; --", "a:* & !b | c", "\x00", "é😀",
     "x" * 5000, " ".join(["word"] * 400),
-])
+], ids=lambda q: q if len(q) < 40 else f"{q[:8]}...{len(q)}-chars")
 def test_hostile_queries_return_normally(app, client, q):
     make_streamer("alice", title="100% real_stuff")
     searching.search(q)  # no exception

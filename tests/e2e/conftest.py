@@ -6,7 +6,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_REDIS_URL
+from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 40.0
@@ -56,20 +56,6 @@ def require_tool(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct ports nothing listens on right now (kept open together so they differ)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def start(args: list[str], log: Path, env: dict) -> subprocess.Popen:
@@ -163,8 +149,9 @@ ROLES = ("web", "worker", "live", "nginx")
 
 
 @contextlib.contextmanager
-def running_stack(base: Path, extra_env: dict, roles: tuple[str, ...] = ROLES):
-    """A migrated box under `base` on free ports, running `roles`: the Stack, stopped after."""
+def running_stack(base: Path, extra_env: dict, roles: tuple[str, ...] = ROLES, web_workers: int = 1):
+    """A migrated box under `base` on free ports, running `roles` (gunicorn with `web_workers`
+    workers): the Stack, stopped after."""
     nginx = require_tool("nginx")
     logs = base / "logs"
     logs.mkdir()
@@ -200,7 +187,7 @@ def running_stack(base: Path, extra_env: dict, roles: tuple[str, ...] = ROLES):
         assert result.returncode == 0, f"flask {' '.join(step)} failed:\n{result.stdout}{result.stderr}"
 
     commands = {
-        "web": [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1",
+        "web": [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(web_workers),
                 "--bind", f"127.0.0.1:{web_port}", "--graceful-timeout", "3", "wsgi:app"],
         "worker": [sys.executable, "-m", "workers"],
         "live": [sys.executable, "-m", "workers.live"],

@@ -136,15 +136,18 @@ def test_going_live_on_the_dashboard(browser, stack, creator):
         page.locator("#live-status .status-pill", has_text="Starting").or_(
             page.locator("#live-status .status-pill", has_text="Live")).wait_for(timeout=20_000)
         shown = time.monotonic()
-        accepted = watch.first.get("starting", watch.first.get("live"))
-        assert accepted is not None and shown - accepted < PUSH_WITHIN, (shown - accepted, watch.first)
+        # (A push can beat the watch's next answer on a busy box: then the difference is negative.)
+        accepted = wait_for(lambda: watch.first.get("starting", watch.first.get("live")), 10,
+                            "the API to say starting", lambda: str(watch.first))
+        assert shown - accepted < PUSH_WITHIN, (shown - accepted, watch.first)
         # Viewers can play it (the live host announced it): the panel says Live, pushed too.
         page.locator("#live-status .status-pill", has_text="Live").wait_for(timeout=30_000)
         live_shown = time.monotonic()
-        assert "live" in watch.first and live_shown - watch.first["live"] < PUSH_WITHIN, \
-            (live_shown - watch.first["live"], watch.first)
+        became_live = wait_for(lambda: watch.first.get("live"), 10, "the API to say live",
+                               lambda: str(watch.first))
+        assert live_shown - became_live < PUSH_WITHIN, (live_shown - became_live, watch.first)
         print(f"publish accepted -> panel {shown - accepted:.2f} s; playable -> panel Live "
-              f"{live_shown - watch.first['live']:.2f} s; publish accepted -> Live {live_shown - accepted:.2f} s")
+              f"{live_shown - became_live:.2f} s; publish accepted -> Live {live_shown - accepted:.2f} s")
 
         # The health numbers: the publisher's 30 fps and every rendition with its own figures.
         until(page, "document.querySelector('[data-stat=input-fps]').textContent.trim() !== '—'", 20,
@@ -200,3 +203,39 @@ def test_going_live_on_the_dashboard(browser, stack, creator):
         watch.done.set()
         stop(publisher)
         watch.join(5)
+
+
+def test_the_broadcast_summary_is_ready_within_two_minutes_of_the_end(browser, stack, creator):
+    """On the real box (the RQ worker's rollup chain, not a test's call): a viewer watches for a
+    while, the creator stops, and the dashboard links the summary, with its numbers, within 2 min."""
+    publisher = start([require_tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+                       "-f", "lavfi", "-i", "testsrc2=size=854x480:rate=30", "-f", "lavfi", "-i",
+                       "sine=frequency=440:sample_rate=48000", "-t", "120", "-c:v", "libx264",
+                       "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-b:v", "1500k",
+                       "-c:a", "aac", "-f", "flv", f"rtmp://127.0.0.1:{stack.rtmp_port}/live/{creator}"],
+                      stack.logs / "summary-publisher.log", stack.env)
+    viewer = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = viewer.new_page()
+        page.goto(f"{stack.base_url}/c/dashstar")
+        until(page, "(() => { const v = document.querySelector('video');"
+                    " return v && !v.paused && v.currentTime > 1; })()", 60, "the viewer playing")
+        page.wait_for_timeout(20_000)
+    finally:
+        viewer.close()  # its final beacon: it has left
+        stop(publisher)
+    ended = time.monotonic()
+    context, page, problems = open_dashboard(browser, stack, width=1280, theme="light")
+    try:
+        def summary_shown() -> bool:
+            page.goto(f"{stack.base_url}/dashboard")
+            return "peak 1, 1 unique viewer" in page.locator("main").inner_text()
+
+        wait_for(summary_shown, 120, "the summary on the dashboard", lambda: stack.log_text()[-3000:])
+        print(f"summary linked {time.monotonic() - ended:.0f} s after the broadcast ended")
+        page.get_by_role("link", name="Broadcast summary").click()
+        assert page.locator(".kpi").first.locator(".kpi-value").inner_text() == "1"
+        shoot(page, "analytics-summary-stack-1280-light.png")
+    finally:
+        context.close()
+    assert not problems, problems

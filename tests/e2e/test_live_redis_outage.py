@@ -14,7 +14,7 @@ from tests.tcpproxy import Proxy
 from .conftest import stop
 from .test_live_runtime import COST_MODEL, api, make_creator, media_playlist, publisher, site, wait_playing  # noqa: F401 - fixtures (and helpers) from there
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.alone]
 
 OUTAGE_SECONDS = 20
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from .conftest import ROOT, running_stack
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.alone]
 
 PASSWORD = "a long enough pass"
 MIB = 1024 * 1024

@@ -188,6 +188,7 @@ def test_announcements_of_other_rungs_do_not_answer(hls_app, tmp_path, packager,
         audio.close()
 
 
+@pytest.mark.outage
 def test_unanswerable_request_gets_503_after_three_target_durations(hls_app, packager, name):
     live_listener(hls_app)
     packager.write(live_playlist(segments=3, parts=2, target=1))
@@ -288,13 +289,12 @@ def private_redis(tmp_path):
     import socket
     import subprocess
 
+    from tests.ports import free_port
+
     server = shutil.which("redis-server")
     if server is None:
         pytest.skip("redis-server is not installed")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()  # a redis-server of its own, on this worker's ports (tests/ports.py)
     processes = []
 
     def start():
@@ -324,6 +324,7 @@ def private_redis(tmp_path):
             process.wait(5)
 
 
+@pytest.mark.outage
 def test_a_redis_outage_falls_back_to_polling_and_recovers(tmp_path, name, private_redis, mirror, files):
     url, start, stop = private_redis
     found = services.PartListener(url)
@@ -464,6 +465,7 @@ def test_held_requests_woken_together_share_one_read_of_the_bucket(sqlite_url, t
             db.engine.dispose()
 
 
+@pytest.mark.outage
 @pytest.mark.parametrize("outage", ["go_silent", "refuse"])
 def test_through_an_outage_of_the_store_the_disk_answers_for_streams_written_here(
         sqlite_url, tmp_path, s3_bucket, proxied_s3, name, outage):

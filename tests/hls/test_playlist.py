@@ -128,6 +128,6 @@ def test_delta_update_keeps_dateranges_and_drops_discontinuities_of_skipped_segm
 @pytest.mark.parametrize("text", [
     live_playlist(segments=4, parts=2),             # 4.5 s: nothing is 6 s old
     live_playlist(segments=12, ended=True),         # ended: no delta updates
-])
+], ids=["young", "ended"])
 def test_delta_update_leaves_playlists_with_nothing_to_skip_alone(text):
     assert delta_update(text, 6.0) == text

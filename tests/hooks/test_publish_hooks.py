@@ -18,7 +18,7 @@ from app.live.state import LiveKeys
 from app.models import StreamSession, utcnow
 from app.streams import services as streams
 from tests.conftest import page_text
-from tests.factories import make_user
+from tests.factories import beat, make_user
 
 # Leases fenced by conditional updates, grace periods and expiry: per database.
 pytestmark = pytest.mark.both_databases
@@ -294,7 +294,7 @@ def test_viewer_heartbeats_count_and_keep_the_peak(client, alice):
     session = streams.go_live(key, ingest="nginx", client_id="1")
     streams.mark_playable(session.id, 0)
     for viewer in ("viewer-aaaa", "viewer-bbbb", "viewer-aaaa"):
-        body = client.post("/api/v1/channels/alice/watch", json={"viewer": viewer}).get_json()
+        body = client.post("/api/v1/channels/alice/watch", json=beat(user.channel, viewer)).get_json()
     assert body["viewers"] == 2 and body["live"] is True
     assert client.get("/api/v1/channels/alice").get_json()["viewers"] == 2
     assert reload(db.session.query(StreamSession).one()).peak_viewers == 2

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from app.live.hosts import HostInfo, HostSession
 from app.live.state import LiveKeys
 from app.media.playlist import parse_media_playlist
 from tests.hls.playlists import live_playlist
+from tests.httpd import Quiet, Served
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -281,10 +281,7 @@ class FakeSite:
         self.started = time.monotonic()
         site = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(Quiet):
             def do_GET(self):
                 status, body = site.answer(self.path)
                 data = body.encode()
@@ -293,14 +290,11 @@ class FakeSite:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.served = Served(Handler)
+        self.url = self.served.url()
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.served.close()
 
     def edge(self) -> int:
         elapsed = time.monotonic() - self.started
@@ -365,11 +359,13 @@ def test_a_live_stream_plays(quick, tmp_path, blocking):
     assert stream.progress.advances >= 5 and stream.played
 
 
+@pytest.mark.outage
 def test_parts_that_do_not_answer_fail_the_stream(quick, tmp_path):
     stream = watched(FakeSite(blocking=True, missing_parts=True), tmp_path)
     assert not stream.played and stream.failed_files and stream.failed_files[0].startswith("p")
 
 
+@pytest.mark.outage
 def test_a_stalled_edge_fails_the_stream(quick, tmp_path):
     stream = watched(FakeSite(blocking=True, stall_after=0.5), tmp_path)
     assert stream.problem is None and not stream.played

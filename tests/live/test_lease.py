@@ -217,6 +217,7 @@ def proxy():
     made.refuse()
 
 
+@pytest.mark.outage
 @pytest.mark.parametrize("cut", ["refuse", "go_silent"])
 def test_a_holder_cut_off_from_redis_stops_writing_before_another_can_take_the_session(
         redis, keys, proxy, monkeypatch, tmp_path, cut):

@@ -553,3 +553,69 @@ def test_a_spool_path_the_tee_output_cannot_take_is_refused(tmp_path):
     assert relay_args("/tmp/in.flv", tmp_path / "spool")[-2] == "tee"
     with pytest.raises(ValueError):
         relay_args("/tmp/in.flv", tmp_path / "a|b")
+
+
+# --- the encoder trial ----------------------------------------------------------------------------
+
+# The trial commands as app.media.encoder built them before they moved here (`[ffmpeg, *trial_args]`).
+TRIAL_COMMANDS = {
+    Encoder("h264_nvenc"): [
+        "/usr/bin/ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "color=black:s=256x144",
+        "-frames:v", "1", "-c:v", "h264_nvenc", "-f", "null", "-"],
+    Encoder("h264_vaapi", "/dev/dri/renderD128"): [
+        "/usr/bin/ffmpeg", "-hide_banner", "-loglevel", "error",
+        "-init_hw_device", "vaapi=gpu:/dev/dri/renderD128", "-filter_hw_device", "gpu",
+        "-f", "lavfi", "-i", "color=black:s=256x144", "-vf", "format=nv12,hwupload",
+        "-frames:v", "1", "-c:v", "h264_vaapi", "-f", "null", "-"],
+    Encoder("h264_qsv", "/dev/dri/renderD128"): [
+        "/usr/bin/ffmpeg", "-hide_banner", "-loglevel", "error",
+        "-init_hw_device", "vaapi=va:/dev/dri/renderD128", "-init_hw_device", "qsv=gpu@va", "-filter_hw_device", "gpu",
+        "-f", "lavfi", "-i", "color=black:s=256x144", "-vf", "format=nv12,hwupload=extra_hw_frames=16",
+        "-frames:v", "1", "-c:v", "h264_qsv", "-f", "null", "-"],
+    Encoder("libx264"): [
+        "/usr/bin/ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "color=black:s=256x144",
+        "-frames:v", "1", "-c:v", "libx264", "-f", "null", "-"],
+}
+
+
+@pytest.mark.parametrize("encoder", list(TRIAL_COMMANDS), ids=lambda encoder: encoder.name)
+def test_the_encoder_trial_encodes_one_frame_as_the_ladder_would(encoder):
+    args = ffmpeg_args.encoder_trial_args(encoder, ffmpeg="/usr/bin/ffmpeg")
+    assert args == TRIAL_COMMANDS[encoder]
+    assert args[-7:] == ["-frames:v", "1", "-c:v", encoder.name, "-f", "null", "-"]
+    # The GPU is opened before the input and the frame uploaded to it, as in the live ladder.
+    assert ("-vf" in args) is encoder.uploads and args.index("-i") > len(encoder.device_args())
+    assert ffmpeg_args.encoder_trial_args(encoder)[0] == "ffmpeg"
+
+
+# --- the CPU calibration --------------------------------------------------------------------------
+
+
+def test_the_calibration_sample_is_a_quick_h264_test_pattern_with_a_keyframe_a_second():
+    args = ffmpeg_args.calibration_sample_args("/tmp/c/sample.mp4", width=1280, height=720, fps=30, seconds=2,
+                                               ffmpeg="/usr/bin/ffmpeg")
+    # As workers/live/calibration.py built it before it moved here.
+    assert args == ["/usr/bin/ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi",
+                    "-i", "testsrc2=size=1280x720:rate=30", "-t", "2",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "/tmp/c/sample.mp4"]
+    assert ffmpeg_args.calibration_sample_args("s.mp4", width=640, height=360, fps=25, seconds=1)[0] == "ffmpeg"
+
+
+def test_the_calibration_decode_decodes_the_sample_and_writes_nothing():
+    assert ffmpeg_args.calibration_decode_args("/tmp/c/sample.mp4", ffmpeg="/usr/bin/ffmpeg") == [
+        "/usr/bin/ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-i", "/tmp/c/sample.mp4",
+        "-f", "null", "-"]
+    assert ffmpeg_args.calibration_decode_args("s.mp4")[0] == "ffmpeg"
+
+
+@pytest.mark.media
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_the_calibration_sample_runs_and_decodes(tmp_path):
+    sample = str(tmp_path / "sample.mp4")
+    subprocess.run(ffmpeg_args.calibration_sample_args(sample, width=320, height=180, fps=10, seconds=2),
+                   check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+    keyframes = [time for time, _, flags in video_packets(sample) if flags[0] == "K"]
+    assert len(video_packets(sample)) == 20 and [float(time) for time in keyframes] == [0.0, 1.0]
+    subprocess.run(ffmpeg_args.calibration_decode_args(sample), check=True, capture_output=True,
+                   stdin=subprocess.DEVNULL, timeout=60)
+    assert sorted(os.listdir(tmp_path)) == ["sample.mp4"]

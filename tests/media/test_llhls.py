@@ -9,15 +9,13 @@ from app.media.llhls import (
     PLAYLIST,
     ProgramDates,
     RenditionPackager,
-    RenditionReport,
     SegmentStart,
     WriteRefused,
-    fmt,
     part_name,
     part_target_for,
-    program_date,
     segment_name,
 )
+from app.media.playlist import RenditionReport, program_date
 
 from .llhls_rules import PlaylistHistory, check_playlist, parse
 
@@ -329,10 +327,6 @@ def test_without_recording_segments_go_three_target_durations_after_leaving(tmp_
     assert not (tmp_path / "recording.m3u8").exists()
     assert not (tmp_path / segment_name(0)).exists()  # left the playlist 4 s ago
     assert (tmp_path / segment_name(4)).exists()  # left 1 s ago: a player may still fetch it
-
-
-def test_fmt():
-    assert fmt(6) == "6.0" and fmt(1.002) == "1.002" and fmt(0.3) == "0.3"
 
 
 def test_the_blocking_endpoint_reads_what_the_packager_writes(tmp_path):

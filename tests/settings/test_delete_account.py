@@ -1,16 +1,20 @@
-"""Delete my account (Settings → Account): only with the password, rate-limited like a login, and
-then the account is gone from every page, its logins ended and its chat lines removed."""
+"""Delete my account (Settings → Account): only with the password, rate-limited like a login; the
+account is hidden from every page at once with its logins ended, and after the erasure grace the
+hourly run purges it (its chat lines removed, the username kept reserved). The grace, cancelling
+and the purge's completeness are tested in tests/privacy/test_erasure.py."""
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from app.auth import deletion
+from app.chat.services import history as chat_history
 from app.extensions import db
 from app.follow import services as follow
 from app.models import (
+    Channel,
     ChatMessage,
     Follow,
     LoginSession,
@@ -19,36 +23,13 @@ from app.models import (
     StreamSession,
     TopFriend,
     User,
+    utcnow,
 )
 from tests.conftest import Actions, page_text
 from tests.factories import PASSWORD, make_live, make_user
 
 # Deleting an account switches SQLite's foreign keys on for its cascade (app/auth/deletion.py).
 pytestmark = pytest.mark.both_databases
-
-
-@pytest.fixture
-def ingest_control(app):
-    """nginx-rtmp's control API on HOOK_PORT, as a server that records what it is asked."""
-    asked: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            asked.append(self.path)
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    app.config["HOOK_PORT"] = server.server_port
-    yield asked
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
 
 
 def delete_account(client, password=PASSWORD):
@@ -65,6 +46,8 @@ def test_the_account_page_has_a_danger_zone_asking_for_the_password(app, login):
     page = page_text(login("alice").get("/settings/account"))
     assert "Delete my account" in page
     assert 'name="current_password"' in page and "can't be undone" in page
+    words = " ".join(page.split())
+    assert "After 30 days we delete" in words and "logging in lets you keep your account" in words
 
 
 def test_a_wrong_password_deletes_nothing(app, login):
@@ -110,7 +93,7 @@ def test_a_deleted_account_is_gone_from_every_page(app, login, ingest_control):
         TopFriend(profile_id=bob.id, friend_id=alice.id, position=0),
     ])
     db.session.commit()
-    alice_id, alice_channel = alice.id, alice.channel.id
+    alice_id, alice_channel, bob_channel = alice.id, alice.channel.id, bob.channel.id
     me = login("alice")
     remembered = app.test_client()
     assert Actions(remembered).login("alice", PASSWORD, remember=True).status_code == 303
@@ -126,10 +109,11 @@ def test_a_deleted_account_is_gone_from_every_page(app, login, ingest_control):
     # She was live: the ingest server was told to drop her publisher.
     assert ingest_control == [f"/control/drop/publisher?app=live&name={internal_name}"]
 
-    # Logged out, here and in every other browser; the password logs nobody in.
+    # Logged out, here and in every other browser; the password only offers to keep the account.
     assert me.get("/settings/account").status_code == 302
     assert remembered.get("/settings/account").status_code == 302
-    assert Actions(app.test_client()).login("alice", PASSWORD).status_code == 200
+    offered = Actions(app.test_client()).login("alice", PASSWORD)
+    assert offered.status_code == 200 and "Keep my account" in page_text(offered)
     # Profile and channel are gone; directory, search and follow lists no longer name them.
     assert visitor.get("/u/alice").status_code == 404
     assert visitor.get("/c/alice").status_code == 404
@@ -140,6 +124,18 @@ def test_a_deleted_account_is_gone_from_every_page(app, login, ingest_control):
     following = page_text(bob_browser.get("/following"))
     assert "/c/alice" not in following
     assert "/u/alice" not in page_text(visitor.get("/u/bob"))  # not in bob's Top 8
+    # Her lines in someone else's chat go at once too, with her name (others' lines stay),
+    # for a visitor, for bob and for a socket joining the chat.
+    for browser in (visitor, bob_browser):
+        bob_chat = page_text(browser.get("/c/bob"))
+        assert "hello from alice" not in bob_chat and "hi alice" in bob_chat
+        assert "@alice" not in bob_chat and "/u/alice" not in bob_chat
+    assert [line.text for line in chat_history(db.session.get(Channel, bob_channel))] == ["hi alice"]
+
+    # The grace ends; the hourly run purges her.
+    assert deletion.erase_due(utcnow() + timedelta(days=30, minutes=1)) == {
+        "erased": 1, "erasure_held": 0, "erasure_failed": 0}
+    assert Actions(app.test_client()).login("alice", PASSWORD).status_code == 200  # wrong password now
     # Alice's chat lines are removed (others' lines about her stay); the mod log keeps its
     # history with "a deleted account" in her place.
     bob_chat = page_text(visitor.get("/c/bob"))
@@ -147,7 +143,8 @@ def test_a_deleted_account_is_gone_from_every_page(app, login, ingest_control):
     assert "a deleted account" in page_text(bob_browser.get("/c/bob/modlog"))
 
     db.session.expire_all()
-    assert db.session.get(User, alice_id) is None
+    husk = db.session.get(User, alice_id)  # only the name stays, reserved
+    assert husk.username == "alice" and husk.erased_at is not None and husk.email.endswith("@erased.invalid")
     for model, where in [(Profile, Profile.user_id == alice_id),
                          (LoginSession, LoginSession.user_id == alice_id),
                          (ChatMessage, ChatMessage.user_id == alice_id),
@@ -194,6 +191,7 @@ def test_open_chats_take_a_deleted_accounts_lines_off_screen(app):
     watcher.events()
 
     assert delete_account(alice.http).status_code == 303
+    assert deletion.erase_due(utcnow() + timedelta(days=31))["erased"] == 1
     assert watcher.events("delete") == [{"id": said["id"]}]
     for client in (alice, carol, watcher):
         client.sio.disconnect("/chat")

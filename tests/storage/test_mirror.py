@@ -22,6 +22,7 @@ from app.storage.mirror import (
     playlist_media,
     sync_directory,
 )
+from tests.conftest import wait_for
 from tests.media.llhls_rules import check_playlist
 
 NAME = "st-0123456789abcdef"
@@ -177,6 +178,7 @@ def test_queue_skips_playlists_a_newer_one_replaces_and_retries_failures(s3, tmp
     assert woken == [(n, b"#EXTM3U\nfirst.m4s\nbroken.m4s\nafter.m4s\n") for n in range(6)]
 
 
+@pytest.mark.outage
 def test_a_stalled_store_bounds_the_queue_memory_and_closing(s3, tmp_path, monkeypatch):
     from app.storage import mirror as mirror_module
 
@@ -252,6 +254,19 @@ def test_a_failed_upload_is_retried_until_stored_and_parts_are_announced_meanwhi
     assert not any(key.endswith("p0.0.m4s") for _, key, _ in recorder.calls)  # neither put nor removed
 
 
+def store_away(recorder: Recorder, root: Path, names: tuple[str, ...]) -> tuple[MirrorQueue, Path]:
+    """A 720p mirror queue whose store is away: `first.m4s` has failed once (and is retried until
+    `recorder.failing` is cleared); `names` are written to the rung's directory for the test."""
+    queue = MirrorQueue(Mirror(recorder, root), "720p")
+    rung = root / NAME / "720p"
+    for name in ("first.m4s", *names):
+        write_atomic(rung / name, name.encode())
+    recorder.failing.add(f"hls/{NAME}/720p/first.m4s")
+    queue.put(rung / "first.m4s", b"first.m4s")
+    wait_for(lambda: queue.failures, 5, "the first failure")
+    return queue, rung
+
+
 def test_after_an_outage_the_live_playlist_catches_up_before_the_rest(s3, tmp_path, monkeypatch):
     """Once the store answers again, the newest live playlist and the media it names go first (the
     bucket's live edge is current at once); older media follow, before the recording list."""
@@ -259,16 +274,8 @@ def test_after_an_outage_the_live_playlist_catches_up_before_the_rest(s3, tmp_pa
 
     monkeypatch.setattr(mirror_module, "RETRY_FIRST", 0.05)
     recorder = Recorder(s3)
-    queue = MirrorQueue(Mirror(recorder, tmp_path), "720p")
-    rung = tmp_path / NAME / "720p"
-    for name in ("first.m4s", "old.m4s", "recent.m4s"):
-        write_atomic(rung / name, name.encode())
-    recorder.failing.add(f"hls/{NAME}/720p/first.m4s")  # the store is away
+    queue, rung = store_away(recorder, tmp_path, ("old.m4s", "recent.m4s"))
     try:
-        queue.put(rung / "first.m4s", b"first.m4s")
-        deadline = time.monotonic() + 5
-        while not queue.failures and time.monotonic() < deadline:
-            time.sleep(0.01)
         queue.put(rung / "old.m4s", b"old.m4s")
         queue.put(rung / PLAYLIST, b"#EXTM3U\nfirst.m4s\nold.m4s\n")
         queue.put(rung / "recent.m4s", b"recent.m4s")
@@ -283,6 +290,42 @@ def test_after_an_outage_the_live_playlist_catches_up_before_the_rest(s3, tmp_pa
     assert_media_before_playlists(recorder.calls)
 
 
+def test_while_the_backlog_drains_each_newer_live_playlist_goes_first(s3, tmp_path, monkeypatch):
+    """After an outage the backlog takes a while; the live playlists packaged meanwhile (and their
+    media) go before what is left of it, not after: viewers follow the live edge at once."""
+    from app.storage import mirror as mirror_module
+
+    monkeypatch.setattr(mirror_module, "RETRY_FIRST", 0.05)
+    recorder = Recorder(s3)
+    log = recorder._log
+
+    def slow(op, key, data=None):  # 30 ms an upload: the backlog below takes about 1 s
+        time.sleep(0.03)
+        log(op, key, data)
+
+    monkeypatch.setattr(recorder, "_log", slow)
+    old = [f"old{n}.m4s" for n in range(30)]
+    queue, rung = store_away(recorder, tmp_path, (*old, "newest.m4s"))
+    try:
+        for name in old:  # segments for the recording, not in the live playlist any more
+            queue.put(rung / name, name.encode())
+        queue.put(rung / RECORDING, ("#EXTM3U\n" + "\n".join(old) + "\n").encode())
+        queue.put(rung / PLAYLIST, b"#EXTM3U\nfirst.m4s\n")
+        recorder.failing.clear()  # back: the first jump
+        wait_for(lambda: f"hls/{NAME}/720p/{PLAYLIST}" in [key for _, key, _ in recorder.calls], 5,
+                 "the first jump's playlist")
+        queue.put(rung / "newest.m4s", b"newest.m4s")  # packaged while the backlog drains
+        queue.put(rung / PLAYLIST, b"#EXTM3U\nfirst.m4s\nnewest.m4s\n")
+    finally:
+        queue.close(timeout=30)
+    keys = [key.rsplit("/", 1)[1] for _, key, _ in recorder.calls]
+    second = len(keys) - 1 - keys[::-1].index(PLAYLIST)
+    assert keys.index("newest.m4s") < second < keys.index(old[-1]), keys
+    assert keys[-1] == RECORDING and s3.get_bytes(f"hls/{NAME}/720p/{PLAYLIST}").endswith(b"newest.m4s\n")
+    assert_media_before_playlists(recorder.calls)
+
+
+@pytest.mark.outage
 @pytest.mark.parametrize("outage", ["go_silent", "refuse"])
 def test_a_store_away_for_seconds_loses_nothing_and_parts_are_announced_throughout(
         proxied_s3, s3, tmp_path, outage):
@@ -323,6 +366,7 @@ def test_a_store_away_for_seconds_loses_nothing_and_parts_are_announced_througho
     assert queue.max_lag > 1.0  # the outage was felt (botocore's second try may hide the failure)
 
 
+@pytest.mark.outage
 def test_directory_sync_catches_up_after_a_silent_store(proxied_s3, s3, tmp_path, monkeypatch):
     """Classic HLS: scans fail while S3 is a black hole, and the first after it is back uploads
     every segment still named, media before the playlist."""

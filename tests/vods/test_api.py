@@ -31,7 +31,7 @@ def test_items_carry_what_a_client_needs(app, owner):
         "created": item["created"], "started": item["started"], "published": item["published"],
         "hls_url": f"/vods/{vod.session_id}/master.m3u8",
         "poster_url": f"/vods/{vod.session_id}/poster.jpg",
-        "url": f"/c/streamer/videos/{vod.id}",
+        "url": f"/c/streamer/videos/{vod.id}", "mature": False, "content_labels": [],
     }
     assert isinstance(item["duration"], float)
     for field in ("created", "started", "published"):

@@ -3,7 +3,6 @@ running the real job: waiting, running at a stage, retrying, failed, done withou
 Redis away it falls back to the time since the broadcast ended."""
 from __future__ import annotations
 
-import socket
 import uuid
 from datetime import timedelta
 
@@ -19,6 +18,7 @@ from app.models import Channel, StreamSession
 from app.vods import services
 from tests.conftest import Actions, page_text
 from tests.factories import PASSWORD, make_user
+from tests.ports import free_port
 from tests.vods.factory import ended_session
 from workers import context
 from workers import vod as vod_job
@@ -126,12 +126,6 @@ def test_a_failed_run_is_retried_then_a_failed_job_says_so_and_stops_asking(app,
     assert "could not be turned into a video" in page and "Processing your last broadcast" not in page
 
 
-def closed_port() -> int:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        return listener.getsockname()[1]
-
-
 def test_with_redis_away_the_notice_falls_back_to_the_time_since_the_end(make_app, app, owner):
     session = ended_session(owner, ended_ago=timedelta(seconds=10))
     bad_recording(session)
@@ -140,7 +134,7 @@ def test_with_redis_away_the_notice_falls_back_to_the_time_since_the_end(make_ap
     job.save()
     run_worker(app)
     assert services.processing_notice(owner.channel).failed  # what Redis would say
-    away = make_app(REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0", REDIS_QUICK_TIMEOUT=0.2,
+    away = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", REDIS_QUICK_TIMEOUT=0.2,
                     MEDIA_ROOT=app.config["MEDIA_ROOT"])
     with away.app_context():
         channel = db.session.get(Channel, owner.channel.id)

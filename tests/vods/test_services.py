@@ -140,6 +140,27 @@ def test_replay_context_is_the_last_messages_before_a_moment_however_long_ago(ow
     assert services.replay_context(vod, start - timedelta(seconds=1)) == []
 
 
+def test_replay_leaves_out_an_account_awaiting_erasure_until_it_cancels(owner):
+    """An account its owner asked to delete leaves the replay at once, as it leaves live chat."""
+    start = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
+    vod = make_vod(owner, started_at=start, objects=False)
+    fan, leaving = make_user("fan"), make_user("leaving")
+    say(vod, fan, "stays", start + timedelta(seconds=10))
+    say(vod, leaving, "goes", start + timedelta(seconds=20))
+    leaving.erase_after = start + timedelta(days=30)
+    db.session.commit()
+    assert [m.text for m in services.replay_messages(vod, start)] == ["stays"]
+    assert [m.text for m in services.replay_context(vod, start + timedelta(minutes=1))] == ["stays"]
+    leaving.erase_after = None  # cancelled within the grace: the lines come back
+    db.session.commit()
+    assert [m.text for m in services.replay_messages(vod, start)] == ["stays", "goes"]
+
+
+@pytest.mark.parametrize("seconds, shown", [(8.5, "0:09"), (8.49, "0:08"), (9.5, "0:10"), (3599.5, "1:00:00")])
+def test_durations_round_half_up_as_the_player_does(seconds, shown):
+    assert services.format_duration(seconds) == shown
+
+
 @pytest.mark.parametrize("text, expected", [
     ("2026-03-01T20:00:05Z", datetime(2026, 3, 1, 20, 0, 5, tzinfo=UTC)),
     ("2026-03-01T20:00:05.250Z", datetime(2026, 3, 1, 20, 0, 5, 250000, tzinfo=UTC)),

@@ -14,7 +14,7 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
 from app.extensions import db, get_redis
-from app.models import VOD, StreamSession, utcnow
+from app.models import VOD, LoginSession, StreamSession, utcnow
 from app.models.vod import vod_prefix
 from app.storage.backends import get_storage
 from app.vods.retention import RetentionSettingError
@@ -51,6 +51,7 @@ def old_vod_and_orphan(app) -> tuple[int, str]:
     vod = VOD(channel_id=user.channel.id, session_id=session.id, object_key=vod_prefix(session.id) + "master.m3u8",
               storage_prefix=vod_prefix(session.id), created_at=utcnow() - timedelta(days=40))
     db.session.add(vod)
+    db.session.add(LoginSession(user_id=user.id, token_hash="0" * 64, last_seen_at=utcnow() - timedelta(days=40)))
     db.session.commit()
     storage = get_storage()
     storage.put_bytes(vod.object_key, b"#EXTM3U\n", None)
@@ -69,7 +70,10 @@ def test_chain_starts_once_and_reschedules_itself(job_app):
     assert job.timeout == retention.RUN_TIMEOUT
     assert retention.run_retention(reschedule=True) == {
         "expired": 0, "expire_failed": 0, "vods": 0, "hls": 0, "local-hls": 0, "thumbnails": 0,
-        "profiles": 0, "requeued": 0, "sweep_failed": 0}
+        "profiles": 0, "requeued": 0, "sweep_failed": 0, "logins": 0, "exports": 0, "erased": 0,
+        "erasure_held": 0, "erasure_failed": 0, "suspensions_ended": 0,
+        "dmca_restored": 0, "viewer_sessions": 0, "stream_minutes": 0, "reports_pruned": 0,
+        "dmca_notices_pruned": 0}
     assert len(scheduled(job_app)) == 2
     assert get_redis().ttl(retention.CHAIN_KEY.format(job_app.config["RQ_QUEUE"])) > 0
 
@@ -77,7 +81,8 @@ def test_chain_starts_once_and_reschedules_itself(job_app):
 def test_worker_process_starts_the_chain_once(job_app):
     worker_main.start_retention_chain()
     worker_main.start_retention_chain()  # a second worker process, or a restart
-    assert [job.func_name for job in scheduled(job_app)] == ["workers.retention.run_retention"]
+    assert sorted(job.func_name for job in scheduled(job_app)) == [
+        "workers.analytics.run_rollups", "workers.retention.run_retention"]
 
 
 def test_a_worker_runs_expiry_then_the_sweep(job_app):
@@ -88,6 +93,7 @@ def test_a_worker_runs_expiry_then_the_sweep(job_app):
     job.refresh()
     assert job.is_finished, job.latest_result().exc_string if job.latest_result() else job.get_status()
     assert job.return_value()["expired"] == 1 and job.return_value()["vods"] == 1
+    assert job.return_value()["logins"] == 1  # old_vod_and_orphan's login, unseen for 40 days
     db.session.rollback()
     assert db.session.scalars(select(VOD.id)).all() == []
     assert list(get_storage().list("vods/")) == []

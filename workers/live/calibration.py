@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.live.capacity import CostModel
-from app.media.ffmpeg_args import transcode_args
+from app.media.ffmpeg_args import calibration_decode_args, calibration_sample_args, transcode_args
 from app.media.ladder import PRESETS, Source, ladder_for
 
 if TYPE_CHECKING:
@@ -41,12 +41,10 @@ def measure(ffmpeg: str = "ffmpeg") -> CostModel:
     rungs = ladder_for(source)
     with tempfile.TemporaryDirectory(prefix="cascade-calibrate-") as tmp:
         sample = str(Path(tmp) / "sample.mp4")
-        subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi",
-                        "-i", f"testsrc2=size={WIDTH}x{HEIGHT}:rate={FPS}", "-t", str(SECONDS),
-                        "-c:v", "libx264", "-preset", "ultrafast", "-g", str(FPS), sample],
+        subprocess.run(calibration_sample_args(sample, width=WIDTH, height=HEIGHT, fps=FPS, seconds=SECONDS,
+                                               ffmpeg=ffmpeg),
                        check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
-        decode = _cpu([ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-i", sample,
-                       "-f", "null", "-"])
+        decode = _cpu(calibration_decode_args(sample, ffmpeg=ffmpeg))
         source_mpx = WIDTH * HEIGHT * FPS * SECONDS / 1e6
         ladder_mpx = sum(r.width * r.height * r.fps for r in rungs) * SECONDS / 1e6
         encode = {}

@@ -31,7 +31,7 @@ from app.live.capacity import Assignment, Capacity, CostModel
 from app.live.hosts import HostInfo, HostSession
 from app.live.lease import Lease, holder, release_dead
 from app.live.state import LiveKeys
-from app.media.encoder import detect_encoder
+from app.media.encoder_trial import detect_encoder
 from app.media.ladder import Source
 from app.models import StreamSession
 from workers.live.reconcile import Reconciler

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
 
 from app.media.ffmpeg_args import PLAYLIST_NAME
 from app.media.fmp4 import Fragment, FragmentStream
+from app.media.playlist import parse_media
 from app.storage.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 
 ORIGIN_FILE = "origin.json"
-_MAP = re.compile(r'^#EXT-X-MAP:.*URI="([^"]+)"', re.M)
-_PART = re.compile(r'^#EXT-X-PART:.*URI="([^"]+)"', re.M)
 
 
 def write_origin(work: Path, origin: float) -> None:
@@ -33,17 +31,17 @@ def part_end(rendition: Path) -> tuple[float, float] | None:
     """(the end of the newest listed part in its run's output time, when that run's init segment
     was written) for one LL-HLS rendition directory, None if it has no part."""
     try:
-        text = (rendition / PLAYLIST_NAME).read_text()
+        listed = parse_media((rendition / PLAYLIST_NAME).read_text()).segments
     except OSError:
         return None
-    maps, parts = _MAP.findall(text), _PART.findall(text)
-    if not maps or not parts:
+    newest = next((segment for segment in reversed(listed) if segment.parts), None)
+    if newest is None or not newest.map:
         return None
-    init_path = rendition / maps[-1]
+    init_path, part = rendition / newest.map, newest.parts[-1].uri
     try:
         written = init_path.stat().st_mtime
         stream = FragmentStream()
-        items = stream.feed(init_path.read_bytes() + (rendition / parts[-1]).read_bytes())
+        items = stream.feed(init_path.read_bytes() + (rendition / part).read_bytes())
     except (OSError, ValueError):
         return None
     fragments = [item for item in items if isinstance(item, Fragment)]

@@ -41,9 +41,10 @@ from app.media.ffmpeg_args import (
 )
 from app.media.hls import fix_master_playlist
 from app.media.ladder import Rung, Source, passthrough_rung
-from app.media.llhls import WriteRefused
+from app.media.llhls import WriteRefused, part_name
 from app.media.llladder import LadderPackager
 from app.media.probe import source_from_probe
+from app.metrics.registry import PART_PUBLISH_LAG
 from app.models import StreamSession
 from app.models.channel import LATENCY_NORMAL
 from app.storage.mirror import DirectorySync, live_mirror
@@ -534,6 +535,12 @@ class SessionRunner(threading.Thread):
     def announce(self, rung: str, msn: int, part: int) -> None:
         """Wake the requests held for this part (app.hls). Runs on the packager's threads; without
         Redis they poll the playlist instead, so a failure here must not stop packaging."""
+        try:
+            # Since the packager wrote the part (a part that opened a segment keeps the name it was
+            # hinted under, p12.6.m4s for 13.0: not timed).
+            PART_PUBLISH_LAG.observe(max(0.0, time.time() - (self.out / rung / part_name(msn, part)).stat().st_mtime))
+        except OSError:
+            pass
         try:
             self.host.redis.publish(announce_channel(self.internal_name), announcement(rung, msn, part))
             self.announce_failed = False

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from redis import Redis
 
 from app.media.ffmpeg_args import PLAYLIST_NAME, THUMBNAIL_RATE, THUMBNAIL_SECONDS
+from app.media.playlist import parse_media
 from app.media.probe import parse_speed
 from app.models import utcnow
 
@@ -34,16 +35,10 @@ def thumbnail_padding(progress: dict[str, str]) -> int:
 def rung_kbps(rung_dir: Path, last: int = 3) -> int | None:
     """Measured bitrate of a rung from its newest segments on disk (ffmpeg reports no per-rung rate)."""
     try:
-        lines = (rung_dir / PLAYLIST_NAME).read_text().splitlines()
+        listed = parse_media((rung_dir / PLAYLIST_NAME).read_text()).segments
     except OSError:
         return None
-    entries, duration = [], None
-    for line in lines:
-        if line.startswith("#EXTINF:"):
-            duration = parse_speed(line[8:].split(",")[0])
-        elif line and not line.startswith("#") and duration:
-            entries.append((line.strip(), duration))
-            duration = None
+    entries = [(segment.uri, segment.duration) for segment in listed if segment.uri and segment.duration]
     bits = seconds = 0.0
     for name, length in entries[-last:]:
         try:

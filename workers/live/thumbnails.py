@@ -10,6 +10,7 @@ from pathlib import Path
 
 from app.extensions import db
 from app.media.ffmpeg_args import PLAYLIST_NAME, THUMBNAIL_SECONDS, snapshot_args
+from app.media.playlist import parse_media
 from app.models import Channel
 from app.storage.backends import get_storage
 
@@ -26,18 +27,13 @@ def thumbnail_key(channel_id: int) -> str:
 def newest_segment(rung_dir: Path) -> tuple[Path, Path] | None:
     """(init section, newest whole segment) listed by the rung's live playlist."""
     try:
-        lines = (rung_dir / PLAYLIST_NAME).read_text().splitlines()
+        listed = parse_media((rung_dir / PLAYLIST_NAME).read_text()).segments
     except OSError:
         return None
-    init = segment = None
-    for line in lines:
-        if line.startswith("#EXT-X-MAP:"):
-            init = line.split('URI="', 1)[1].split('"', 1)[0] if 'URI="' in line else None
-        elif line and not line.startswith("#"):
-            segment = (init, line.strip())
-    if segment is None or segment[0] is None:
+    newest = next((segment for segment in reversed(listed) if segment.uri is not None), None)
+    if newest is None or newest.uri is None or not newest.map:
         return None
-    return rung_dir / segment[0], rung_dir / segment[1]
+    return rung_dir / newest.map, rung_dir / newest.uri
 
 
 class LiveThumbnail:

@@ -416,9 +416,49 @@
       });
   }
 
+  // Report a message: the report form (a server fragment) in the same dialog; htmx posts it and
+  // swaps in the receipt. Without JavaScript the button's page link is not reachable, so the
+  // form's own page (/report/message/<id>) stays the fallback for the user card's links.
+  function openReport(url) {
+    dialogUser = null;
+    var request = ++cardRequest;
+    cardMessage("Report a message", "Loading…");
+    if (!dialog.open) dialog.showModal();
+    fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (response.status === 404) throw new Error("This message can't be reported any more.");
+        if (!response.ok) throw new Error("Could not load the report form. Try again.");
+        return response.text();
+      })
+      .then(function (html) {
+        if (request !== cardRequest) return;
+        cardMessage("Report a message", "");
+        var holder = document.createElement("div");
+        holder.innerHTML = html;  // the server's fragment: user text in it is escaped
+        dialogBody.appendChild(holder);
+        if (window.htmx) window.htmx.process(holder);
+      })
+      .catch(function (error) {
+        if (request === cardRequest) cardMessage("Report a message", error.message);
+      });
+  }
+
   list.addEventListener("click", function (event) {
+    var report = event.target.closest("[data-chat-report]");
+    if (report) {
+      openReport(report.getAttribute("data-chat-report"));
+      return;
+    }
     var name = event.target.closest("[data-chat-user]");
-    if (!name) return;
+    if (!name) {
+      // A tap on a line shows its Report button (phones have no hover).
+      var picked = event.target.closest(".chat-line");
+      list.querySelectorAll(".chat-line.is-picked").forEach(function (line) {
+        if (line !== picked) line.classList.remove("is-picked");
+      });
+      if (picked) picked.classList.toggle("is-picked");
+      return;
+    }
     var line = name.closest(".chat-line");
     openCard(parseInt(line.getAttribute("data-user-id"), 10), name.textContent);
   });

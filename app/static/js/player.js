@@ -8,7 +8,7 @@
 
   var OFFLINE_POLL_MS = 3000;   // how soon a stream that begins shows up
   var STARTING_POLL_MS = 1000;  // how soon a starting stream plays once it is announced live
-  var HEARTBEAT_MS = 15000;     // the viewer count's heartbeat while watching
+  var HEARTBEAT_MS = 10000;     // the viewer count's heartbeat while watching (the server forgets after 25 s)
   var STALL_CHECK_MS = 2500;    // a stalled or failed player asks whether the stream ended
   // A stream that fails to open is asked for again after 1, 2, 4, 8, 8… s (jittered, so a crowd
   // does not retry in step), never at once: a missing playlist answers 404 in a millisecond, and
@@ -29,15 +29,9 @@
   var startingText = frame.querySelector("[data-starting-text]");
   var pill = document.querySelector("[data-status-pill]");
 
-  // One viewer per tab for the count. A framed player on another site may be refused storage
-  // (third-party storage blocked): it then counts as a new viewer per page load.
-  var viewerId = null;
-  try { viewerId = sessionStorage.getItem("cascade-viewer"); } catch (e) { /* storage refused */ }
-  if (!viewerId) {
-    viewerId = Array.from(crypto.getRandomValues(new Uint8Array(12)),
-      function (b) { return b.toString(16).padStart(2, "0"); }).join("");
-    try { sessionStorage.setItem("cascade-viewer", viewerId); } catch (e) { /* storage refused */ }
-  }
+  // One viewer per page, in memory only (js/qoe.js); the page that went away said "ended".
+  var QoE = window.CascadeQoE;
+  var viewerId = QoE.viewerId();
 
   var current = null;   // the hls_url playing now, "" while re-opening it, null when not live
   var starting = frame.dataset.streamStatus === "starting";  // a publisher is on, nothing playable yet
@@ -52,17 +46,11 @@
   }
 
   function request(method) {
-    var options = { method: method, cache: "no-store", credentials: "same-origin",
-                    headers: { Accept: "application/json" } };
-    var url = frame.dataset.statusUrl;
-    if (method === "POST") {
-      url = frame.dataset.watchUrl;
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify({ viewer: viewerId });
-    }
-    return fetch(url, options).then(function (response) {
-      return response.ok ? response.json() : null;
-    }).catch(function () { return null; });
+    if (method === "POST") return QoE.post(frame.dataset.watchUrl, meter, beatOf(playerState()));
+    return fetch(frame.dataset.statusUrl, { cache: "no-store", credentials: "same-origin",
+                                            headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .catch(function () { return null; });
   }
 
   // Ask the API what the channel is doing now and follow it; then plan the next question.
@@ -81,6 +69,43 @@
   // A preview (the creator's own, on the dashboard) only asks: it is not a viewer to count.
   var preview = frame.hasAttribute("data-preview");
   function beat() { check(preview ? "GET" : "POST"); }
+  var meter = QoE.meter(video, { live: true });
+
+  // What the heartbeat says this player is doing: only playing, starting and rebuffering count
+  // as watching (a paused tab is not a viewer); the page's token lets the beat count at all.
+  var hasPlayed = false;
+  function playerState() {
+    if (!current) return "ended";
+    if (video.paused) return hasPlayed ? "paused" : "starting";
+    if (video.readyState < 3) return hasPlayed ? "rebuffering" : "starting";
+    return "playing";
+  }
+  // The beat also says what the viewer got since the previous one (the meter, js/qoe.js).
+  var beatAt = -Infinity;
+  function beatOf(state) {
+    var body = meter.take(state);
+    body.viewer = viewerId;
+    body.token = frame.dataset.viewerToken || "";
+    body.state = state;
+    beatAt = performance.now();
+    return body;
+  }
+  // Pausing or playing is said at once, not at the next beat; leaving the page too, by a beacon
+  // the browser sends even as the page goes away. A phone may drop a hidden page without a
+  // pagehide, so hiding it says "ended" too, and coming back (still playing) says so at once.
+  function tell(state) {
+    if (preview || !current) return;
+    QoE.post(frame.dataset.watchUrl, meter, beatOf(state));
+  }
+  function leave() {
+    if (preview || !navigator.sendBeacon || !(current || meter.began()) || meter.quiet("ended")) return;
+    QoE.beacon(frame.dataset.watchUrl, meter, beatOf("ended"));
+  }
+  window.addEventListener("pagehide", leave);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") leave();
+    else if (meter.lastState() === "ended" && current && !video.paused) tell(playerState());
+  });
 
   // Pushed over the chat socket when the stream becomes playable: ask now, not at the next poll
   // (also from the offline card, whose poll is slower and may not have seen "starting" yet).
@@ -129,10 +154,16 @@
       var config = { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.1, backBufferLength: 30,
                      manifestLoadPolicy: loadPolicy(), playlistLoadPolicy: loadPolicy() };
       if (frame.dataset.hlsWorker) config.workerPath = frame.dataset.hlsWorker;
+      // CMCD in the query (headers would need a CORS preflight from a CDN): nginx logs it.
+      if (!preview) {
+        config.cmcd = { sessionId: viewerId };
+        if (frame.dataset.contentId) config.cmcd.contentId = frame.dataset.contentId;
+      }
       hls = new window.Hls(config);
       hls.on(window.Hls.Events.MANIFEST_PARSED, fillQualities);
       hls.on(window.Hls.Events.LEVEL_SWITCHED, labelAuto);
       hls.on(window.Hls.Events.ERROR, onHlsError);
+      meter.attach(hls);
       hls.loadSource(url);
       hls.attachMedia(video);
     } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
@@ -154,6 +185,7 @@
 
   // The card instead of the video: the channel is offline, or starting (the card says so).
   function showCard(isStarting) {
+    meter.forgetStall();
     stop();
     current = null;
     failures = 0;
@@ -170,7 +202,7 @@
   }
 
   function stop() {
-    if (hls) { hls.destroy(); hls = null; }
+    if (hls) { meter.detach(); hls.destroy(); hls = null; }
     video.removeAttribute("src");
     video.load();
     quality.length = 1;
@@ -302,14 +334,32 @@
   ["waiting", "stalled", "ended", "error"].forEach(function (name) {
     video.addEventListener(name, function () {
       if (!current) return;
-      if (name === "error" && !hls) reconnect();  // native HLS: a failed load says only this
-      else schedule(check, name === "ended" ? 0 : STALL_CHECK_MS);
+      if (name === "error" && !hls) {  // native HLS: a failed load says only this
+        meter.fatal("media_error_" + (video.error ? video.error.code : 0));
+        reconnect();
+      } else {
+        schedule(check, name === "ended" ? 0 : STALL_CHECK_MS);
+      }
     });
   });
+  // Playing again after a pause is said at once; after a rebuffer only when the last beat is a
+  // beat old (none goes out while stalled), so a stream that stalls often stays within the
+  // server's 20 beats a minute and no beat (with its deltas) is refused.
+  var pausedSinceBeat = false;
   video.addEventListener("playing", function () {
     say("");
     failures = 0;
+    var resumed = hasPlayed;
+    hasPlayed = true;
+    if (resumed && (pausedSinceBeat || performance.now() - beatAt >= HEARTBEAT_MS)) tell("playing");
+    pausedSinceBeat = false;
     if (current) schedule(beat, HEARTBEAT_MS);
+  });
+  video.addEventListener("pause", function () {
+    if (hasPlayed && !video.ended) {
+      pausedSinceBeat = true;
+      tell("paused");
+    }
   });
 
   // "Stats for nerds": what the player sees, once a second while the overlay is open.

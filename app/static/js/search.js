@@ -2,6 +2,10 @@
 (function () {
   "use strict";
 
+  // The text whose suggestions Escape closed: an answer still on its way for it (the debounced
+  // request of the last keystroke, a slow network) must not open them again. Typing reopens.
+  var closed = null;
+
   function links(form) {
     return Array.prototype.slice.call(form.querySelectorAll("#search-suggest a"));
   }
@@ -23,9 +27,21 @@
       var panel = form.querySelector("#search-suggest");
       if (panel && panel.firstElementChild) {
         event.preventDefault();
+        closed = input.value;
         panel.replaceChildren();
         input.focus();
       }
     }
+  });
+
+  document.addEventListener("input", function (event) {
+    if (event.target.closest && event.target.closest(".nav-search")) closed = null;
+  });
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (closed === null || !target || target.id !== "search-suggest") return;
+    var input = target.closest(".nav-search").querySelector("input[type=search]");
+    if (input.value === closed) event.detail.shouldSwap = false;
   });
 })();

@@ -1,5 +1,6 @@
 // The watch page: hls.js (native HLS on Safari/iOS) on a recorded broadcast, seek previews from
-// its WebVTT sprite track, and chat replay lined up with playback by wall-clock time.
+// its WebVTT sprite track, chat replay lined up with playback by wall-clock time, and heartbeats
+// saying what the viewer got (quality of experience).
 (function () {
   "use strict";
 
@@ -44,9 +45,13 @@
     if (window.Hls && window.Hls.isSupported()) {
       var config = { backBufferLength: 90 };
       if (frame.dataset.hlsWorker) config.workerPath = frame.dataset.hlsWorker;
+      // CMCD in the query (headers would need a CORS preflight from a CDN): nginx logs it.
+      config.cmcd = { sessionId: viewerId };
+      if (frame.dataset.contentId) config.cmcd.contentId = frame.dataset.contentId;
       hls = new window.Hls(config);
       hls.on(window.Hls.Events.MANIFEST_PARSED, fillQualities);
       hls.on(window.Hls.Events.ERROR, onHlsError);
+      meter.attach(hls);
       hls.loadSource(src);
       hls.attachMedia(video);
     } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
@@ -109,6 +114,9 @@
   }
   ["play", "playing", "pause", "ended"].forEach(function (name) { video.addEventListener(name, showPlaying); });
   video.addEventListener("playing", function () { say(""); });
+  video.addEventListener("error", function () {
+    if (!hls) meter.fatal("media_error_" + (video.error ? video.error.code : 0));  // native HLS
+  });
 
   unmute.addEventListener("click", function () {
     video.muted = !video.muted;
@@ -142,6 +150,54 @@
     else if (key === "arrowleft" || key === "arrowright") { seekTo(video.currentTime + (key === "arrowleft" ? -5 : 5)); }
     else return;
     event.preventDefault();
+  });
+
+  // --- heartbeats --------------------------------------------------------------------------------
+  // What the viewer got (the meter below): a beat as playback is asked for, every 10 s while it
+  // plays, at once on pause, resume and the video's end, and a beacon as the page goes away or is
+  // hidden (a phone may drop a hidden page without a pagehide).
+  var HEARTBEAT_MS = 10000;
+  // One viewer per page, in memory only; the meter is js/qoe.js's.
+  var QoE = window.CascadeQoE;
+  var viewerId = QoE.viewerId();
+  var meter = QoE.meter(video, { ranges: true });
+  var beatTimer = null;
+
+  function playerState() {
+    if (video.ended) return "ended";
+    if (!meter.started()) return "starting";
+    if (video.paused) return "paused";
+    return meter.stalled() ? "rebuffering" : "playing";
+  }
+
+  function beatOf(state) {
+    var body = meter.take(state);
+    body.viewer = viewerId;
+    body.token = frame.dataset.viewerToken || "";
+    body.state = state;
+    return body;
+  }
+
+  function beat() {
+    clearTimeout(beatTimer);
+    beatTimer = null;
+    if (!frame.dataset.watchUrl) return;
+    QoE.post(frame.dataset.watchUrl, meter, beatOf(playerState()));
+    if (!video.paused && !video.ended) beatTimer = setTimeout(beat, HEARTBEAT_MS);
+  }
+
+  function leave() {
+    if (!frame.dataset.watchUrl || !navigator.sendBeacon || !meter.began() || meter.quiet("ended")) return;
+    QoE.beacon(frame.dataset.watchUrl, meter, beatOf("ended"));
+  }
+
+  video.addEventListener("play", beat);
+  video.addEventListener("pause", function () { if (!video.ended) beat(); });
+  video.addEventListener("ended", beat);
+  window.addEventListener("pagehide", leave);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") leave();
+    else if (meter.lastState() === "ended" && !video.paused && !video.ended) beat();
   });
 
   // --- the seek bar ------------------------------------------------------------------------------
@@ -287,15 +343,32 @@
   var retryAt = 0;
   var generation = 0;        // answers to requests made before a seek are dropped
   var offset = null;         // wall clock minus media time, from the playlist's program date-time
+  var shownUntil = null;     // the wall clock at the last tick: lines said up to it are on screen
 
-  // Where playback is in the broadcast's own time: the playlist's EXT-X-PROGRAM-DATE-TIME (hls.js),
-  // Safari's start date, or else the recording's start plus the position.
+  // The media playlist hls.js has loaded, or null before it has one.
+  function playlistDetails() {
+    if (!hls) return null;
+    if (hls.latestLevelDetails) return hls.latestLevelDetails;
+    var level = hls.levels && hls.levels[Math.max(hls.currentLevel, 0)];
+    return (level && level.details) || null;
+  }
+
+  // Where playback is in the broadcast's own time: the playlist's EXT-X-PROGRAM-DATE-TIME (hls.js:
+  // the playing fragment's, or before one plays the first fragment's, so the clock never jumps
+  // from a guess to the playlist's dates), Safari's start date, or else the recording's start plus
+  // the position.
   function wallClock() {
     var media = video.currentTime * 1000;
     var date = hls && hls.playingDate;
     if (date && !isNaN(date.getTime())) {
       offset = date.getTime() - media;
       return date.getTime();
+    }
+    var details = playlistDetails();
+    var first = details && details.fragments && details.fragments[0];
+    if (first && first.programDateTime) {
+      offset = first.programDateTime - first.start * 1000;
+      return offset + media;
     }
     if (offset !== null) return offset + media;
     if (video.getStartDate) {
@@ -364,7 +437,9 @@
   }
 
   function tick() {
-    if (!list) return;
+    // With hls.js, wait for its playlist: until then the clock would be a guess, and lines shown
+    // by it would be taken off and shown again once the playlist's dates are known.
+    if (!list || (hls && !playlistDetails())) return;
     var now = wallClock();
     // The clock jumped outside what was fetched: the player found the playlist's program
     // date-time (the recording's start time was only a guess), or it moved without a seek event.
@@ -379,22 +454,26 @@
       });
       empty.hidden = true;
     }
+    shownUntil = now;
   }
 
-  // A seek (either way) starts the panel again from the new position.
+  // A seek back, or past what was fetched, starts the panel again from the new position. A step
+  // forward within it (hls.js nudging the playhead over a gap or a stall, a short skip) keeps the
+  // panel: the next tick shows the lines it passed, in order, as a longer seek would.
   function restartReplay() {
     if (!list) return;
     generation += 1;
     queue = [];
     seen = {};
-    loadedFrom = loadedUntil = null;
+    loadedFrom = loadedUntil = shownUntil = null;
     loading = false;
     retryAt = 0;
     list.replaceChildren();
     empty.hidden = false;
   }
   video.addEventListener("seeking", function () {
-    restartReplay();
+    var now = wallClock();
+    if (shownUntil === null || loadedUntil === null || now < shownUntil || now > loadedUntil) restartReplay();
     tick();
   });
   video.addEventListener("timeupdate", tick);
