@@ -305,6 +305,8 @@ class PullRelay:
         self.buffer = bytearray()
         self.ended = False
         self.received_at: float | None = None  # when the ingest server last sent anything
+        # The pump is handing data to its consumer (and may be waiting on it: see input_age).
+        self._delivering = False
         # Called with the decode time (seconds) of the keyframe each consumer starts at.
         self.on_start: Callable[[float], None] | None = None
         # Called with every whole FLV tag pulled (the dashboard's input figures, on this thread).
@@ -371,7 +373,19 @@ class PullRelay:
         return True
 
     def input_age(self) -> float:
-        """Seconds since the ingest server last sent anything (infinite: nothing yet)."""
+        """Seconds since the ingest server last sent anything (infinite: nothing yet); 0 while the
+        pump waits on its consumer.
+
+        The pump reads only as fast as its consumer takes (and the relay's ffmpeg, its tee held by
+        the same pipe, with it): an encoder slow to read, starting up or catching up on a busy box,
+        held it for seconds while the publisher streamed on. The reconciler, which after an nginx
+        reload cannot see the publisher on the old worker, took that for a publisher gone and
+        ended a healthy broadcast (a fault test in CI). While the pump waits with data in hand,
+        what the ingest server sends cannot be seen: nothing is ended on that doubt (an encoder
+        that hangs is the session runner's to restart, which frees the pump).
+        """
+        if self._delivering:
+            return 0.0
         return math.inf if self.received_at is None else time.monotonic() - self.received_at
 
     def alive(self, within: float = 2.0) -> bool:
@@ -436,7 +450,11 @@ class PullRelay:
         data, self.buffer = self.buffer, bytearray()
         try:
             while True:
-                self._deliver(data)
+                self._delivering = True
+                try:
+                    self._deliver(data)
+                finally:
+                    self._delivering = False
                 self._prune()
                 chunk = self._source.read(None)
                 if chunk is None:

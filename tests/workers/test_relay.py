@@ -302,3 +302,44 @@ def test_a_new_relay_stops_the_one_nobody_adopted_before_it_takes_the_spool(tmp_
         assert json.loads((spool / "relay.json").read_text())["pid"] == relay.pid
     finally:
         relay.stop()
+
+
+@pytest.mark.media
+def test_a_consumer_that_stops_reading_does_not_age_the_input(tmp_path):
+    """The pump reads only as fast as its consumer takes: while it waits on the consumer with data
+    in hand, the input is not stale (an encoder slow to read is not a publisher gone); once the
+    consumer has taken everything and the publisher sends nothing, it ages."""
+    ffmpeg = require_tool("ffmpeg")
+    source = tmp_path / "lossless.flv"  # big enough to fill a pipe at once
+    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=320x240:rate=30", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-qp", "0", "-g", "30", "-f", "flv", str(source)], check=True, timeout=60)
+    data = source.read_bytes()
+    assert len(data) > 500_000  # a pipe holds 64 KiB
+    fifo = tmp_path / "ingest"
+    os.mkfifo(fifo)
+    read_fd, write_fd = os.pipe()  # the consumer
+    relay = PullRelay(str(fifo))
+    drained = threading.Event()
+    try:
+        relay.feed(os.fdopen(write_fd, "wb"))
+        with open(fifo, "wb", buffering=0) as ingest:  # once the relay's ffmpeg opens it to read
+            writer = threading.Thread(target=ingest.write, args=(data,), daemon=True)
+            writer.start()
+            time.sleep(3.0)  # the consumer reads nothing: the pump waits on it
+            assert relay.received_at is not None and time.monotonic() - relay.received_at > 2.0
+            assert relay.input_age() == 0.0
+
+            def drain() -> None:
+                with os.fdopen(read_fd, "rb") as consumer:
+                    while consumer.read1(1 << 16):
+                        drained.set()
+            threading.Thread(target=drain, daemon=True).start()
+            writer.join(10)
+            assert not writer.is_alive() and drained.wait(5)
+            # Everything taken, the publisher silent (its connection kept): the input ages.
+            assert wait_for(lambda: relay.input_age() >= 1.5, 10, "the input to age")
+    finally:
+        if not drained.is_set():
+            os.close(read_fd)  # frees a pump still waiting on the consumer
+        relay.stop()
