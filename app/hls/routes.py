@@ -1,10 +1,10 @@
-"""Playlist requests with delivery directives, preload-hinted parts nginx could not find yet, and
-whatever nginx could not get from the bucket.
+"""Media playlists (held for the part a reload asks for, or for the next part), preload-hinted
+parts nginx could not find yet, and whatever nginx could not get from the bucket.
 
 nginx serves /hls/ from disk (or, with STORAGE_BACKEND=s3, this host's disk and the bucket); it
-hands the app a media playlist request only when its query carries _HLS_msn, _HLS_part or
-_HLS_skip, a file request when the file is missing, and with S3 any request the bucket did not
-answer (an outage: media/nginx.conf.j2). The app answers them all from the same files or objects
+hands the app every media playlist request (services.answer_playlist), a file request when the
+file is missing, and with S3 any request the bucket did not answer (an outage:
+media/nginx.conf.j2). The app answers them all from the same files or objects
 (services.live_files). None of it once the session has ended (access.ended): its output is
 then the private recording.
 """

@@ -66,6 +66,14 @@ STORAGE_WARNING_EVERY = 10.0  # seconds between log lines about an unreadable st
 # a session taken over by another host (at least 15 s after this one stopped renewing its lease)
 # leaves a copy here that no longer changes.
 LOCAL_FRESH_SECONDS = 30.0
+# A plain request for an LL-HLS media playlist (a player's first, or a standard-mode reload) is
+# held until the next part is listed, for at most this many part targets, then answered as it is.
+# A player takes its place behind the live edge from its first playlist, and counts the edge's age
+# from when that playlist *arrived*: one read from the file at a random moment is already up to a
+# part old (1/6 s on average with 1/3 s parts), and hls.js and Shaka never make that back by default.
+FRESH_PART_TARGETS = 1.5
+# ...and never longer than this: nginx gives up on the app after 0.8 s (@hls_fresh) and serves the file.
+FRESH_MAX_SECONDS = 0.6
 
 
 class BadDirective(ValueError):
@@ -555,7 +563,8 @@ def _playlist_answer(text: str, state: PlaylistState, directives: Directives) ->
 
 def answer_playlist(files: LiveFiles | Path, name: str, rung: str, directives: Directives,
                     listener: PartListener, clock: Callable[[], float] = time.monotonic) -> Answer:
-    """The playlist for a request with delivery directives, held until it holds the part asked for.
+    """The playlist for a request with delivery directives, held until it holds the part asked for;
+    for a plain request, held until it lists its next part (_fresh_playlist).
 
     `files` is a LiveFiles (a Path means DiskFiles of that hls root). 404 without such a
     playlist; 400 for an _HLS_msn more than two segments ahead; 503 when the part has not
@@ -588,7 +597,9 @@ def answer_master(files: LiveFiles | Path, name: str) -> Answer:
 def _answer_playlist(files: LiveFiles, name: str, rung: str, directives: Directives,
                      listener: PartListener, clock: Callable[[], float]) -> Answer:
     text, state = files.playlist(name, rung, time.monotonic())
-    if state.ended or directives.msn is None or state.has(directives.msn, directives.part):
+    if directives.msn is None:
+        return _fresh_playlist(files, name, rung, directives, listener, clock, text, state)
+    if state.ended or state.has(directives.msn, directives.part):
         observe_hold("playlist", "ready", 0.0)
         return _playlist_answer(text, state, directives)
     if state.too_far_ahead(directives.msn):
@@ -608,6 +619,33 @@ def _answer_playlist(files: LiveFiles, name: str, rung: str, directives: Directi
             if remaining <= 0:
                 observe_hold("playlist", "timeout", time.monotonic() - held_since)
                 return Answer(503, "that part did not appear in time\n")
+            not_before = _wait(wake, listener, name, remaining)
+
+
+def _fresh_playlist(files: LiveFiles, name: str, rung: str, directives: Directives,
+                    listener: PartListener, clock: Callable[[], float], text: str,
+                    state: PlaylistState) -> Answer:
+    """A plain request: the playlist as soon as it lists its next part (FRESH_PART_TARGETS,
+    FRESH_MAX_SECONDS).
+
+    Only an LL-HLS playlist that is still growing parts waits; a classic one, an ended one or a
+    packager that has stopped is answered as it stands (never a 503: the request asked for
+    nothing in particular).
+    """
+    if state.ended or not state.can_block_reload or state.last_part is None or not state.part_target:
+        observe_hold("playlist", "ready", 0.0)
+        return _playlist_answer(text, state, directives)
+    msn, part = state.last_msn, state.last_part + 1
+    deadline = clock() + min(FRESH_PART_TARGETS * state.part_target, FRESH_MAX_SECONDS)
+    held_since = time.monotonic()
+    with listener.watch(name, rung) as wake:
+        not_before = time.monotonic()
+        while True:
+            text, state = files.playlist(name, rung, not_before)
+            remaining = deadline - clock()
+            if state.ended or state.has(msn, part) or remaining <= 0:
+                observe_hold("playlist", "fresh", time.monotonic() - held_since)
+                return _playlist_answer(text, state, directives)
             not_before = _wait(wake, listener, name, remaining)
 
 

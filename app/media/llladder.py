@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -43,6 +44,16 @@ log = logging.getLogger("app.media.llladder")
 # least a second apart, and a copied source's decode times may sit a few frames off an encode's.
 ALIGN_TOLERANCE = 0.25
 ALIGN_WAIT = 2.0  # seconds a follower waits for the leader to reach one of its keyframes
+# A live run starts behind the publisher: the relay hands the encoder the stream from the keyframe
+# it holds (so the recording starts at a picture), and the encoder works that head off faster than
+# real time for its first seconds. A player joining meanwhile places itself behind an edge that is
+# late, and hls.js and Shaka keep that distance for good by default (they never speed up). So a
+# paced (live) run is playable only once the leading rung's last PACE_PARTS parts came at the
+# stream's own pace (at least PACE of their media duration apart), or PACE_LIMIT seconds after its
+# first part on a box that cannot catch up.
+PACE_PARTS = 3
+PACE = 0.8
+PACE_LIMIT = 5.0
 
 
 def live_master_playlist(rungs: Sequence[Rung], codecs: Sequence[str], *, closed_captions: bool = False) -> str:
@@ -66,6 +77,8 @@ class LadderPackager:
     every rung with its plan's fixed GOP (ll_transcode_args), so a segment closes with the part
     that ends its last GOP; False when the keyframes are the publisher's (a passthrough).
     `closed_captions`: the source carries captions (the master then does not deny them).
+    `paced`: the input is live, so the run is playable only once it keeps the stream's pace
+    (PACE_PARTS).
     """
 
     def __init__(self, out: Path, rungs: Sequence[Rung], plans: Sequence[PartPlan], *,
@@ -74,8 +87,13 @@ class LadderPackager:
                  mirror: Mirror | None = None, segment_min: float | None = None,
                  guard: Callable[[], bool] | None = None,
                  on_playable: Callable[[], None] | None = None, fixed_gop: bool = True,
-                 closed_captions: bool = False):
+                 closed_captions: bool = False, paced: bool = False):
         self.out = Path(out)
+        self.paced = paced
+        # The leading rung's latest parts this run, (time.monotonic() listed, media end), and when
+        # it listed its first.
+        self._leader_parts: deque[tuple[float, float]] = deque(maxlen=PACE_PARTS + 1)
+        self._leader_first: float | None = None
         self.closed_captions = closed_captions
         self.on_playable = on_playable
         self.guard = guard
@@ -227,6 +245,8 @@ class LadderPackager:
                                                    start=item.start, aligned=aligned)
                         if listed is None:
                             continue  # a follower before its first aligned keyframe
+                        if index == 0 and not self.playable:
+                            self._leader_listed(item.start + item.duration)
                         if follower:
                             if self._first_msn[index] != -1 and self._closed_first(index, listed[0]):
                                 self._maybe_write_master(index)
@@ -270,10 +290,30 @@ class LadderPackager:
             found = [where for begins, where in self._starts if abs(begins - start) <= ALIGN_TOLERANCE]
         return found[-1] if found else None
 
+    def _leader_listed(self, media_end: float) -> None:
+        now = time.monotonic()
+        if self._leader_first is None:
+            self._leader_first = now
+        self._leader_parts.append((now, media_end))
+
+    def _caught_up(self) -> bool:
+        """The run keeps the stream's pace (see PACE_PARTS), or has tried for PACE_LIMIT."""
+        if not self.paced:
+            return True
+        parts = self._leader_parts
+        if not parts:
+            return False
+        if self._leader_first is not None and parts[-1][0] - self._leader_first >= PACE_LIMIT:
+            return True
+        if len(parts) < (parts.maxlen or 0):
+            return False
+        (first_at, first_end), (last_at, last_end) = parts[0], parts[-1]
+        return last_at - first_at >= PACE * (last_end - first_end)
+
     def _check_playable(self) -> None:
-        """Once the master is out and every rung has closed a segment of this run, players can
-        start: tell `on_playable` (once per run)."""
-        if self.master_written and all(first == -1 for first in self._first_msn):
+        """Once the master is out, every rung has closed a segment of this run and the run keeps
+        the stream's pace, players can start: tell `on_playable` (once per run)."""
+        if self.master_written and all(first == -1 for first in self._first_msn) and self._caught_up():
             self.playable = True
             if self.on_playable is not None:
                 self.on_playable()

@@ -78,7 +78,8 @@ PART_PUBLISH_LAG = Histogram(
 HLS_HOLDS = Histogram(
     "cascade_hls_hold_seconds",
     "How long the app held an LL-HLS request (a blocking playlist reload, a preload-hinted part), "
-    "by outcome: ready (a reload answered at once), delivered (after waiting), timeout.",
+    "by outcome: ready (a reload answered at once), delivered (after waiting), timeout, fresh (a "
+    "plain playlist request held for its next part).",
     ["kind", "outcome"], buckets=HOLD_BUCKETS, registry=INSTRUMENTS)
 
 STORAGE_ERRORS = Counter(

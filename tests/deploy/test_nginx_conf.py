@@ -88,14 +88,30 @@ def test_media_location_serves_the_storage_root(tmp_path):
     assert f'alias "{tmp_path}/objects/";' in custom
 
 
-def test_hls_reloads_with_delivery_directives_go_to_the_app(tmp_path):
-    """Files stay nginx's; only directive-carrying playlist requests and missing files reach the app
-    (tests/e2e/test_hls_blocking.py proves the routing on a running nginx)."""
+def test_media_playlists_go_to_the_app(tmp_path):
+    """Files stay nginx's; only media playlists (held for a part: app.hls.services) and missing
+    files reach the app (tests/e2e/test_hls_blocking.py proves the routing on a running nginx)."""
     text = render_nginx_conf(settings(tmp_path))
     hls = text.split("location /hls/ {", 1)[1].split("}\n", 2)
     assert "error_page 418 = @hls_app;" in text and "error_page 404 = @hls_app;" in text
-    assert "if ($cascade_hls_directives) {\n                return 418;" in text
-    assert "_HLS_(msn|part|skip)=" in text
+    assert "error_page 419 = @hls_fresh;" in hls[0]
+    assert ("if ($cascade_hls_media_playlist = 2) {\n                return 418;\n            }\n"
+            "            if ($cascade_hls_media_playlist = 1) {\n                return 419;") in text
+    media_playlists = text.split('map "$uri?$args" $cascade_hls_media_playlist {', 1)[1].split("}", 1)[0]
+    assert "volatile;" in media_playlists  # read again after @hls_file's rewrite
+    # First match wins: sent back by @hls_file, a reload with directives, then any other.
+    order = [media_playlists.index(mark) for mark in ("cascade_file=1", "_HLS_(msn|part|skip)=", '\\?" 1;')]
+    assert order == sorted(order)
+    # A plain media playlist waits a second for the app at most, then comes from the disk;
+    # a reload with directives waits for the app.
+    fresh = location(text, "location @hls_fresh")
+    for directive in ("proxy_read_timeout 800ms;", "proxy_connect_timeout 1s;", "error_page 502 504 = @hls_file;"):
+        assert has(fresh, directive), directive
+    assert "error_page" not in location(text, "location @hls_app")
+    assert "recursive_error_pages on;" in hls[0]  # where the request's first error_page is
+    fallback = directives(location(text, "location @hls_file"))
+    assert fallback[:2] == ["if ($arg_cascade_file) {", "return 502;"]
+    assert fallback[2].startswith("rewrite ") and fallback[2].endswith("$1?cascade_file=1 last;")
     assert "proxy_pass" not in hls[0]  # only `return` inside the location's `if`
     # The app gets the request as the viewer sent it, whatever a location rewrote on the way.
     assert "location @hls_app {\n            proxy_pass http://cascade_web$request_uri;" in text
@@ -169,8 +185,10 @@ def test_s3_hls_serves_this_hosts_media_from_disk_and_the_rest_from_the_bucket(t
     assert "proxy_cache" not in playlists
     for directive in ("proxy_cache cascade_objects;", "proxy_cache_lock on;", "proxy_cache_valid 200 10m;"):
         assert has(bucket, directive), directive
-    # The directive test comes before the query is dropped, so the app still sees _HLS_msn.
-    assert directives(playlists)[:2] == ["if ($cascade_hls_directives) {", "return 418;"]
+    # The media playlist tests come before the query is dropped, so the app still sees _HLS_msn.
+    assert directives(playlists)[:4] == ["if ($cascade_hls_media_playlist = 2) {", "return 418;",
+                                         "if ($cascade_hls_media_playlist = 1) {", "return 419;"]
+    assert has(playlists, "error_page 419 = @hls_fresh;")
     # A file missing beside a playlist written here is not in the bucket either: straight to the app.
     assert directives(bucket)[:2] == ["if (-f $cascade_hls_playlist_here) {", "return 418;"]
     playlist_here = text.split("map $uri $cascade_hls_playlist_here {", 1)[1].split("}", 1)[0]

@@ -1,4 +1,5 @@
-"""LL-HLS delivery directives through the real nginx and gunicorn/gevent: files stay files, reloads block."""
+"""LL-HLS delivery directives through the real nginx and gunicorn/gevent: files stay files, playlists
+come from the app, reloads block."""
 from __future__ import annotations
 
 import time
@@ -44,16 +45,30 @@ def from_app(headers) -> bool:
     return headers.get("Content-Security-Policy") is not None
 
 
-def test_playlists_without_directives_and_parts_are_static_files(stack, packager):
+def test_parts_are_static_files_and_plain_playlists_the_apps_fresh_ones(stack, packager):
     base = f"{stack.base_url}/hls/{packager.name}/720p"
-    for query in ("", "?foo=1", "?x_HLS_msn=52", "?v=_HLS_msn="):
-        status, headers, body, _ = get(f"{base}/index.m3u8{query}")
-        assert status == 200 and not from_app(headers), query
-        assert headers["Cache-Control"] == "no-cache"
-        assert body.decode() == (packager.dir / "index.m3u8").read_text()
     status, headers, body, _ = get(f"{base}/p52.0.m4s")
     assert status == 200 and not from_app(headers) and body == b"part-bytes"
     assert "immutable" in headers["Cache-Control"]
+    for query in ("", "?foo=1", "?x_HLS_msn=52", "?v=_HLS_msn="):
+        # No next part comes: after 1.5 part targets (0.375 s here), the playlist as it stands.
+        status, headers, body, seconds = get(f"{base}/index.m3u8{query}")
+        assert status == 200 and from_app(headers), query
+        assert headers["Cache-Control"] == "no-cache"
+        assert body.decode() == (packager.dir / "index.m3u8").read_text()
+        assert seconds < 3, query
+
+
+def test_a_plain_playlist_request_through_nginx_is_held_for_the_next_part(stack, packager):
+    packager.write(live_playlist(first_msn=40, segments=12, parts=2, part_duration=1.0, target=TARGET))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        held = pool.submit(get, f"{stack.base_url}/hls/{packager.name}/720p/index.m3u8")
+        time.sleep(0.5)
+        assert not held.done()
+        newer = live_playlist(first_msn=40, segments=12, parts=3, part_duration=1.0, target=TARGET)
+        packager.write(newer, announce=(52, 2))
+        status, headers, body, seconds = held.result(timeout=10)
+    assert status == 200 and from_app(headers) and body.decode() == newer and seconds < 1.4
 
 
 def test_playlists_with_directives_are_answered_by_the_app(stack, packager):

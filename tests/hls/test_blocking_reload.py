@@ -205,6 +205,45 @@ def test_ended_playlist_ignores_directives(hls_app, packager, name):
     assert response.status_code == 200 and response.get_data(as_text=True) == text
 
 
+def test_a_plain_request_is_held_until_the_next_part_is_listed(hls_app, packager, name):
+    # A player's first playlist: fresh, so the edge it places itself behind is the real one.
+    live_listener(hls_app)
+    packager.write(live_playlist(first_msn=0, segments=3, parts=2, part_duration=1.0))
+    finish = get_in_background(hls_app, f"/hls/{name}/720p/index.m3u8")
+    time.sleep(0.5)
+    newer = live_playlist(first_msn=0, segments=3, parts=3, part_duration=1.0)
+    packager.write(newer, announce=(3, 2))
+    announced = time.monotonic()
+    response, seconds = finish()
+    assert response.status_code == 200 and response.get_data(as_text=True) == newer
+    assert seconds >= 0.45 and time.monotonic() - announced < 0.5
+
+
+def test_a_plain_request_held_past_its_next_part_gets_the_playlist_as_it_stands(hls_app, packager, name):
+    live_listener(hls_app)
+    text = live_playlist(first_msn=0, segments=3, parts=3, parts_per_segment=3, part_duration=0.4)
+    packager.write(text)  # the last part of segment 3: the next one is segment 4's first
+    response, seconds = get_in_background(hls_app, f"/hls/{name}/720p/index.m3u8?_HLS_skip=YES")()
+    assert response.status_code == 200  # never a 503: the request asked for no part
+    assert response.get_data(as_text=True).startswith("#EXTM3U")
+    assert services.FRESH_PART_TARGETS * 0.4 - 0.05 <= seconds < 1.5
+    assert listener_of(hls_app).waiting() == 0
+
+
+@pytest.mark.parametrize("text", [
+    live_playlist(segments=3, ended=True),
+    live_playlist(segments=3, parts=2).replace("CAN-BLOCK-RELOAD=YES,", ""),
+    ("#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:4\n"
+     "#EXTINF:1.000,\nseg_4.m4s\n#EXTINF:1.000,\nseg_5.m4s\n"),  # classic HLS
+], ids=["ended", "no blocking reload", "classic"])
+def test_a_plain_request_for_a_playlist_without_growing_parts_is_answered_at_once(hls_app, packager, name, text):
+    packager.write(text)
+    started = time.monotonic()
+    response = hls_app.test_client().get(f"/hls/{name}/720p/index.m3u8")
+    assert response.status_code == 200 and response.get_data(as_text=True) == text
+    assert time.monotonic() - started < 0.3
+
+
 def test_skip_gives_a_delta_update_once_the_part_exists(hls_app, packager, name):
     live_listener(hls_app)
     packager.write(live_playlist(segments=12, parts=1))

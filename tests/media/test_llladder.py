@@ -348,3 +348,37 @@ def test_lower_renditions_join_a_running_passthrough_segment_for_segment_and_lea
             assert segment.duration == pytest.approx(twin.duration, abs=0.034)
             assert first_decode_time(tmp_path / name, segment.init, segment.uri) == pytest.approx(
                 first_decode_time(tmp_path / "720p", twin.init, twin.uri), abs=0.1)
+
+
+def test_a_live_run_is_playable_once_it_keeps_the_streams_pace(tmp_path, monkeypatch):
+    """A run that starts behind the publisher encodes faster than real time until it catches up;
+    a player joining meanwhile would keep that lag for good, so a paced (live) ladder is playable
+    only once its leading rung's parts come at the stream's own pace, or after PACE_LIMIT."""
+    from app.media import llladder
+
+    clock = [1000.0]
+    monkeypatch.setattr(llladder.time, "monotonic", lambda: clock[0])
+    plans = [part_plan(rung.fps) for rung in TWO_RUNGS]
+
+    def listed(ladder, parts: int, apart: float, start: float = 0.0) -> float:
+        for n in range(parts):
+            clock[0] += apart
+            ladder._leader_listed(start + 0.2 * (n + 1))
+        return start + 0.2 * parts
+
+    live = LadderPackager(tmp_path / "live", TWO_RUNGS, plans, target_duration=1, paced=True)
+    assert not live._caught_up()  # nothing listed yet
+    edge = listed(live, 10, 0.05)  # a backlog: 0.2 s parts 50 ms apart
+    assert not live._caught_up()
+    edge = listed(live, 2, 0.2, edge)  # at pace, but the last 3 parts took 0.45 s for 0.6 s
+    assert not live._caught_up()
+    listed(live, 1, 0.2, edge)  # 0.6 s for 0.6 s
+    assert live._caught_up()
+
+    slow = LadderPackager(tmp_path / "slow", TWO_RUNGS, plans, target_duration=1, paced=True)
+    edge = listed(slow, 50, 0.1)  # twice the pace: 4.9 s from the first part to the last
+    assert not slow._caught_up()
+    listed(slow, 2, 0.1, edge)  # never at pace: playable anyway once PACE_LIMIT (5 s) has passed
+    assert slow._caught_up()
+
+    assert LadderPackager(tmp_path / "file", TWO_RUNGS, plans, target_duration=1)._caught_up()

@@ -431,7 +431,10 @@ class SessionRunner(threading.Thread):
                                     record=self.record, announce=self.announce, mirror=self.mirror,
                                     segment_min=1.0 if passthrough else None, fixed_gop=not passthrough,
                                     closed_captions=source.closed_captions, guard=self.lease.valid,
-                                    on_playable=self.became_playable)
+                                    on_playable=self.became_playable,
+                                    # A broadcast's first run: viewers wait for it to catch up. A
+                                    # restarted one's are playing already (from the playlist).
+                                    paced=self.restarts == 0)
             fds = ladder.open_pipes()
             if passthrough:
                 args = ll_passthrough_args(input_url, plans[0], fds[0], has_audio=source.has_audio,
