@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -80,7 +81,13 @@ def gunicorn_workers(stack) -> set[int]:
 def test_counters_are_exact_across_two_gunicorn_workers(stack):
     workers = gunicorn_workers(stack)
     assert len(workers) == 2, workers
-    before = value(scrape(stack), "cascade_http_requests_total", **HEALTHZ) or 0
+    # The stack's start-up probes /healthz with a 2 s timeout: one given up on may still be
+    # counted after this, so read once the count holds still.
+    readings = [value(scrape(stack), "cascade_http_requests_total", **HEALTHZ) or 0]
+    while len(readings) < 20 and (len(readings) < 2 or readings[-1] != readings[-2]):
+        time.sleep(0.5)
+        readings.append(value(scrape(stack), "cascade_http_requests_total", **HEALTHZ) or 0)
+    before = readings[-1]
     # Many at once on fresh connections: nginx spreads them over its upstream connections, which
     # both workers accept.
     with ThreadPoolExecutor(max_workers=12) as pool:
