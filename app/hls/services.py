@@ -605,20 +605,31 @@ def _answer_playlist(files: LiveFiles, name: str, rung: str, directives: Directi
     if state.too_far_ahead(directives.msn):
         return Answer(400, f"_HLS_msn={directives.msn} is more than two segments past "
                            f"the last one ({state.last_msn})\n")
-    deadline = clock() + _timeout(state)
     held_since = time.monotonic()
+    msn, part = directives.msn, directives.part
+    text, state, found = _hold(files, name, rung, listener, clock, clock() + _timeout(state),
+                               lambda state: state.ended or state.has(msn, part))
+    if not found:
+        observe_hold("playlist", "timeout", time.monotonic() - held_since)
+        return Answer(503, "that part did not appear in time\n")
+    observe_hold("playlist", "delivered", time.monotonic() - held_since)
+    return _playlist_answer(text, state, directives)
+
+
+def _hold(files: LiveFiles, name: str, rung: str, listener: PartListener, clock: Callable[[], float],
+          deadline: float, done: Callable[[PlaylistState], bool]) -> tuple[str, PlaylistState, bool]:
+    """Read the playlist until `done` says so or `deadline` (on `clock`) passes, woken by the part
+    announcements: (text, state, whether `done`)."""
     with listener.watch(name, rung) as wake:
         not_before = time.monotonic()
         while True:
             # Read again after registering, so an announcement made just before cannot be lost.
             text, state = files.playlist(name, rung, not_before)
-            if state.ended or state.has(directives.msn, directives.part):
-                observe_hold("playlist", "delivered", time.monotonic() - held_since)
-                return _playlist_answer(text, state, directives)
+            if done(state):
+                return text, state, True
             remaining = deadline - clock()
             if remaining <= 0:
-                observe_hold("playlist", "timeout", time.monotonic() - held_since)
-                return Answer(503, "that part did not appear in time\n")
+                return text, state, False
             not_before = _wait(wake, listener, name, remaining)
 
 
@@ -636,17 +647,12 @@ def _fresh_playlist(files: LiveFiles, name: str, rung: str, directives: Directiv
         observe_hold("playlist", "ready", 0.0)
         return _playlist_answer(text, state, directives)
     msn, part = state.last_msn, state.last_part + 1
-    deadline = clock() + min(FRESH_PART_TARGETS * state.part_target, FRESH_MAX_SECONDS)
     held_since = time.monotonic()
-    with listener.watch(name, rung) as wake:
-        not_before = time.monotonic()
-        while True:
-            text, state = files.playlist(name, rung, not_before)
-            remaining = deadline - clock()
-            if state.ended or state.has(msn, part) or remaining <= 0:
-                observe_hold("playlist", "fresh", time.monotonic() - held_since)
-                return _playlist_answer(text, state, directives)
-            not_before = _wait(wake, listener, name, remaining)
+    text, state, _ = _hold(files, name, rung, listener, clock,
+                           clock() + min(FRESH_PART_TARGETS * state.part_target, FRESH_MAX_SECONDS),
+                           lambda state: state.ended or state.has(msn, part))
+    observe_hold("playlist", "fresh", time.monotonic() - held_since)
+    return _playlist_answer(text, state, directives)
 
 
 def hinted_part(files: LiveFiles | Path, name: str, rung: str, filename: str, listener: PartListener,
