@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -136,6 +137,19 @@ def storage_stack_env(request, storage_backend):
     overriding `stack_env` with `def stack_env(storage_stack_env): return storage_stack_env`."""
     with storage_env(request, storage_backend) as env:
         yield env
+
+
+# The encoding cost model of stacks whose tests expect a given ladder or capacity: what a test
+# admits must not depend on how fast this machine's x264 is that day (a busy CI box measured the
+# 720p ladder out of a core, and a host that learnt from a slow box's first ladder kept the freed
+# capacity from the next).
+COST_MODEL = {"encode": {"veryfast": 0.012, "superfast": 0.010, "ultrafast": 0.008}, "decode": 0.002}
+
+
+def fixed_cost_env() -> dict:
+    """A live host of 0.85 of a core that encodes at COST_MODEL's cost, learning nothing."""
+    return {"LIVE_HOST_CORES": "1", "LIVE_HOST_SHARE": "0.85", "LIVE_COST_MODEL": json.dumps(COST_MODEL),
+            "LIVE_COST_CORRECTION_MAX": "1"}
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,10 @@ import pytest
 
 from tests.conftest import wait_for
 
-from .conftest import require_tool, start, stop
+from .conftest import COST_MODEL, require_tool, start, stop
 
 pytestmark = pytest.mark.e2e
 
-COST_MODEL = {"encode": {"veryfast": 0.012, "superfast": 0.010, "ultrafast": 0.008}, "decode": 0.002}
 
 
 @pytest.fixture(scope="module")

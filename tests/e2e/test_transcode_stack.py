@@ -11,10 +11,15 @@ import pytest
 from tests.conftest import wait_for
 from tests.media.llhls_rules import check_playlist
 
-from .conftest import require_tool, start, stop
+from .conftest import fixed_cost_env, require_tool, start, stop
 from .test_live import api, flask
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack_env():
+    return fixed_cost_env()
 
 
 def fetch(url: str):

@@ -24,12 +24,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import wait_for
-from tests.e2e.conftest import ROOT, free_ports, require_tool
+from tests.e2e.conftest import COST_MODEL, ROOT, free_ports, require_tool
 
 pytestmark = pytest.mark.faults
 
 # Encoding costs fixed for the box: admission the same whatever else this machine is doing.
-COST_MODEL = {"encode": {"veryfast": 0.012, "superfast": 0.010, "ultrafast": 0.008}, "decode": 0.002}
 
 
 # The publisher's frames carry their number, so that what a fault cost the recording is counted in

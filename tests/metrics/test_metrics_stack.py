@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import wait_for
-from tests.e2e.conftest import ROOT, require_tool, running_stack
+from tests.e2e.conftest import COST_MODEL, ROOT, require_tool, running_stack
 from tests.e2e.test_live import flask, publish
 from tests.metrics.scrape import debian_tool, promtool_check_metrics, samples, total, value
 from tests.ports import free_ports
@@ -27,7 +27,6 @@ REQUESTS = 300
 HEALTHZ = {"method": "GET", "endpoint": "home.healthz", "status": "200"}
 # An address no test machine has: sent as X-Forwarded-For, it must not reach any log either.
 FORWARDED = "198.51.100.23"
-COST_MODEL = {"encode": {"veryfast": 0.012, "superfast": 0.010, "ultrafast": 0.008}, "decode": 0.002}
 
 
 @pytest.fixture(scope="module")
