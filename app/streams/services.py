@@ -333,8 +333,9 @@ def is_live_banned(channel: Channel) -> bool:
 
 
 def take_off_air(channel: Channel) -> bool:
-    """Staff suspended the channel or its owner: end its session and disconnect the publisher
-    (who is refused from now on by go_live). True if it was on air."""
+    """End the channel's open session and disconnect its publisher (staff suspended the channel or
+    its owner, who is refused from now on by go_live; or the creator pressed Stop). True if it was
+    on air."""
     session = open_session_for(channel)
     if session is None:
         return False
@@ -350,12 +351,7 @@ def drop_publisher(channel: Channel) -> bool:
     if cooldown > 0:
         channel.publish_blocked_until = utcnow() + timedelta(seconds=cooldown)
         db.session.commit()
-    session = open_session_for(channel)
-    if session is None:
-        return False
-    end_session(session)
-    disconnect_publisher(session)
-    return True
+    return take_off_air(channel)
 
 
 def lift_stop(channel: Channel) -> bool:
