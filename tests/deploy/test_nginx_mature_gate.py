@@ -17,13 +17,13 @@ from werkzeug.serving import make_server
 
 from app.deploy.nginx import prepare_dirs, render_nginx_conf
 from app.extensions import db
-from app.hls import access
 from app.models import StreamSession, utcnow
 from app.storage.backends import get_storage
 from tests.conftest import csrf_from
 from tests.factories import PASSWORD, make_user
 from tests.hls.test_access import write_stream
 from tests.httpd import POLL_SECONDS
+from tests.mature.conftest import app  # noqa: F401 - the fixture: an app with its own media and queue
 from tests.ports import free_ports
 from tests.vods.factory import make_vod
 
@@ -33,16 +33,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 @pytest.fixture
-def app(make_app, tmp_path):
-    app = make_app(MEDIA_ROOT=str(tmp_path / "media"), RQ_QUEUE=f"test-{uuid.uuid4().hex[:8]}")
-    access.forget()
-    with app.app_context():
-        yield app
-    access.forget()
-
-
-@pytest.fixture
-def box(app, tmp_path):
+def box(app, tmp_path):  # noqa: F811 - pytest passes the imported fixture
     """The app on a port in a thread, and nginx (the box's config) in front of it: its base URL."""
     nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin") or pytest.fail("nginx is missing")
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -75,7 +66,7 @@ def box(app, tmp_path):
 
 
 @pytest.fixture
-def people(app):
+def people(app):  # noqa: F811 - pytest passes the imported fixture
     owner, adult, minor = make_user("maker"), make_user("grownup"), make_user("kiddo")
     minor.adult_from = date(date.today().year + 3, 1, 1)
     owner.channel.mature = True
@@ -159,7 +150,7 @@ def test_a_channel_that_is_not_mature_is_not_gated(box, people, tmp_path):
     assert statuses(requests.Session(), box, [f"/hls/{name}/master.m3u8", f"/hls/{name}/720p/index.m3u8"]) == [200, 200]
 
 
-def test_a_mature_vods_playlists_need_the_pass_and_its_segments_do_not(box, app, people):
+def test_a_mature_vods_playlists_need_the_pass_and_its_segments_do_not(box, app, people):  # noqa: F811 - pytest passes the imported fixture
     vod = make_vod(people["owner"], public=True)
     vod.mature = True
     db.session.commit()
